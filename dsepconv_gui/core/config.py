@@ -1,0 +1,94 @@
+"""The network configuration: a small frozen dataclass stored in every checkpoint."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class DSepConvConfig:
+    """What defines a DSepConv network's architecture.
+
+    kernel_size: n, the side of the tap grid and the length of the 1-D kernels (odd).
+    base_width: channels of the first encoder level; the five levels have
+        base_width × (1, 2, 4, 8, 16) channels and the estimator heads base_width × 2.
+        The paper (SepConv's widths) uses 32.
+    use_mask: predict the modulation masks (the paper's N×N+M); False gives N×N.
+    """
+
+    kernel_size: int = 5
+    base_width: int = 32
+    use_mask: bool = True
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            expected = bool if field.type in ("bool", bool) else int
+            if type(value) is not expected:
+                raise ConfigError(
+                    f"config field '{field.name}' must be {expected.__name__}, got {value!r}"
+                )
+        if self.kernel_size < 1 or self.kernel_size % 2 == 0:
+            raise ConfigError(f"kernel_size must be odd and at least 1, got {self.kernel_size}")
+        if self.base_width < 1:
+            raise ConfigError(f"base_width must be at least 1, got {self.base_width}")
+
+    @property
+    def level_widths(self) -> tuple[int, ...]:
+        """Channels of the five encoder levels (the bottleneck keeps the last)."""
+        return tuple(self.base_width * k for k in (1, 2, 4, 8, 16))
+
+    @property
+    def head_width(self) -> int:
+        """Channels entering the kernel, offset and mask estimators."""
+        return self.base_width * 2
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> DSepConvConfig:
+        """Build from a stored dict; unknown keys are an error (a newer file), missing ones default."""
+        if not isinstance(values, dict):
+            raise ConfigError(f"config must be a mapping, got {type(values).__name__}")
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"unknown config field(s) {unknown}; known: {sorted(known)}")
+        return cls(**values)
+
+    @classmethod
+    def from_json(cls, text: str) -> DSepConvConfig:
+        try:
+            values = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"config is not valid JSON: {exc}") from None
+        return cls.from_dict(values)
+
+
+PRESETS: dict[str, DSepConvConfig] = {
+    # The paper's configuration: n = 5, masks, SepConv's channel widths (about 21.8 M parameters).
+    "paper": DSepConvConfig(kernel_size=5, base_width=32, use_mask=True),
+    # The paper's ablation without modulation masks (N×N).
+    "paper-no-mask": DSepConvConfig(kernel_size=5, base_width=32, use_mask=False),
+    # A quarter of the widths: trainable on a CPU.
+    "small": DSepConvConfig(kernel_size=5, base_width=8, use_mask=True),
+    # For tests: a few thousand parameters.
+    "tiny": DSepConvConfig(kernel_size=5, base_width=2, use_mask=True),
+}
+
+
+def preset(name: str) -> DSepConvConfig:
+    """A named configuration; ConfigError lists the names when it is unknown."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ConfigError(f"unknown configuration '{name}'; known: {', '.join(PRESETS)}") from None

@@ -1,0 +1,25 @@
+"""The project's own error types: every failure a user can cause ends in one of these.
+
+Each message names the file or value at fault and what is wrong, so the command line
+can print it as one line and the app can show it as one message.
+"""
+
+
+class DSepConvError(Exception):
+    """Base class of every error the project reports to a user."""
+
+
+class InputError(DSepConvError):
+    """A frame, image or argument given by the user cannot be used."""
+
+
+class CheckpointError(DSepConvError):
+    """A model file is missing, damaged, not a checkpoint, or of another configuration."""
+
+
+class ConfigError(DSepConvError):
+    """A network configuration is invalid or unknown."""
+
+
+class DeviceError(DSepConvError):
+    """The requested compute device does not exist on this machine."""

@@ -1,0 +1,191 @@
+"""The DSepConv network (paper section 2): a U-Net and three estimators of per-pixel
+kernels, offsets and masks, followed by the deformable separable convolution."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import DSepConvConfig
+from .deformable_separable_conv import deformable_separable_conv
+from .errors import InputError
+
+# Five average poolings: the network works on sides that are multiples of 32.
+ALIGNMENT = 32
+
+
+def conv3x3(in_channels: int, out_channels: int) -> nn.Conv2d:
+    return nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1)
+
+
+class ConvBlock(nn.Sequential):
+    """Three 3×3 convolutions, each followed by a ReLU."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__(
+            conv3x3(in_channels, out_channels), nn.ReLU(inplace=True),
+            conv3x3(out_channels, out_channels), nn.ReLU(inplace=True),
+            conv3x3(out_channels, out_channels), nn.ReLU(inplace=True),
+        )
+
+
+class Upsample(nn.Sequential):
+    """Bilinear ×2 upsampling, then a 3×3 convolution and a ReLU."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__(
+            nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+            conv3x3(channels, channels), nn.ReLU(inplace=True),
+        )
+
+
+class EncoderDecoder(nn.Module):
+    """SepConv's U-Net: five conv levels with average pooling, a bilinear-upsampling decoder,
+    skip connections by addition. Maps (B, 6, H, W) to (B, head_width, H/2, W/2)."""
+
+    def __init__(self, config: DSepConvConfig) -> None:
+        super().__init__()
+        w1, w2, w3, w4, w5 = config.level_widths
+        self.encoders = nn.ModuleList(
+            [ConvBlock(6, w1), ConvBlock(w1, w2), ConvBlock(w2, w3), ConvBlock(w3, w4), ConvBlock(w4, w5)]
+        )
+        # Decoder from the deepest level up: block, upsample, add the encoder skip of that size.
+        self.decoders = nn.ModuleList(
+            [ConvBlock(w5, w5), ConvBlock(w5, w4), ConvBlock(w4, w3), ConvBlock(w3, w2)]
+        )
+        self.upsamples = nn.ModuleList([Upsample(w5), Upsample(w4), Upsample(w3), Upsample(w2)])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = []
+        for encoder in self.encoders:
+            x = encoder(x)
+            skips.append(x)
+            x = F.avg_pool2d(x, kernel_size=2, stride=2)
+        # The first level's features are not added back (as in SepConv): the heads work at H/2.
+        for decoder, upsample, skip in zip(self.decoders, self.upsamples, reversed(skips[1:])):
+            x = upsample(decoder(x)) + skip
+        return x
+
+
+class EstimatorHead(nn.Sequential):
+    """One estimator sub-network: three 3×3 conv + ReLU, bilinear ×2 upsampling, one 3×3 conv.
+    Maps the U-Net's (B, head_width, H/2, W/2) features to (B, out_channels, H, W)."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__(
+            conv3x3(in_channels, in_channels), nn.ReLU(inplace=True),
+            conv3x3(in_channels, in_channels), nn.ReLU(inplace=True),
+            conv3x3(in_channels, out_channels), nn.ReLU(inplace=True),
+            nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+            conv3x3(out_channels, out_channels),
+        )
+
+
+@dataclass(frozen=True)
+class DeformableTerm:
+    """What one input frame contributes to the output, and the parameters that made it.
+
+    Shapes as tensors (B, ...) or, after `map` to numpy for one item, without the batch axis:
+    vertical, horizontal (B, n, H, W); offset_y, offset_x (B, n*n, H, W) in pixels, tap
+    k = i*n + j; mask (B, n*n, H, W) in [0, 1] or None for a model without masks; result
+    (B, 3, H, W): the input frame convolved with these kernels, offsets and mask.
+    """
+
+    vertical: Any
+    horizontal: Any
+    offset_y: Any
+    offset_x: Any
+    mask: Any
+    result: Any
+
+    def map(self, fn: Callable[[Any], Any]) -> DeformableTerm:
+        """The same term with fn applied to every array (None stays None)."""
+        return replace(
+            self,
+            **{f.name: None if getattr(self, f.name) is None else fn(getattr(self, f.name)) for f in fields(self)},
+        )
+
+
+@dataclass(frozen=True)
+class DSepConvOutput:
+    """The interpolated frame (B, 3, H, W) and, when asked for, the two frames' terms."""
+
+    frame: torch.Tensor
+    terms: tuple[DeformableTerm, DeformableTerm] | None = None
+
+
+class DSepConvNet(nn.Module):
+    """DSepConv: two frames in [0, 1], (B, 3, H, W) each, to the frame halfway between."""
+
+    def __init__(self, config: DSepConvConfig) -> None:
+        super().__init__()
+        self.config = config
+        n, width = config.kernel_size, config.head_width
+        self.features = EncoderDecoder(config)
+        self.vertical1, self.vertical2 = EstimatorHead(width, n), EstimatorHead(width, n)
+        self.horizontal1, self.horizontal2 = EstimatorHead(width, n), EstimatorHead(width, n)
+        self.offset_y1, self.offset_y2 = EstimatorHead(width, n * n), EstimatorHead(width, n * n)
+        self.offset_x1, self.offset_x2 = EstimatorHead(width, n * n), EstimatorHead(width, n * n)
+        self.mask1 = EstimatorHead(width, n * n) if config.use_mask else None
+        self.mask2 = EstimatorHead(width, n * n) if config.use_mask else None
+        # Offsets start at zero, as in deformable convolution v2: training begins from SepConv.
+        for head in (self.offset_y1, self.offset_y2, self.offset_x1, self.offset_x2):
+            nn.init.zeros_(head[-1].weight)
+            nn.init.zeros_(head[-1].bias)
+
+    def parameter_count(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def forward(
+        self, frame1: torch.Tensor, frame2: torch.Tensor, return_terms: bool = False
+    ) -> DSepConvOutput:
+        """Interpolate the middle frame; any size: frames are padded (replicate) to a multiple
+        of 32 and every output is cropped back. `return_terms` adds each frame's kernels,
+        offsets, masks and deformable result, which are computed anyway."""
+        check_frame_pair(frame1, frame2)
+        h, w = frame1.shape[-2:]
+        pad = alignment_padding(h, w)
+        if any(pad):
+            frame1 = F.pad(frame1, pad, mode="replicate")
+            frame2 = F.pad(frame2, pad, mode="replicate")
+        features = self.features(torch.cat([frame1, frame2], dim=1) - 0.5)
+        term1 = self._term(features, frame1, self.vertical1, self.horizontal1, self.offset_y1, self.offset_x1, self.mask1)
+        term2 = self._term(features, frame2, self.vertical2, self.horizontal2, self.offset_y2, self.offset_x2, self.mask2)
+        frame = term1.result + term2.result
+        left, _, top, _ = pad
+        crop = (slice(None), slice(None), slice(top, top + h), slice(left, left + w))
+        if not return_terms:
+            return DSepConvOutput(frame=frame[crop])
+        return DSepConvOutput(frame=frame[crop], terms=(term1.map(lambda t: t[crop]), term2.map(lambda t: t[crop])))
+
+    @staticmethod
+    def _term(features, frame, vertical, horizontal, offset_y, offset_x, mask) -> DeformableTerm:
+        v, h = vertical(features), horizontal(features)
+        dy, dx = offset_y(features), offset_x(features)
+        m = torch.sigmoid(mask(features)) if mask is not None else None
+        result = deformable_separable_conv(frame, v, h, dy, dx, m)
+        return DeformableTerm(vertical=v, horizontal=h, offset_y=dy, offset_x=dx, mask=m, result=result)
+
+
+def check_frame_pair(frame1: torch.Tensor, frame2: torch.Tensor) -> None:
+    """Raise InputError unless both are (B, 3, H, W) floating tensors of the same shape."""
+    for name, frame in (("frame1", frame1), ("frame2", frame2)):
+        if frame.dim() != 4 or frame.shape[1] != 3:
+            raise InputError(f"{name} must be (B, 3, H, W), got shape {tuple(frame.shape)}")
+        if not frame.is_floating_point():
+            raise InputError(f"{name} must be a floating tensor in [0, 1], got {frame.dtype}")
+        if frame.shape[-1] < 1 or frame.shape[-2] < 1:
+            raise InputError(f"{name} is empty: shape {tuple(frame.shape)}")
+    if frame1.shape != frame2.shape:
+        raise InputError(f"frames differ in shape: {tuple(frame1.shape)} and {tuple(frame2.shape)}")
+
+
+def alignment_padding(height: int, width: int) -> tuple[int, int, int, int]:
+    """(left, right, top, bottom) padding that makes both sides multiples of ALIGNMENT,
+    split evenly so that both borders see the same context."""
+    extra_h, extra_w = -height % ALIGNMENT, -width % ALIGNMENT
+    return (extra_w // 2, extra_w - extra_w // 2, extra_h // 2, extra_h - extra_h // 2)
