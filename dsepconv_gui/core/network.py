@@ -132,10 +132,27 @@ class DSepConvNet(nn.Module):
         self.offset_x1, self.offset_x2 = EstimatorHead(width, n * n), EstimatorHead(width, n * n)
         self.mask1 = EstimatorHead(width, n * n) if config.use_mask else None
         self.mask2 = EstimatorHead(width, n * n) if config.use_mask else None
-        # Offsets start at zero, as in deformable convolution v2: training begins from SepConv.
-        for head in (self.offset_y1, self.offset_y2, self.offset_x1, self.offset_x2):
+        self.initialize_heads()
+
+    def initialize_heads(self) -> None:
+        """Start as the average of the two frames: the heads' last layers have zero weights,
+        offsets and mask logits start at zero (mask 0.5, as in deformable convolution v2) and
+        each 1-D kernel is a unit tap at its centre, scaled so both frames weigh 1/2."""
+        n = self.config.kernel_size
+        initial_mask = 0.5 if self.config.use_mask else 1.0
+        centre_value = (0.5 / initial_mask) ** 0.5
+        for head in self.heads():
             nn.init.zeros_(head[-1].weight)
             nn.init.zeros_(head[-1].bias)
+        with torch.no_grad():
+            for head in (self.vertical1, self.vertical2, self.horizontal1, self.horizontal2):
+                head[-1].bias[n // 2] = centre_value
+
+    def heads(self) -> list[EstimatorHead]:
+        """Every estimator sub-network (kernels, offsets and, if used, masks)."""
+        heads = [self.vertical1, self.vertical2, self.horizontal1, self.horizontal2,
+                 self.offset_y1, self.offset_y2, self.offset_x1, self.offset_x2]
+        return heads + ([self.mask1, self.mask2] if self.config.use_mask else [])
 
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.parameters())

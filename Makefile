@@ -1,0 +1,33 @@
+# Two commands do everything on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test install install-test lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Editable install: the app finds models/ and resources/ in this checkout.
+$(VENV)/.installed-app: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -e '.[test]'
+	touch $@ $(VENV)/.installed-app
+
+install: $(VENV)/.installed-app
+install-test: $(VENV)/.installed-test
+
+run: install
+	$(BIN)/python main.py
+
+test: install-test
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
+
+lint: install-test
+	$(BIN)/python -m pip install -q ruff && $(BIN)/ruff check dsepconv_gui tests main.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

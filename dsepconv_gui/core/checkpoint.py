@@ -1,0 +1,167 @@
+"""Model files: weights in safetensors (never pickle), configuration and metadata in its header.
+
+A checkpoint is one `.safetensors` file whose string metadata holds
+    format          "dsepconv-checkpoint"
+    format_version  "1"
+    architecture    "dsepconv"
+    config          the DSepConvConfig as JSON
+    metadata        JSON: training data summary, scores, date, anything descriptive
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from .config import DSepConvConfig
+from .errors import CheckpointError, ConfigError
+from .network import DSepConvNet
+
+FORMAT = "dsepconv-checkpoint"
+FORMAT_VERSION = "1"
+ARCHITECTURE = "dsepconv"
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A network ready for inference, with where it came from and what its file says of it."""
+
+    model: DSepConvNet
+    config: DSepConvConfig
+    source: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def save_checkpoint(path: str | os.PathLike, model: DSepConvNet, metadata: dict[str, Any] | None = None) -> Path:
+    """Write the model atomically (temporary file in the same folder, then rename)."""
+    path = Path(path)
+    info = dict(metadata or {})
+    info.setdefault("created", _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+    info.setdefault("parameters", model.parameter_count())
+    header = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "architecture": ARCHITECTURE,
+        "config": model.config.to_json(),
+        "metadata": json.dumps(info, sort_keys=True),
+    }
+    tensors = {name: t.detach().to("cpu").contiguous() for name, t in model.state_dict().items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=header)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_header(path: str | os.PathLike) -> tuple[DSepConvConfig, dict[str, Any]]:
+    """The configuration and metadata of a checkpoint, without reading its weights."""
+    path = Path(path)
+    header = _open_header(path)
+    return _config_from_header(path, header), _metadata_from_header(path, header)
+
+
+def load_checkpoint(
+    path: str | os.PathLike,
+    *,
+    device: torch.device | str = "cpu",
+    expected_config: DSepConvConfig | None = None,
+) -> LoadedModel:
+    """Build the network a checkpoint describes and load its weights (in eval mode).
+
+    Raises CheckpointError naming the file when it is missing, unreadable, damaged, not a
+    DSepConv checkpoint, inconsistent with its own configuration, or (if expected_config is
+    given) of another configuration.
+    """
+    path = Path(path)
+    header = _open_header(path)
+    config = _config_from_header(path, header)
+    if expected_config is not None and config != expected_config:
+        raise CheckpointError(
+            f"{path}: checkpoint of another configuration: file has {config.to_dict()}, "
+            f"expected {expected_config.to_dict()}"
+        )
+    model = DSepConvNet(config)
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            tensors = {name: f.get_tensor(name) for name in f.keys()}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"{path}: damaged checkpoint, cannot read its weights ({exc})") from None
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    wrong = sorted(n for n in set(expected) & set(tensors) if expected[n].shape != tensors[n].shape)
+    if missing or unexpected or wrong:
+        details = []
+        if missing:
+            details.append(f"{len(missing)} missing (e.g. {missing[0]})")
+        if unexpected:
+            details.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
+        if wrong:
+            n = wrong[0]
+            details.append(
+                f"{len(wrong)} of the wrong shape (e.g. {n}: {tuple(tensors[n].shape)} "
+                f"instead of {tuple(expected[n].shape)})"
+            )
+        raise CheckpointError(
+            f"{path}: weights do not match the configuration {config.to_dict()}: " + "; ".join(details)
+        )
+    model.load_state_dict(tensors)
+    model.to(device).eval()
+    return LoadedModel(model=model, config=config, source=str(path), metadata=_metadata_from_header(path, header))
+
+
+def _open_header(path: Path) -> dict[str, str]:
+    if not path.exists():
+        raise CheckpointError(f"{path}: model file not found")
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a folder, not a model file")
+    if not os.access(path, os.R_OK):
+        raise CheckpointError(f"{path}: model file is not readable (permission denied)")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path}: model file is empty")
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            header = f.metadata() or {}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(
+            f"{path}: not a readable DSepConv checkpoint (truncated, damaged or another format: {exc})"
+        ) from None
+    if header.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: a safetensors file, but not a DSepConv checkpoint (no '{FORMAT}' header)")
+    if header.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint format version {header.get('format_version')!r} is not supported "
+            f"(this version reads {FORMAT_VERSION})"
+        )
+    if header.get("architecture") != ARCHITECTURE:
+        raise CheckpointError(f"{path}: architecture {header.get('architecture')!r} is not {ARCHITECTURE!r}")
+    return header
+
+
+def _config_from_header(path: Path, header: dict[str, str]) -> DSepConvConfig:
+    try:
+        return DSepConvConfig.from_json(header.get("config", ""))
+    except ConfigError as exc:
+        raise CheckpointError(f"{path}: bad configuration in checkpoint: {exc}") from None
+
+
+def _metadata_from_header(path: Path, header: dict[str, str]) -> dict[str, Any]:
+    try:
+        value = json.loads(header.get("metadata", "{}"))
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{path}: bad metadata in checkpoint: {exc}") from None
+    return value if isinstance(value, dict) else {}

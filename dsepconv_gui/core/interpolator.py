@@ -1,0 +1,94 @@
+"""Interpolating numpy frames: the boundary between images (RGB uint8) and the network."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+
+from .checkpoint import LoadedModel
+from .device import DeviceInfo
+from .errors import InputError
+from .network import DeformableTerm
+
+
+@dataclass(frozen=True)
+class InterpolationResult:
+    """The middle frame and, when asked for, what each input frame contributed.
+
+    frame: (H, W, 3) uint8 RGB.
+    terms: None, or one DeformableTerm per input frame holding float32 numpy arrays:
+        vertical, horizontal (n, H, W); offset_y, offset_x (n*n, H, W) in pixels;
+        mask (n*n, H, W) or None; result (H, W, 3) in [0, 1] units (the two sum to frame).
+    """
+
+    frame: np.ndarray
+    terms: tuple[DeformableTerm, DeformableTerm] | None
+    kernel_size: int
+    device: str
+    seconds: float
+
+
+def frame_to_tensor(frame: np.ndarray, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """(H, W, 3) uint8 RGB to (1, 3, H, W) in [0, 1]."""
+    tensor = torch.from_numpy(np.ascontiguousarray(frame)).to(device)
+    return tensor.permute(2, 0, 1).unsqueeze(0).to(dtype).div_(255.0)
+
+
+def tensor_to_frame(tensor: torch.Tensor) -> np.ndarray:
+    """(1, 3, H, W) in [0, 1] to (H, W, 3) uint8 RGB, rounded and clipped."""
+    image = tensor[0].clamp(0.0, 1.0).mul(255.0).round_().to(torch.uint8)
+    return image.permute(1, 2, 0).cpu().numpy()
+
+
+def check_frames(frame_a: np.ndarray, frame_b: np.ndarray) -> None:
+    """Raise InputError unless both are RGB uint8 (H, W, 3) arrays of the same size."""
+    for name, frame in (("first frame", frame_a), ("second frame", frame_b)):
+        if not isinstance(frame, np.ndarray):
+            raise InputError(f"{name} must be a numpy array, got {type(frame).__name__}")
+        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+            raise InputError(f"{name} must be RGB uint8 (H, W, 3), got {frame.dtype} {frame.shape}")
+        if frame.shape[0] < 1 or frame.shape[1] < 1:
+            raise InputError(f"{name} is empty: {frame.shape}")
+    if frame_a.shape != frame_b.shape:
+        raise InputError(
+            f"frames differ in size: {frame_a.shape[1]}×{frame_a.shape[0]} and "
+            f"{frame_b.shape[1]}×{frame_b.shape[0]}"
+        )
+
+
+class Interpolator:
+    """Runs a loaded DSepConv model on pairs of RGB uint8 frames, on one device."""
+
+    def __init__(self, loaded: LoadedModel, device: DeviceInfo) -> None:
+        self.loaded = loaded
+        self.device = device
+        self.model = loaded.model.to(device.device, device.dtype).eval()
+
+    def interpolate(self, frame_a: np.ndarray, frame_b: np.ndarray, *, with_terms: bool = False) -> InterpolationResult:
+        """The frame halfway between frame_a and frame_b (both (H, W, 3) uint8 RGB)."""
+        check_frames(frame_a, frame_b)
+        start = time.perf_counter()
+        with torch.inference_mode():
+            a = frame_to_tensor(frame_a, self.device.device, self.device.dtype)
+            b = frame_to_tensor(frame_b, self.device.device, self.device.dtype)
+            output = self.model(a, b, return_terms=with_terms)
+            frame = tensor_to_frame(output.frame)
+            terms = None
+            if output.terms is not None:
+                terms = (term_to_numpy(output.terms[0]), term_to_numpy(output.terms[1]))
+        return InterpolationResult(
+            frame=frame,
+            terms=terms,
+            kernel_size=self.loaded.config.kernel_size,
+            device=str(self.device),
+            seconds=time.perf_counter() - start,
+        )
+
+
+def term_to_numpy(term: DeformableTerm) -> DeformableTerm:
+    """The first batch item of a term as float32 numpy, with the result as (H, W, 3)."""
+    arrays = term.map(lambda t: t[0].float().cpu().numpy())
+    return replace(arrays, result=np.ascontiguousarray(arrays.result.transpose(1, 2, 0)))

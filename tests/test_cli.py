@@ -1,0 +1,102 @@
+"""The `dsepconv` command: interpolate, dump intermediates, info, demo, one-line errors."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dsepconv_gui.cli import main
+from dsepconv_gui.core.checkpoint import save_checkpoint
+from dsepconv_gui.core.images import read_image, write_image
+
+from .conftest import make_random_network, shared_benchmark
+
+
+@pytest.fixture
+def pair(tmp_path):
+    rng = np.random.default_rng(0)
+    a_path, b_path = tmp_path / "a.png", tmp_path / "b.png"
+    write_image(a_path, rng.integers(0, 256, (33, 17, 3), dtype=np.uint8))
+    write_image(b_path, rng.integers(0, 256, (33, 17, 3), dtype=np.uint8))
+    return a_path, b_path
+
+
+@pytest.fixture
+def model_file(tmp_path):
+    return save_checkpoint(tmp_path / "model.safetensors", make_random_network())
+
+
+def test_interpolate_writes_a_frame_of_the_input_size(pair, model_file, tmp_path, capsys):
+    out = tmp_path / "mid.png"
+    assert main(["interpolate", *map(str, pair), "-o", str(out), "--model", str(model_file), "--device", "cpu"]) == 0
+    assert read_image(out).shape == (33, 17, 3)
+    assert "17×33" in capsys.readouterr().out
+
+
+def test_dump_intermediates(pair, model_file, tmp_path):
+    dump = tmp_path / "dump"
+    code = main(["interpolate", *map(str, pair), "-o", str(tmp_path / "m.png"),
+                 "--model", str(model_file), "--dump-intermediates", str(dump)])
+    assert code == 0
+    manifest = json.loads((dump / "intermediates.json").read_text())
+    for name in ("frame1_vertical.npy", "frame2_horizontal.npy", "frame1_offset_x.npy", "frame2_offset_y.npy",
+                 "frame1_mask.npy", "frame2_result.png", "frame1_offsets_taps.png", "frame2_mask_taps.png",
+                 "frame1_kernels.png", "offsets_legend.png"):
+        assert (dump / name).exists(), name
+        assert name in manifest["files"]
+    assert np.load(dump / "frame1_offset_x.npy").shape == (9, 33, 17)
+
+
+@pytest.mark.parametrize(
+    "setup, expected",
+    [
+        (lambda p: ["interpolate", str(p / "missing.png"), str(p / "b.png")], "missing.png: no such file"),
+        (lambda p: ["interpolate", str(p / "text.png"), str(p / "b.png")], "text.png: not a readable image"),
+        (lambda p: ["interpolate", str(p / "a.png"), str(p / "big.png")], "frames differ in size"),
+        (lambda p: ["interpolate", str(p / "a.png"), str(p / "b.png"), "--model", str(p / "text.png")],
+         "text.png: not a readable DSepConv checkpoint"),
+        (lambda p: ["interpolate", str(p / "a.png"), str(p / "b.png"), "--device", "gpu7"], "device 'gpu7'"),
+    ],
+)
+def test_user_errors_print_one_line_without_traceback(pair, tmp_path, setup, expected):
+    (tmp_path / "text.png").write_text("this is not an image")
+    write_image(tmp_path / "big.png", np.zeros((40, 40, 3), np.uint8))
+    args = setup(tmp_path) + ["-o", str(tmp_path / "out.png")]
+    done = subprocess.run([sys.executable, "-m", "dsepconv_gui.cli", *args], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    lines = [line for line in done.stderr.splitlines() if not line.startswith("warning:")]
+    assert len(lines) == 1, done.stderr
+    assert expected in lines[0] and "Traceback" not in done.stderr
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_info_prints_version_device_and_model(model_file, capsys):
+    assert main(["info", "--model", str(model_file)]) == 0
+    out = capsys.readouterr().out
+    assert "dsepconv 0.1.0" in out and "device: cpu" in out
+    assert str(model_file) in out and "'kernel_size': 3" in out
+
+
+def test_console_script_is_installed():
+    script = Path(sys.executable).parent / "dsepconv"
+    done = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "dsepconv" in done.stdout
+
+
+def test_demo_writes_frames_and_reports_psnr(tmp_path, capsys):
+    assert main(["demo", "-o", str(tmp_path), "--model", "random:tiny"]) == 0
+    assert "PSNR against the true middle frame" in capsys.readouterr().out
+    assert read_image(tmp_path / "output.png").shape == read_image(tmp_path / "truth.png").shape
+
+
+def test_interpolate_a_real_middlebury_pair(tmp_path):
+    folder = shared_benchmark("middlebury-other", "Beanbags")
+    out = tmp_path / "beanbags.png"
+    code = main(["interpolate", str(folder / "frame10.png"), str(folder / "frame11.png"), "-o", str(out),
+                 "--model", "random:tiny", "--dump-intermediates", str(tmp_path / "dump")])
+    assert code == 0
+    assert read_image(out).shape == read_image(folder / "frame10.png").shape
+    assert np.load(tmp_path / "dump" / "frame1_offset_y.npy").shape[1:] == read_image(out).shape[:2]

@@ -1,0 +1,21 @@
+"""The core and the command line never import Qt (the GUI is a layer on top)."""
+
+import subprocess
+import sys
+
+
+def test_core_and_cli_import_without_qt():
+    code = (
+        "import sys\n"
+        "import dsepconv_gui.cli, dsepconv_gui.core\n"
+        "import pkgutil, importlib\n"
+        "import dsepconv_gui.core as core\n"
+        "for m in pkgutil.iter_modules(core.__path__):\n"
+        "    importlib.import_module('dsepconv_gui.core.' + m.name)\n"
+        "qt = sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'PyQt5', 'PyQt6', 'shiboken6', 'pyqtgraph'))\n"
+        "print(len([m for m in sys.modules if m.startswith('dsepconv_gui.core.')]))\n"
+        "assert not qt, qt\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout.strip()) >= 8  # the check really imported the core modules

@@ -1,0 +1,117 @@
+"""The DSepConv network: architecture, the paper configuration, any frame size, intermediates."""
+
+import pytest
+import torch
+
+from dsepconv_gui.core.config import PRESETS, DSepConvConfig, preset
+from dsepconv_gui.core.deformable_separable_conv import deformable_separable_conv
+from dsepconv_gui.core.errors import ConfigError, InputError
+from dsepconv_gui.core.network import DSepConvNet, alignment_padding
+
+from .conftest import make_random_network
+
+
+def test_paper_configuration_is_buildable_by_name_with_about_22m_parameters():
+    config = preset("paper")
+    assert (config.kernel_size, config.base_width, config.use_mask) == (5, 32, True)
+    count = DSepConvNet(config).parameter_count()
+    # SepConv's U-Net (about 21.6 M with n = 51) plus ten estimator heads for n = 5.
+    assert 21.5e6 < count < 22.5e6, count
+    without_masks = DSepConvNet(preset("paper-no-mask")).parameter_count()
+    assert 0 < count - without_masks < 0.5e6
+
+
+def test_heads_have_the_paper_output_channels():
+    model = DSepConvNet(DSepConvConfig(kernel_size=7, base_width=2))
+    assert model.vertical1[-1].out_channels == 7
+    assert model.offset_x2[-1].out_channels == 49
+    assert model.mask1[-1].out_channels == 49
+    assert len(model.heads()) == 10
+    assert len(DSepConvNet(DSepConvConfig(kernel_size=7, base_width=2, use_mask=False)).heads()) == 8
+
+
+@pytest.mark.parametrize("size", [(1, 1), (33, 17), (2, 3), (64, 96), (31, 65)])
+def test_any_frame_size_gives_that_size(size, random_network):
+    a, b = torch.rand(2, 3, *size), torch.rand(2, 3, *size)
+    with torch.no_grad():
+        out = random_network(a, b, return_terms=True)
+    assert out.frame.shape == (2, 3, *size)
+    for term in out.terms:
+        assert term.vertical.shape == (2, 3, *size)
+        assert term.offset_y.shape == (2, 9, *size)
+        assert term.mask.shape == (2, 9, *size)
+        assert term.result.shape == (2, 3, *size)
+
+
+def test_terms_sum_to_the_output_and_are_the_op_applied_to_each_frame(random_network):
+    a, b = torch.rand(1, 3, 40, 50), torch.rand(1, 3, 40, 50)
+    with torch.no_grad():
+        out = random_network(a, b, return_terms=True)
+        plain = random_network(a, b)
+    assert plain.terms is None
+    torch.testing.assert_close(plain.frame, out.frame)
+    torch.testing.assert_close(out.terms[0].result + out.terms[1].result, out.frame)
+    # 40×50 is padded to 64×64; the cropped parameters on the unpadded frame give the same
+    # result because replicate padding is what the op's border rule reads anyway.
+    for frame, term in zip((a, b), out.terms):
+        direct = deformable_separable_conv(frame, term.vertical, term.horizontal, term.offset_y, term.offset_x, term.mask)
+        torch.testing.assert_close(direct, term.result, rtol=1e-4, atol=1e-5)
+    assert out.terms[0].offset_x.abs().max() > 0.01  # the perturbed network moves taps
+    assert ((out.terms[0].mask > 0) & (out.terms[0].mask < 1)).all()
+
+
+def test_untrained_network_starts_as_the_frame_average():
+    for use_mask in (True, False):
+        model = DSepConvNet(DSepConvConfig(kernel_size=5, base_width=2, use_mask=use_mask)).eval()
+        a, b = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
+        with torch.no_grad():
+            torch.testing.assert_close(model(a, b).frame, (a + b) / 2)
+
+
+def test_gradients_reach_every_parameter():
+    model = make_random_network(DSepConvConfig(kernel_size=3, base_width=8)).train()
+    a, b = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64)
+    model(a, b).frame.square().mean().backward()
+    for name, parameter in model.named_parameters():
+        assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
+
+
+def test_bad_frames_raise_clear_errors(random_network):
+    with pytest.raises(InputError, match="differ in shape"):
+        random_network(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 9))
+    with pytest.raises(InputError, match=r"\(B, 3, H, W\)"):
+        random_network(torch.rand(1, 4, 8, 8), torch.rand(1, 4, 8, 8))
+    with pytest.raises(InputError, match="floating"):
+        random_network(torch.zeros(1, 3, 8, 8, dtype=torch.uint8), torch.zeros(1, 3, 8, 8, dtype=torch.uint8))
+    with pytest.raises(InputError, match="empty"):
+        random_network(torch.rand(1, 3, 0, 8), torch.rand(1, 3, 0, 8))
+
+
+def test_alignment_padding_reaches_multiples_of_32():
+    assert alignment_padding(32, 64) == (0, 0, 0, 0)
+    left, right, top, bottom = alignment_padding(33, 17)
+    assert (33 + top + bottom, 17 + left + right) == (64, 32)
+    assert abs(left - right) <= 1 and abs(top - bottom) <= 1
+
+
+def test_config_round_trip_and_validation():
+    for config in PRESETS.values():
+        assert DSepConvConfig.from_json(config.to_json()) == config
+    with pytest.raises(ConfigError, match="odd"):
+        DSepConvConfig(kernel_size=4)
+    with pytest.raises(ConfigError, match="unknown config field"):
+        DSepConvConfig.from_dict({"kernel_size": 5, "colour": "blue"})
+    with pytest.raises(ConfigError, match="must be int"):
+        DSepConvConfig.from_dict({"kernel_size": "5"})
+    with pytest.raises(ConfigError, match="known: paper"):
+        preset("huge")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+def test_network_on_cuda_agrees_with_cpu():
+    model = make_random_network(DSepConvConfig(kernel_size=5, base_width=4))
+    a, b = torch.rand(1, 3, 45, 70), torch.rand(1, 3, 45, 70)
+    with torch.no_grad():
+        cpu = model(a, b).frame
+        cuda = model.cuda()(a.cuda(), b.cuda()).frame.cpu()
+    torch.testing.assert_close(cuda, cpu, rtol=1e-3, atol=1e-3)
