@@ -9,6 +9,8 @@ from typing import Any
 
 from .errors import ConfigError
 
+FLOW_PRIORS = ("none", "dis")
+
 
 @dataclass(frozen=True)
 class DSepConvConfig:
@@ -19,16 +21,20 @@ class DSepConvConfig:
         base_width × (1, 2, 4, 8, 16) channels and the estimator heads base_width × 2.
         The paper (SepConv's widths) uses 32.
     use_mask: predict the modulation masks (the paper's N×N+M); False gives N×N.
+    flow_prior: "none" (the paper: offsets from the CNN alone) or "dis": every tap of
+        frame k starts where OpenCV DIS flow points (see flow_prior.py); the network
+        also sees the flows and the frames warped by them, and learns the residual.
     """
 
     kernel_size: int = 5
     base_width: int = 32
     use_mask: bool = True
+    flow_prior: str = "none"
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
-            expected = bool if field.type in ("bool", bool) else int
+            expected = {"int": int, "bool": bool, "str": str}[field.type]
             if type(value) is not expected:
                 raise ConfigError(
                     f"config field '{field.name}' must be {expected.__name__}, got {value!r}"
@@ -37,6 +43,8 @@ class DSepConvConfig:
             raise ConfigError(f"kernel_size must be odd and at least 1, got {self.kernel_size}")
         if self.base_width < 1:
             raise ConfigError(f"base_width must be at least 1, got {self.base_width}")
+        if self.flow_prior not in FLOW_PRIORS:
+            raise ConfigError(f"flow_prior must be one of {FLOW_PRIORS}, got {self.flow_prior!r}")
 
     @property
     def level_widths(self) -> tuple[int, ...]:
@@ -81,7 +89,9 @@ PRESETS: dict[str, DSepConvConfig] = {
     "paper-no-mask": DSepConvConfig(kernel_size=5, base_width=32, use_mask=False),
     # A quarter of the widths: trainable on a CPU.
     "small": DSepConvConfig(kernel_size=5, base_width=8, use_mask=True),
-    # For tests: a few thousand parameters.
+    # The small network with its taps starting from DIS optical flow.
+    "flow-small": DSepConvConfig(kernel_size=5, base_width=8, use_mask=True, flow_prior="dis"),
+    # For tests and trying the pipeline: about 0.1 M parameters.
     "tiny": DSepConvConfig(kernel_size=5, base_width=2, use_mask=True),
 }
 

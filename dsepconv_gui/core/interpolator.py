@@ -11,6 +11,7 @@ import torch
 from .checkpoint import LoadedModel
 from .device import DeviceInfo
 from .errors import InputError
+from .flow_prior import bidirectional_flow
 from .network import DeformableTerm
 
 
@@ -74,7 +75,11 @@ class Interpolator:
         with torch.inference_mode():
             a = frame_to_tensor(frame_a, self.device.device, self.device.dtype)
             b = frame_to_tensor(frame_b, self.device.device, self.device.dtype)
-            output = self.model(a, b, return_terms=with_terms)
+            flows = None
+            if self.loaded.config.flow_prior == "dis":
+                flows = torch.from_numpy(bidirectional_flow(frame_a, frame_b))[None]
+                flows = flows.to(self.device.device, self.device.dtype)
+            output = self.model(a, b, return_terms=with_terms, flows=flows)
             frame = tensor_to_frame(output.frame)
             terms = None
             if output.terms is not None:
