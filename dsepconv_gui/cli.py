@@ -44,6 +44,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, help=model_help)
     p.add_argument("--device", default="auto", help=device_help)
 
+    p = commands.add_parser(
+        "train", help="train a model on triplets from videos or frame folders (resumable)",
+        description="Train DSepConv self-supervised: any three consecutive frames are a sample, "
+        "the middle one the truth. Triplets are picked once into a cached bank (cut and static "
+        "triplets skipped, flows computed on whole frames); checkpoints go to RUN_DIR at a fixed "
+        "interval and on Ctrl-C; --resume continues.",
+    )
+    p.add_argument("data", nargs="+", type=Path, help="video files, folders of frames, vimeo_triplet roots, or folders of these")
+    p.add_argument("--run-dir", type=Path, required=True, help="folder for checkpoints (last.safetensors, train_state.pt)")
+    p.add_argument("--config", default="flow-small", help="configuration preset (paper, paper-no-mask, small, flow-small, tiny)")
+    p.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR")
+    p.add_argument("--iterations", type=int, default=20000, help="total iterations of the run (default 20000)")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--crop", type=int, default=128, help="training crop side (default 128)")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adamax learning rate, cosine-decayed (default 1e-3)")
+    p.add_argument("--checkpoint-every", type=int, default=200)
+    p.add_argument("--validate-every", type=int, default=1000)
+    p.add_argument("--flip-weight", type=float, default=1.0, help="weight of the time-reversed prediction's loss")
+    p.add_argument("--gradient-weight", type=float, default=1.0, help="weight of the gradient loss")
+    p.add_argument("--triplets-per-source", type=int, default=100)
+    p.add_argument("--bank-crop", type=int, default=160, help="side of the stored triplet crops (default 160)")
+    p.add_argument("--bank-cache", type=Path, default=Path("runs/banks"), help="where triplet banks are cached")
+    p.add_argument("--device", default="auto", help=device_help)
+    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
+    p.add_argument("--seed", type=int, default=0)
+
+    p = commands.add_parser(
+        "eval", help="score the model and the classical interpolators on benchmark folders",
+        description="Each DIR holds sequence folders with frame10.png, frame11.png and the truth "
+        "frame10i11.png (Middlebury) or frame0.png, frame2.png and the truth frame1.png. Prints "
+        "PSNR (8-bit RGB), SSIM (scikit-image) and interpolation error IE, averaged per folder, for "
+        "the model, the frame average, OpenCV DIS flow and ffmpeg minterpolate (mci).",
+    )
+    p.add_argument("dirs", nargs="+", type=Path, metavar="DIR")
+    p.add_argument("--model", default=None, help=model_help)
+    p.add_argument("--device", default="auto", help=device_help)
+    p.add_argument("--save-dir", type=Path, default=None, help="write the model's frames here, per sequence")
+    p.add_argument("--json", type=Path, default=None, help="write every score to this JSON file")
+    p.add_argument("--no-peers", action="store_true", help="score the model only")
+
     p = commands.add_parser("demo", help="interpolate the built-in demo clip and write the results")
     p.add_argument("-o", "--output-dir", type=Path, default=Path("out/demo"), help="folder for the results")
     p.add_argument("--model", default=None, help=model_help)
@@ -122,11 +162,72 @@ def run_demo(args: argparse.Namespace) -> None:
     print(f"PSNR against the true middle frame: {psnr:.2f} dB (frame average: {psnr_average:.2f} dB)")
 
 
+def run_eval(args: argparse.Namespace) -> None:
+    from .core import classical_interpolators as classical
+    from .evaluation import evaluate, format_table, results_to_json
+
+    interpolator = load_interpolator(args.model, args.device)
+    model_name = f"DSepConv ({Path(interpolator.loaded.source).name})"
+    methods = {model_name: lambda a, b: interpolator.interpolate(a, b).frame}
+    notes = []
+    if not args.no_peers:
+        methods["frame average"] = classical.frame_average
+        methods["OpenCV DIS flow, warped halfway"] = classical.dis_flow_halfway
+        ffmpeg = classical.find_ffmpeg()
+        if ffmpeg:
+            methods["ffmpeg minterpolate (mci)"] = lambda a, b: classical.ffmpeg_minterpolate(a, b, ffmpeg)
+        else:
+            notes.append("ffmpeg minterpolate skipped: no ffmpeg binary found")
+    log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
+    results = evaluate(args.dirs, methods, save_method=model_name, save_dir=args.save_dir, log=log)
+    print(format_table(results, notes))
+    if args.json:
+        extra = {"model": interpolator.loaded.source, "config": interpolator.loaded.config.to_dict(),
+                 "device": str(interpolator.device)}
+        args.json.write_text(results_to_json(results, extra))
+        print(f"scores: {args.json}")
+
+
+def run_train(args: argparse.Namespace) -> None:
+    import os
+
+    import torch
+
+    from .core.config import preset
+    from .core.device import resolve_device
+    from .core.errors import InputError
+    from .training.losses import LossWeights
+    from .training.sources import discover_sources
+    from .training.trainer import TrainOptions, train
+    from .training.triplet_bank import BankSettings, load_or_build_bank
+
+    for path in args.data:
+        if "benchmarks" in path.resolve().parts:
+            raise InputError(f"{path}: refusing to train on a benchmark folder (evaluation data only)")
+    torch.set_num_threads(args.threads or os.cpu_count() or 1)
+    config = preset(args.config)
+    device = resolve_device(args.device)
+    sources = discover_sources(args.data)
+    settings = BankSettings(crop=args.bank_crop, triplets_per_source=args.triplets_per_source,
+                            with_flows=config.flow_prior != "none", seed=args.seed)
+    log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
+    bank = load_or_build_bank(args.bank_cache, sources, settings, log)
+    options = TrainOptions(
+        run_dir=args.run_dir, config=config, iterations=args.iterations, batch_size=args.batch_size,
+        crop=args.crop, learning_rate=args.lr, checkpoint_every=args.checkpoint_every,
+        validate_every=args.validate_every, seed=args.seed, device=str(device.device),
+        weights=LossWeights(flip=args.flip_weight, gradient=args.gradient_weight),
+    )
+    log(f"training {args.config} {config.to_dict()} on {device} for {args.iterations} iterations")
+    path = train(options, bank, resume=args.resume, log=log)
+    print(f"trained: {path}")
+
+
 def main(argv: list[str] | None = None) -> int:
     from .core.errors import DSepConvError
 
     args = build_parser().parse_args(argv)
-    handlers = {"interpolate": run_interpolate, "info": run_info, "demo": run_demo}
+    handlers = {"interpolate": run_interpolate, "info": run_info, "demo": run_demo, "train": run_train, "eval": run_eval}
     try:
         handlers[args.command](args)
     except DSepConvError as exc:

@@ -1,0 +1,23 @@
+"""Image quality metrics on 8-bit RGB frames (H, W, 3) uint8, as the benchmarks report them."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def psnr(prediction: np.ndarray, truth: np.ndarray) -> float:
+    """Peak signal-to-noise ratio in dB over all pixels and channels (peak 255)."""
+    mse = float(np.mean((prediction.astype(np.float64) - truth.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10.0 * np.log10(255.0**2 / mse)
+
+
+def interpolation_error(prediction: np.ndarray, truth: np.ndarray) -> float:
+    """Middlebury's interpolation error IE: root mean square difference over RGB."""
+    return float(np.sqrt(np.mean((prediction.astype(np.float64) - truth.astype(np.float64)) ** 2)))
+
+
+def ssim(prediction: np.ndarray, truth: np.ndarray) -> float:
+    """Structural similarity (scikit-image, channel_axis=2, data_range=255)."""
+    from skimage.metrics import structural_similarity
+
+    return float(structural_similarity(prediction, truth, channel_axis=2, data_range=255))

@@ -1,0 +1,144 @@
+"""`dsepconv eval`: the model and the classical interpolators on benchmark triplets, one table.
+
+A benchmark folder holds sequence folders in either layout:
+- Middlebury: frame10.png, frame11.png and the truth frame10i11.png;
+- triplets (UCF101/DVF, Vimeo-style): frame0.png, frame2.png and the truth frame1.png.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .core.errors import InputError
+from .core.images import read_image, write_image
+from .core.metrics import interpolation_error, psnr, ssim
+
+LAYOUTS = (
+    ("middlebury", "frame10.png", "frame11.png", "frame10i11.png"),
+    ("triplet", "frame0.png", "frame2.png", "frame1.png"),
+)
+
+Interpolate = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Sequence:
+    name: str
+    frame_a: Path
+    frame_b: Path
+    truth: Path
+
+
+@dataclass(frozen=True)
+class Score:
+    sequence: str
+    psnr: float
+    ssim: float
+    ie: float
+    seconds: float
+
+
+def find_sequences(root: Path) -> list[Sequence]:
+    """The sequences under root (or root itself, if it is one), layout detected per folder."""
+    if not root.is_dir():
+        raise InputError(f"{root}: not a folder")
+    folders = [root] + sorted(p for p in root.iterdir() if p.is_dir())
+    sequences = []
+    for folder in folders:
+        for _, a, b, truth in LAYOUTS:
+            if all((folder / name).exists() for name in (a, b, truth)):
+                sequences.append(Sequence(folder.name, folder / a, folder / b, folder / truth))
+                break
+    if not sequences:
+        raise InputError(
+            f"{root}: no sequences found (expected folders with frame10.png, frame11.png, frame10i11.png "
+            "or frame0.png, frame2.png, frame1.png)"
+        )
+    return sequences
+
+
+def score_method(
+    interpolate: Interpolate, sequences: list[Sequence], save_dir: Path | None = None
+) -> list[Score]:
+    scores = []
+    for sequence in sequences:
+        a, b, truth = read_image(sequence.frame_a), read_image(sequence.frame_b), read_image(sequence.truth)
+        start = time.perf_counter()
+        prediction = interpolate(a, b)
+        seconds = time.perf_counter() - start
+        if prediction.shape != truth.shape:
+            raise InputError(f"{sequence.name}: prediction {prediction.shape} and truth {truth.shape} differ")
+        if save_dir is not None:
+            write_image(save_dir / sequence.name / sequence.truth.name, prediction)
+        scores.append(Score(sequence.name, psnr(prediction, truth), ssim(prediction, truth),
+                            interpolation_error(prediction, truth), seconds))
+    return scores
+
+
+def evaluate(
+    roots: list[Path],
+    methods: dict[str, Interpolate],
+    save_method: str | None = None,
+    save_dir: Path | None = None,
+    log: Callable[[str], None] = lambda message: None,
+) -> dict[str, dict[str, list[Score]]]:
+    """{benchmark name: {method name: per-sequence scores}}; frames of save_method are written
+    under save_dir/<benchmark>/<sequence>/<truth file name>."""
+    results: dict[str, dict[str, list[Score]]] = {}
+    for root in roots:
+        sequences = find_sequences(root)
+        results[root.name] = {}
+        for method, interpolate in methods.items():
+            log(f"{root.name}: {method} on {len(sequences)} sequences")
+            target = save_dir / root.name if save_dir is not None and method == save_method else None
+            results[root.name][method] = score_method(interpolate, sequences, target)
+    return results
+
+
+def summary(scores: list[Score]) -> dict[str, float]:
+    return {key: float(np.mean([getattr(s, key) for s in scores])) for key in ("psnr", "ssim", "ie", "seconds")}
+
+
+def format_table(results: dict[str, dict[str, list[Score]]], notes: list[str] = ()) -> str:
+    """One row per method, one PSNR / SSIM / IE column group per benchmark."""
+    benchmarks = list(results)
+    methods: list[str] = []
+    for per_method in results.values():
+        methods += [m for m in per_method if m not in methods]
+    header = ["method"] + [f"{b} PSNR / SSIM / IE (s/frame)" for b in benchmarks]
+    rows = []
+    for method in methods:
+        row = [method]
+        for benchmark in benchmarks:
+            scores = results[benchmark].get(method)
+            if scores:
+                s = summary(scores)
+                row.append(f"{s['psnr']:.2f} / {s['ssim']:.4f} / {s['ie']:.2f} ({s['seconds']:.2f})")
+            else:
+                row.append("n/a")
+        rows.append(row)
+    widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
+    line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
+    text = [line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in rows]
+    counts = ", ".join(f"{b}: {len(next(iter(results[b].values())))} sequences" for b in benchmarks)
+    return "\n".join(text + [counts] + list(notes))
+
+
+def results_to_json(results: dict[str, dict[str, list[Score]]], extra: dict | None = None) -> str:
+    data = {
+        "results": {
+            benchmark: {
+                method: {"mean": summary(scores), "sequences": [asdict(s) for s in scores]}
+                for method, scores in per_method.items()
+            }
+            for benchmark, per_method in results.items()
+        }
+    }
+    data.update(extra or {})
+    return json.dumps(data, indent=2)

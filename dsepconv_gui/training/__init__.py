@@ -1,0 +1,1 @@
+"""Training DSepConv: triplet data, losses and the resumable training loop (no Qt)."""

@@ -1,0 +1,105 @@
+"""Where training triplets come from: video files, folders of numbered frames, and the
+Vimeo90K `vimeo_triplet/` layout. Every source yields RGB uint8 frames, scaled down so that
+the shorter side is at most `max_short_side` (compressed footage is cleaner smaller)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..core.errors import InputError
+from ..core.images import read_image
+
+VIDEO_EXTENSIONS = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v"}
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
+
+
+@dataclass(frozen=True)
+class Source:
+    """One clip: a video file, a folder of frames, or one Vimeo90K triplet folder."""
+
+    path: Path
+    kind: str  # "video", "frames" or "vimeo"
+
+    @property
+    def name(self) -> str:
+        return str(self.path)
+
+
+def discover_sources(paths: list[Path]) -> list[Source]:
+    """Expand the paths a user gave into clips: video files, folders holding numbered
+    images, and vimeo_triplet roots (with sequences/ and tri_trainlist.txt)."""
+    found: list[Source] = []
+    for path in paths:
+        if not path.exists():
+            raise InputError(f"{path}: no such file or folder")
+        if path.is_file():
+            if path.suffix.lower() not in VIDEO_EXTENSIONS:
+                raise InputError(f"{path}: not a video file ({', '.join(sorted(VIDEO_EXTENSIONS))})")
+            found.append(Source(path, "video"))
+        elif (path / "tri_trainlist.txt").exists() and (path / "sequences").is_dir():
+            for line in (path / "tri_trainlist.txt").read_text().split():
+                found.append(Source(path / "sequences" / line, "vimeo"))
+        elif any(p.suffix.lower() in IMAGE_EXTENSIONS for p in path.iterdir()):
+            found.append(Source(path, "frames"))
+        else:
+            found.extend(discover_sources(sorted(p for p in path.iterdir() if not p.name.startswith("."))))
+    return found
+
+
+def _scaled(frame: np.ndarray, max_short_side: int) -> np.ndarray:
+    short = min(frame.shape[:2])
+    if short <= max_short_side:
+        return frame
+    scale = max_short_side / short
+    size = (round(frame.shape[1] * scale), round(frame.shape[0] * scale))
+    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+
+
+def _numbered(folder: Path) -> list[Path]:
+    files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS]
+
+    def key(p: Path):
+        digits = re.findall(r"\d+", p.stem)
+        return (int(digits[-1]) if digits else -1, p.name)
+
+    return sorted(files, key=key)
+
+
+def read_frames(source: Source, max_short_side: int = 360) -> Iterator[np.ndarray]:
+    """The source's frames in order, RGB uint8, scaled down to max_short_side."""
+    if source.kind == "video":
+        capture = cv2.VideoCapture(str(source.path))
+        if not capture.isOpened():
+            raise InputError(f"{source.path}: cannot open video")
+        try:
+            while True:
+                ok, bgr = capture.read()
+                if not ok:
+                    break
+                yield _scaled(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), max_short_side)
+        finally:
+            capture.release()
+    elif source.kind == "vimeo":
+        for name in ("im1.png", "im2.png", "im3.png"):
+            yield _scaled(read_image(source.path / name), max_short_side)
+    else:
+        for path in _numbered(source.path):
+            yield _scaled(read_image(path), max_short_side)
+
+
+def frame_rate(source: Source) -> float | None:
+    """Frames per second of a video source (None for image folders)."""
+    if source.kind != "video":
+        return None
+    capture = cv2.VideoCapture(str(source.path))
+    try:
+        fps = capture.get(cv2.CAP_PROP_FPS)
+    finally:
+        capture.release()
+    return fps if fps and fps > 0 else None

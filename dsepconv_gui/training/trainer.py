@@ -1,0 +1,227 @@
+"""The resumable training loop: batches from a triplet bank, Adamax, checkpoints at a fixed
+interval and on Ctrl-C/SIGTERM, validation on held-out clips, a progress line."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..core.checkpoint import load_checkpoint, save_checkpoint
+from ..core.config import DSepConvConfig
+from ..core.errors import InputError
+from ..core.network import DSepConvNet, warp
+from .losses import LossWeights, interpolation_loss
+from .triplet_bank import TripletBank
+
+STATE_NAME = "train_state.pt"
+WEIGHTS_NAME = "last.safetensors"
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    run_dir: Path
+    config: DSepConvConfig
+    iterations: int = 20000
+    batch_size: int = 8
+    crop: int = 128
+    learning_rate: float = 1e-3
+    final_learning_rate: float = 1e-5
+    checkpoint_every: int = 200
+    validate_every: int = 1000
+    validation_every_nth_source: int = 10  # sources with index % n == n - 1 are held out
+    weights: LossWeights = field(default_factory=LossWeights)
+    seed: int = 0
+    device: str = "cpu"
+
+
+def sample_batch(
+    bank: TripletBank, indices: np.ndarray, batch_size: int, crop: int, rng: np.random.Generator, with_flows: bool
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Random crops with horizontal, vertical and temporal flips (flows transformed alike).
+    Returns frame0, truth, frame2 (B, 3, crop, crop) in [0, 1] and flows (B, 4, crop, crop)."""
+    size = bank.frames.shape[2]
+    if crop > size:
+        raise InputError(f"training crop {crop} is larger than the bank's {size}-pixel triplets")
+    frames_out, flows_out = [], []
+    for i in rng.choice(indices, size=batch_size):
+        y, x = rng.integers(0, size - crop + 1, size=2)
+        frames = np.asarray(bank.frames[i, :, y:y + crop, x:x + crop], dtype=np.float32) / 255.0  # (3, h, w, 3)
+        flows = np.asarray(bank.flows[i, :, y:y + crop, x:x + crop], dtype=np.float32) if with_flows else None
+        if rng.random() < 0.5:  # mirror left-right: dx changes sign
+            frames = frames[:, :, ::-1]
+            if flows is not None:
+                flows = flows[:, :, ::-1] * np.float32([1, -1, 1, -1])[:, None, None]
+        if rng.random() < 0.5:  # mirror up-down: dy changes sign
+            frames = frames[:, ::-1]
+            if flows is not None:
+                flows = flows[:, ::-1] * np.float32([-1, 1, -1, 1])[:, None, None]
+        if rng.random() < 0.5:  # reverse time: the flows swap roles
+            frames = frames[::-1]
+            if flows is not None:
+                flows = flows[[2, 3, 0, 1]]
+        frames_out.append(np.ascontiguousarray(frames.transpose(0, 3, 1, 2)))
+        if flows is not None:
+            flows_out.append(np.ascontiguousarray(flows))
+    stacked = torch.from_numpy(np.stack(frames_out))  # (B, 3 frames, 3, h, w)
+    flows_tensor = torch.from_numpy(np.stack(flows_out)) if with_flows else None
+    return stacked[:, 0], stacked[:, 1], stacked[:, 2], flows_tensor
+
+
+def learning_rate_at(options: TrainOptions, iteration: int) -> float:
+    """Cosine decay from learning_rate to final_learning_rate over the run."""
+    progress = min(iteration / max(options.iterations, 1), 1.0)
+    cosine = 0.5 * (1 + math.cos(math.pi * progress))
+    return options.final_learning_rate + (options.learning_rate - options.final_learning_rate) * cosine
+
+
+def psnr(prediction: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
+    """PSNR per item (B,) of 8-bit-quantised predictions, in dB."""
+    quantised = (prediction.clamp(0, 1) * 255).round() / 255
+    mse = ((quantised - truth) ** 2).flatten(1).mean(dim=1).clamp_min(1e-12)
+    return -10 * torch.log10(mse)
+
+
+def validate(model: DSepConvNet, bank: TripletBank, indices: np.ndarray, device: torch.device) -> dict[str, float]:
+    """Mean PSNR on the held-out triplets, of the model and of the frame average (and of the
+    flow prior alone, for a model that has one)."""
+    with_flows = model.config.flow_prior != "none"
+    scores: dict[str, list[float]] = {"model": [], "average": [], "prior": []}
+    model.eval()
+    with torch.inference_mode():
+        for start in range(0, len(indices), 8):
+            chunk = indices[start:start + 8]
+            frames = torch.from_numpy(np.asarray(bank.frames[chunk], dtype=np.float32) / 255.0)
+            frames = frames.permute(0, 1, 4, 2, 3).to(device)
+            f0, truth, f2 = frames[:, 0], frames[:, 1], frames[:, 2]
+            flows = torch.from_numpy(np.asarray(bank.flows[chunk], dtype=np.float32)).to(device) if with_flows else None
+            scores["model"] += psnr(model(f0, f2, flows=flows).frame, truth).tolist()
+            scores["average"] += psnr((f0 + f2) / 2, truth).tolist()
+            if with_flows:
+                prior1 = 0.25 * (flows[:, 2:4] - flows[:, 0:2])
+                scores["prior"] += psnr((warp(f0, prior1) + warp(f2, -prior1)) / 2, truth).tolist()
+    model.train()
+    return {name: float(np.mean(values)) for name, values in scores.items() if values}
+
+
+class Progress:
+    """One progress line: iteration, loss, iterations per second and time left."""
+
+    def __init__(self, total: int, start_iteration: int, stream=sys.stderr) -> None:
+        self.total, self.start_iteration = total, start_iteration
+        self.started = time.monotonic()
+        self.stream = stream
+        self.interactive = stream.isatty()
+        self.last_print = 0.0
+
+    def update(self, iteration: int, loss: float, extra: str = "") -> None:
+        now = time.monotonic()
+        if not self.interactive and now - self.last_print < 30 and iteration < self.total:
+            return
+        self.last_print = now
+        rate = (iteration - self.start_iteration) / max(now - self.started, 1e-9)
+        left = (self.total - iteration) / rate if rate > 0 else float("inf")
+        eta = time.strftime("%H:%M:%S", time.gmtime(left)) if math.isfinite(left) else "?"
+        bar_width = 24
+        filled = int(bar_width * iteration / max(self.total, 1))
+        line = (f"[{'#' * filled}{'.' * (bar_width - filled)}] {iteration}/{self.total} "
+                f"loss {loss:.5f} {rate:.2f} it/s ETA {eta} {extra}")
+        self.stream.write(("\r" + line) if self.interactive else line + "\n")
+        self.stream.flush()
+
+
+def train(options: TrainOptions, bank: TripletBank, resume: bool = False, log: Callable[[str], None] = print) -> Path:
+    """Train (or resume) into options.run_dir; returns the path of the last checkpoint."""
+    run_dir = options.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    device = torch.device(options.device)
+    with_flows = options.config.flow_prior != "none"
+    if with_flows and bank.flows is None:
+        raise InputError("this configuration needs flows, but the triplet bank was built without them")
+    held_out = bank.source % options.validation_every_nth_source == options.validation_every_nth_source - 1
+    train_indices, val_indices = np.flatnonzero(~held_out), np.flatnonzero(held_out)
+    if len(train_indices) == 0:
+        train_indices, val_indices = np.arange(len(bank)), np.arange(0)
+    log(f"{len(train_indices)} training triplets, {len(val_indices)} held out for validation")
+
+    state_path, weights_path = run_dir / STATE_NAME, run_dir / WEIGHTS_NAME
+    iteration = 0
+    if resume and state_path.exists():
+        model = load_checkpoint(weights_path, expected_config=options.config, device=device).model.train()
+        optimizer = torch.optim.Adamax(model.parameters(), lr=options.learning_rate)
+        state = torch.load(state_path, map_location="cpu", weights_only=True)
+        optimizer.load_state_dict(state["optimizer"])
+        iteration = int(state["iteration"])
+        rng = np.random.default_rng([options.seed, iteration])
+        log(f"resumed {run_dir} at iteration {iteration}")
+    else:
+        if resume:
+            log(f"nothing to resume in {run_dir}; starting a new run")
+        torch.manual_seed(options.seed)
+        model = DSepConvNet(options.config).to(device).train()
+        optimizer = torch.optim.Adamax(model.parameters(), lr=options.learning_rate)
+        rng = np.random.default_rng(options.seed)
+
+    def save(reason: str) -> None:
+        metadata = {"training": {"iteration": iteration, "options": _describe(options), "bank": bank.manifest.get("stats"),
+                                 "bank_count": len(bank), "reason": reason}}
+        save_checkpoint(weights_path, model, metadata)
+        tmp = state_path.with_suffix(".tmp")
+        torch.save({"optimizer": optimizer.state_dict(), "iteration": iteration}, tmp)
+        os.replace(tmp, state_path)
+
+    def on_sigterm(signum, frame):  # a background run stopped with kill: save like Ctrl-C
+        raise KeyboardInterrupt
+
+    previous_handler = signal.signal(signal.SIGTERM, on_sigterm) if _main_thread() else None
+    progress = Progress(options.iterations, iteration)
+    smoothed = None
+    try:
+        while iteration < options.iterations:
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate_at(options, iteration)
+            f0, truth, f2, flows = sample_batch(bank, train_indices, options.batch_size, options.crop, rng, with_flows)
+            f0, truth, f2 = f0.to(device), truth.to(device), f2.to(device)
+            flows = flows.to(device) if flows is not None else None
+            loss, parts = interpolation_loss(model, f0, truth, f2, flows, options.weights)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"loss became {loss.item()} at iteration {iteration}")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            iteration += 1
+            smoothed = loss.item() if smoothed is None else 0.98 * smoothed + 0.02 * loss.item()
+            progress.update(iteration, smoothed, f"lr {optimizer.param_groups[0]['lr']:.2e}")
+            if iteration % options.checkpoint_every == 0 or iteration == options.iterations:
+                save("interval")
+            if len(val_indices) and (iteration % options.validate_every == 0 or iteration == options.iterations):
+                scores = validate(model, bank, val_indices, device)
+                log("\nvalidation at {}: {}".format(iteration, ", ".join(f"{k} {v:.3f} dB" for k, v in scores.items())))
+    except KeyboardInterrupt:
+        save("interrupted")
+        log(f"\ninterrupted: checkpoint saved at iteration {iteration} in {run_dir}; continue with --resume")
+        raise
+    finally:
+        if previous_handler is not None:
+            signal.signal(signal.SIGTERM, previous_handler)
+    return weights_path
+
+
+def _describe(options: TrainOptions) -> dict:
+    described = asdict(options)
+    described["run_dir"] = str(options.run_dir)
+    return described
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()

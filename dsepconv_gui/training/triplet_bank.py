@@ -1,0 +1,157 @@
+"""A bank of training triplets: crops of (frame 0, frame 1, frame 2) from real clips, with
+the DIS flows between the outer frames computed on the whole frames and cropped alike.
+
+Building the bank once (decoding, cut and static checks, optical flow) keeps the training
+loop cheap; it is stored as two .npy files and a manifest in a cache folder.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..core.errors import InputError
+from ..core.flow_prior import bidirectional_flow
+from .sources import Source, read_frames
+
+
+@dataclass(frozen=True)
+class BankSettings:
+    """How triplets are picked. Differences are mean absolute differences on 0..255."""
+
+    crop: int = 160
+    max_short_side: int = 360
+    triplets_per_source: int = 100
+    strides: tuple[int, ...] = (1, 2)
+    cut_threshold: float = 30.0
+    static_threshold: float = 2.0
+    window_tries: int = 4
+    with_flows: bool = True
+    seed: int = 0
+
+
+def thumbnail_difference(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean absolute difference of small blurred grey thumbnails: large across a shot cut,
+    small for motion within a shot."""
+    def thumb(x: np.ndarray) -> np.ndarray:
+        grey = cv2.cvtColor(x, cv2.COLOR_RGB2GRAY)
+        small = cv2.resize(grey, (64, max(1, round(64 * x.shape[0] / x.shape[1]))), interpolation=cv2.INTER_AREA)
+        return cv2.GaussianBlur(small, (0, 0), 2.0).astype(np.float32)
+    return float(np.abs(thumb(a) - thumb(b)).mean())
+
+
+@dataclass
+class TripletBank:
+    """frames (N, 3, S, S, 3) uint8 RGB; flows (N, 4, S, S) float16 or None; source (N,) int."""
+
+    frames: np.ndarray
+    flows: np.ndarray | None
+    source: np.ndarray
+    manifest: dict
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    @classmethod
+    def load(cls, folder: Path) -> TripletBank:
+        manifest_path = folder / "manifest.json"
+        if not manifest_path.exists():
+            raise InputError(f"{folder}: not a triplet bank (no manifest.json)")
+        manifest = json.loads(manifest_path.read_text())
+        frames = np.load(folder / "frames.npy", mmap_mode="r")
+        flows = np.load(folder / "flows.npy", mmap_mode="r") if (folder / "flows.npy").exists() else None
+        return cls(frames=frames, flows=flows, source=np.load(folder / "source.npy"), manifest=manifest)
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        np.save(folder / "frames.npy", self.frames)
+        np.save(folder / "source.npy", self.source)
+        if self.flows is not None:
+            np.save(folder / "flows.npy", self.flows)
+        (folder / "manifest.json").write_text(json.dumps(self.manifest, indent=2))
+
+
+def build_bank(
+    sources: list[Source],
+    settings: BankSettings,
+    log: Callable[[str], None] = print,
+) -> TripletBank:
+    """Pick up to settings.triplets_per_source triplets from every source."""
+    rng = np.random.default_rng(settings.seed)
+    s = settings.crop
+    frames_out, flows_out, source_out = [], [], []
+    stats = {"cuts": 0, "static": 0, "too_small": 0}
+    per_source = []
+    start = time.monotonic()
+    for index, source in enumerate(sources):
+        frames = list(read_frames(source, settings.max_short_side))
+        if not frames or min(frames[0].shape[:2]) < s:
+            stats["too_small"] += 1
+            log(f"skip {source.name}: {len(frames)} frames smaller than the {s}-pixel crop")
+            continue
+        candidates = [(t, k) for k in settings.strides for t in range(len(frames) - 2 * k)]
+        rng.shuffle(candidates)
+        taken = 0
+        for t, k in candidates:
+            if taken >= settings.triplets_per_source:
+                break
+            f0, f1, f2 = frames[t], frames[t + k], frames[t + 2 * k]
+            if thumbnail_difference(f0, f1) > settings.cut_threshold or thumbnail_difference(f1, f2) > settings.cut_threshold:
+                stats["cuts"] += 1
+                continue
+            h, w = f0.shape[:2]
+            best, best_motion = None, -1.0
+            for _ in range(settings.window_tries):
+                y, x = int(rng.integers(0, h - s + 1)), int(rng.integers(0, w - s + 1))
+                motion = float(np.abs(f0[y:y + s, x:x + s].astype(np.int16) - f2[y:y + s, x:x + s]).mean())
+                if motion > best_motion:
+                    best, best_motion = (y, x), motion
+            if best_motion < settings.static_threshold:
+                stats["static"] += 1
+                continue
+            y, x = best
+            frames_out.append(np.stack([f[y:y + s, x:x + s] for f in (f0, f1, f2)]))
+            if settings.with_flows:
+                flows_out.append(bidirectional_flow(f0, f2)[:, y:y + s, x:x + s].astype(np.float16))
+            source_out.append(index)
+            taken += 1
+        per_source.append({"source": source.name, "frames": len(frames), "triplets": taken})
+        log(f"[{index + 1}/{len(sources)}] {source.name}: {taken} triplets from {len(frames)} frames "
+            f"({time.monotonic() - start:.0f} s)")
+    if not frames_out:
+        raise InputError("no usable triplets found in the training sources")
+    manifest = {"settings": asdict(settings), "stats": stats, "sources": per_source, "count": len(frames_out)}
+    return TripletBank(
+        frames=np.stack(frames_out),
+        flows=np.stack(flows_out) if settings.with_flows else None,
+        source=np.array(source_out, dtype=np.int32),
+        manifest=manifest,
+    )
+
+
+def bank_folder(cache_root: Path, sources: list[Source], settings: BankSettings) -> Path:
+    """The cache folder of the bank for these sources and settings (a hash of both)."""
+    import hashlib
+
+    names = [str(s.path.resolve()) for s in sources]
+    key = json.dumps({"sources": names, "settings": asdict(settings)}, sort_keys=True)
+    return cache_root / f"bank-{hashlib.sha1(key.encode()).hexdigest()[:12]}"
+
+
+def load_or_build_bank(
+    cache_root: Path, sources: list[Source], settings: BankSettings, log: Callable[[str], None] = print
+) -> TripletBank:
+    folder = bank_folder(cache_root, sources, settings)
+    if (folder / "manifest.json").exists():
+        log(f"using the triplet bank in {folder}")
+        return TripletBank.load(folder)
+    log(f"building a triplet bank from {len(sources)} sources into {folder} (once)")
+    bank = build_bank(sources, settings, log)
+    bank.save(folder)
+    return TripletBank.load(folder)
