@@ -75,6 +75,7 @@ def score_method(
         if prediction.shape != truth.shape:
             raise InputError(f"{sequence.name}: prediction {prediction.shape} and truth {truth.shape} differ")
         if save_dir is not None:
+            (save_dir / sequence.name).mkdir(parents=True, exist_ok=True)
             write_image(save_dir / sequence.name / sequence.truth.name, prediction)
         scores.append(Score(sequence.name, psnr(prediction, truth), ssim(prediction, truth),
                             interpolation_error(prediction, truth), seconds))

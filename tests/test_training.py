@@ -1,0 +1,153 @@
+"""Training: the loss terms, batch sampling with flips, a 2-iteration smoke run with
+checkpoints, resume and interruption. Synthetic frames only; no real training here."""
+
+import numpy as np
+import pytest
+import torch
+
+from dsepconv_gui.cli import main
+from dsepconv_gui.core.checkpoint import load_checkpoint
+from dsepconv_gui.core.config import DSepConvConfig
+from dsepconv_gui.core.demo import render_demo_frames
+from dsepconv_gui.core.errors import InputError
+from dsepconv_gui.core.images import write_image
+from dsepconv_gui.training import trainer as trainer_module
+from dsepconv_gui.training.losses import LossWeights, charbonnier, gradient_loss, interpolation_loss
+from dsepconv_gui.training.sources import discover_sources
+from dsepconv_gui.training.trainer import TrainOptions, sample_batch, train
+from dsepconv_gui.training.triplet_bank import BankSettings, TripletBank, build_bank, thumbnail_difference
+
+from .conftest import make_random_network
+
+TINY_FLOW = DSepConvConfig(kernel_size=3, base_width=2, flow_prior="dis")
+
+
+def test_charbonnier_and_gradient_loss_values():
+    a = torch.zeros(1, 3, 4, 4)
+    b = torch.full((1, 3, 4, 4), 0.5)
+    assert charbonnier(a, b, eps=1e-3).item() == pytest.approx((0.25 + 1e-6) ** 0.5)
+    assert charbonnier(a, a, eps=1e-3).item() == pytest.approx(1e-3)
+    assert gradient_loss(a, b, eps=1e-6).item() == pytest.approx(4e-6)  # same (flat) gradients
+    ramp = torch.arange(4.0).view(1, 1, 1, 4).expand(1, 3, 4, 4)
+    # Horizontal differences of 1 against 0, counted for left and right; vertical ones agree.
+    assert gradient_loss(ramp, a, eps=1e-9).item() == pytest.approx(2 * 1.0, rel=1e-6)
+
+
+def test_loss_includes_the_time_reversed_prediction():
+    model = make_random_network(TINY_FLOW)
+    f0, truth, f2 = (torch.rand(2, 3, 32, 32) for _ in range(3))
+    flows = torch.randn(2, 4, 32, 32)
+    with_flip, parts = interpolation_loss(model, f0, truth, f2, flows, LossWeights())
+    without, parts_without = interpolation_loss(model, f0, truth, f2, flows, LossWeights(flip=0))
+    assert "flip" in parts and "flip" not in parts_without
+    assert with_flip.item() == pytest.approx(without.item() + parts["flip"], rel=1e-5)
+
+
+def test_thumbnail_difference_tells_cuts_from_motion():
+    frames = render_demo_frames(3)
+    other = np.ascontiguousarray(frames[0][::-1, ::-1])
+    assert thumbnail_difference(frames[0], frames[1]) < 10 < thumbnail_difference(frames[0], other)
+
+
+def translating_bank(count=6, size=48, step=(1, 2)):
+    """Triplets of a texture moving by `step` pixels per frame, with exact constant flows."""
+    rng = np.random.default_rng(0)
+    texture = rng.integers(0, 256, (size + 20, size + 20, 3), dtype=np.uint8)
+    dy, dx = step
+    frames = np.stack([
+        np.stack([texture[10 - k * dy:10 - k * dy + size, 10 - k * dx:10 - k * dx + size] for k in range(3)])
+        for _ in range(count)
+    ])
+    flows = np.zeros((count, 4, size, size), np.float16)
+    flows[:, 0], flows[:, 1], flows[:, 2], flows[:, 3] = 2 * dy, 2 * dx, -2 * dy, -2 * dx
+    return TripletBank(frames=frames, flows=flows, source=np.zeros(count, np.int32), manifest={})
+
+
+def test_sampled_batches_keep_frames_and_flows_consistent_under_flips():
+    bank = translating_bank()
+    rng = np.random.default_rng(1)
+    seen = set()
+    for _ in range(10):
+        f0, truth, f2, flows = sample_batch(bank, np.arange(len(bank)), 4, 32, rng, with_flows=True)
+        for b in range(4):
+            fy, fx = int(flows[b, 0, 0, 0]), int(flows[b, 1, 0, 0])
+            seen.add((fy, fx))
+            assert torch.all(flows[b, 0] == fy) and torch.all(flows[b, 2] == -fy) and torch.all(flows[b, 3] == -fx)
+            # Pixel p of frame 0 is at p + flow12 in frame 2, and halfway in the truth.
+            inner0 = f0[b, :, 8:24, 8:24]
+            torch.testing.assert_close(f2[b, :, 8 + fy:24 + fy, 8 + fx:24 + fx], inner0)
+            torch.testing.assert_close(truth[b, :, 8 + fy // 2:24 + fy // 2, 8 + fx // 2:24 + fx // 2], inner0)
+    assert seen == {(2, 4), (-2, 4), (2, -4), (-2, -4)}  # every flip combination happened
+
+
+def test_crop_larger_than_the_bank_is_refused():
+    with pytest.raises(InputError, match="larger than"):
+        sample_batch(translating_bank(), np.arange(2), 2, 64, np.random.default_rng(0), True)
+
+
+@pytest.fixture
+def frame_folder(tmp_path):
+    folder = tmp_path / "clip"
+    folder.mkdir()
+    for index, frame in enumerate(render_demo_frames(7, height=96, width=128)):
+        write_image(folder / f"{index:04d}.png", frame)
+    return folder
+
+
+def test_bank_from_a_frame_folder(frame_folder):
+    settings = BankSettings(crop=64, triplets_per_source=4, strides=(1,), window_tries=2)
+    bank = build_bank(discover_sources([frame_folder]), settings, log=lambda m: None)
+    assert len(bank) == 4
+    assert bank.frames.shape == (4, 3, 64, 64, 3) and bank.flows.shape == (4, 4, 64, 64)
+    assert np.abs(bank.flows.astype(np.float32)).max() > 0.5  # the demo moves
+
+
+def test_two_iteration_training_run_checkpoints_resumes_and_is_interruptible(frame_folder, tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    common = ["train", str(frame_folder), "--run-dir", str(run), "--batch-size", "2", "--crop", "32",
+              "--bank-crop", "64", "--triplets-per-source", "3", "--bank-cache", str(tmp_path / "banks"),
+              "--checkpoint-every", "1", "--validate-every", "1", "--device", "cpu", "--threads", "1"]
+    monkeypatch.setitem(__import__("dsepconv_gui.core.config", fromlist=["PRESETS"]).PRESETS, "test-flow", TINY_FLOW)
+    assert main(common + ["--config", "test-flow", "--iterations", "2"]) == 0
+    first = load_checkpoint(run / "last.safetensors")
+    assert first.config == TINY_FLOW and first.metadata["training"]["iteration"] == 2
+    state = torch.load(run / "train_state.pt", weights_only=True)
+    assert state["iteration"] == 2
+
+    assert main(common + ["--config", "test-flow", "--iterations", "3", "--resume"]) == 0
+    assert load_checkpoint(run / "last.safetensors").metadata["training"]["iteration"] == 3
+    weights_before = {k: v.clone() for k, v in load_checkpoint(run / "last.safetensors").model.state_dict().items()}
+    assert any(not torch.equal(weights_before[k], v) for k, v in first.model.state_dict().items())
+
+    # Ctrl-C during the next iteration: the checkpoint is saved and the command exits 130.
+    calls = {"n": 0}
+    real_loss = trainer_module.interpolation_loss
+
+    def interrupt_second_call(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real_loss(*args, **kwargs)
+
+    monkeypatch.setattr(trainer_module, "interpolation_loss", interrupt_second_call)
+    assert main(common + ["--config", "test-flow", "--iterations", "10", "--resume"]) == 130
+    interrupted = load_checkpoint(run / "last.safetensors")
+    assert interrupted.metadata["training"]["iteration"] == 4
+    assert interrupted.metadata["training"]["reason"] == "interrupted"
+
+
+def test_resume_with_another_configuration_is_refused(frame_folder, tmp_path):
+    bank = build_bank(discover_sources([frame_folder]), BankSettings(crop=64, triplets_per_source=2), log=lambda m: None)
+    options = TrainOptions(run_dir=tmp_path / "r", config=TINY_FLOW, iterations=1, batch_size=1, crop=32)
+    train(options, bank, log=lambda m: None)
+    other = TrainOptions(run_dir=tmp_path / "r", config=DSepConvConfig(kernel_size=5, base_width=2, flow_prior="dis"),
+                         iterations=2, batch_size=1, crop=32)
+    with pytest.raises(Exception, match="another configuration"):
+        train(other, bank, resume=True, log=lambda m: None)
+
+
+def test_training_on_benchmarks_is_refused(tmp_path, capsys):
+    folder = tmp_path / "benchmarks" / "set"
+    folder.mkdir(parents=True)
+    assert main(["train", str(folder), "--run-dir", str(tmp_path / "r")]) == 2
+    assert "benchmark" in capsys.readouterr().err
