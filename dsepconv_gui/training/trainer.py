@@ -112,6 +112,14 @@ def validate(model: DSepConvNet, bank: TripletBank, indices: np.ndarray, device:
     return {name: float(np.mean(values)) for name, values in scores.items() if values}
 
 
+def format_duration(seconds: float) -> str:
+    """'1:02:03' (hours may exceed 24), or '?' when unknown."""
+    if not math.isfinite(seconds):
+        return "?"
+    whole = int(seconds)
+    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+
+
 class Progress:
     """One progress line: iteration, loss, iterations per second and time left."""
 
@@ -129,7 +137,7 @@ class Progress:
         self.last_print = now
         rate = (iteration - self.start_iteration) / max(now - self.started, 1e-9)
         left = (self.total - iteration) / rate if rate > 0 else float("inf")
-        eta = time.strftime("%H:%M:%S", time.gmtime(left)) if math.isfinite(left) else "?"
+        eta = format_duration(left)
         bar_width = 24
         filled = int(bar_width * iteration / max(self.total, 1))
         line = (f"[{'#' * filled}{'.' * (bar_width - filled)}] {iteration}/{self.total} "

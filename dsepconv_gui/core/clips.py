@@ -1,0 +1,229 @@
+"""Clips: video files (decoded with FFmpeg's libraries through PyAV) and folders of numbered
+images, read frame by frame as RGB uint8 (H, W, 3) with presentation times in seconds.
+
+A clip is safe to read from one thread at a time; the app reads from its worker thread.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+from .images import read_image
+
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+DEFAULT_IMAGE_RATE = 24.0
+
+
+class ClipError(InputError):
+    """A clip cannot be opened or a frame of it cannot be read."""
+
+
+@dataclass(frozen=True)
+class ClipInfo:
+    path: Path
+    kind: str  # "video" or "images"
+    width: int
+    height: int
+    frame_count: int
+    fps: float  # nominal frames per second (the average rate of a variable-rate video)
+
+    @property
+    def duration(self) -> float:
+        return self.frame_count / self.fps if self.fps > 0 else 0.0
+
+    def describe(self) -> str:
+        return f"{self.width}×{self.height}, {self.fps:.3f} fps, {self.frame_count} frames"
+
+
+class Clip:
+    """Random access to frames, with a small cache of decoded frames."""
+
+    cache_size = 48
+
+    def __init__(self, info: ClipInfo, timestamps: list[float]) -> None:
+        self.info = info
+        self.timestamps = timestamps
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._lock = threading.RLock()
+
+    def __len__(self) -> int:
+        return self.info.frame_count
+
+    def timestamp(self, index: int) -> float:
+        """Presentation time of frame `index` in seconds from the clip's first frame."""
+        return self.timestamps[index]
+
+    def read(self, index: int) -> np.ndarray:
+        if not 0 <= index < self.info.frame_count:
+            raise ClipError(f"{self.info.path}: frame {index} out of range 0..{self.info.frame_count - 1}")
+        with self._lock:
+            frame = self._cache.get(index)
+            if frame is None:
+                frame = self._decode(index)
+                frame.setflags(write=False)
+                self._cache[index] = frame
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+            else:
+                self._cache.move_to_end(index)
+            return frame
+
+    def _decode(self, index: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self._cache.clear()
+
+
+class ImageSequenceClip(Clip):
+    """A folder of numbered images, in numeric order (frame_2 before frame_10)."""
+
+    def __init__(self, folder: Path, fps: float = DEFAULT_IMAGE_RATE) -> None:
+        files = numbered_images(folder)
+        if not files:
+            raise ClipError(f"{folder}: no images ({', '.join(IMAGE_EXTENSIONS)}) in this folder")
+        first = read_image(files[0])
+        self.files = files
+        info = ClipInfo(folder, "images", first.shape[1], first.shape[0], len(files), fps)
+        super().__init__(info, [i / fps for i in range(len(files))])
+
+    def _decode(self, index: int) -> np.ndarray:
+        frame = read_image(self.files[index])
+        if frame.shape[:2] != (self.info.height, self.info.width):
+            raise ClipError(
+                f"{self.files[index]}: {frame.shape[1]}×{frame.shape[0]} differs from the first frame's "
+                f"{self.info.width}×{self.info.height}"
+            )
+        return frame
+
+
+def numbered_images(folder: Path) -> list[Path]:
+    """Image files of a folder sorted by the last number in their names."""
+    files = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS]
+
+    def key(path: Path) -> tuple[int, str]:
+        numbers = re.findall(r"\d+", path.stem)
+        return (int(numbers[-1]) if numbers else -1, path.name)
+
+    return sorted(files, key=key)
+
+
+class VideoClip(Clip):
+    """A video file. Frame times come from the stream's timestamps (variable frame rates
+    included); random access seeks to the keyframe before and decodes forward."""
+
+    def __init__(self, path: Path) -> None:
+        import av
+
+        self.path = path
+        try:
+            self._container = av.open(str(path))
+        except (av.error.FFmpegError, OSError, ValueError) as exc:
+            raise ClipError(f"{path}: cannot open as video ({_reason(exc)})") from None
+        streams = self._container.streams.video
+        if not streams:
+            self._container.close()
+            raise ClipError(f"{path}: has no video stream")
+        self._stream = streams[0]
+        self._stream.thread_type = "AUTO"
+        pts = self._scan_timestamps()
+        if not pts:
+            self._container.close()
+            raise ClipError(f"{path}: no decodable video frames")
+        self._pts = pts
+        self._index_of = {p: i for i, p in enumerate(pts)}
+        self._next_index: int | None = None
+        self._frames = iter(())
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        base = self._stream.time_base or Fraction(1, 1000)
+        seconds = [float((p - pts[0]) * base) for p in pts]
+        rate = self._stream.average_rate or self._stream.guessed_rate
+        fps = float(rate) if rate else (len(pts) - 1) / max(seconds[-1], 1e-9) if len(pts) > 1 else DEFAULT_IMAGE_RATE
+        first = self._decode_at(0)
+        info = ClipInfo(path, "video", first.shape[1], first.shape[0], len(pts), fps)
+        cached = self._cache
+        super().__init__(info, seconds)
+        self._cache = cached
+        self._cache[0] = first
+
+    def _scan_timestamps(self) -> list[int]:
+        """Presentation timestamps of every frame, read from the packets without decoding."""
+        import av
+
+        pts = []
+        try:
+            for packet in self._container.demux(self._stream):
+                if packet.size and packet.pts is not None:
+                    pts.append(packet.pts)
+        except av.error.FFmpegError:
+            pass  # a damaged tail: keep what was readable
+        self._container.seek(0)
+        return sorted(set(pts))
+
+    def _decode_at(self, index: int) -> np.ndarray:
+        """Decode frame `index`: forward from the current position when it is close ahead
+        (playback, stepping), else from the keyframe before it. Frames passed on the way are
+        cached, so scrubbing back a little is free."""
+        import av
+
+        ahead = self._next_index is not None and self._next_index <= index <= self._next_index + 48
+        try:
+            if not ahead:
+                self._container.seek(self._pts[index], stream=self._stream, backward=True, any_frame=False)
+                self._frames = self._container.decode(self._stream)
+            for frame in self._frames:
+                position = self._index_of.get(frame.pts)
+                if position is None or position < index and position + self.cache_size < index:
+                    continue
+                self._next_index = position + 1
+                image = frame.to_ndarray(format="rgb24")
+                if position == index:
+                    return image
+                if position > index:
+                    break  # the stream skipped the frame we want; fall through to the error
+                image.setflags(write=False)
+                self._cache[position] = image
+        except av.error.FFmpegError as exc:
+            self._next_index = None
+            raise ClipError(f"{self.path}: cannot decode frame {index} ({_reason(exc)})") from None
+        self._next_index = None
+        raise ClipError(f"{self.path}: frame {index} could not be decoded")
+
+    def _decode(self, index: int) -> np.ndarray:
+        return self._decode_at(index)
+
+    def close(self) -> None:
+        super().close()
+        self._container.close()
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc)
+    return text.split(": '", 1)[0] if text else type(exc).__name__
+
+
+def open_clip(path: str | Path) -> Clip:
+    """Open a video file or a folder of numbered images; ClipError names the file and problem."""
+    path = Path(path)
+    if not path.exists():
+        raise ClipError(f"{path}: no such file or folder")
+    if path.is_dir():
+        return ImageSequenceClip(path)
+    try:
+        with open(path, "rb") as handle:
+            if not handle.read(1):
+                raise ClipError(f"{path}: empty file")
+    except PermissionError:
+        raise ClipError(f"{path}: not readable (permission denied)") from None
+    if path.suffix.lower() in IMAGE_EXTENSIONS:
+        raise ClipError(f"{path}: a single image; open the folder of numbered images instead")
+    return VideoClip(path)
