@@ -227,3 +227,24 @@ def open_clip(path: str | Path) -> Clip:
     if path.suffix.lower() in IMAGE_EXTENSIONS:
         raise ClipError(f"{path}: a single image; open the folder of numbered images instead")
     return VideoClip(path)
+
+
+class ArrayClip(Clip):
+    """Frames already in memory, such as the built-in demo clip."""
+
+    def __init__(self, frames: list[np.ndarray], fps: float, name: str) -> None:
+        if not frames:
+            raise ClipError(f"{name}: no frames")
+        h, w = frames[0].shape[:2]
+        self.frames = frames
+        super().__init__(ClipInfo(Path(name), "memory", w, h, len(frames), fps), [i / fps for i in range(len(frames))])
+
+    def _decode(self, index: int) -> np.ndarray:
+        return self.frames[index].copy()
+
+
+def demo_clip() -> ArrayClip:
+    """The built-in procedural demo: 24 frames at 24 fps, 320×240."""
+    from .demo import render_demo_frames
+
+    return ArrayClip(render_demo_frames(24), 24.0, "demo (built in)")

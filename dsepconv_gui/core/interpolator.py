@@ -34,7 +34,8 @@ class InterpolationResult:
 
 def frame_to_tensor(frame: np.ndarray, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     """(H, W, 3) uint8 RGB to (1, 3, H, W) in [0, 1]."""
-    tensor = torch.from_numpy(np.ascontiguousarray(frame)).to(device)
+    array = np.ascontiguousarray(frame)
+    tensor = torch.from_numpy(array if array.flags.writeable else array.copy()).to(device)
     return tensor.permute(2, 0, 1).unsqueeze(0).to(dtype).div_(255.0)
 
 

@@ -1,0 +1,11 @@
+"""The desktop app (PySide6 + pyqtgraph), a layer over dsepconv_gui.core."""
+
+import os
+
+# pyqtgraph picks the first Qt binding it finds; this app is PySide6 (Qt 6).
+os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+
+import PySide6  # noqa: E402,F401  (imported before pyqtgraph on purpose)
+import pyqtgraph as pg  # noqa: E402
+
+pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)

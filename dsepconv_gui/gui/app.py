@@ -1,0 +1,89 @@
+"""Starting the app: `python main.py [CLIP ...] [--screenshot OUT.png]`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from .main_window import MainWindow
+
+
+def parse_arguments(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="main.py", description="DSepConv frame interpolation inspector")
+    parser.add_argument("clips", nargs="*", type=Path, help="video files or folders of numbered images")
+    parser.add_argument("--screenshot", type=Path, metavar="OUT.png",
+                        help="open the clip (or the demo), interpolate the pair in the middle, inspect the centre "
+                             "pixel, save a screenshot of the window and exit")
+    parser.add_argument("--frame", type=int, default=None, help="with --screenshot: the pair's first frame")
+    parser.add_argument("--model", default=None, help="model file (default: the shipped model)")
+    parser.add_argument("--device", default=None, help="auto, cpu or cuda:N")
+    parser.add_argument("--timeout", type=float, default=600, help="with --screenshot: give up after this many seconds")
+    return parser.parse_args(argv)
+
+
+def run(argv: list[str] | None = None) -> int:
+    args = parse_arguments(sys.argv[1:] if argv is None else argv)
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setApplicationName("dsepconv_gui")
+    window = MainWindow()
+    if args.model is not None or args.device is not None:
+        window.load_model(args.model, args.device or window.device_combo.currentText())
+    window.show()
+    if args.clips:
+        window.open_paths(args.clips)
+    else:
+        window.open_demo()
+    if args.screenshot is None:
+        return app.exec()
+    return take_screenshot(app, window, args)
+
+
+def take_screenshot(app: QApplication, window: MainWindow, args: argparse.Namespace) -> int:
+    """Wait for the first clip and its analysis, inspect the centre pixel, save, quit."""
+    outcome = {"code": 1}
+    window.step_combo.setCurrentIndex(1)  # k and k+2: the truth and error views are filled too
+
+    def on_opened(count: int) -> None:
+        if count == 0:
+            print("screenshot: no clip could be opened", file=sys.stderr)
+            app.exit(1)
+            return
+        frames = window.timeline.frame_count
+        window.timeline.set_position(args.frame if args.frame is not None else max(0, frames // 2 - 1))
+        window.request_analysis()
+
+    def on_analysis(analysis) -> None:
+        h, w = analysis.result.frame.shape[:2]
+        window.inspect(h // 2, w // 2)
+        window.pinned = True
+        QTimer.singleShot(300, save)
+
+    def save() -> None:
+        app.processEvents()
+        if window.grab().save(str(args.screenshot)):
+            print(f"screenshot: {args.screenshot}")
+            outcome["code"] = 0
+        else:
+            print(f"screenshot: cannot write {args.screenshot}", file=sys.stderr)
+        window.close()
+        app.exit(outcome["code"])
+
+    def on_failure(channel: str, message: str) -> None:
+        if channel in ("analysis", "open"):
+            print(f"screenshot: {message}", file=sys.stderr)
+            window.close()
+            app.exit(1)
+
+    window.clips_opened.connect(on_opened)
+    window.analysis_ready.connect(on_analysis)
+    window.jobs.failed.connect(on_failure)
+    if window.clips:  # the demo is added synchronously
+        on_opened(len(window.clips))
+    QTimer.singleShot(int(args.timeout * 1000), lambda: (print("screenshot: timed out", file=sys.stderr),
+                                                         window.close(), app.exit(1)))
+    app.exec()
+    return outcome["code"]

@@ -1,0 +1,117 @@
+"""A titled pyqtgraph image view: zoom and pan with the mouse, an optional colour bar, and
+mouse positions reported in image pixel coordinates (x to the right, y down)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+
+class ImageView(QWidget):
+    hovered = Signal(float, float)
+    clicked = Signal(float, float)
+
+    def __init__(self, title: str, colormap: str | None = None, levels: tuple[float, float] = (0.0, 1.0),
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName(title)
+        self.title = QLabel(title)
+        self.title.setStyleSheet("font-weight: bold; padding: 2px;")
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setMinimumSize(160, 120)
+        self.viewbox = self.graphics.addViewBox(lockAspect=True, invertY=True, enableMenu=False)
+        self.image_item = pg.ImageItem()
+        self.viewbox.addItem(self.image_item)
+        self.colorbar = None
+        self.levels = levels
+        if colormap is not None:
+            self.colorbar = pg.ColorBarItem(values=levels, colorMap=pg.colormap.get(colormap), interactive=False, width=12)
+            self.colorbar.setImageItem(self.image_item)
+            self.graphics.addItem(self.colorbar)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.title)
+        layout.addWidget(self.graphics, stretch=1)
+        self.image: np.ndarray | None = None
+        scene = self.graphics.scene()
+        scene.sigMouseMoved.connect(self._on_mouse_moved)
+        scene.sigMouseClicked.connect(self._on_mouse_clicked)
+
+    def set_title(self, text: str) -> None:
+        self.title.setText(text)
+
+    def set_image(self, image: np.ndarray | None, levels: tuple[float, float] | None = None) -> None:
+        """Show an RGB uint8 (H, W, 3) image, or a (H, W) array mapped through the colour bar."""
+        first = self.image is None
+        self.image = image
+        if image is None:
+            self.image_item.clear()
+            return
+        if image.ndim == 3:
+            self.image_item.setImage(image, levels=(0, 255), autoLevels=False)
+        else:
+            levels = levels or self.levels
+            if self.colorbar is not None:
+                self.colorbar.setLevels(levels)
+            self.image_item.setImage(image.astype(np.float32), levels=levels, autoLevels=False)
+            if self.colorbar is not None:
+                self.colorbar.setLevels(levels)
+
+    def image_position(self, scene_pos: QPointF) -> tuple[float, float] | None:
+        if not self.viewbox.sceneBoundingRect().contains(scene_pos):
+            return None
+        point = self.viewbox.mapSceneToView(scene_pos)
+        return point.x(), point.y()
+
+    def _on_mouse_moved(self, scene_pos: QPointF) -> None:
+        position = self.image_position(scene_pos)
+        if position is not None and self.image is not None:
+            self.hovered.emit(*position)
+
+    def _on_mouse_clicked(self, event) -> None:
+        if event.button() != Qt.MouseButton.LeftButton:
+            return
+        position = self.image_position(event.scenePos())
+        if position is not None and self.image is not None:
+            self.clicked.emit(*position)
+
+
+class ViewLinker:
+    """Links zoom and pan across views of different sizes: every view shows the same centre
+    at the same scale (image pixels per screen pixel). Linking pyqtgraph's X and Y ranges
+    directly would fight the locked aspect ratio of views with different shapes."""
+
+    def __init__(self, views: list[ImageView]) -> None:
+        self.views = views
+        self._syncing = False
+        for view in views:
+            view.viewbox.sigRangeChangedManually.connect(lambda _mask, source=view: self.sync_from(source))
+
+    def sync_from(self, source: ImageView) -> None:
+        if self._syncing:
+            return
+        (x0, x1), (y0, y1) = source.viewbox.viewRange()
+        scale = (x1 - x0) / max(source.viewbox.width(), 1.0)
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        self._syncing = True
+        try:
+            for view in self.views:
+                if view is source:
+                    continue
+                half_w = scale * max(view.viewbox.width(), 1.0) / 2
+                half_h = scale * max(view.viewbox.height(), 1.0) / 2
+                view.viewbox.setRange(xRange=(cx - half_w, cx + half_w), yRange=(cy - half_h, cy + half_h), padding=0)
+        finally:
+            self._syncing = False
+
+    def fit(self, width: int, height: int) -> None:
+        """Show the whole image in every view, then share the scale of the tightest view."""
+        self._syncing = True
+        try:
+            for view in self.views:
+                view.viewbox.setRange(xRange=(0, width), yRange=(0, height), padding=0)
+        finally:
+            self._syncing = False

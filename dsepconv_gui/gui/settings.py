@@ -1,0 +1,52 @@
+"""Settings that persist between runs (an INI file), read defensively: a damaged file means
+defaults and a message, never a crash."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
+
+DEFAULTS = {"device": "auto", "model": "", "last_folder": "", "step": 1, "compare": False, "arrows": False,
+            "offset_tap": -1, "slowmo_factor": 4, "slowmo_fps": 24, "slowmo_scale": 0.5}
+
+
+def settings_path() -> Path:
+    """$DSEPCONV_SETTINGS, else dsepconv_gui.ini in the user's config folder."""
+    override = os.environ.get("DSEPCONV_SETTINGS")
+    if override:
+        return Path(override)
+    folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppConfigLocation)
+    return Path(folder or Path.home() / ".config") / "dsepconv_gui.ini"
+
+
+class AppSettings:
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or settings_path()
+        self.problem: str | None = None
+        self.qsettings = QSettings(str(self.path), QSettings.Format.IniFormat)
+        if self.qsettings.status() != QSettings.Status.NoError:
+            self.problem = f"settings file {self.path} could not be read; using defaults"
+            self.qsettings.clear()
+
+    def get(self, key: str):
+        default = DEFAULTS[key]
+        value = self.qsettings.value(key, default)
+        try:
+            if isinstance(default, bool):
+                return value if isinstance(value, bool) else str(value).lower() in ("true", "1", "yes")
+            return type(default)(value)
+        except (TypeError, ValueError):
+            self.problem = f"settings file {self.path}: bad value for '{key}'; using the default"
+            return default
+
+    def set(self, key: str, value) -> None:
+        self.qsettings.setValue(key, value)
+
+    def geometry(self, key: str) -> QByteArray | None:
+        value = self.qsettings.value(key)
+        return value if isinstance(value, QByteArray) else None
+
+    def sync(self) -> None:
+        self.qsettings.sync()

@@ -1,0 +1,82 @@
+"""The slow-motion preview: the in/out range played with ×2/×4/×8 interpolated frames
+inserted, looped at a chosen rate, optionally at a reduced preview resolution."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
+
+from .image_view import ImageView
+
+SCALES = {"full resolution": 1.0, "half (preview)": 0.5, "quarter (preview)": 0.25}
+
+
+class SlowMotionPanel(QWidget):
+    play_requested = Signal()
+    stop_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.factor = QComboBox()
+        self.factor.addItems(["×2", "×4", "×8"])
+        self.fps = QSpinBox()
+        self.fps.setRange(1, 120)
+        self.fps.setSuffix(" fps")
+        self.scale = QComboBox()
+        self.scale.addItems(list(SCALES))
+        self.play_button = QPushButton("Compute and play")
+        self.stop_button = QPushButton("Stop")
+        self.status = QLabel("Plays the in/out range with interpolated frames inserted.")
+        self.status.setWordWrap(True)
+        self.view = ImageView("Slow motion")
+        controls = QHBoxLayout()
+        for widget in (QLabel("factor"), self.factor, QLabel("playback"), self.fps, QLabel("size"), self.scale,
+                       self.play_button, self.stop_button):
+            controls.addWidget(widget)
+        layout = QVBoxLayout(self)
+        layout.addLayout(controls)
+        layout.addWidget(self.status)
+        layout.addWidget(self.view, stretch=1)
+        self.frames: list[np.ndarray] = []
+        self.labels: list[str] = []
+        self.current = 0
+        self.timer = QTimer(self)
+        self.timer.timeout.connect(self._next_frame)
+        self.play_button.clicked.connect(self.play_requested)
+        self.stop_button.clicked.connect(self.stop)
+        self.fps.valueChanged.connect(self._update_interval)
+
+    @property
+    def factor_value(self) -> int:
+        return int(self.factor.currentText().lstrip("×"))
+
+    @property
+    def scale_value(self) -> float:
+        return SCALES[self.scale.currentText()]
+
+    def start(self, frames: list[np.ndarray], labels: list[str], note: str) -> None:
+        self.frames, self.labels, self.current = frames, labels, 0
+        self.status.setText(note)
+        self._update_interval()
+        self.timer.start()
+        self._next_frame()
+
+    def stop(self) -> None:
+        self.timer.stop()
+        self.stop_requested.emit()
+
+    @property
+    def playing(self) -> bool:
+        return self.timer.isActive()
+
+    def _update_interval(self) -> None:
+        self.timer.setInterval(max(1, int(1000 / self.fps.value())))
+
+    def _next_frame(self) -> None:
+        if not self.frames:
+            return
+        self.current %= len(self.frames)
+        self.view.set_image(self.frames[self.current])
+        self.view.set_title(f"Slow motion · {self.labels[self.current]}")
+        self.current += 1

@@ -1,0 +1,159 @@
+"""The timeline of the active clip: a thumbnail strip with the playhead and the in/out
+range, a slider, and the frame number with its timestamp."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QRect, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
+
+
+def to_pixmap(rgb: np.ndarray) -> QPixmap:
+    """RGB uint8 (H, W, 3) to a QPixmap (copied, so the array may go away)."""
+    rgb = np.ascontiguousarray(rgb)
+    h, w = rgb.shape[:2]
+    image = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888)
+    return QPixmap.fromImage(image.copy())
+
+
+def format_timestamp(seconds: float) -> str:
+    minutes, rest = divmod(max(seconds, 0.0), 60)
+    return f"{int(minutes):02d}:{rest:06.3f}"
+
+
+class ThumbnailStrip(QWidget):
+    """Thumbnails spread over the clip's length; clicking or dragging moves the playhead."""
+
+    seek = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setMinimumHeight(56)
+        self.frame_count = 0
+        self.position = 0
+        self.in_point = 0
+        self.out_point = 0
+        self.thumbnails: list[tuple[int, QPixmap]] = []
+
+    def index_at(self, x: float) -> int:
+        if self.frame_count <= 1:
+            return 0
+        return int(round(np.clip(x / max(self.width() - 1, 1), 0, 1) * (self.frame_count - 1)))
+
+    def x_of(self, index: int) -> float:
+        return index / max(self.frame_count - 1, 1) * (self.width() - 1)
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor(30, 30, 30))
+        if self.thumbnails:
+            width = self.width() / len(self.thumbnails)
+            for slot, (_, pixmap) in enumerate(self.thumbnails):
+                painter.drawPixmap(QRect(int(slot * width), 0, int(width) + 1, self.height()), pixmap)
+        if self.frame_count:
+            left, right = self.x_of(self.in_point), self.x_of(self.out_point)
+            painter.fillRect(QRect(0, 0, int(left), self.height()), QColor(0, 0, 0, 140))
+            painter.fillRect(QRect(int(right), 0, self.width() - int(right), self.height()), QColor(0, 0, 0, 140))
+            painter.setPen(QPen(QColor(255, 60, 60), 2))
+            x = int(self.x_of(self.position))
+            painter.drawLine(x, 0, x, self.height())
+        painter.end()
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self.seek.emit(self.index_at(event.position().x()))
+
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if event.buttons() & Qt.MouseButton.LeftButton:
+            self.seek.emit(self.index_at(event.position().x()))
+
+
+class Timeline(QWidget):
+    """position_changed(k) selects the input pair (k, k + step)."""
+
+    position_changed = Signal(int)
+    range_changed = Signal(int, int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.strip = ThumbnailStrip()
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setEnabled(False)
+        self.label = QLabel("no clip")
+        self.range_label = QLabel("")
+        self.in_button = QPushButton("Set in [I]")
+        self.out_button = QPushButton("Set out [O]")
+        self.timestamps: list[float] = []
+        row = QHBoxLayout()
+        row.addWidget(self.label, stretch=1)
+        row.addWidget(self.range_label)
+        row.addWidget(self.in_button)
+        row.addWidget(self.out_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 2, 4, 2)
+        layout.addWidget(self.strip)
+        layout.addWidget(self.slider)
+        layout.addLayout(row)
+        self.slider.valueChanged.connect(self._on_value)
+        self.strip.seek.connect(self.slider.setValue)
+        self.in_button.clicked.connect(self.set_in_point)
+        self.out_button.clicked.connect(self.set_out_point)
+
+    @property
+    def position(self) -> int:
+        return self.slider.value()
+
+    @property
+    def frame_count(self) -> int:
+        return self.strip.frame_count
+
+    def set_clip(self, frame_count: int, timestamps: list[float]) -> None:
+        self.timestamps = timestamps
+        self.strip.frame_count = frame_count
+        self.strip.thumbnails = []
+        self.strip.in_point, self.strip.out_point = 0, max(frame_count - 1, 0)
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, max(frame_count - 1, 0))
+        self.slider.setValue(0)
+        self.slider.blockSignals(False)
+        self.slider.setEnabled(frame_count > 0)
+        self._on_value(0)
+        self._update_range_label()
+
+    def set_thumbnails(self, thumbnails: list[tuple[int, np.ndarray]]) -> None:
+        self.strip.thumbnails = [(index, to_pixmap(image)) for index, image in thumbnails]
+        self.strip.update()
+
+    def set_position(self, index: int) -> None:
+        self.slider.setValue(int(np.clip(index, 0, max(self.frame_count - 1, 0))))
+
+    def step(self, delta: int) -> None:
+        self.set_position(self.position + delta)
+
+    def set_in_point(self) -> None:
+        self.strip.in_point = min(self.position, self.strip.out_point)
+        self._range_changed()
+
+    def set_out_point(self) -> None:
+        self.strip.out_point = max(self.position, self.strip.in_point)
+        self._range_changed()
+
+    @property
+    def in_out(self) -> tuple[int, int]:
+        return self.strip.in_point, self.strip.out_point
+
+    def _range_changed(self) -> None:
+        self._update_range_label()
+        self.strip.update()
+        self.range_changed.emit(*self.in_out)
+
+    def _update_range_label(self) -> None:
+        first, last = self.in_out
+        self.range_label.setText(f"in {first} · out {last}")
+
+    def _on_value(self, index: int) -> None:
+        self.strip.position = index
+        stamp = format_timestamp(self.timestamps[index]) if index < len(self.timestamps) else "--"
+        self.label.setText(f"frame {index} / {max(self.frame_count - 1, 0)} · {stamp}")
+        self.strip.update()
+        self.position_changed.emit(index)
