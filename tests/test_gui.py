@@ -1,0 +1,206 @@
+"""The desktop app driven with qtbot, offscreen: clips, timeline, interpolation in a worker,
+views, the inspector, cancellation, a responsive event loop, errors, the screenshot mode."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import QTimer  # noqa: E402
+
+from dsepconv_gui.core.demo import render_demo_frames  # noqa: E402
+from dsepconv_gui.core.images import read_image  # noqa: E402
+from dsepconv_gui.core.video_writer import VideoWriter  # noqa: E402
+from dsepconv_gui.gui.main_window import MainWindow  # noqa: E402
+from dsepconv_gui.gui.settings import AppSettings  # noqa: E402
+
+
+@pytest.fixture
+def clip_path(tmp_path):
+    """A short video of moving shapes, written with the project's own writer."""
+    path = tmp_path / "shapes.mp4"
+    with VideoWriter(path, 24) as writer:
+        for frame in render_demo_frames(8, height=96, width=128):
+            writer.write(frame)
+    return path
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    settings_file = tmp_path / "settings.ini"
+    settings_file.write_text("[General]\nmodel=random:tiny\ndevice=cpu\n")
+    window = MainWindow(AppSettings(settings_file))
+    qtbot.addWidget(window)
+    window.show()
+    yield window
+    window.close()
+    assert window.jobs.pool.activeThreadCount() == 0, "a worker is still running after close"
+
+
+def open_and_wait(qtbot, window, path):
+    with qtbot.waitSignal(window.clips_opened, timeout=30000) as opened:
+        window.open_paths([path])
+    return opened.args[0]
+
+
+def test_open_step_interpolate_and_inspect(qtbot, window, clip_path):
+    assert open_and_wait(qtbot, window, clip_path) == 1
+    assert window.timeline.frame_count == 8
+    assert "128×96" in window.clip_list.item(0).text()
+    with qtbot.waitSignal(window.analysis_ready, timeout=30000):
+        window.timeline.step(1)
+    with qtbot.waitSignal(window.analysis_ready, timeout=30000) as ready:
+        window.timeline.set_position(3)
+    analysis = ready.args[0]
+    assert (analysis.index_a, analysis.index_b) == (3, 4)
+    for key in ("frame_a", "frame_b", "output", "result_a", "result_b", "offsets_a", "offsets_b"):
+        assert window.views[key].image.shape == (96, 128, 3), key
+    assert window.views["mask_a"].image.shape == (96, 128)
+
+    window.views["output"].clicked.emit(40.5, 20.5)
+    n = analysis.result.kernel_size
+    assert window.inspector.pixel == (20, 40)
+    assert window.inspector.table.rowCount() == n * n
+    xs, ys = window.overlay_a.points.getData()
+    assert len(xs) == n * n
+    assert window.inspector.table.item(0, 0).text() == "(0,0)"
+
+    # k and k+2: the truth exists, so the error view and PSNR appear.
+    with qtbot.waitSignal(window.analysis_ready, timeout=30000) as ready:
+        window.step_combo.setCurrentIndex(1)
+    assert ready.args[0].psnr is not None
+    assert "PSNR" in window.views["error"].title.text()
+    assert window.views["error"].image.shape == (96, 128)
+
+
+def test_keyboard_stepping_moves_the_playhead(qtbot, window, clip_path):
+    open_and_wait(qtbot, window, clip_path)
+    from PySide6.QtCore import Qt
+
+    qtbot.keyClick(window, Qt.Key.Key_End)
+    assert window.timeline.position == 7
+    qtbot.keyClick(window, Qt.Key.Key_Left)
+    assert window.timeline.position == 6
+    qtbot.keyClick(window, Qt.Key.Key_Home)
+    assert window.timeline.position == 0
+    window.jobs.wait()
+
+
+def test_comparison_shows_the_classical_interpolators(qtbot, window, clip_path):
+    open_and_wait(qtbot, window, clip_path)
+    with qtbot.waitSignal(window.analysis_ready, timeout=30000) as ready:
+        window.compare_check.setChecked(True)
+    assert set(ready.args[0].peers) == {"frame average", "DIS flow"}
+    assert window.views["peer_dis"].isVisible()
+    assert window.views["peer_dis"].image.shape == (96, 128, 3)
+
+
+def test_cancel_stops_a_running_job(qtbot, window, clip_path):
+    open_and_wait(qtbot, window, clip_path)
+    window.jobs.wait()
+    results = []
+    window.jobs.result.connect(lambda channel, value: results.append(channel))
+    window.slowmo.factor.setCurrentText("×8")
+    window.start_slow_motion()
+    assert window.jobs.is_busy("slowmo")
+    qtbot.waitUntil(lambda: window.progress.isVisible(), timeout=10000)
+    window.cancel_jobs()
+    assert not window.jobs.is_busy("slowmo")
+    assert window.jobs.wait(30000)
+    qtbot.wait(50)
+    assert "slowmo" not in results
+    assert not window.slowmo.playing
+
+
+def test_slow_motion_plays_the_range_with_inserted_frames(qtbot, window, clip_path):
+    open_and_wait(qtbot, window, clip_path)
+    window.timeline.set_position(2)
+    window.timeline.set_in_point()
+    window.timeline.set_position(4)
+    window.timeline.set_out_point()
+    window.slowmo.factor.setCurrentText("×4")
+    window.slowmo.scale.setCurrentText("half (preview)")
+    window.start_slow_motion()
+    qtbot.waitUntil(lambda: window.slowmo.playing, timeout=60000)
+    assert len(window.slowmo.frames) == 2 * 4 + 1
+    assert window.slowmo.frames[0].shape == (48, 64, 3)
+    assert "PREVIEW at 64×48" in window.slowmo.status.text()
+    window.slowmo.stop()
+
+
+def test_event_loop_keeps_running_during_interpolation(qtbot, window, clip_path):
+    window.load_model("random:small", "cpu")
+    open_and_wait(qtbot, window, clip_path)
+    window.jobs.wait()
+    ticks = []
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(lambda: ticks.append(time.monotonic()))
+    timer.start()
+    window.slowmo.factor.setCurrentText("×8")
+    with qtbot.waitSignal(window.jobs.busy_changed, timeout=120000, check_params_cb=lambda c, busy: c == "slowmo" and not busy):
+        window.start_slow_motion()
+    timer.stop()
+    gaps = np.diff(ticks)
+    assert len(ticks) > 20
+    assert gaps.max() < 0.1, f"the UI stalled for {gaps.max() * 1000:.0f} ms"
+
+
+def test_a_corrupt_clip_shows_a_message_and_a_good_one_still_works(qtbot, window, clip_path, tmp_path):
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"this is not a video" * 100)
+    assert open_and_wait(qtbot, window, broken) == 0
+    assert window.banner.isVisible() and "broken.mp4" in window.banner.label.text()
+    with qtbot.waitSignal(window.analysis_ready, timeout=30000):
+        assert open_and_wait(qtbot, window, clip_path) == 1
+
+
+def test_a_bad_model_file_keeps_the_previous_model(qtbot, window, tmp_path):
+    before = window.interpolator
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x00" * 100)
+    assert not window.load_model(str(bad), "cpu")
+    assert window.interpolator is before
+    assert "bad.safetensors" in window.banner.label.text()
+
+
+def test_settings_persist_between_runs(qtbot, tmp_path):
+    settings_file = tmp_path / "s.ini"
+    settings_file.write_text("[General]\nmodel=random:tiny\ndevice=cpu\n")
+    first = MainWindow(AppSettings(settings_file))
+    qtbot.addWidget(first)
+    first.compare_check.setChecked(True)
+    first.step_combo.setCurrentIndex(1)
+    first.close()
+    second = MainWindow(AppSettings(settings_file))
+    qtbot.addWidget(second)
+    assert second.compare_check.isChecked() and second.step == 2
+    second.close()
+
+
+def test_corrupt_settings_start_with_defaults(qtbot, tmp_path):
+    settings_file = tmp_path / "s.ini"
+    settings_file.write_bytes(b"\xff\xfe[General\x00\nstep=banana\nmodel=random:tiny\n")
+    window = MainWindow(AppSettings(settings_file))
+    qtbot.addWidget(window)
+    assert window.step == 1
+    window.close()
+
+
+def test_screenshot_mode_writes_a_real_picture(tmp_path, clip_path):
+    out = tmp_path / "shot.png"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", DSEPCONV_SETTINGS=str(tmp_path / "s.ini"))
+    main = Path(__file__).resolve().parents[1] / "main.py"
+    done = subprocess.run([sys.executable, str(main), "--screenshot", str(out), "--model", "random:tiny",
+                           "--device", "cpu", str(clip_path)], capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr
+    image = read_image(out)
+    assert image.shape[0] > 300 and image.shape[1] > 600
+    assert image.std() > 20  # not blank
+    assert len(np.unique(image.reshape(-1, 3), axis=0)) > 1000
