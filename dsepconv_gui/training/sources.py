@@ -4,7 +4,6 @@ the shorter side is at most `max_short_side` (compressed footage is cleaner smal
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,11 +11,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..core.clips import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, numbered_images
 from ..core.errors import InputError
 from ..core.images import read_image
-
-VIDEO_EXTENSIONS = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v"}
-IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
 
 
 @dataclass(frozen=True)
@@ -40,7 +37,7 @@ def discover_sources(paths: list[Path]) -> list[Source]:
             raise InputError(f"{path}: no such file or folder")
         if path.is_file():
             if path.suffix.lower() not in VIDEO_EXTENSIONS:
-                raise InputError(f"{path}: not a video file ({', '.join(sorted(VIDEO_EXTENSIONS))})")
+                raise InputError(f"{path}: not a video file ({', '.join(VIDEO_EXTENSIONS)})")
             found.append(Source(path, "video"))
         elif (path / "tri_trainlist.txt").exists() and (path / "sequences").is_dir():
             for line in (path / "tri_trainlist.txt").read_text().split():
@@ -61,16 +58,6 @@ def _scaled(frame: np.ndarray, max_short_side: int) -> np.ndarray:
     return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
 
 
-def _numbered(folder: Path) -> list[Path]:
-    files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS]
-
-    def key(p: Path):
-        digits = re.findall(r"\d+", p.stem)
-        return (int(digits[-1]) if digits else -1, p.name)
-
-    return sorted(files, key=key)
-
-
 def read_frames(source: Source, max_short_side: int = 360) -> Iterator[np.ndarray]:
     """The source's frames in order, RGB uint8, scaled down to max_short_side."""
     if source.kind == "video":
@@ -89,7 +76,7 @@ def read_frames(source: Source, max_short_side: int = 360) -> Iterator[np.ndarra
         for name in ("im1.png", "im2.png", "im3.png"):
             yield _scaled(read_image(source.path / name), max_short_side)
     else:
-        for path in _numbered(source.path):
+        for path in numbered_images(source.path):
             yield _scaled(read_image(path), max_short_side)
 
 
