@@ -204,3 +204,18 @@ def test_screenshot_mode_writes_a_real_picture(tmp_path, clip_path):
     assert image.shape[0] > 300 and image.shape[1] > 600
     assert image.std() > 20  # not blank
     assert len(np.unique(image.reshape(-1, 3), axis=0)) > 1000
+
+
+def test_dropping_files_opens_them(qtbot, window, clip_path):
+    from PySide6.QtCore import QMimeData, QUrl
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(clip_path))])
+
+    class Drop:
+        def mimeData(self):
+            return mime
+
+    with qtbot.waitSignal(window.clips_opened, timeout=30000) as opened:
+        window.dropEvent(Drop())
+    assert opened.args[0] == 1 and window.clip_list.count() == 1
