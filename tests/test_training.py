@@ -159,3 +159,16 @@ def test_duration_format_counts_hours_past_a_day():
     assert format_duration(3723) == "1:02:03"
     assert format_duration(30 * 3600 + 5) == "30:00:05"
     assert format_duration(float("inf")) == "?"
+
+
+def test_validation_on_held_out_sources_keeps_the_best_checkpoint(tmp_path):
+    bank = translating_bank(count=10)
+    bank.source[:] = np.arange(10)  # source 9 is held out (every 10th)
+    messages = []
+    options = TrainOptions(run_dir=tmp_path / "run", config=TINY_FLOW, iterations=2, batch_size=2, crop=32,
+                           validate_every=1, checkpoint_every=1)
+    train(options, bank, log=messages.append)
+    assert any("validation at 1" in m and "prior" in m for m in messages)
+    best = load_checkpoint(tmp_path / "run" / "best.safetensors")
+    assert set(best.metadata["validation_psnr"]) == {"model", "average", "prior"}
+    assert torch.load(tmp_path / "run" / "train_state.pt", weights_only=True)["best_psnr"] > 0

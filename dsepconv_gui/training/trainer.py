@@ -24,6 +24,7 @@ from .triplet_bank import TripletBank
 
 STATE_NAME = "train_state.pt"
 WEIGHTS_NAME = "last.safetensors"
+BEST_NAME = "best.safetensors"  # the checkpoint with the highest validation PSNR so far
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,7 @@ def train(options: TrainOptions, bank: TripletBank, resume: bool = False, log: C
         state = torch.load(state_path, map_location="cpu", weights_only=True)
         optimizer.load_state_dict(state["optimizer"])
         iteration = int(state["iteration"])
+        best_psnr = float(state.get("best_psnr", float("-inf")))
         rng = np.random.default_rng([options.seed, iteration])
         log(f"resumed {run_dir} at iteration {iteration}")
     else:
@@ -177,13 +179,18 @@ def train(options: TrainOptions, bank: TripletBank, resume: bool = False, log: C
         model = DSepConvNet(options.config).to(device).train()
         optimizer = torch.optim.Adamax(model.parameters(), lr=options.learning_rate)
         rng = np.random.default_rng(options.seed)
+        best_psnr = float("-inf")
 
-    def save(reason: str) -> None:
+    def save(reason: str, path: Path = weights_path, scores: dict | None = None) -> None:
         metadata = {"training": {"iteration": iteration, "options": _describe(options), "bank": bank.manifest.get("stats"),
                                  "bank_count": len(bank), "reason": reason}}
-        save_checkpoint(weights_path, model, metadata)
+        if scores is not None:
+            metadata["validation_psnr"] = scores
+        save_checkpoint(path, model, metadata)
+        if path != weights_path:
+            return
         tmp = state_path.with_suffix(".tmp")
-        torch.save({"optimizer": optimizer.state_dict(), "iteration": iteration}, tmp)
+        torch.save({"optimizer": optimizer.state_dict(), "iteration": iteration, "best_psnr": best_psnr}, tmp)
         os.replace(tmp, state_path)
 
     def on_sigterm(signum, frame):  # a background run stopped with kill: save like Ctrl-C
@@ -213,6 +220,10 @@ def train(options: TrainOptions, bank: TripletBank, resume: bool = False, log: C
             if len(val_indices) and (iteration % options.validate_every == 0 or iteration == options.iterations):
                 scores = validate(model, bank, val_indices, device)
                 log("\nvalidation at {}: {}".format(iteration, ", ".join(f"{k} {v:.3f} dB" for k, v in scores.items())))
+                if scores["model"] > best_psnr:
+                    best_psnr = scores["model"]
+                    save("best validation", run_dir / BEST_NAME, scores)
+                    log(f"new best: {run_dir / BEST_NAME}")
     except KeyboardInterrupt:
         save("interrupted")
         log(f"\ninterrupted: checkpoint saved at iteration {iteration} in {run_dir}; continue with --resume")
