@@ -46,6 +46,7 @@ from .slow_motion_panel import SlowMotionPanel
 from .timeline import Timeline, to_pixmap
 
 THUMBNAILS = 16
+SLOWMO_CACHE_FRAMES = 2000  # interpolated preview frames kept between plays
 
 class ErrorBanner(QWidget):
     """A dismissible message across the top of the window: errors never pass silently."""
@@ -539,6 +540,8 @@ class MainWindow(QMainWindow):
                 a, b = resize(clip.read(k), scale), resize(clip.read(k + 1), scale)
                 key = (id(clip), k, factor, scale, id(interpolator))
                 if key not in cache:
+                    if sum(len(v) for v in cache.values()) > SLOWMO_CACHE_FRAMES:
+                        cache.clear()  # bounded memory: older ranges are recomputed if needed
                     between = []
                     for frame in intermediate_frames(lambda p, q: interpolator.interpolate(p, q).frame, a, b, factor):
                         context.check()
