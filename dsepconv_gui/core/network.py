@@ -138,6 +138,17 @@ class DSepConvNet(nn.Module):
         self.offset_x1, self.offset_x2 = EstimatorHead(width, n * n), EstimatorHead(width, n * n)
         self.mask1 = EstimatorHead(width, n * n) if config.use_mask else None
         self.mask2 = EstimatorHead(width, n * n) if config.use_mask else None
+        self.initialize_weights()
+
+    def initialize_weights(self) -> None:
+        """He initialisation for every 3×3 conv (each is followed by a ReLU), so activations
+        keep their scale through the deep U-Net; PyTorch's default shrinks them about tenfold
+        by the heads, which starves the zero-initialised last layers of gradient. Then the
+        heads' start (initialize_heads)."""
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+                nn.init.zeros_(module.bias)
         self.initialize_heads()
 
     def initialize_heads(self) -> None:
