@@ -23,6 +23,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from .config import DSepConvConfig
+from .file_modes import default_file_mode
 from .errors import CheckpointError, ConfigError
 from .network import DSepConvNet
 
@@ -60,6 +61,7 @@ def save_checkpoint(path: str | os.PathLike, model: DSepConvNet, metadata: dict[
     os.close(fd)
     try:
         save_file(tensors, tmp, metadata=header)
+        os.chmod(tmp, default_file_mode())  # mkstemp makes 0600 files
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .file_modes import default_file_mode
 from .errors import InputError
 
 
@@ -62,6 +63,7 @@ class VideoWriter:
         for packet in self._stream.encode(None):
             self._container.mux(packet)
         self._container.close()
+        os.chmod(self._tmp, default_file_mode())  # mkstemp makes 0600 files
         os.replace(self._tmp, self.path)
         return self.path
 
