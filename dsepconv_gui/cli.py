@@ -15,6 +15,19 @@ EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 
 
+MODEL_HELP = (
+    "model file (.safetensors); default: models/dsepconv.safetensors or $DSEPCONV_MODEL; "
+    "'random:PRESET' for an untrained network (presets: paper, paper-no-mask, small, flow-small, tiny)"
+)
+DEVICE_HELP = "auto (CUDA when available, else CPU), cpu, cuda or cuda:N"
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """--model and --device, shared by every command that runs a model."""
+    parser.add_argument("--model", default=None, help=MODEL_HELP)
+    parser.add_argument("--device", default="auto", help=DEVICE_HELP)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dsepconv",
@@ -23,26 +36,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"dsepconv {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    model_help = (
-        "model file (.safetensors); default: models/dsepconv.safetensors or $DSEPCONV_MODEL; "
-        "'random:PRESET' for an untrained network (presets: paper, paper-no-mask, small, tiny)"
-    )
-    device_help = "auto (CUDA when available, else CPU), cpu, cuda or cuda:N"
 
     p = commands.add_parser("interpolate", help="write the frame halfway between two images")
     p.add_argument("frame_a", type=Path, help="first frame (image file)")
     p.add_argument("frame_b", type=Path, help="second frame (image file, same size)")
     p.add_argument("-o", "--output", type=Path, required=True, help="output image (png, jpg, tif...)")
-    p.add_argument("--model", default=None, help=model_help)
-    p.add_argument("--device", default="auto", help=device_help)
+    add_model_options(p)
     p.add_argument(
         "--dump-intermediates", type=Path, metavar="DIR", default=None,
         help="also write kernels, offsets, masks and the two deformable results (.npy and .png) to DIR",
     )
 
     p = commands.add_parser("info", help="print the version, the device found and the model in use")
-    p.add_argument("--model", default=None, help=model_help)
-    p.add_argument("--device", default="auto", help=device_help)
+    add_model_options(p)
 
     p = commands.add_parser(
         "train", help="train a model on triplets from videos or frame folders (resumable)",
@@ -66,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--triplets-per-source", type=int, default=100)
     p.add_argument("--bank-crop", type=int, default=160, help="side of the stored triplet crops (default 160)")
     p.add_argument("--bank-cache", type=Path, default=Path("runs/banks"), help="where triplet banks are cached")
-    p.add_argument("--device", default="auto", help=device_help)
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
     p.add_argument("--seed", type=int, default=0)
 
@@ -78,16 +84,14 @@ def build_parser() -> argparse.ArgumentParser:
         "the model, the frame average, OpenCV DIS flow and ffmpeg minterpolate (mci).",
     )
     p.add_argument("dirs", nargs="+", type=Path, metavar="DIR")
-    p.add_argument("--model", default=None, help=model_help)
-    p.add_argument("--device", default="auto", help=device_help)
+    add_model_options(p)
     p.add_argument("--save-dir", type=Path, default=None, help="write the model's frames here, per sequence")
     p.add_argument("--json", type=Path, default=None, help="write every score to this JSON file")
     p.add_argument("--no-peers", action="store_true", help="score the model only")
 
     p = commands.add_parser("demo", help="interpolate the built-in demo clip and write the results")
     p.add_argument("-o", "--output-dir", type=Path, default=Path("out/demo"), help="folder for the results")
-    p.add_argument("--model", default=None, help=model_help)
-    p.add_argument("--device", default="auto", help=device_help)
+    add_model_options(p)
     return parser
 
 

@@ -18,7 +18,7 @@ import torch
 from ..core.checkpoint import load_checkpoint, save_checkpoint
 from ..core.config import DSepConvConfig
 from ..core.errors import InputError
-from ..core.network import DSepConvNet, warp
+from ..core.network import DSepConvNet, prior_displacements, warp
 from .losses import LossWeights, interpolation_loss
 from .triplet_bank import TripletBank
 
@@ -107,8 +107,8 @@ def validate(model: DSepConvNet, bank: TripletBank, indices: np.ndarray, device:
             scores["model"] += psnr(model(f0, f2, flows=flows).frame, truth).tolist()
             scores["average"] += psnr((f0 + f2) / 2, truth).tolist()
             if with_flows:
-                prior1 = 0.25 * (flows[:, 2:4] - flows[:, 0:2])
-                scores["prior"] += psnr((warp(f0, prior1) + warp(f2, -prior1)) / 2, truth).tolist()
+                prior1, prior2 = prior_displacements(flows)
+                scores["prior"] += psnr((warp(f0, prior1) + warp(f2, prior2)) / 2, truth).tolist()
     model.train()
     return {name: float(np.mean(values)) for name, values in scores.items() if values}
 
