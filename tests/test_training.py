@@ -15,7 +15,8 @@ from dsepconv_gui.training import trainer as trainer_module
 from dsepconv_gui.training.losses import LossWeights, charbonnier, gradient_loss, interpolation_loss
 from dsepconv_gui.training.sources import discover_sources
 from dsepconv_gui.training.trainer import TrainOptions, sample_batch, train
-from dsepconv_gui.training.triplet_bank import BankSettings, TripletBank, build_bank, thumbnail_difference
+from dsepconv_gui.core.scene_cuts import thumbnail_difference
+from dsepconv_gui.training.triplet_bank import BankSettings, TripletBank, build_bank
 
 from .conftest import make_random_network
 

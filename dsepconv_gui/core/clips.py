@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -35,6 +36,12 @@ class ClipInfo:
     height: int
     frame_count: int
     fps: float  # nominal frames per second (the average rate of a variable-rate video)
+    exact_rate: Fraction | None = None  # the container's rational rate (30000/1001), when known
+
+    @property
+    def rate(self) -> Fraction:
+        """The nominal rate as an exact fraction (23.976 becomes 24000/1001)."""
+        return self.exact_rate or Fraction(self.fps).limit_denominator(1001)
 
     @property
     def duration(self) -> float:
@@ -48,6 +55,7 @@ class Clip:
     """Random access to frames, with a small cache of decoded frames."""
 
     cache_size = 48
+    time_origin = 0.0  # seconds of frame 0 on the file's clock (where its audio is aligned)
 
     def __init__(self, info: ClipInfo, timestamps: list[float]) -> None:
         self.info = info
@@ -79,6 +87,13 @@ class Clip:
 
     def _decode(self, index: int) -> np.ndarray:
         raise NotImplementedError
+
+    def iter_frames(self, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        """(index, frame) for frames start..stop-1 in order, bypassing the cache (exports
+        stream long clips through this without holding them)."""
+        stop = self.info.frame_count if stop is None else stop
+        for index in range(start, stop):
+            yield index, self._decode(index)
 
     def close(self) -> None:
         self._cache.clear()
@@ -149,11 +164,13 @@ class VideoClip(Clip):
         rate = self._stream.average_rate or self._stream.guessed_rate
         fps = float(rate) if rate else (len(pts) - 1) / max(seconds[-1], 1e-9) if len(pts) > 1 else DEFAULT_IMAGE_RATE
         first = self._decode_at(0)
-        info = ClipInfo(path, "video", first.shape[1], first.shape[0], len(pts), fps)
+        exact = Fraction(rate) if rate else None
+        info = ClipInfo(path, "video", first.shape[1], first.shape[0], len(pts), fps, exact)
         cached = self._cache
         super().__init__(info, seconds)
         self._cache = cached
         self._cache[0] = first
+        self.time_origin = float(pts[0] * base)
 
     def _scan_timestamps(self) -> list[int]:
         """Presentation timestamps of every frame, read from the packets without decoding."""
@@ -200,6 +217,33 @@ class VideoClip(Clip):
 
     def _decode(self, index: int) -> np.ndarray:
         return self._decode_at(index)
+
+    def iter_frames(self, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        """Decode start..stop-1 in order with a container of its own, so the app can keep
+        reading this clip while an export runs. A frame that cannot be decoded is a ClipError."""
+        import av
+
+        stop = self.info.frame_count if stop is None else stop
+        expected = start
+        try:
+            with av.open(str(self.path)) as container:
+                stream = container.streams.video[0]
+                stream.thread_type = "AUTO"
+                container.seek(self._pts[start], stream=stream, backward=True, any_frame=False)
+                for frame in container.decode(stream):
+                    index = self._index_of.get(frame.pts)
+                    if index is None or index < expected:
+                        continue
+                    if index > expected:
+                        raise ClipError(f"{self.path}: frame {expected} could not be decoded")
+                    yield index, frame.to_ndarray(format="rgb24")
+                    expected += 1
+                    if expected >= stop:
+                        return
+        except av.error.FFmpegError as exc:
+            raise ClipError(f"{self.path}: cannot decode frame {expected} ({_reason(exc)})") from None
+        if expected < stop:
+            raise ClipError(f"{self.path}: the video ends at frame {expected}, before frame {stop - 1}")
 
     def close(self) -> None:
         super().close()

@@ -1,67 +1,142 @@
-"""Writing frames to a video file with PyAV, atomically: frames go to a temporary file in the
-destination folder, renamed over the destination only when the video is complete."""
+"""Writing frames to a video file (PyAV) or a folder of PNGs, atomically: everything goes to a
+temporary file or folder next to the destination and is renamed over it only when complete;
+on error or cancel the temporary output is removed and the destination left untouched.
+
+Frame timestamps are exact: the stream's time base is 1/rate, so 60000/1001 stays exact.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
-from .file_modes import default_file_mode
+from .audio_tracks import AudioTrack
 from .errors import InputError
+from .file_modes import default_file_mode, default_folder_mode
+
+
+@dataclass(frozen=True)
+class Codec:
+    name: str
+    encoder: str  # FFmpeg encoder, or "png" for an image sequence
+    pix_fmt: str
+    suffixes: tuple[str, ...]  # containers it can go in; () for a folder of images
+    lossless: bool
+    even_sides: bool  # chroma subsampling needs even width and height
+    min_bytes_per_pixel: float  # a low estimate of the output size, for the disk-space check
+    description: str
+
+
+CODECS = {
+    "h264": Codec("h264", "libx264", "yuv420p", (".mp4", ".mov", ".mkv", ".m4v"), False, True, 0.005,
+                  "H.264, yuv420p, quality by --crf (default)"),
+    "ffv1": Codec("ffv1", "ffv1", "bgr0", (".mkv",), True, False, 0.4, "FFV1 lossless RGB in Matroska"),
+    "prores": Codec("prores", "prores_ks", "yuv422p10le", (".mov",), False, True, 0.3,
+                    "Apple ProRes 422 HQ in QuickTime"),
+    "png": Codec("png", "png", "rgb24", (), True, False, 0.4, "lossless PNG image sequence (a folder, no audio)"),
+}
+
+
+def codec_for(name: str) -> Codec:
+    try:
+        return CODECS[name]
+    except KeyError:
+        raise InputError(f"unknown codec {name!r}; choose one of {', '.join(CODECS)}") from None
+
+
+def check_destination(path: Path, codec: Codec, overwrite: bool) -> None:
+    """Raise InputError for a destination this codec cannot write, whose folder is missing or
+    not writable, or that exists when overwriting was not asked for."""
+    if codec.suffixes and path.suffix.lower() not in codec.suffixes:
+        raise InputError(f"{path}: {codec.name} goes in {' or '.join(codec.suffixes)} files, not '{path.suffix or 'no suffix'}'")
+    if not codec.suffixes and path.suffix:
+        raise InputError(f"{path}: a PNG sequence is written to a folder; give a path without a suffix")
+    parent = path.parent
+    if not parent.is_dir():
+        raise InputError(f"{parent}: destination folder does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"{parent}: destination folder is not writable")
+    if path.exists() and not overwrite:
+        raise InputError(f"{path}: already exists (use --overwrite to replace it)")
+    if path.exists() and (path.is_dir() != (not codec.suffixes)):
+        kind = "a folder" if path.is_dir() else "a file"
+        raise InputError(f"{path}: is {kind}; will not replace it with {'a video file' if codec.suffixes else 'a folder of images'}")
+
+
+def estimated_size(codec: Codec, width: int, height: int, frames: int) -> int:
+    """A low estimate of the output size in bytes (used to refuse exports that clearly do not fit)."""
+    return int(codec.min_bytes_per_pixel * width * height * frames)
 
 
 class VideoWriter:
-    """`with VideoWriter(path, fps) as w: w.write(frame)`; frames are RGB uint8 (H, W, 3).
+    """`with VideoWriter(path, rate) as w: w.write(frame)`; frames are RGB uint8 (H, W, 3).
 
-    H.264 in yuv420p needs even sides: odd frames are padded by one edge pixel.
+    codec: a key of CODECS (or an FFmpeg encoder name, kept for tests); crf for H.264;
+    audio: an AudioTrack muxed alongside as the video advances.
     """
 
-    def __init__(self, path: str | os.PathLike, fps: float | Fraction, codec: str = "libx264", crf: int = 18) -> None:
+    def __init__(self, path: str | os.PathLike, rate: float | Fraction, codec: str = "h264", crf: int = 18,
+                 audio: AudioTrack | None = None) -> None:
         import av
 
         self.path = Path(path)
+        self.codec = CODECS.get(codec) or Codec(codec, codec, "yuv420p", (), False, True, 0.0, codec)
         if not self.path.parent.is_dir():
             raise InputError(f"{self.path.parent}: destination folder does not exist")
-        self.rate = Fraction(fps).limit_denominator(1001) if not isinstance(fps, Fraction) else fps
+        self.rate = rate if isinstance(rate, Fraction) else Fraction(rate).limit_denominator(1001)
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=self.path.suffix or ".mp4", dir=self.path.parent)
         os.close(fd)
         self._tmp = Path(tmp)
-        self._container = av.open(str(self._tmp), mode="w")
-        self._stream = self._container.add_stream(codec, rate=self.rate)
-        self._stream.pix_fmt = "yuv420p" if codec in ("libx264", "libx265", "mpeg4") else self._stream.pix_fmt
-        if codec in ("libx264", "libx265"):
-            self._stream.options = {"crf": str(crf)}
+        self.audio = audio
+        try:
+            self._container = av.open(str(self._tmp), mode="w")
+            self._stream = self._container.add_stream(self.codec.encoder, rate=self.rate)
+            self._stream.pix_fmt = self.codec.pix_fmt
+            self._stream.codec_context.time_base = 1 / self.rate
+            if self.codec.encoder == "libx264":
+                self._stream.options = {"crf": str(crf)}
+            elif self.codec.encoder == "prores_ks":
+                self._stream.options = {"profile": "3"}  # 422 HQ
+        except Exception:
+            self._tmp.unlink(missing_ok=True)
+            raise
         self._size: tuple[int, int] | None = None
         self.frames_written = 0
 
     def write(self, frame: np.ndarray) -> None:
         import av
 
-        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
-            raise InputError(f"{self.path}: frames must be RGB uint8 (H, W, 3), got {frame.dtype} {frame.shape}")
-        if self._size is None:
-            h, w = frame.shape[:2]
-            self._size = (h, w)
-            self._stream.height, self._stream.width = h + h % 2, w + w % 2
-        elif frame.shape[:2] != self._size:
-            raise InputError(f"{self.path}: frame {self.frames_written} is {frame.shape[1]}×{frame.shape[0]}, "
-                             f"the first was {self._size[1]}×{self._size[0]}")
+        frame = _checked(frame, self.path, self._size, self.frames_written)
         h, w = frame.shape[:2]
-        if h % 2 or w % 2:
+        if self._size is None:
+            self._size = (h, w)
+            pad = self.codec.even_sides
+            self._stream.height, self._stream.width = h + (h % 2 if pad else 0), w + (w % 2 if pad else 0)
+            if self.audio is not None:
+                self.audio.attach(self._container, self.path.suffix or ".mp4")
+        if self.codec.even_sides and (h % 2 or w % 2):
             frame = np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
         video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+        video_frame.pts = self.frames_written
+        video_frame.time_base = 1 / self.rate
         for packet in self._stream.encode(video_frame):
             self._container.mux(packet)
         self.frames_written += 1
+        if self.audio is not None:
+            self.audio.feed(float(self.frames_written / self.rate) + 0.5)
 
     def close(self) -> Path:
         """Flush the encoder and move the finished file into place."""
         for packet in self._stream.encode(None):
             self._container.mux(packet)
+        if self.audio is not None and self._size is not None:
+            self.audio.finish()
         self._container.close()
         os.chmod(self._tmp, default_file_mode())  # mkstemp makes 0600 files
         os.replace(self._tmp, self.path)
@@ -69,10 +144,12 @@ class VideoWriter:
 
     def abort(self) -> None:
         """Drop the partial file; whatever was at the destination stays untouched."""
-        try:
-            self._container.close()
-        except Exception:  # noqa: BLE001 - the file is removed anyway
-            pass
+        for close in (getattr(self.audio, "close", None), self._container.close):
+            try:
+                if close is not None:
+                    close()
+            except Exception:  # noqa: BLE001 - the file is removed anyway
+                pass
         self._tmp.unlink(missing_ok=True)
 
     def __enter__(self) -> VideoWriter:
@@ -83,3 +160,67 @@ class VideoWriter:
             self.close()
         else:
             self.abort()
+
+
+class ImageSequenceWriter:
+    """Frames as frame_000000.png, ... in a folder, built in a temporary folder beside it."""
+
+    def __init__(self, path: str | os.PathLike, rate: Fraction) -> None:
+        self.path = Path(path)
+        if not self.path.parent.is_dir():
+            raise InputError(f"{self.path.parent}: destination folder does not exist")
+        self.rate = rate
+        self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=self.path.parent))
+        self._size: tuple[int, int] | None = None
+        self.frames_written = 0
+        self.audio = None
+
+    def write(self, frame: np.ndarray) -> None:
+        import cv2
+
+        frame = _checked(frame, self.path, self._size, self.frames_written)
+        self._size = frame.shape[:2]
+        target = self._tmp / f"frame_{self.frames_written:06d}.png"
+        if not cv2.imwrite(str(target), np.ascontiguousarray(frame[..., ::-1])):
+            raise OSError(f"{target}: could not be written (disk full?)")
+        self.frames_written += 1
+
+    def close(self) -> Path:
+        os.chmod(self._tmp, default_folder_mode())  # mkdtemp makes 0700 folders
+        (self._tmp / "rate.txt").write_text(f"{self.rate.numerator}/{self.rate.denominator}\n")
+        backup = None
+        if self.path.exists():
+            backup = self.path.with_name(f".{self.path.name}.replaced")
+            os.replace(self.path, backup)
+        os.replace(self._tmp, self.path)
+        if backup is not None:
+            shutil.rmtree(backup, ignore_errors=True)
+        return self.path
+
+    def abort(self) -> None:
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def __enter__(self) -> ImageSequenceWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def open_writer(path: Path, rate: Fraction, codec: str, crf: int = 18, audio: AudioTrack | None = None):
+    """The writer for a codec name: a VideoWriter, or an ImageSequenceWriter for "png"."""
+    if codec_for(codec).encoder == "png":
+        return ImageSequenceWriter(path, rate)
+    return VideoWriter(path, rate, codec, crf, audio)
+
+
+def _checked(frame: np.ndarray, path: Path, size: tuple[int, int] | None, index: int) -> np.ndarray:
+    if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+        raise InputError(f"{path}: frames must be RGB uint8 (H, W, 3), got {frame.dtype} {frame.shape}")
+    if size is not None and frame.shape[:2] != size:
+        raise InputError(f"{path}: frame {index} is {frame.shape[1]}×{frame.shape[0]}, the first was {size[1]}×{size[0]}")
+    return frame
+

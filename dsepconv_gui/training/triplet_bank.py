@@ -13,11 +13,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from ..core.errors import InputError
 from ..core.flow_prior import bidirectional_flow
+from ..core.scene_cuts import DEFAULT_CUT_THRESHOLD, thumbnail_difference
 from .sources import Source, read_frames
 
 
@@ -29,21 +29,11 @@ class BankSettings:
     max_short_side: int = 360
     triplets_per_source: int = 100
     strides: tuple[int, ...] = (1, 2)
-    cut_threshold: float = 30.0
+    cut_threshold: float = DEFAULT_CUT_THRESHOLD
     static_threshold: float = 2.0
     window_tries: int = 4
     with_flows: bool = True
     seed: int = 0
-
-
-def thumbnail_difference(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean absolute difference of small blurred grey thumbnails: large across a shot cut,
-    small for motion within a shot."""
-    def thumb(x: np.ndarray) -> np.ndarray:
-        grey = cv2.cvtColor(x, cv2.COLOR_RGB2GRAY)
-        small = cv2.resize(grey, (64, max(1, round(64 * x.shape[0] / x.shape[1]))), interpolation=cv2.INTER_AREA)
-        return cv2.GaussianBlur(small, (0, 0), 2.0).astype(np.float32)
-    return float(np.abs(thumb(a) - thumb(b)).mean())
 
 
 @dataclass

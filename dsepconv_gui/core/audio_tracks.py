@@ -1,0 +1,204 @@
+"""Audio for a video being written: copied from the input clip (re-encoded to AAC only when
+the container cannot hold its codec), or generated samples (test clips). The writer calls
+`feed(until)` as its video advances, so audio and video packets stay interleaved.
+
+A damaged audio stream never stops the video: the track stops and says why in `warning`.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+# Codecs a container can hold as they are (what players expect there); others become AAC.
+COPYABLE_CODECS = {
+    ".mp4": {"aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"},
+    ".m4v": {"aac", "mp3", "alac", "ac3", "eac3"},
+    ".mov": {"aac", "mp3", "alac", "ac3", "eac3", "pcm_s16le", "pcm_s24le", "pcm_f32le"},
+    ".mkv": None,  # anything FFmpeg can put in Matroska
+}
+AAC_BITRATE = 192_000
+
+
+class AudioTrack:
+    """Base: `attach(container)` before the first video frame, then `feed(seconds)` and
+    finally `finish()`. `description` says what was done; `warning` what went wrong."""
+
+    description = "none"
+    warning: str | None = None
+
+    def attach(self, container, suffix: str) -> None:
+        raise NotImplementedError
+
+    def feed(self, until: float) -> None:
+        raise NotImplementedError
+
+    def finish(self) -> None:
+        self.feed(float("inf"))
+
+    def _fail(self, message: str) -> None:
+        self.warning = message
+        self.feed = lambda until: None  # type: ignore[method-assign]
+
+
+class GeneratedAudio(AudioTrack):
+    """Samples (channels, n) float32 in [-1, 1] at sample_rate, encoded as AAC."""
+
+    def __init__(self, samples: np.ndarray, sample_rate: int) -> None:
+        self.samples = np.ascontiguousarray(np.atleast_2d(samples), dtype=np.float32)
+        self.sample_rate = sample_rate
+        self.description = "generated, AAC"
+        self._done = 0
+
+    def attach(self, container, suffix: str) -> None:
+        layout = "mono" if self.samples.shape[0] == 1 else "stereo"
+        self._stream = container.add_stream("aac", rate=self.sample_rate, layout=layout)
+        self._stream.bit_rate = AAC_BITRATE
+        self._container = container
+        self._encoder = _FrameEncoder(container, self._stream)
+
+    def feed(self, until: float) -> None:
+        import av
+
+        end = self.samples.shape[1] if until == float("inf") else min(self.samples.shape[1], int(until * self.sample_rate))
+        while self._done < end:
+            chunk = self.samples[:, self._done:min(end, self._done + 1024)]
+            frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=self._stream.layout.name)
+            frame.sample_rate = self.sample_rate
+            self._encoder.encode(frame)
+            self._done += chunk.shape[1]
+
+    def finish(self) -> None:
+        self.feed(float("inf"))
+        self._encoder.flush()
+
+
+class CopiedAudio(AudioTrack):
+    """The first audio stream of `source` between `start` and `end` seconds (on the source's
+    clock, the same as the video's), shifted to start at zero."""
+
+    def __init__(self, source: Path, start: float, end: float) -> None:
+        self.source, self.start, self.end = Path(source), start, end
+        self._packets = iter(())
+        self._in = None
+
+    @staticmethod
+    def probe(source: Path) -> str | None:
+        """None when the source has a readable audio stream, else why not."""
+        import av
+
+        try:
+            with av.open(str(source)) as container:
+                if not container.streams.audio:
+                    return "the input has no audio stream"
+                stream = container.streams.audio[0]
+                decoded = 0
+                for packet in container.demux(stream):
+                    decoded += len(packet.decode())
+                    if decoded >= 2:
+                        return None
+                return "the input's audio stream holds no decodable audio" if decoded == 0 else None
+        except (av.error.FFmpegError, OSError, ValueError) as exc:
+            return f"the input's audio stream cannot be decoded ({exc})"
+
+    def attach(self, container, suffix: str) -> None:
+        import av
+
+        self._container = container
+        self._in = av.open(str(self.source))
+        in_stream = self._in.streams.audio[0]
+        self._in_stream = in_stream
+        codec = in_stream.codec_context.codec.canonical_name
+        allowed = COPYABLE_CODECS.get(suffix.lower(), set())
+        copy = (allowed is None and codec in container.supported_codecs) or (allowed is not None and codec in allowed)
+        self._copy = copy
+        if copy:
+            self._stream = container.add_stream_from_template(in_stream)
+            self.description = f"copied ({codec})"
+        else:
+            rate = in_stream.codec_context.sample_rate or 48000
+            layout = "mono" if in_stream.codec_context.channels == 1 else "stereo"
+            self._stream = container.add_stream("aac", rate=rate, layout=layout)
+            self._stream.bit_rate = AAC_BITRATE
+            self._resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
+            self._encoder = _FrameEncoder(container, self._stream)
+            self.description = f"re-encoded {codec} to AAC"
+        self._packets = self._in.demux(in_stream)
+        self._pending = None
+
+    def feed(self, until: float) -> None:
+        import av
+
+        if self._in is None:
+            return
+        base = self._in_stream.time_base
+        offset = Fraction(self.start).limit_denominator(1_000_000)
+        try:
+            while True:
+                packet = self._pending or next(self._packets, None)
+                self._pending = None
+                if packet is None:
+                    break
+                if packet.pts is None or not packet.size:
+                    continue
+                time = packet.pts * base
+                if time >= self.end:
+                    break
+                if time - offset > until:
+                    self._pending = packet  # not due yet
+                    return
+                if time < offset:
+                    continue
+                if self._copy:
+                    shift = int(round(offset / base))
+                    packet.pts -= shift
+                    if packet.dts is not None:
+                        packet.dts -= shift
+                    packet.stream = self._stream
+                    self._container.mux(packet)
+                else:
+                    for frame in packet.decode():
+                        for resampled in self._resampler.resample(frame):
+                            self._encoder.encode(resampled)
+        except (av.error.FFmpegError, ValueError) as exc:
+            self._fail(f"audio stopped early: the input's audio stream cannot be read further ({exc})")
+
+    def finish(self) -> None:
+        import av
+
+        try:
+            self.feed(float("inf"))
+            if not self._copy and self._in is not None:
+                for resampled in self._resampler.resample(None):
+                    self._encoder.encode(resampled)
+                self._encoder.flush()
+        except (av.error.FFmpegError, ValueError) as exc:
+            self.warning = self.warning or f"audio could not be finished ({exc})"
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._in is not None:
+            self._in.close()
+            self._in = None
+
+
+class _FrameEncoder:
+    """Encodes audio frames with consecutive sample timestamps and muxes the packets."""
+
+    def __init__(self, container, stream) -> None:
+        self.container, self.stream = container, stream
+        self.samples = 0
+
+    def encode(self, frame) -> None:
+        frame.pts = self.samples
+        frame.time_base = Fraction(1, frame.sample_rate)
+        self.samples += frame.samples
+        for packet in self.stream.encode(frame):
+            self.container.mux(packet)
+
+    def flush(self) -> None:
+        for packet in self.stream.encode(None):
+            self.container.mux(packet)
