@@ -47,6 +47,40 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write kernels, offsets, masks and the two deformable results (.npy and .png) to DIR",
     )
 
+    p = commands.add_parser(
+        "export", help="write a slow-motion or retimed copy of a clip",
+        description="Interpolate a whole clip (or a range) and write it as a video, with the input's "
+        "audio. --factor F: F - 1 new frames between every two, so N input frames give (N - 1)·F + 1 "
+        "frames at F × the input rate (the output is shorter than the input by F - 1 output frames; "
+        "--keep-duration repeats the last frame F - 1 times so it lasts as long as the input). "
+        "--fps RATE: every output frame at its exact time m/RATE, made from the two input frames "
+        "around it at the nearest timestep reachable by --depth bisections (an output frame on an "
+        "input frame copies it). Frames are never blended across a scene cut: the nearer frame is "
+        "repeated. The file is written beside OUTPUT and renamed into place when complete.",
+    )
+    p.add_argument("input", type=Path, help="video file or folder of numbered images")
+    p.add_argument("-o", "--output", type=Path, required=True,
+                   help="output file (.mp4, .mov, .mkv) or, for --codec png, a folder to create")
+    timing = p.add_mutually_exclusive_group(required=True)
+    timing.add_argument("--factor", type=int, choices=(2, 4, 8, 16), help="slow motion ×2, ×4, ×8 or ×16")
+    timing.add_argument("--fps", type=str, metavar="RATE", help="target frame rate: 60, 50, 24, 23.976, 60000/1001")
+    add_model_options(p)
+    p.add_argument("--range", type=str, default=None, metavar="START:END",
+                   help="input frames START to END inclusive (0-based; either may be empty), "
+                   "or seconds with an s: 1.5s:4s")
+    p.add_argument("--codec", default="h264", choices=("h264", "ffv1", "prores", "png"),
+                   help="h264 (default: MP4, yuv420p), ffv1 (lossless, .mkv), prores (.mov), png (folder)")
+    p.add_argument("--crf", type=int, default=18, help="H.264 quality, 0 (lossless) to 51 (default 18)")
+    p.add_argument("--no-audio", action="store_true", help="do not copy the input's audio")
+    p.add_argument("--scene-threshold", type=float, default=None, metavar="X",
+                   help="image difference (0..255, on small blurred thumbnails) above which two frames "
+                   "are a scene cut (default 30)")
+    p.add_argument("--depth", type=int, default=None,
+                   help="--fps: bisection depth, timesteps in 1/2^DEPTH of a frame interval (default 3)")
+    p.add_argument("--keep-duration", action="store_true",
+                   help="--factor: repeat the last frame so the output lasts as long as the input")
+    p.add_argument("-y", "--overwrite", action="store_true", help="replace OUTPUT if it exists (only once complete)")
+
     p = commands.add_parser("info", help="print the version, the device found and the model in use")
     add_model_options(p)
 
@@ -227,11 +261,77 @@ def run_train(args: argparse.Namespace) -> None:
     print(f"trained: {path}")
 
 
+def parse_range(text: str | None, clip) -> tuple[int, int | None]:
+    """'START:END' in frames (inclusive) or seconds ('1.5s:4s') to frame indices."""
+    from .core.errors import InputError
+
+    if text is None:
+        return 0, None
+    if ":" not in text:
+        raise InputError(f"--range must be START:END, got {text!r}")
+
+    def frame(part: str, default: int | None, last: bool) -> int | None:
+        part = part.strip()
+        if not part:
+            return default
+        try:
+            if part.endswith("s"):
+                import bisect
+
+                seconds = float(part[:-1])
+                stamps = clip.timestamps
+                index = bisect.bisect_right(stamps, seconds + 1e-9) - 1 if last else bisect.bisect_left(stamps, seconds - 1e-9)
+                return max(0, min(index, len(stamps) - 1))
+            return int(part)
+        except ValueError:
+            raise InputError(f"--range: not a frame number or time: {part!r}") from None
+
+    start_text, end_text = text.split(":", 1)
+    return frame(start_text, 0, False), frame(end_text, None, True)
+
+
+def run_export(args: argparse.Namespace) -> None:
+    from .core.clips import open_clip
+    from .core.export import DEFAULT_DEPTH, ExportSettings, export_clip, prepare_export
+    from .core.export_plan import parse_rate
+    from .core.scene_cuts import DEFAULT_CUT_THRESHOLD
+    from .progress_bar import Progress
+
+    clip = open_clip(args.input)
+    start, end = parse_range(args.range, clip)
+    settings = ExportSettings(
+        output=args.output, factor=args.factor, fps=parse_rate(args.fps) if args.fps else None,
+        start=start, end=end, codec=args.codec, crf=args.crf, audio=not args.no_audio,
+        scene_threshold=DEFAULT_CUT_THRESHOLD if args.scene_threshold is None else args.scene_threshold,
+        depth=DEFAULT_DEPTH if args.depth is None else args.depth, keep_duration=args.keep_duration,
+        overwrite=args.overwrite,
+    )
+    _, _, plan = prepare_export(clip, settings)  # the user's mistakes show before the model loads
+    interpolator = load_interpolator(args.model, args.device)
+    print(f"{args.input}: {clip.info.describe()}; {len(plan.frames)} frames to write; model {interpolator.loaded.source} on {interpolator.device}",
+          file=sys.stderr)
+    bar = None
+
+    def progress(p) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = Progress(p.total, 0, unit="frames")
+        bar.update(p.done)
+
+    try:
+        summary = export_clip(clip, settings, lambda a, b: interpolator.interpolate(a, b).frame, progress)
+    finally:
+        clip.close()
+    print(file=sys.stderr)
+    print(summary.describe())
+
+
 def main(argv: list[str] | None = None) -> int:
     from .core.errors import DSepConvError
 
     args = build_parser().parse_args(argv)
-    handlers = {"interpolate": run_interpolate, "info": run_info, "demo": run_demo, "train": run_train, "eval": run_eval}
+    handlers = {"interpolate": run_interpolate, "info": run_info, "demo": run_demo, "train": run_train, "eval": run_eval,
+                "export": run_export}
     try:
         handlers[args.command](args)
     except DSepConvError as exc:

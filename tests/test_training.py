@@ -155,7 +155,7 @@ def test_training_on_benchmarks_is_refused(tmp_path, capsys):
 
 
 def test_duration_format_counts_hours_past_a_day():
-    from dsepconv_gui.training.trainer import format_duration
+    from dsepconv_gui.progress_bar import format_duration
 
     assert format_duration(3723) == "1:02:03"
     assert format_duration(30 * 3600 + 5) == "30:00:05"

@@ -105,12 +105,8 @@ def export_clip(
     anything is written; a failure while writing raises ExportError.
     """
     started = time.monotonic()
-    codec = codec_for(settings.codec)
-    output = Path(settings.output)
-    check_destination(output, codec, settings.overwrite)
-    first, last = _checked_range(clip, settings)
-    plan = make_plan(clip, settings, first, last)
-    _check_free_space(output, codec, clip, len(plan.frames))
+    first, last, plan = prepare_export(clip, settings)
+    codec, output = codec_for(settings.codec), Path(settings.output)
 
     warnings: list[str] = []
     audio = None
@@ -146,6 +142,18 @@ def export_clip(
         cuts=cuts, max_timing_error=plan.max_timing_error, seconds=time.monotonic() - started,
         audio=audio.description if audio is not None else audio_text, warnings=warnings,
     )
+
+
+def prepare_export(clip: Clip, settings: ExportSettings) -> tuple[int, int, ExportPlan]:
+    """Check everything a user can get wrong before any work (destination, range, rate, free
+    space): the first and last input frames and the plan, or InputError."""
+    codec = codec_for(settings.codec)
+    output = Path(settings.output)
+    check_destination(output, codec, settings.overwrite)
+    first, last = _checked_range(clip, settings)
+    plan = make_plan(clip, settings, first, last)
+    _check_free_space(output, codec, clip, len(plan.frames))
+    return first, last, plan
 
 
 def make_plan(clip: Clip, settings: ExportSettings, first: int, last: int) -> ExportPlan:

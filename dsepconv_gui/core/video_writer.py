@@ -54,7 +54,9 @@ def check_destination(path: Path, codec: Codec, overwrite: bool) -> None:
     """Raise InputError for a destination this codec cannot write, whose folder is missing or
     not writable, or that exists when overwriting was not asked for."""
     if codec.suffixes and path.suffix.lower() not in codec.suffixes:
-        raise InputError(f"{path}: {codec.name} goes in {' or '.join(codec.suffixes)} files, not '{path.suffix or 'no suffix'}'")
+        hint = " (a folder of PNGs is --codec png)" if not path.suffix else ""
+        raise InputError(f"{path}: {codec.name} goes in {' or '.join(codec.suffixes)} files, "
+                         f"not '{path.suffix or 'no suffix'}'{hint}")
     if not codec.suffixes and path.suffix:
         raise InputError(f"{path}: a PNG sequence is written to a folder; give a path without a suffix")
     parent = path.parent

@@ -45,7 +45,6 @@ class ImageView(QWidget):
 
     def set_image(self, image: np.ndarray | None, levels: tuple[float, float] | None = None) -> None:
         """Show an RGB uint8 (H, W, 3) image, or a (H, W) array mapped through the colour bar."""
-        first = self.image is None
         self.image = image
         if image is None:
             self.image_item.clear()

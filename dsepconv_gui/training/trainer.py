@@ -6,8 +6,6 @@ from __future__ import annotations
 import math
 import os
 import signal
-import sys
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -18,6 +16,7 @@ import torch
 from ..core.checkpoint import load_checkpoint, save_checkpoint
 from ..core.config import DSepConvConfig
 from ..core.errors import InputError
+from ..progress_bar import Progress
 from ..core.network import DSepConvNet, prior_displacements, warp
 from .losses import LossWeights, interpolation_loss
 from .triplet_bank import TripletBank
@@ -113,40 +112,6 @@ def validate(model: DSepConvNet, bank: TripletBank, indices: np.ndarray, device:
     return {name: float(np.mean(values)) for name, values in scores.items() if values}
 
 
-def format_duration(seconds: float) -> str:
-    """'1:02:03' (hours may exceed 24), or '?' when unknown."""
-    if not math.isfinite(seconds):
-        return "?"
-    whole = int(seconds)
-    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
-
-
-class Progress:
-    """One progress line: iteration, loss, iterations per second and time left."""
-
-    def __init__(self, total: int, start_iteration: int, stream=sys.stderr) -> None:
-        self.total, self.start_iteration = total, start_iteration
-        self.started = time.monotonic()
-        self.stream = stream
-        self.interactive = stream.isatty()
-        self.last_print = 0.0
-
-    def update(self, iteration: int, loss: float, extra: str = "") -> None:
-        now = time.monotonic()
-        if not self.interactive and now - self.last_print < 30 and iteration < self.total:
-            return
-        self.last_print = now
-        rate = (iteration - self.start_iteration) / max(now - self.started, 1e-9)
-        left = (self.total - iteration) / rate if rate > 0 else float("inf")
-        eta = format_duration(left)
-        bar_width = 24
-        filled = int(bar_width * iteration / max(self.total, 1))
-        line = (f"[{'#' * filled}{'.' * (bar_width - filled)}] {iteration}/{self.total} "
-                f"loss {loss:.5f} {rate:.2f} it/s ETA {eta} {extra}")
-        self.stream.write(("\r" + line) if self.interactive else line + "\n")
-        self.stream.flush()
-
-
 def train(options: TrainOptions, bank: TripletBank, resume: bool = False, log: Callable[[str], None] = print) -> Path:
     """Train (or resume) into options.run_dir; returns the path of the last checkpoint."""
     run_dir = options.run_dir
@@ -197,7 +162,7 @@ def train(options: TrainOptions, bank: TripletBank, resume: bool = False, log: C
         raise KeyboardInterrupt
 
     previous_handler = signal.signal(signal.SIGTERM, on_sigterm) if _main_thread() else None
-    progress = Progress(options.iterations, iteration)
+    progress = Progress(options.iterations, iteration, unit="it")
     smoothed = None
     try:
         while iteration < options.iterations:
@@ -214,7 +179,7 @@ def train(options: TrainOptions, bank: TripletBank, resume: bool = False, log: C
             optimizer.step()
             iteration += 1
             smoothed = loss.item() if smoothed is None else 0.98 * smoothed + 0.02 * loss.item()
-            progress.update(iteration, smoothed, f"lr {optimizer.param_groups[0]['lr']:.2e}")
+            progress.update(iteration, f"loss {smoothed:.5f} lr {optimizer.param_groups[0]['lr']:.2e}")
             if iteration % options.checkpoint_every == 0 or iteration == options.iterations:
                 save("interval")
             if len(val_indices) and (iteration % options.validate_every == 0 or iteration == options.iterations):
