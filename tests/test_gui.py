@@ -12,7 +12,7 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QTimer  # noqa: E402
+from PySide6.QtCore import Qt, QTimer  # noqa: E402
 
 from dsepconv_gui.core.demo import render_demo_frames  # noqa: E402
 from dsepconv_gui.core.images import read_image  # noqa: E402
@@ -219,3 +219,74 @@ def test_dropping_files_opens_them(qtbot, window, clip_path):
     with qtbot.waitSignal(window.clips_opened, timeout=30000) as opened:
         window.dropEvent(Drop())
     assert opened.args[0] == 1 and window.clip_list.count() == 1
+
+
+# ----- export dialog -------------------------------------------------------------------------
+
+def open_export(qtbot, window, tmp_path, frames=10):
+    from .media import write_square_clip
+
+    path = write_square_clip(tmp_path / "square.mp4", frames=frames)
+    open_and_wait(qtbot, window, path)
+    window.timeline.set_position(2)
+    window.timeline.set_in_point()
+    window.timeline.set_position(6)
+    window.timeline.set_out_point()
+    qtbot.mouseClick(window.timeline.export_button, Qt.MouseButton.LeftButton)
+    dialog = window.export_dialog
+    assert dialog.isVisible() and dialog.ranged.isChecked()
+    return dialog
+
+
+def test_export_dialog_writes_the_in_out_range_and_shows_the_summary(qtbot, window, tmp_path):
+    from .media import decode
+
+    dialog = open_export(qtbot, window, tmp_path)
+    dialog.factor.setCurrentText("×4")
+    out = tmp_path / "range_x4.mp4"
+    dialog.output.setText(str(out))
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.monotonic()))
+    timer.start(20)
+    with qtbot.waitSignal(dialog.finished_export, timeout=60000) as done:
+        qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    timer.stop()
+    summary = done.args[0]
+    frames, _, facts = decode(out)
+    assert len(frames) == summary.frames_written == (6 - 2) * 4 + 1
+    assert facts["audio_streams"] == 1
+    assert dialog.report.isVisible() and "scene cuts: 0" in dialog.report.toPlainText()
+    assert len(ticks) >= 2, "the event loop did not run during the export"
+
+
+def test_export_dialog_cancel_leaves_nothing(qtbot, window, tmp_path):
+    dialog = open_export(qtbot, window, tmp_path, frames=24)
+    dialog.whole.setChecked(True)
+    fast = dialog.midpoint
+    dialog.midpoint = lambda a, b: (time.sleep(0.05), fast(a, b))[1]
+    out = tmp_path / "cancelled.mp4"
+    dialog.output.setText(str(out))
+    with qtbot.waitSignal(window.jobs.progress, timeout=30000):
+        qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    assert dialog.is_running() and dialog.cancel_button.isEnabled()
+    qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
+    assert window.jobs.wait(30000)
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    assert "cancelled" in dialog.status.text()
+    assert dialog.export_button.isEnabled()
+
+
+def test_export_dialog_shows_mistakes_without_starting(qtbot, window, tmp_path):
+    dialog = open_export(qtbot, window, tmp_path)
+    dialog.output.setText(str(tmp_path / "no" / "such" / "folder.mp4"))
+    qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    assert "does not exist" in dialog.status.text() and not dialog.is_running()
+    dialog.by_rate.setChecked(True)
+    dialog.rate.setCurrentText("fast")
+    dialog.output.setText(str(tmp_path / "ok.mp4"))
+    qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    assert "not a frame rate" in dialog.status.text() and not dialog.is_running()
+    dialog.codec.setCurrentIndex(dialog.codec.findData("ffv1"))
+    assert dialog.output.text().endswith(".mkv") and not dialog.crf.isEnabled()

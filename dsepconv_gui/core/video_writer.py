@@ -35,7 +35,7 @@ class Codec:
 
 CODECS = {
     "h264": Codec("h264", "libx264", "yuv420p", (".mp4", ".mov", ".mkv", ".m4v"), False, True, 0.005,
-                  "H.264, yuv420p, quality by --crf (default)"),
+                  "H.264 in MP4, yuv420p, quality by CRF"),
     "ffv1": Codec("ffv1", "ffv1", "bgr0", (".mkv",), True, False, 0.4, "FFV1 lossless RGB in Matroska"),
     "prores": Codec("prores", "prores_ks", "yuv422p10le", (".mov",), False, True, 0.3,
                     "Apple ProRes 422 HQ in QuickTime"),

@@ -39,6 +39,7 @@ from ..core.pair_analysis import PairAnalysis, analyse_pair
 from ..core.slow_motion import intermediate_frames
 from ..core.visualize import color_wheel_legend, flow_to_color
 from .image_view import ImageView, ViewLinker
+from .export_dialog import ExportDialog
 from .inspector import InspectorPanel, TapOverlay, taps_at
 from .jobs import JobContext, JobRunner
 from .settings import AppSettings
@@ -190,9 +191,13 @@ class MainWindow(QMainWindow):
         toolbar.setObjectName("Main")
         self.open_action = QAction("Open clip…", self)
         self.open_action.setShortcut(QKeySequence.StandardKey.Open)
+        self.export_action = QAction("Export…", self)
+        self.export_action.setShortcut(QKeySequence("Ctrl+E"))
+        self.export_action.setEnabled(False)
         self.cancel_action = QAction("Cancel", self)
         self.cancel_action.setEnabled(False)
         toolbar.addAction(self.open_action)
+        toolbar.addAction(self.export_action)
         toolbar.addAction(self.cancel_action)
         toolbar.addSeparator()
         toolbar.addWidget(QLabel(" Device "))
@@ -208,6 +213,7 @@ class MainWindow(QMainWindow):
         toolbar.addWidget(self.default_model_button)
         menu = self.menuBar().addMenu("&File")
         menu.addAction(self.open_action)
+        menu.addAction(self.export_action)
         quit_action = QAction("Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
@@ -231,6 +237,8 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         self.open_action.triggered.connect(self.open_dialog)
         self.open_button.clicked.connect(self.open_dialog)
+        self.export_action.triggered.connect(self.open_export_dialog)
+        self.timeline.export_requested.connect(self.open_export_dialog)
         self.cancel_action.triggered.connect(self.cancel_jobs)
         self.clip_list.currentRowChanged.connect(self._activate_clip)
         self.timeline.position_changed.connect(lambda _: self.request_analysis())
@@ -386,6 +394,7 @@ class MainWindow(QMainWindow):
         self.active = self.clips[row]
         self.analysis = None
         self.timeline.set_clip(len(self.active), self.active.timestamps)
+        self.export_action.setEnabled(len(self.active) > 1)
         clip = self.active
 
         def job(context: JobContext):
@@ -559,6 +568,28 @@ class MainWindow(QMainWindow):
             return frames, labels, f"Frames {first}–{last} at ×{factor}: {len(frames)} frames, {size_note}"
 
         self._start("slowmo", job)
+
+    # ----- export -----------------------------------------------------------------------------
+    def open_export_dialog(self) -> ExportDialog | None:
+        """The export dialog for the active clip and the timeline's in/out range (one at a time)."""
+        if self.active is None or self.interpolator is None:
+            self.banner.show_message("Open a clip and load a model before exporting")
+            return None
+        dialog = getattr(self, "export_dialog", None)
+        if dialog is not None and dialog.is_running():
+            dialog.raise_()
+            return dialog
+        if dialog is not None:
+            dialog.deleteLater()
+        interpolator = self.interpolator
+        self.export_dialog = ExportDialog(
+            self.active, self.timeline.in_out, self.jobs, lambda a, b: interpolator.interpolate(a, b).frame, self
+        )
+        self.export_dialog.finished_export.connect(
+            lambda summary: self.statusBar().showMessage(f"Exported {summary.output}", 10000)
+        )
+        self.export_dialog.show()
+        return self.export_dialog
 
     # ----- jobs -------------------------------------------------------------------------------
     def _start(self, channel: str, fn) -> None:

@@ -73,6 +73,7 @@ class Timeline(QWidget):
 
     position_changed = Signal(int)
     range_changed = Signal(int, int)
+    export_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -83,12 +84,15 @@ class Timeline(QWidget):
         self.range_label = QLabel("")
         self.in_button = QPushButton("Set in [I]")
         self.out_button = QPushButton("Set out [O]")
+        self.export_button = QPushButton("Export…")
+        self.export_button.setEnabled(False)
         self.timestamps: list[float] = []
         row = QHBoxLayout()
         row.addWidget(self.label, stretch=1)
         row.addWidget(self.range_label)
         row.addWidget(self.in_button)
         row.addWidget(self.out_button)
+        row.addWidget(self.export_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)
         layout.addWidget(self.strip)
@@ -98,6 +102,7 @@ class Timeline(QWidget):
         self.strip.seek.connect(self.slider.setValue)
         self.in_button.clicked.connect(self.set_in_point)
         self.out_button.clicked.connect(self.set_out_point)
+        self.export_button.clicked.connect(self.export_requested)
 
     @property
     def position(self) -> int:
@@ -117,6 +122,7 @@ class Timeline(QWidget):
         self.slider.setValue(0)
         self.slider.blockSignals(False)
         self.slider.setEnabled(frame_count > 0)
+        self.export_button.setEnabled(frame_count > 1)
         self._on_value(0)
         self._update_range_label()
 

@@ -1,0 +1,279 @@
+"""The Export dialog: whole clip or the timeline's in/out range, ×factor or a target frame rate,
+codec and quality, audio, destination. The export runs as a job (cancellable, the window
+stays responsive) and ends with its summary, or with the reason it stopped."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..core.clips import Clip
+from ..core.errors import DSepConvError
+from ..core.export import DEFAULT_DEPTH, ExportSettings, ExportSummary, export_clip, prepare_export
+from ..core.export_plan import parse_rate
+from ..core.scene_cuts import DEFAULT_CUT_THRESHOLD
+from ..core.video_writer import CODECS
+from ..progress_bar import format_duration
+from .jobs import JobContext, JobRunner
+
+CHANNEL = "export"
+SUFFIX = {"h264": ".mp4", "ffv1": ".mkv", "prores": ".mov", "png": ""}
+RATES = ["60", "59.94", "50", "30", "29.97", "25", "24", "23.976"]
+
+
+class ExportDialog(QDialog):
+    """finished_export(summary) after a successful export; failures and cancels stay in the
+    dialog's status line."""
+
+    finished_export = Signal(object)
+
+    def __init__(self, clip: Clip, in_out: tuple[int, int], jobs: JobRunner,
+                 midpoint: Callable, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(f"Export — {clip.info.path.name}")
+        self.clip, self.jobs, self.midpoint = clip, jobs, midpoint
+        self.in_out = in_out
+        self.summary: ExportSummary | None = None
+
+        self.whole = QRadioButton(f"Whole clip (frames 0–{len(clip) - 1})")
+        self.ranged = QRadioButton(f"In/out range (frames {in_out[0]}–{in_out[1]})")
+        self.ranged.setChecked(in_out != (0, len(clip) - 1))
+        self.whole.setChecked(not self.ranged.isChecked())
+        range_group = QButtonGroup(self)
+        range_group.addButton(self.whole)
+        range_group.addButton(self.ranged)
+
+        self.by_factor = QRadioButton("Slow motion")
+        self.factor = QComboBox()
+        self.factor.addItems(["×2", "×4", "×8"])
+        self.keep_duration = QCheckBox("Keep the duration (repeat the last frame)")
+        self.by_rate = QRadioButton("Frame rate")
+        self.rate = QComboBox()
+        self.rate.setEditable(True)
+        self.rate.addItems(RATES)
+        self.by_factor.setChecked(True)
+        timing_group = QButtonGroup(self)
+        timing_group.addButton(self.by_factor)
+        timing_group.addButton(self.by_rate)
+
+        self.codec = QComboBox()
+        for name, codec in CODECS.items():
+            self.codec.addItem(codec.description, name)
+        self.crf = QSpinBox()
+        self.crf.setRange(0, 51)
+        self.crf.setValue(18)
+        self.crf.setToolTip("H.264 quality: 0 lossless, 18 visually lossless, 23 default of ffmpeg")
+        self.audio = QCheckBox("Copy the audio")
+        self.audio.setChecked(True)
+        self.threshold = QDoubleSpinBox()
+        self.threshold.setRange(1.0, 255.0)
+        self.threshold.setValue(DEFAULT_CUT_THRESHOLD)
+        self.threshold.setToolTip("image difference above which two frames are a scene cut (never blended)")
+        self.output = QLineEdit(str(self._default_output("h264")))
+        self.browse = QPushButton("Browse…")
+        self.overwrite = QCheckBox("Replace the file if it exists")
+
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.report = QPlainTextEdit()
+        self.report.setReadOnly(True)
+        self.report.setMaximumHeight(110)
+        self.report.hide()
+        self.export_button = QPushButton("Export")
+        self.export_button.setDefault(True)
+        self.cancel_button = QPushButton("Cancel export")
+        self.cancel_button.setEnabled(False)
+        self.close_button = QPushButton("Close")
+
+        form = QFormLayout()
+        form.addRow("Range", _column(self.whole, self.ranged))
+        form.addRow("Timing", _column(_row(self.by_factor, self.factor), self.keep_duration, _row(self.by_rate, self.rate)))
+        form.addRow("Format", self.codec)
+        form.addRow("Quality (CRF)", self.crf)
+        form.addRow("Audio", self.audio)
+        form.addRow("Scene-cut threshold", self.threshold)
+        form.addRow("Output", _row(self.output, self.browse))
+        form.addRow("", self.overwrite)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        for button in (self.export_button, self.cancel_button, self.close_button):
+            buttons.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addWidget(self.report)
+        layout.addLayout(buttons)
+
+        self.codec.currentIndexChanged.connect(self._on_codec)
+        self.by_factor.toggled.connect(self._on_timing)
+        self.browse.clicked.connect(self._browse)
+        self.export_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.close_button.clicked.connect(self.close)
+        jobs.progress.connect(self._on_progress)
+        jobs.result.connect(self._on_result)
+        jobs.failed.connect(self._on_failed)
+        jobs.busy_changed.connect(self._on_busy)
+        self._on_timing()
+        self._on_codec()
+
+    # ----- reading the form ---------------------------------------------------------------
+    def settings(self) -> ExportSettings:
+        """The form as ExportSettings; InputError for an unreadable frame rate."""
+        first, last = self.in_out if self.ranged.isChecked() else (0, len(self.clip) - 1)
+        factor = fps = None
+        if self.by_factor.isChecked():
+            factor = int(self.factor.currentText().lstrip("×"))
+        else:
+            fps = parse_rate(self.rate.currentText())
+        return ExportSettings(
+            output=Path(self.output.text().strip()).expanduser(), factor=factor, fps=fps, start=first, end=last,
+            codec=self.codec.currentData(), crf=self.crf.value(), audio=self.audio.isChecked(),
+            scene_threshold=self.threshold.value(), depth=DEFAULT_DEPTH,
+            keep_duration=self.keep_duration.isChecked(), overwrite=self.overwrite.isChecked(),
+        )
+
+    # ----- running ------------------------------------------------------------------------
+    def start(self) -> None:
+        """Check the settings (a mistake is shown here and nothing starts), then export."""
+        if self.jobs.is_busy(CHANNEL):
+            return
+        try:
+            settings = self.settings()
+            _, _, plan = prepare_export(self.clip, settings)
+        except DSepConvError as exc:
+            self._show_status(str(exc), error=True)
+            return
+        total = len(plan.frames)
+        self.progress.setRange(0, total)
+        self.progress.setValue(0)
+        self.report.hide()
+        self._show_status(f"Exporting {total} frames to {settings.output}…")
+        clip, midpoint = self.clip, self.midpoint
+
+        def job(context: JobContext) -> ExportSummary:
+            def report(p) -> None:
+                eta = format_duration(p.eta)
+                context.progress(p.done, p.total, f"{p.fps:.1f} frames/s, {eta} left")
+            return export_clip(clip, settings, midpoint, report)
+
+        self.jobs.submit(CHANNEL, job)
+
+    def cancel(self) -> None:
+        if self.jobs.is_busy(CHANNEL):
+            self.jobs.cancel(CHANNEL)
+            self._show_status("Export cancelled: nothing was written, any earlier file is untouched.")
+
+    def is_running(self) -> bool:
+        return self.jobs.is_busy(CHANNEL)
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self.cancel()
+        super().closeEvent(event)
+
+    # ----- job events ---------------------------------------------------------------------
+    def _on_progress(self, channel: str, done: int, total: int, text: str) -> None:
+        if channel == CHANNEL:
+            self.progress.setRange(0, total)
+            self.progress.setValue(done)
+            self.status.setText(f"{done} / {total} frames · {text}")
+
+    def _on_result(self, channel: str, summary) -> None:
+        if channel != CHANNEL:
+            return
+        self.summary = summary
+        self.progress.setValue(self.progress.maximum())
+        self._show_status(f"Done: {summary.output}")
+        self.report.setPlainText(summary.describe())
+        self.report.show()
+        self.finished_export.emit(summary)
+
+    def _on_failed(self, channel: str, message: str) -> None:
+        if channel == CHANNEL:
+            self._show_status(f"Export failed: {message}", error=True)
+
+    def _on_busy(self, channel: str, busy: bool) -> None:
+        if channel == CHANNEL:
+            self.export_button.setEnabled(not busy)
+            self.cancel_button.setEnabled(busy)
+
+    # ----- form behaviour -----------------------------------------------------------------
+    def _on_codec(self) -> None:
+        name = self.codec.currentData()
+        self.crf.setEnabled(name == "h264")
+        self.audio.setEnabled(name != "png" and self.clip.info.kind == "video")
+        path = Path(self.output.text().strip())
+        wanted = SUFFIX[name]
+        if path.suffix.lower() != wanted and (wanted or path.suffix.lower() in SUFFIX.values()):
+            self.output.setText(str(path.with_suffix(wanted)))
+
+    def _on_timing(self) -> None:
+        self.factor.setEnabled(self.by_factor.isChecked())
+        self.keep_duration.setEnabled(self.by_factor.isChecked())
+        self.rate.setEnabled(self.by_rate.isChecked())
+
+    def _browse(self) -> None:
+        name = self.codec.currentData()
+        if name == "png":
+            path = QFileDialog.getExistingDirectory(self, "Folder to hold the PNG folder", str(Path(self.output.text()).parent))
+            if path:
+                self.output.setText(str(Path(path) / Path(self.output.text()).name))
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export to", self.output.text(), f"Video (*{SUFFIX[name]})")
+        if path:
+            self.output.setText(path)
+            self.overwrite.setChecked(Path(path).exists())  # the file dialog already asked
+
+    def _default_output(self, codec: str) -> Path:
+        source = self.clip.info.path
+        folder = source.parent if source.parent.is_dir() and source.exists() else Path.home()
+        stem = source.stem if source.exists() else "demo"
+        return folder / f"{stem}_interpolated{SUFFIX[codec]}"
+
+    def _show_status(self, text: str, error: bool = False) -> None:
+        self.status.setStyleSheet("color: #b00020;" if error else "")
+        self.status.setText(text)
+
+
+def _row(*widgets: QWidget) -> QWidget:
+    box = QWidget()
+    layout = QHBoxLayout(box)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for widget in widgets:
+        layout.addWidget(widget)
+    return box
+
+
+def _column(*widgets: QWidget) -> QWidget:
+    box = QWidget()
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for widget in widgets:
+        layout.addWidget(widget)
+    return box
+
