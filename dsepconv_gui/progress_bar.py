@@ -29,7 +29,8 @@ class Progress:
         if now - self.last_print < (0.2 if self.interactive else 30) and done < self.total or done <= self.start:
             return
         self.last_print = now
-        rate = (done - self.start) / max(now - self.started, 1e-9)
+        elapsed = now - self.started
+        rate = (done - self.start) / elapsed if elapsed >= 1.0 else 0.0  # too early to tell
         left = (self.total - done) / rate if rate > 0 else float("inf")
         width = 24
         filled = int(width * done / max(self.total, 1))

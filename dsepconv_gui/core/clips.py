@@ -150,7 +150,10 @@ class VideoClip(Clip):
             raise ClipError(f"{path}: has no video stream")
         self._stream = streams[0]
         self._stream.thread_type = "AUTO"
-        pts = self._scan_timestamps()
+        # AVI files (packed B-frames, N-VOP placeholders) carry packet timestamps that do not
+        # match the decoded frames: number their frames in decoding order instead.
+        self._by_order = "avi" in (self._container.format.name or "").split(",")
+        pts = self._scan_decoded_order() if self._by_order else self._scan_timestamps()
         if not pts:
             self._container.close()
             raise ClipError(f"{path}: no decodable video frames")
@@ -186,6 +189,23 @@ class VideoClip(Clip):
         self._container.seek(0)
         return sorted(set(pts))
 
+    def _scan_decoded_order(self) -> list[int]:
+        """Frame numbers 0..n-1 by decoding the whole stream once (AVI only: small legacy files)."""
+        import av
+
+        count = 0
+        try:
+            for _ in self._container.decode(self._stream):
+                count += 1
+        except av.error.FFmpegError:
+            pass  # a damaged tail: keep what was decodable
+        self._container.seek(0)
+        return list(range(count))
+
+    def _position(self, frame, counter: int) -> int | None:
+        """The frame number of a decoded frame: by its timestamp, or (AVI) by decoding order."""
+        return counter if self._by_order else self._index_of.get(frame.pts)
+
     def _decode_at(self, index: int) -> np.ndarray:
         """Decode frame `index`: forward from the current position when it is close ahead
         (playback, stepping), else from the keyframe before it. Frames passed on the way are
@@ -195,13 +215,19 @@ class VideoClip(Clip):
         ahead = self._next_index is not None and self._next_index <= index <= self._next_index + 48
         try:
             if not ahead:
-                self._container.seek(self._pts[index], stream=self._stream, backward=True, any_frame=False)
+                if self._by_order:
+                    self._container.seek(0)
+                    self._next_index = 0
+                else:
+                    self._container.seek(self._pts[index], stream=self._stream, backward=True, any_frame=False)
                 self._frames = self._container.decode(self._stream)
             for frame in self._frames:
-                position = self._index_of.get(frame.pts)
-                if position is None or position < index and position + self.cache_size < index:
+                position = self._position(frame, self._next_index or 0)
+                if position is None:
                     continue
                 self._next_index = position + 1
+                if position < index and position + self.cache_size < index:
+                    continue
                 image = frame.to_ndarray(format="rgb24")
                 if position == index:
                     return image
@@ -229,9 +255,10 @@ class VideoClip(Clip):
             with av.open(str(self.path)) as container:
                 stream = container.streams.video[0]
                 stream.thread_type = "AUTO"
-                container.seek(self._pts[start], stream=stream, backward=True, any_frame=False)
-                for frame in container.decode(stream):
-                    index = self._index_of.get(frame.pts)
+                if not self._by_order:
+                    container.seek(self._pts[start], stream=stream, backward=True, any_frame=False)
+                for counter, frame in enumerate(container.decode(stream)):
+                    index = self._position(frame, counter)
                     if index is None or index < expected:
                         continue
                     if index > expected:
