@@ -104,6 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--flip-weight", type=float, default=1.0, help="weight of the time-reversed prediction's loss")
     p.add_argument("--gradient-weight", type=float, default=1.0, help="weight of the gradient loss")
     p.add_argument("--triplets-per-source", type=int, default=100)
+    p.add_argument("--min-start-psnr", type=float, default=None, metavar="DB",
+                   help="train and validate only on triplets where the starting point (the flow prior, "
+                   "or the frame average for models without one) reaches DB dB: leaves out motion too "
+                   "large to learn from in a short run")
     p.add_argument("--bank-crop", type=int, default=160, help="side of the stored triplet crops (default 160)")
     p.add_argument("--bank-cache", type=Path, default=Path("runs/banks"), help="where triplet banks are cached")
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
@@ -254,6 +258,7 @@ def run_train(args: argparse.Namespace) -> None:
         run_dir=args.run_dir, config=config, iterations=args.iterations, batch_size=args.batch_size,
         crop=args.crop, learning_rate=args.lr, checkpoint_every=args.checkpoint_every,
         validate_every=args.validate_every, seed=args.seed, device=str(device.device),
+        min_start_psnr=args.min_start_psnr,
         weights=LossWeights(flip=args.flip_weight, gradient=args.gradient_weight),
     )
     log(f"training {args.config} {config.to_dict()} on {device} for {args.iterations} iterations")

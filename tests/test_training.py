@@ -173,3 +173,22 @@ def test_validation_on_held_out_sources_keeps_the_best_checkpoint(tmp_path):
     best = load_checkpoint(tmp_path / "run" / "best.safetensors")
     assert set(best.metadata["validation_psnr"]) == {"model", "average", "prior"}
     assert torch.load(tmp_path / "run" / "train_state.pt", weights_only=True)["best_psnr"] > 0
+
+
+def test_start_psnr_filter_skips_triplets_the_prior_gets_badly_wrong(tmp_path):
+    from dsepconv_gui.training.trainer import start_psnr
+
+    bank = translating_bank(count=4)
+    bank.flows = bank.flows.copy()
+    bank.flows[2:] = 0  # these two lose their flow: the prior is now the frame average, far worse
+    scores = start_psnr(bank, with_flows=True)
+    assert scores[0] == pytest.approx(scores[1]) and scores[0] > scores[2] + 5
+    messages = []
+    options = TrainOptions(run_dir=tmp_path / "run", config=TINY_FLOW, iterations=1, batch_size=1, crop=32,
+                           min_start_psnr=float(scores[2] + 2))
+    train(options, bank, log=messages.append)
+    assert any("2 of 4 triplets" in m for m in messages)
+    too_strict = TrainOptions(run_dir=tmp_path / "r2", config=TINY_FLOW, iterations=1, batch_size=1, crop=32,
+                              min_start_psnr=99.0)
+    with pytest.raises(InputError, match="lower the threshold"):
+        train(too_strict, bank, log=messages.append)

@@ -38,6 +38,7 @@ class TrainOptions:
     checkpoint_every: int = 200
     validate_every: int = 1000
     validation_every_nth_source: int = 10  # sources with index % n == n - 1 are held out
+    min_start_psnr: float | None = None  # skip triplets the starting point gets this wrong (dB)
     weights: LossWeights = field(default_factory=LossWeights)
     seed: int = 0
     device: str = "cpu"
@@ -90,6 +91,25 @@ def psnr(prediction: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
     return -10 * torch.log10(mse)
 
 
+def start_psnr(bank: TripletBank, with_flows: bool, chunk: int = 64) -> np.ndarray:
+    """PSNR of each triplet's starting point: the flow prior (a model with one) or the frame
+    average, which is what an untrained network outputs."""
+    scores = []
+    with torch.inference_mode():
+        for start in range(0, len(bank), chunk):
+            frames = torch.from_numpy(np.asarray(bank.frames[start:start + chunk], dtype=np.float32) / 255.0)
+            frames = frames.permute(0, 1, 4, 2, 3)
+            f0, truth, f2 = frames[:, 0], frames[:, 1], frames[:, 2]
+            if with_flows:
+                flows = torch.from_numpy(np.asarray(bank.flows[start:start + chunk], dtype=np.float32))
+                prior1, prior2 = prior_displacements(flows)
+                guess = (warp(f0, prior1) + warp(f2, prior2)) / 2
+            else:
+                guess = (f0 + f2) / 2
+            scores.append(psnr(guess, truth).numpy())
+    return np.concatenate(scores)
+
+
 def validate(model: DSepConvNet, bank: TripletBank, indices: np.ndarray, device: torch.device) -> dict[str, float]:
     """Mean PSNR on the held-out triplets, of the model and of the frame average (and of the
     flow prior alone, for a model that has one)."""
@@ -121,9 +141,16 @@ def train(options: TrainOptions, bank: TripletBank, resume: bool = False, log: C
     if with_flows and bank.flows is None:
         raise InputError("this configuration needs flows, but the triplet bank was built without them")
     held_out = bank.source % options.validation_every_nth_source == options.validation_every_nth_source - 1
-    train_indices, val_indices = np.flatnonzero(~held_out), np.flatnonzero(held_out)
+    usable = np.ones(len(bank), dtype=bool)
+    if options.min_start_psnr is not None:
+        usable = start_psnr(bank, with_flows) >= options.min_start_psnr
+        log(f"{int(usable.sum())} of {len(bank)} triplets have a starting point of at least "
+            f"{options.min_start_psnr} dB; the rest are skipped")
+    train_indices, val_indices = np.flatnonzero(~held_out & usable), np.flatnonzero(held_out & usable)
     if len(train_indices) == 0:
-        train_indices, val_indices = np.arange(len(bank)), np.arange(0)
+        if not usable.any():
+            raise InputError(f"no triplet's starting point reaches {options.min_start_psnr} dB; lower the threshold")
+        train_indices, val_indices = np.flatnonzero(usable), np.arange(0)
     log(f"{len(train_indices)} training triplets, {len(val_indices)} held out for validation")
 
     state_path, weights_path = run_dir / STATE_NAME, run_dir / WEIGHTS_NAME
