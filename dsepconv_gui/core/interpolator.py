@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -13,6 +14,7 @@ from .device import DeviceInfo
 from .errors import InputError
 from .flow_prior import bidirectional_flow
 from .network import DeformableTerm
+from .tiled_inference import forward_within_memory
 
 
 @dataclass(frozen=True)
@@ -64,10 +66,13 @@ def check_frames(frame_a: np.ndarray, frame_b: np.ndarray) -> None:
 class Interpolator:
     """Runs a loaded DSepConv model on pairs of RGB uint8 frames, on one device."""
 
-    def __init__(self, loaded: LoadedModel, device: DeviceInfo) -> None:
+    def __init__(self, loaded: LoadedModel, device: DeviceInfo, tile: int | None = None,
+                 log: Callable[[str], None] | None = None) -> None:
         self.loaded = loaded
         self.device = device
         self.model = loaded.model.to(device.device, device.dtype).eval()
+        self.tile = tile  # None: chosen from the memory available
+        self.log = log
 
     def interpolate(self, frame_a: np.ndarray, frame_b: np.ndarray, *, with_terms: bool = False) -> InterpolationResult:
         """The frame halfway between frame_a and frame_b (both (H, W, 3) uint8 RGB)."""
@@ -80,11 +85,13 @@ class Interpolator:
             if self.loaded.config.flow_prior == "dis":
                 flows = torch.from_numpy(bidirectional_flow(frame_a, frame_b))[None]
                 flows = flows.to(self.device.device, self.device.dtype)
-            output = self.model(a, b, return_terms=with_terms, flows=flows)
-            frame = tensor_to_frame(output.frame)
             terms = None
-            if output.terms is not None:
+            if with_terms:  # the whole frame's parameters are wanted: no tiling
+                output = self.model(a, b, return_terms=True, flows=flows)
+                frame = tensor_to_frame(output.frame)
                 terms = (term_to_numpy(output.terms[0]), term_to_numpy(output.terms[1]))
+            else:
+                frame = tensor_to_frame(forward_within_memory(self.model, a, b, flows, self.tile, self.log))
         return InterpolationResult(
             frame=frame,
             terms=terms,

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import DSepConvConfig
-from .deformable_separable_conv import deformable_separable_conv
+from .deformable_separable_conv import deformable_separable_conv, deformable_separable_conv_streaming
 from .errors import InputError
 
 # Five average poolings: the network works on sides that are multiples of 32.
@@ -183,11 +183,23 @@ class DSepConvNet(nn.Module):
     ) -> DSepConvOutput:
         """Interpolate the middle frame of two (B, 3, H, W) frames in [0, 1].
 
-        Any size: frames are padded (replicate) to a multiple of 32 and every output is
-        cropped back. `return_terms` adds each frame's kernels, offsets, masks and
+        Any size: frames are padded (replicate) to a multiple of 32 for the network and its
+        outputs cropped back. `return_terms` adds each frame's kernels, offsets, masks and
         deformable result, which are computed anyway. A model with a flow prior needs
         `flows` (B, 4, H, W): flow 1→2 (dy, dx) then 2→1 (dy, dx), see flow_prior.py.
         """
+        term1, term2 = self.estimate(frame1, frame2, flows)
+        term1 = replace(term1, result=synthesize(frame1, term1))
+        term2 = replace(term2, result=synthesize(frame2, term2))
+        frame = term1.result + term2.result
+        return DSepConvOutput(frame=frame, terms=(term1, term2) if return_terms else None)
+
+    def estimate(
+        self, frame1: torch.Tensor, frame2: torch.Tensor, flows: torch.Tensor | None = None
+    ) -> tuple[DeformableTerm, DeformableTerm]:
+        """The network part: each frame's kernels, offsets (prior included) and masks, at the
+        frames' size, with result None. `synthesize` applies them; tiled inference runs this
+        on tiles and synthesises each tile's pixels from the whole frames."""
         check_frame_pair(frame1, frame2)
         h, w = frame1.shape[-2:]
         uses_prior = self.config.flow_prior != "none"
@@ -204,24 +216,32 @@ class DSepConvNet(nn.Module):
             prior1, prior2 = prior_displacements(flows)
             inputs += [flows / FLOW_INPUT_SCALE, warp(frame1, prior1) - 0.5, warp(frame2, prior2) - 0.5]
         features = self.features(torch.cat(inputs, dim=1))
-        term1 = self._term(features, frame1, prior1, self.vertical1, self.horizontal1, self.offset_y1, self.offset_x1, self.mask1)
-        term2 = self._term(features, frame2, prior2, self.vertical2, self.horizontal2, self.offset_y2, self.offset_x2, self.mask2)
-        frame = term1.result + term2.result
+        term1 = self._term(features, prior1, self.vertical1, self.horizontal1, self.offset_y1, self.offset_x1, self.mask1)
+        term2 = self._term(features, prior2, self.vertical2, self.horizontal2, self.offset_y2, self.offset_x2, self.mask2)
+        if not any(pad):
+            return term1, term2
         left, _, top, _ = pad
-        crop = (slice(None), slice(None), slice(top, top + h), slice(left, left + w))
-        if not return_terms:
-            return DSepConvOutput(frame=frame[crop])
-        return DSepConvOutput(frame=frame[crop], terms=(term1.map(lambda t: t[crop]), term2.map(lambda t: t[crop])))
+        return (term1.map(lambda t: t[..., top:top + h, left:left + w]),
+                term2.map(lambda t: t[..., top:top + h, left:left + w]))
 
     @staticmethod
-    def _term(features, frame, prior, vertical, horizontal, offset_y, offset_x, mask) -> DeformableTerm:
+    def _term(features, prior, vertical, horizontal, offset_y, offset_x, mask) -> DeformableTerm:
         v, h = vertical(features), horizontal(features)
         dy, dx = offset_y(features), offset_x(features)
         if prior is not None:
             dy, dx = dy + prior[:, 0:1], dx + prior[:, 1:2]
         m = torch.sigmoid(mask(features)) if mask is not None else None
-        result = deformable_separable_conv(frame, v, h, dy, dx, m)
-        return DeformableTerm(vertical=v, horizontal=h, offset_y=dy, offset_x=dx, mask=m, result=result, prior=prior)
+        return DeformableTerm(vertical=v, horizontal=h, offset_y=dy, offset_x=dx, mask=m, result=None, prior=prior)
+
+
+def synthesize(frame: torch.Tensor, term: DeformableTerm, origin: tuple[int, int] = (0, 0)) -> torch.Tensor:
+    """frame convolved with a term's kernels, offsets and mask. While gradients are recorded
+    this is the reference op (all taps at once); for inference the streaming op, which holds
+    one tap's samples at a time and can synthesise a region (origin) from the whole frame."""
+    parameters = (term.vertical, term.horizontal, term.offset_y, term.offset_x, term.mask)
+    if torch.is_grad_enabled() and origin == (0, 0) and term.vertical.shape[-2:] == frame.shape[-2:]:
+        return deformable_separable_conv(frame, *parameters)
+    return deformable_separable_conv_streaming(frame, *parameters, origin=origin)
 
 
 def prior_displacements(flows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

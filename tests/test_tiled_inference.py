@@ -1,0 +1,115 @@
+"""Tiled inference: tiles agree with the whole frame, tile sizes follow the memory, and an
+out-of-memory error retries with smaller tiles."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from dsepconv_gui.core.config import DSepConvConfig, preset
+from dsepconv_gui.core.device import resolve_device
+from dsepconv_gui.core.flow_prior import bidirectional_flow
+from dsepconv_gui.core.interpolator import Interpolator
+from dsepconv_gui.core.checkpoint import LoadedModel
+from dsepconv_gui.core.tiled_inference import (
+    MIN_TILE,
+    forward_within_memory,
+    tile_side_for,
+    tiled_forward,
+    tiles,
+)
+
+from .conftest import make_random_network
+
+FLOW_CONFIG = DSepConvConfig(kernel_size=3, base_width=2, flow_prior="dis")
+
+
+def pair(h=150, w=170, seed=0):
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 256, (h + 8, w + 8, 3), dtype=np.uint8)
+    a, b = base[4:4 + h, 2:2 + w], base[4:4 + h, 6:6 + w]
+    flows = torch.from_numpy(bidirectional_flow(a, b))[None]
+    to = lambda x: torch.from_numpy(np.ascontiguousarray(x)).permute(2, 0, 1)[None].float() / 255  # noqa: E731
+    return to(a), to(b), flows
+
+
+def psnr(x, y):
+    mse = float(((x - y) ** 2).mean())
+    return 10 * np.log10(1.0 / max(mse, 1e-20))
+
+
+def test_tiles_cover_the_frame_once():
+    covered = np.zeros((150, 170), int)
+    for top, bottom, left, right in tiles(150, 170, 64):
+        covered[top:bottom, left:right] += 1
+    assert (covered == 1).all()
+
+
+def test_tiles_with_whole_frame_context_equal_the_untiled_frame():
+    model = make_random_network(FLOW_CONFIG)
+    a, b, flows = pair()
+    with torch.inference_mode():
+        whole = model(a, b, flows=flows).frame
+        tiled = tiled_forward(model, a, b, flows, tile=64, margin=256)
+    torch.testing.assert_close(tiled, whole, rtol=0, atol=1e-4)  # float32 rounding of other conv sizes
+
+
+def test_tiles_with_the_default_margin_agree_above_50_db():
+    model = make_random_network(FLOW_CONFIG)
+    a, b, flows = pair(200, 230, seed=1)
+    with torch.inference_mode():
+        whole = model(a, b, flows=flows).frame
+        tiled = tiled_forward(model, a, b, flows, tile=128)
+    assert psnr(tiled, whole) > 50
+
+
+def test_tile_side_grows_with_memory_and_has_a_floor():
+    config = preset("flow-small")
+    sides = [tile_side_for(config, budget) for budget in (1e6, 5e8, 2e9, 8e9)]
+    assert sides[0] == MIN_TILE and sides == sorted(sides) and sides[-1] > sides[1]
+    assert all(side % 32 == 0 for side in sides)
+
+
+def test_out_of_memory_retries_with_smaller_tiles():
+    model = make_random_network(FLOW_CONFIG)
+    a, b, flows = pair(300, 300, seed=2)
+    real_estimate = model.estimate
+    sizes = []
+
+    def estimate(f1, f2, fl):
+        sizes.append(max(f1.shape[-2:]))
+        if max(f1.shape[-2:]) >= 300:  # the whole frame does not fit
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real_estimate(f1, f2, fl)
+
+    model.estimate = estimate
+    messages = []
+    with torch.inference_mode():
+        out = forward_within_memory(model, a, b, flows, tile=512, log=messages.append)
+        model.estimate = real_estimate
+        whole = model(a, b, flows=flows).frame
+    assert sizes[0] == 300 and max(sizes[1:]) < 300  # the whole frame first, then tiles
+    assert messages and "out of memory" in messages[0] and "retrying" in messages[0]
+    assert psnr(out, whole) > 50
+
+
+def test_other_errors_are_not_retried():
+    model = make_random_network(FLOW_CONFIG)
+    a, b, flows = pair(64, 64)
+    model.estimate = lambda *args: (_ for _ in ()).throw(RuntimeError("shape mismatch"))
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        forward_within_memory(model, a, b, flows, tile=512)
+
+
+def test_interpolator_tiles_large_frames_to_the_same_result():
+    model = make_random_network(FLOW_CONFIG)
+    loaded = LoadedModel(model=model, config=FLOW_CONFIG, source="test")
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 256, (140, 200, 3), dtype=np.uint8)
+    b = np.roll(a, 3, axis=1)
+    device = resolve_device("cpu")
+    whole = Interpolator(loaded, device, tile=1024).interpolate(a, b).frame
+    tiled = Interpolator(loaded, device, tile=64).interpolate(a, b).frame
+    error = np.abs(whole.astype(int) - tiled).max()
+    assert error <= 1
