@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install install-test lint clean
+.PHONY: run test bench install install-test lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ run: install
 
 test: install-test
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
+
+# Speed and memory against the machine's matmul peak and the classical peers (a few minutes).
+bench: install
+	$(BIN)/dsepconv bench --json bench.json
 
 lint: install-test
 	$(BIN)/python -m pip install -q ruff && $(BIN)/ruff check dsepconv_gui tests main.py

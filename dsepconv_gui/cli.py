@@ -81,6 +81,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="--factor: repeat the last frame so the output lasts as long as the input")
     p.add_argument("-y", "--overwrite", action="store_true", help="replace OUTPUT if it exists (only once complete)")
 
+    p = commands.add_parser(
+        "bench", help="measure speed and memory against the machine's limit and the classical peers",
+        description="Seconds per frame at 640×480, 1280×720 and 1920×1080 (whole and tiled) and a tiled "
+        "3840×2160 frame, peak memory, network FLOPs and GFLOP/s against this machine's fp32 matmul peak, "
+        "the deformable convolution's share of the time, OpenCV DIS and ffmpeg minterpolate on the same "
+        "frames, tiled-vs-untiled agreement and an end-to-end ×2 export. Medians of --runs after a warm-up.",
+    )
+    p.add_argument("--model", default=None, help=MODEL_HELP)
+    p.add_argument("--runs", type=int, default=3, help="timed runs per measurement (default 3)")
+    p.add_argument("--sizes", nargs="+", default=None, metavar="WxH",
+                   help="frame sizes among 640x480 1280x720 1920x1080 (default: all three)")
+    p.add_argument("--json", type=Path, default=None, help="also write the measurements to this JSON file")
+
     p = commands.add_parser("info", help="print the version, the device found and the model in use")
     add_model_options(p)
 
@@ -331,12 +344,31 @@ def run_export(args: argparse.Namespace) -> None:
     print(summary.describe())
 
 
+def run_bench(args: argparse.Namespace) -> None:
+    import json
+
+    from .benchmark import DEFAULT_SIZES, SIZES, format_report, run_benchmark
+    from .core.errors import InputError
+
+    sizes = args.sizes or DEFAULT_SIZES
+    unknown = [size for size in sizes if size not in SIZES]
+    if unknown:
+        raise InputError(f"unknown size {unknown[0]}; choose among {', '.join(DEFAULT_SIZES)}")
+    if "640x480" not in sizes:
+        sizes = ["640x480", *sizes]  # the peers are compared at 640×480
+    report = run_benchmark(args.model, sizes, args.runs, log=lambda m: print(m, file=sys.stderr, flush=True))
+    print(format_report(report))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+        print(f"measurements: {args.json}")
+
+
 def main(argv: list[str] | None = None) -> int:
     from .core.errors import DSepConvError
 
     args = build_parser().parse_args(argv)
     handlers = {"interpolate": run_interpolate, "info": run_info, "demo": run_demo, "train": run_train, "eval": run_eval,
-                "export": run_export}
+                "export": run_export, "bench": run_bench}
     try:
         handlers[args.command](args)
     except DSepConvError as exc:

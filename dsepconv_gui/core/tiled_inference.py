@@ -23,8 +23,9 @@ import torch.nn.functional as F
 from .config import DSepConvConfig
 from .network import DSepConvNet, alignment_padding, synthesize
 
-MARGIN = 64  # pixels of context around each tile (multiple of 32); see measure_margin
+MARGIN = 64  # pixels of context around each tile (multiple of 32)
 MIN_TILE = 128
+CPU_BUDGET = 1.0e9  # bytes for one tile's network pass on CPU: 1080p stays within 1.5 GB
 
 
 def bytes_per_pixel(config: DSepConvConfig) -> float:
@@ -47,7 +48,8 @@ def tile_side_for(config: DSepConvConfig, budget_bytes: float) -> int:
 
 
 def available_memory(device: torch.device) -> float:
-    """Bytes free for inference: free GPU memory, or on CPU the available system memory."""
+    """Bytes for one network pass: most of the free GPU memory, or on CPU half the available
+    system memory up to CPU_BUDGET (larger tiles are hardly faster on CPU)."""
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
         return free * 0.8
@@ -55,10 +57,10 @@ def available_memory(device: torch.device) -> float:
         with open("/proc/meminfo") as handle:
             for line in handle:
                 if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024 * 0.5
+                    return min(CPU_BUDGET, int(line.split()[1]) * 1024 * 0.5)
     except OSError:
         pass
-    return 2e9
+    return CPU_BUDGET
 
 
 def tiles(height: int, width: int, side: int) -> list[tuple[int, int, int, int]]:
