@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench install install-test lint clean
+.PHONY: run test bench fuzz install install-test lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ test: install-test
 # Speed and memory against the machine's matmul peak and the classical peers (a few minutes).
 bench: install
 	$(BIN)/dsepconv bench --json bench.json
+
+# The loader fuzz test with a long budget (make test runs 25 cases per kind).
+fuzz: install-test
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1000} $(BIN)/python -m pytest -s -q tests/test_fuzz_loaders.py
 
 lint: install-test
 	$(BIN)/python -m pip install -q ruff && $(BIN)/ruff check dsepconv_gui tests main.py

@@ -156,7 +156,7 @@ def load_interpolator(model_spec: str | None, device_spec: str):
     loaded, warning = resolve_model(model_spec, device.device)
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
-    return Interpolator(loaded, device)
+    return Interpolator(loaded, device, log=lambda message: print(f"\nwarning: {message}", file=sys.stderr))
 
 
 def run_interpolate(args: argparse.Namespace) -> None:

@@ -57,9 +57,10 @@ class Clip:
     cache_size = 48
     time_origin = 0.0  # seconds of frame 0 on the file's clock (where its audio is aligned)
 
-    def __init__(self, info: ClipInfo, timestamps: list[float]) -> None:
+    def __init__(self, info: ClipInfo, timestamps: list[float], notes: list[str] | None = None) -> None:
         self.info = info
         self.timestamps = timestamps
+        self.notes = notes or []  # what was converted or is unusual, for the user
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._lock = threading.RLock()
 
@@ -88,9 +89,10 @@ class Clip:
     def _decode(self, index: int) -> np.ndarray:
         raise NotImplementedError
 
-    def iter_frames(self, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    def iter_frames(self, start: int = 0, stop: int | None = None,
+                    replaced: list[int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
         """(index, frame) for frames start..stop-1 in order, bypassing the cache (exports
-        stream long clips through this without holding them)."""
+        stream long clips through this without holding them). `replaced`: see VideoClip."""
         stop = self.info.frame_count if stop is None else stop
         for index in range(start, stop):
             yield index, self._decode(index)
@@ -100,19 +102,37 @@ class Clip:
 
 
 class ImageSequenceClip(Clip):
-    """A folder of numbered images, in numeric order (frame_2 before frame_10)."""
+    """A folder of numbered images, in numeric order (frame_2 before frame_10).
+
+    Every file's header is checked when the folder is opened: frames of another size refuse
+    the folder, naming the first such file; grey, alpha, 16-bit, CMYK, palette and mixed
+    formats are converted to 8-bit RGB with a note; a gap in the numbering becomes a gap in
+    time (frame numbers are timestamps at `fps`), with a note.
+    """
 
     def __init__(self, folder: Path, fps: float = DEFAULT_IMAGE_RATE) -> None:
         files = numbered_images(folder)
         if not files:
             raise ClipError(f"{folder}: no images ({', '.join(IMAGE_EXTENSIONS)}) in this folder")
-        first = read_image(files[0])
+        (width, height), notes = check_sequence(files)
         self.files = files
-        info = ClipInfo(folder, "images", first.shape[1], first.shape[0], len(files), fps)
-        super().__init__(info, [i / fps for i in range(len(files))])
+        numbers = [frame_number(f) for f in files]
+        if all(n is not None for n in numbers) and len(set(numbers)) == len(numbers):
+            stamps = [(n - numbers[0]) / fps for n in numbers]
+            missing = [n for n in range(numbers[0], numbers[-1] + 1) if n not in set(numbers)]
+            if missing:
+                shown = ", ".join(map(str, missing[:8])) + (", ..." if len(missing) > 8 else "")
+                notes.append(f"{len(missing)} frame number(s) missing ({shown}): kept as gaps in time")
+        else:
+            stamps = [i / fps for i in range(len(files))]
+        info = ClipInfo(folder, "images", width, height, len(files), fps)
+        super().__init__(info, stamps, notes)
 
     def _decode(self, index: int) -> np.ndarray:
-        frame = read_image(self.files[index])
+        try:
+            frame = read_image(self.files[index])
+        except InputError as exc:
+            raise ClipError(str(exc)) from None
         if frame.shape[:2] != (self.info.height, self.info.width):
             raise ClipError(
                 f"{self.files[index]}: {frame.shape[1]}×{frame.shape[0]} differs from the first frame's "
@@ -121,13 +141,70 @@ class ImageSequenceClip(Clip):
         return frame
 
 
+def frame_number(path: Path) -> int | None:
+    numbers = re.findall(r"\d+", path.stem)
+    return int(numbers[-1]) if numbers else None
+
+
+# PIL image modes and what converting them to 8-bit RGB does.
+MODE_NOTES = {
+    "L": "greyscale (copied to R, G and B)", "1": "black and white (copied to R, G and B)",
+    "LA": "greyscale with alpha (alpha dropped)", "RGBA": "alpha channel dropped", "PA": "palette with alpha (alpha dropped)",
+    "P": "palette colours expanded", "CMYK": "CMYK converted to RGB", "I;16": "16-bit (scaled to 8 bits)",
+    "I;16B": "16-bit (scaled to 8 bits)", "I;16L": "16-bit (scaled to 8 bits)", "I": "32-bit integer (scaled to 8 bits)",
+    "F": "floating point (scaled to 8 bits)",
+}
+
+
+def check_sequence(files: list[Path]) -> tuple[tuple[int, int], list[str]]:
+    """(width, height) of the sequence and notes on conversions, reading only the headers.
+    ClipError names the first file that is unreadable or of another size."""
+    import warnings
+
+    from PIL import Image
+
+    size = None
+    conversions: dict[str, int] = {}
+    for path in files:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                with Image.open(path) as image:
+                    this_size, mode = image.size, image.mode
+        except PermissionError:
+            raise ClipError(f"{path}: not readable (permission denied)") from None
+        except (OSError, ValueError, Image.DecompressionBombError, SyntaxError) as exc:
+            raise ClipError(f"{path}: not a readable image ({exc})") from None
+        if size is None:
+            size = this_size
+        elif this_size != size:
+            raise ClipError(f"{path}: {this_size[0]}×{this_size[1]} differs from the first frame's "
+                            f"{size[0]}×{size[1]} ({files[0].name}); every frame of a sequence must have one size")
+        note = MODE_NOTES.get(mode)
+        if note is None and path.suffix.lower() == ".png" and _png_bit_depth(path) == 16:
+            note = "16-bit (scaled to 8 bits)"
+        if note:
+            conversions[note] = conversions.get(note, 0) + 1
+    notes = [f"{count} frame(s): {note}" for note, count in conversions.items()]
+    formats = sorted({f.suffix.lower().lstrip(".") for f in files})
+    if len(formats) > 1:
+        notes.append(f"mixed formats ({', '.join(formats)}), all read as 8-bit RGB")
+    return size, notes
+
+
+def _png_bit_depth(path: Path) -> int | None:
+    with open(path, "rb") as handle:
+        header = handle.read(26)
+    return header[24] if len(header) == 26 and header[12:16] == b"IHDR" else None
+
+
 def numbered_images(folder: Path) -> list[Path]:
     """Image files of a folder sorted by the last number in their names."""
     files = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS]
 
     def key(path: Path) -> tuple[int, str]:
-        numbers = re.findall(r"\d+", path.stem)
-        return (int(numbers[-1]) if numbers else -1, path.name)
+        number = frame_number(path)
+        return (-1 if number is None else number, path.name)
 
     return sorted(files, key=key)
 
@@ -143,7 +220,17 @@ class VideoClip(Clip):
         try:
             self._container = av.open(str(path))
         except (av.error.FFmpegError, OSError, ValueError) as exc:
-            raise ClipError(f"{path}: cannot open as video ({_reason(exc)})") from None
+            raise ClipError(f"{path}: cannot open as video: not a video file, or damaged or truncated ({_reason(exc)})") from None
+        try:
+            self._open(path)
+        except ClipError:
+            self._container.close()
+            raise
+        except (av.error.FFmpegError, OSError, ValueError, ZeroDivisionError, OverflowError) as exc:
+            self._container.close()  # a damaged header or index (found by fuzzing)
+            raise ClipError(f"{path}: cannot read as video: damaged ({_reason(exc)})") from None
+
+    def _open(self, path: Path) -> None:
         streams = self._container.streams.video
         if not streams:
             self._container.close()
@@ -169,8 +256,13 @@ class VideoClip(Clip):
         first = self._decode_at(0)
         exact = Fraction(rate) if rate else None
         info = ClipInfo(path, "video", first.shape[1], first.shape[0], len(pts), fps, exact)
+        declared = self._declared_frame_count(fps)
+        notes = []
+        if getattr(self, "_damaged_tail", False) or declared > len(pts) + 1:
+            of = f" of about {declared}" if declared > len(pts) + 1 else ""
+            notes.append(f"{len(pts)}{of} frames readable: the file is damaged or truncated")
         cached = self._cache
-        super().__init__(info, seconds)
+        super().__init__(info, seconds, notes)
         self._cache = cached
         self._cache[0] = first
         self.time_origin = float(pts[0] * base)
@@ -185,20 +277,26 @@ class VideoClip(Clip):
                 if packet.size and packet.pts is not None:
                     pts.append(packet.pts)
         except av.error.FFmpegError:
-            pass  # a damaged tail: keep what was readable
+            self._damaged_tail = True  # keep what was readable
         self._container.seek(0)
         return sorted(set(pts))
+
+    def _declared_frame_count(self, fps: float) -> int:
+        """The frame count the file's header promises (0 if it does not say): the stream's
+        count, else its duration, else the container's duration, times the rate."""
+        if self._stream.frames:
+            return int(self._stream.frames)
+        if self._stream.duration and self._stream.time_base:
+            return round(float(self._stream.duration * self._stream.time_base) * fps)
+        if self._container.duration:
+            return round(self._container.duration / 1e6 * fps)
+        return 0
 
     def _scan_decoded_order(self) -> list[int]:
         """Frame numbers 0..n-1 by decoding the whole stream once (AVI only: small legacy files)."""
         import av
 
-        count = 0
-        try:
-            for _ in self._container.decode(self._stream):
-                count += 1
-        except av.error.FFmpegError:
-            pass  # a damaged tail: keep what was decodable
+        count = sum(1 for _ in tolerant_decode(self._container, self._stream))
         self._container.seek(0)
         return list(range(count))
 
@@ -220,7 +318,7 @@ class VideoClip(Clip):
                     self._next_index = 0
                 else:
                     self._container.seek(self._pts[index], stream=self._stream, backward=True, any_frame=False)
-                self._frames = self._container.decode(self._stream)
+                self._frames = tolerant_decode(self._container, self._stream)
             for frame in self._frames:
                 position = self._position(frame, self._next_index or 0)
                 if position is None:
@@ -235,51 +333,86 @@ class VideoClip(Clip):
                     break  # the stream skipped the frame we want; fall through to the error
                 image.setflags(write=False)
                 self._cache[position] = image
-        except av.error.FFmpegError as exc:
+        except (av.error.FFmpegError, ValueError) as exc:
             self._next_index = None
             raise ClipError(f"{self.path}: cannot decode frame {index} ({_reason(exc)})") from None
         self._next_index = None
-        raise ClipError(f"{self.path}: frame {index} could not be decoded")
+        raise ClipError(f"{self.path}: frame {index} is damaged and cannot be decoded")
 
     def _decode(self, index: int) -> np.ndarray:
         return self._decode_at(index)
 
-    def iter_frames(self, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    def iter_frames(self, start: int = 0, stop: int | None = None,
+                    replaced: list[int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
         """Decode start..stop-1 in order with a container of its own, so the app can keep
-        reading this clip while an export runs. A frame that cannot be decoded is a ClipError."""
+        reading this clip while an export runs. A frame that cannot be decoded (damaged data)
+        is a ClipError, or, when a `replaced` list is given, the nearest decodable frame before
+        it (after it at the start) stands in and its index is appended to the list."""
         import av
 
         stop = self.info.frame_count if stop is None else stop
-        expected = start
+        expected, previous = start, None
+
+        def stand_ins(upto: int, image: np.ndarray | None):
+            nonlocal expected
+            while expected < upto:
+                if replaced is None or image is None:
+                    raise ClipError(f"{self.path}: frame {expected} is damaged and cannot be decoded")
+                replaced.append(expected)
+                yield expected, image
+                expected += 1
+
         try:
             with av.open(str(self.path)) as container:
                 stream = container.streams.video[0]
                 stream.thread_type = "AUTO"
                 if not self._by_order:
                     container.seek(self._pts[start], stream=stream, backward=True, any_frame=False)
-                for counter, frame in enumerate(container.decode(stream)):
+                for counter, frame in enumerate(tolerant_decode(container, stream)):
                     index = self._position(frame, counter)
                     if index is None or index < expected:
                         continue
-                    if index > expected:
-                        raise ClipError(f"{self.path}: frame {expected} could not be decoded")
-                    yield index, frame.to_ndarray(format="rgb24")
-                    expected += 1
+                    image = frame.to_ndarray(format="rgb24")
+                    yield from stand_ins(min(index, stop), previous if previous is not None else image)
                     if expected >= stop:
                         return
-        except av.error.FFmpegError as exc:
+                    yield index, image
+                    previous, expected = image, index + 1
+                    if expected >= stop:
+                        return
+        except (av.error.FFmpegError, ValueError) as exc:
             raise ClipError(f"{self.path}: cannot decode frame {expected} ({_reason(exc)})") from None
-        if expected < stop:
-            raise ClipError(f"{self.path}: the video ends at frame {expected}, before frame {stop - 1}")
+        yield from stand_ins(stop, previous)
 
     def close(self) -> None:
         super().close()
         self._container.close()
 
 
+def tolerant_decode(container, stream) -> Iterator:
+    """The stream's frames in order, skipping packets the decoder rejects (damaged data) as
+    ffmpeg does, so a damaged stretch costs a few frames rather than the rest of the clip.
+    A demuxing error (a truncated file) ends the stream there."""
+    import av
+
+    try:
+        for packet in container.demux(stream):
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError:
+                continue
+            yield from frames
+    except av.error.FFmpegError:
+        return
+
+
 def _reason(exc: Exception) -> str:
+    """FFmpeg's message without the errno and the C function: 'Invalid data found when processing input'."""
     text = str(exc)
-    return text.split(": '", 1)[0] if text else type(exc).__name__
+    if not text:
+        return type(exc).__name__
+    text = re.sub(r"^\[Errno -?\d+\]\s*", "", text)
+    return text.split(": '", 1)[0]
 
 
 def open_clip(path: str | Path) -> Clip:

@@ -19,6 +19,7 @@ import numpy as np
 from .audio_tracks import CopiedAudio
 from .clips import Clip
 from .errors import DSepConvError, InputError
+from .interpolator import MAX_FRAME_PIXELS
 from .export_plan import ExportPlan, OutputFrame, factor_plan, rate_plan
 from .scene_cuts import DEFAULT_CUT_THRESHOLD, thumbnail_difference
 from .streaming import ReadAhead, WriteBehind
@@ -118,7 +119,8 @@ def export_clip(
         writer = open_writer(output, plan.rate, codec.name, settings.crf, audio)
     except (OSError, ValueError) as exc:
         raise ExportError(f"{output}: cannot start writing ({exc})") from None
-    reader = ReadAhead(clip.iter_frames(first, last + 1), size=4)
+    replaced: list[int] = []
+    reader = ReadAhead(clip.iter_frames(first, last + 1, replaced=replaced), size=4)
     sink = WriteBehind(writer.write, size=8)
     cuts: list[int] = []
     try:
@@ -135,6 +137,10 @@ def export_clip(
     reader.close()
     if audio is not None and audio.warning:
         warnings.append(audio.warning)
+    if replaced:
+        shown = ", ".join(map(str, replaced[:10])) + (", ..." if len(replaced) > 10 else "")
+        warnings.append(f"{len(replaced)} damaged input frame(s) could not be decoded and were replaced by "
+                        f"their neighbour: {shown}")
     return ExportSummary(
         output=output, frames_written=len(plan.frames), input_frames=last - first + 1,
         interpolated=plan.interpolated_count - _blended_at_cuts(plan, cuts, first),
@@ -151,6 +157,9 @@ def prepare_export(clip: Clip, settings: ExportSettings) -> tuple[int, int, Expo
     output = Path(settings.output)
     check_destination(output, codec, settings.overwrite)
     first, last = _checked_range(clip, settings)
+    if clip.info.width * clip.info.height > MAX_FRAME_PIXELS:
+        raise InputError(f"{clip.info.path}: frames of {clip.info.width}×{clip.info.height} exceed the limit "
+                         f"of {MAX_FRAME_PIXELS / 1e6:.1f} megapixels (7680×4320)")
     plan = make_plan(clip, settings, first, last)
     _check_free_space(output, codec, clip, len(plan.frames))
     return first, last, plan

@@ -47,8 +47,13 @@ def tensor_to_frame(tensor: torch.Tensor) -> np.ndarray:
     return image.permute(1, 2, 0).cpu().numpy()
 
 
+# The largest frame accepted: 8K UHD. Larger frames are refused with this limit in the message.
+MAX_FRAME_PIXELS = 7680 * 4320
+
+
 def check_frames(frame_a: np.ndarray, frame_b: np.ndarray) -> None:
-    """Raise InputError unless both are RGB uint8 (H, W, 3) arrays of the same size."""
+    """Raise InputError unless both are RGB uint8 (H, W, 3) arrays of the same size, at most
+    MAX_FRAME_PIXELS."""
     for name, frame in (("first frame", frame_a), ("second frame", frame_b)):
         if not isinstance(frame, np.ndarray):
             raise InputError(f"{name} must be a numpy array, got {type(frame).__name__}")
@@ -56,6 +61,10 @@ def check_frames(frame_a: np.ndarray, frame_b: np.ndarray) -> None:
             raise InputError(f"{name} must be RGB uint8 (H, W, 3), got {frame.dtype} {frame.shape}")
         if frame.shape[0] < 1 or frame.shape[1] < 1:
             raise InputError(f"{name} is empty: {frame.shape}")
+    h, w = frame_a.shape[:2]
+    if h * w > MAX_FRAME_PIXELS:
+        raise InputError(f"frames of {w}×{h} ({h * w / 1e6:.1f} megapixels) exceed the limit of "
+                         f"{MAX_FRAME_PIXELS / 1e6:.1f} megapixels (7680×4320)")
     if frame_a.shape != frame_b.shape:
         raise InputError(
             f"frames differ in size: {frame_a.shape[1]}×{frame_a.shape[0]} and "

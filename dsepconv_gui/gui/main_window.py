@@ -74,6 +74,7 @@ class ErrorBanner(QWidget):
 class MainWindow(QMainWindow):
     analysis_ready = Signal(object)
     clips_opened = Signal(int)
+    worker_message = Signal(str)
 
     def __init__(self, settings: AppSettings | None = None) -> None:
         super().__init__()
@@ -251,6 +252,7 @@ class MainWindow(QMainWindow):
         self.default_model_button.clicked.connect(lambda: self.load_model(None, self.device_combo.currentText()))
         self.views["output"].hovered.connect(self._on_hover)
         self.views["output"].clicked.connect(self._on_click)
+        self.worker_message.connect(lambda text: self.statusBar().showMessage(text, 10000))
         self.jobs.result.connect(self._on_job_result)
         self.jobs.failed.connect(self._on_job_failed)
         self.jobs.progress.connect(self._on_job_progress)
@@ -319,7 +321,8 @@ class MainWindow(QMainWindow):
             self.banner.show_message(str(exc))
             return False
         self.jobs.cancel_all()
-        self.interpolator = Interpolator(loaded, device)
+        # Called from worker threads (a memory fallback): the signal carries it to the UI thread.
+        self.interpolator = Interpolator(loaded, device, log=self.worker_message.emit)
         self._model_spec = spec
         self.device_label.setText(f"Device: {device}")
         self.model_label.setText(f"Model: {Path(loaded.source).name} (n={loaded.config.kernel_size})")
@@ -379,10 +382,11 @@ class MainWindow(QMainWindow):
                 continue
             self.clips.append(clip)
             item = QListWidgetItem(QIcon(to_pixmap(icon)), f"{clip.info.path.name}\n{clip.info.describe()}")
-            item.setToolTip(str(clip.info.path))
+            item.setToolTip("\n".join([str(clip.info.path), *clip.notes]))
             self.clip_list.addItem(item)
-        if errors:
-            self.banner.show_message("\n".join(errors))
+        notes = [f"{clip.info.path.name}: {note}" for clip, _ in opened if clip is not None for note in clip.notes]
+        if errors or notes:  # notes say what was converted or is damaged: the user should know
+            self.banner.show_message("\n".join(errors + notes))
         count = len(opened) - len(errors)
         if count:
             self.clip_list.setCurrentRow(len(self.clips) - count)
