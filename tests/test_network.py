@@ -115,3 +115,47 @@ def test_network_on_cuda_agrees_with_cpu():
         cpu = model(a, b).frame
         cuda = model.cuda()(a.cuda(), b.cuda()).frame.cpu()
     torch.testing.assert_close(cuda, cpu, rtol=1e-3, atol=1e-3)
+
+
+def test_cubic_weights_sum_to_one_and_interpolate_exactly_at_whole_pixels():
+    from dsepconv_gui.core.network import cubic_weights
+
+    t = torch.linspace(0, 0.999, 50)
+    weights = torch.stack(cubic_weights(t))
+    torch.testing.assert_close(weights.sum(0), torch.ones(50))
+    assert torch.allclose(torch.stack(cubic_weights(torch.tensor(0.0))), torch.tensor([0.0, 1.0, 0.0, 0.0]))
+
+
+def test_untrained_bicubic_prior_network_reads_the_frames_as_opencv_bicubic():
+    import cv2
+    import numpy as np
+
+    from dsepconv_gui.core.network import prior_displacements, prior_frame
+
+    config = DSepConvConfig(kernel_size=5, base_width=2, flow_prior="dis", prior_sampling="bicubic")
+    model = DSepConvNet(config).eval()
+    rng = np.random.default_rng(0)
+    h, w = 40, 52
+    frames = [rng.random((h, w, 3)).astype(np.float32) for _ in range(2)]
+    flows = torch.from_numpy(rng.uniform(-6, 6, (1, 4, h, w)).astype(np.float32))
+    to = lambda x: torch.from_numpy(x).permute(2, 0, 1)[None]  # noqa: E731
+    with torch.inference_mode():
+        out = model(to(frames[0]), to(frames[1]), flows=flows).frame
+        start = prior_frame(config, to(frames[0]), to(frames[1]), flows)
+    prior1, prior2 = prior_displacements(flows)
+    rows, cols = np.mgrid[0:h, 0:w].astype(np.float32)
+    expected = 0
+    for frame, prior in ((frames[0], prior1), (frames[1], prior2)):
+        dy, dx = prior[0, 0].numpy(), prior[0, 1].numpy()
+        expected = expected + cv2.remap(frame, cols + dx, rows + dy, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE) / 2
+    inner = (slice(None), slice(None), slice(8, -8), slice(8, -8))  # OpenCV's border rule differs for cubic
+    expected = torch.from_numpy(expected).permute(2, 0, 1)[None]
+    torch.testing.assert_close(out[inner], expected[inner], rtol=0, atol=1e-4)
+    torch.testing.assert_close(start, out, rtol=0, atol=1e-5)
+
+
+def test_bicubic_prior_sampling_needs_a_flow_prior_and_masks():
+    with pytest.raises(ConfigError, match="needs a flow prior"):
+        DSepConvConfig(prior_sampling="bicubic")
+    with pytest.raises(ConfigError, match="prior_sampling must be one of"):
+        DSepConvConfig(flow_prior="dis", prior_sampling="lanczos")

@@ -181,7 +181,7 @@ def test_start_psnr_filter_skips_triplets_the_prior_gets_badly_wrong(tmp_path):
     bank = translating_bank(count=4)
     bank.flows = bank.flows.copy()
     bank.flows[2:] = 0  # these two lose their flow: the prior is now the frame average, far worse
-    scores = start_psnr(bank, with_flows=True)
+    scores = start_psnr(bank, TINY_FLOW)
     assert scores[0] == pytest.approx(scores[1]) and scores[0] > scores[2] + 5
     messages = []
     options = TrainOptions(run_dir=tmp_path / "run", config=TINY_FLOW, iterations=1, batch_size=1, crop=32,

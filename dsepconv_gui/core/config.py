@@ -10,6 +10,7 @@ from typing import Any
 from .errors import ConfigError
 
 FLOW_PRIORS = ("none", "dis")
+PRIOR_SAMPLINGS = ("bilinear", "bicubic")
 
 
 @dataclass(frozen=True)
@@ -24,12 +25,18 @@ class DSepConvConfig:
     flow_prior: "none" (the paper: offsets from the CNN alone) or "dis": every tap of
         frame k starts where OpenCV DIS flow points (see flow_prior.py); the network
         also sees the flows and the frames warped by them, and learns the residual.
+    prior_sampling: with a flow prior, how the untrained network reads each frame at the
+        prior's position: "bilinear" (every tap starts at the prior, kernels a centred unit
+        tap) or "bicubic" (taps start at the prior's whole-pixel part and the 1-D kernels as
+        the cubic interpolation weights of its fraction: a bicubic read, which keeps detail
+        that bilinear reads blur; the network learns residual kernels on top).
     """
 
     kernel_size: int = 5
     base_width: int = 32
     use_mask: bool = True
     flow_prior: str = "none"
+    prior_sampling: str = "bilinear"
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -45,6 +52,10 @@ class DSepConvConfig:
             raise ConfigError(f"base_width must be at least 1, got {self.base_width}")
         if self.flow_prior not in FLOW_PRIORS:
             raise ConfigError(f"flow_prior must be one of {FLOW_PRIORS}, got {self.flow_prior!r}")
+        if self.prior_sampling not in PRIOR_SAMPLINGS:
+            raise ConfigError(f"prior_sampling must be one of {PRIOR_SAMPLINGS}, got {self.prior_sampling!r}")
+        if self.prior_sampling == "bicubic" and (self.flow_prior == "none" or self.kernel_size < 5 or not self.use_mask):
+            raise ConfigError("prior_sampling='bicubic' needs a flow prior, masks and kernel_size of at least 5")
 
     @property
     def level_widths(self) -> tuple[int, ...]:
@@ -91,6 +102,9 @@ PRESETS: dict[str, DSepConvConfig] = {
     "small": DSepConvConfig(kernel_size=5, base_width=8, use_mask=True),
     # The small network with its taps starting from DIS optical flow.
     "flow-small": DSepConvConfig(kernel_size=5, base_width=8, use_mask=True, flow_prior="dis"),
+    # The same, reading each frame bicubically at the prior's position to start with.
+    "flow-small-bicubic": DSepConvConfig(kernel_size=5, base_width=8, use_mask=True, flow_prior="dis",
+                                         prior_sampling="bicubic"),
     # For tests and trying the pipeline: about 0.1 M parameters.
     "tiny": DSepConvConfig(kernel_size=5, base_width=2, use_mask=True),
 }

@@ -161,6 +161,8 @@ class DSepConvNet(nn.Module):
         for head in self.heads():
             nn.init.zeros_(head[-1].weight)
             nn.init.zeros_(head[-1].bias)
+        if self.config.flow_prior != "none" and self.config.prior_sampling == "bicubic":
+            return  # the cubic weights are the kernels' start (prior_start); masks at 0.5 halve each frame
         with torch.no_grad():
             for head in (self.vertical1, self.vertical2, self.horizontal1, self.horizontal2):
                 head[-1].bias[n // 2] = centre_value
@@ -224,12 +226,13 @@ class DSepConvNet(nn.Module):
         return (term1.map(lambda t: t[..., top:top + h, left:left + w]),
                 term2.map(lambda t: t[..., top:top + h, left:left + w]))
 
-    @staticmethod
-    def _term(features, prior, vertical, horizontal, offset_y, offset_x, mask) -> DeformableTerm:
+    def _term(self, features, prior, vertical, horizontal, offset_y, offset_x, mask) -> DeformableTerm:
         v, h = vertical(features), horizontal(features)
         dy, dx = offset_y(features), offset_x(features)
         if prior is not None:
-            dy, dx = dy + prior[:, 0:1], dx + prior[:, 1:2]
+            base = prior_start(prior, self.config.kernel_size, self.config.prior_sampling)
+            v, h = v + base.vertical, h + base.horizontal
+            dy, dx = dy + base.offset_y, dx + base.offset_x
         m = torch.sigmoid(mask(features)) if mask is not None else None
         return DeformableTerm(vertical=v, horizontal=h, offset_y=dy, offset_x=dx, mask=m, result=None, prior=prior)
 
@@ -242,6 +245,66 @@ def synthesize(frame: torch.Tensor, term: DeformableTerm, origin: tuple[int, int
     if torch.is_grad_enabled() and origin == (0, 0) and term.vertical.shape[-2:] == frame.shape[-2:]:
         return deformable_separable_conv(frame, *parameters)
     return deformable_separable_conv_streaming(frame, *parameters, origin=origin)
+
+
+def cubic_weights(t: torch.Tensor, a: float = -0.75) -> tuple[torch.Tensor, ...]:
+    """Keys' cubic convolution weights of the pixels at -1, 0, 1, 2 for a read at fraction t
+    in [0, 1) past pixel 0 (a = -0.75, as OpenCV's INTER_CUBIC)."""
+    def near(x):  # |x| <= 1
+        return ((a + 2) * x - (a + 3)) * x * x + 1
+
+    def far(x):  # 1 < |x| < 2
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+
+    return far(1 + t), near(t), near(1 - t), far(2 - t)
+
+
+@dataclass(frozen=True)
+class PriorStart:
+    """Where an untrained flow-prior network's kernels and offsets start (the heads add to it)."""
+
+    vertical: torch.Tensor | float
+    horizontal: torch.Tensor | float
+    offset_y: torch.Tensor
+    offset_x: torch.Tensor
+
+
+def prior_start(prior: torch.Tensor, kernel_size: int, sampling: str) -> PriorStart:
+    """The start for a prior displacement (B, 2, H, W). "bilinear": every tap at the prior
+    (the heads' kernel biases make a centred unit tap). "bicubic": taps at the prior's whole
+    part floor(d), so that they read whole pixels, and the 1-D kernels are the cubic weights
+    of the fraction d - floor(d) on taps r-1..r+2 (r the centre): together a bicubic read."""
+    if sampling != "bicubic":
+        return PriorStart(0.0, 0.0, prior[:, 0:1], prior[:, 1:2])
+    whole = torch.floor(prior)
+    fraction = prior - whole
+    r = kernel_size // 2
+
+    def kernel(t: torch.Tensor) -> torch.Tensor:  # (B, 1, H, W) -> (B, n, H, W)
+        zeros = torch.zeros_like(t)
+        taps = [zeros] * kernel_size
+        for k, weight in zip(range(r - 1, r + 3), cubic_weights(t)):
+            taps[k] = weight
+        return torch.cat(taps, dim=1)
+
+    return PriorStart(kernel(fraction[:, 0:1]), kernel(fraction[:, 1:2]), whole[:, 0:1], whole[:, 1:2])
+
+
+def prior_frame(config: DSepConvConfig, frame1: torch.Tensor, frame2: torch.Tensor, flows: torch.Tensor) -> torch.Tensor:
+    """What an untrained flow-prior network outputs: the two frames read at the prior's
+    positions (bilinearly or bicubically, per config) and averaged."""
+    prior1, prior2 = prior_displacements(flows)
+    out = []
+    for frame, prior in ((frame1, prior1), (frame2, prior2)):
+        start = prior_start(prior, config.kernel_size, config.prior_sampling)
+        if config.prior_sampling == "bicubic":
+            n = config.kernel_size
+            ones = torch.ones_like(start.offset_y).expand(-1, n * n, -1, -1)
+            out.append(deformable_separable_conv(frame, start.vertical, start.horizontal,
+                                                 start.offset_y * ones, start.offset_x * ones))
+        else:
+            out.append(warp(frame, prior))
+    return (out[0] + out[1]) / 2
 
 
 def prior_displacements(flows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

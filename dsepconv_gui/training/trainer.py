@@ -17,7 +17,7 @@ from ..core.checkpoint import load_checkpoint, save_checkpoint
 from ..core.config import DSepConvConfig
 from ..core.errors import InputError
 from ..progress_bar import Progress
-from ..core.network import DSepConvNet, prior_displacements, warp
+from ..core.network import DSepConvNet, prior_frame
 from .losses import LossWeights, interpolation_loss
 from .triplet_bank import TripletBank
 
@@ -91,9 +91,10 @@ def psnr(prediction: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
     return -10 * torch.log10(mse)
 
 
-def start_psnr(bank: TripletBank, with_flows: bool, chunk: int = 64) -> np.ndarray:
-    """PSNR of each triplet's starting point: the flow prior (a model with one) or the frame
-    average, which is what an untrained network outputs."""
+def start_psnr(bank: TripletBank, config: DSepConvConfig, chunk: int = 64) -> np.ndarray:
+    """PSNR of each triplet's starting point, what an untrained network outputs: the frames
+    read at the flow prior (a model with one) or the frame average."""
+    with_flows = config.flow_prior != "none"
     scores = []
     with torch.inference_mode():
         for start in range(0, len(bank), chunk):
@@ -102,8 +103,7 @@ def start_psnr(bank: TripletBank, with_flows: bool, chunk: int = 64) -> np.ndarr
             f0, truth, f2 = frames[:, 0], frames[:, 1], frames[:, 2]
             if with_flows:
                 flows = torch.from_numpy(np.asarray(bank.flows[start:start + chunk], dtype=np.float32))
-                prior1, prior2 = prior_displacements(flows)
-                guess = (warp(f0, prior1) + warp(f2, prior2)) / 2
+                guess = prior_frame(config, f0, f2, flows)
             else:
                 guess = (f0 + f2) / 2
             scores.append(psnr(guess, truth).numpy())
@@ -126,8 +126,7 @@ def validate(model: DSepConvNet, bank: TripletBank, indices: np.ndarray, device:
             scores["model"] += psnr(model(f0, f2, flows=flows).frame, truth).tolist()
             scores["average"] += psnr((f0 + f2) / 2, truth).tolist()
             if with_flows:
-                prior1, prior2 = prior_displacements(flows)
-                scores["prior"] += psnr((warp(f0, prior1) + warp(f2, prior2)) / 2, truth).tolist()
+                scores["prior"] += psnr(prior_frame(model.config, f0, f2, flows), truth).tolist()
     model.train()
     return {name: float(np.mean(values)) for name, values in scores.items() if values}
 
@@ -143,7 +142,7 @@ def train(options: TrainOptions, bank: TripletBank, resume: bool = False, log: C
     held_out = bank.source % options.validation_every_nth_source == options.validation_every_nth_source - 1
     usable = np.ones(len(bank), dtype=bool)
     if options.min_start_psnr is not None:
-        usable = start_psnr(bank, with_flows) >= options.min_start_psnr
+        usable = start_psnr(bank, options.config) >= options.min_start_psnr
         log(f"{int(usable.sum())} of {len(bank)} triplets have a starting point of at least "
             f"{options.min_start_psnr} dB; the rest are skipped")
     train_indices, val_indices = np.flatnonzero(~held_out & usable), np.flatnonzero(held_out & usable)
