@@ -79,7 +79,9 @@ class Interpolator:
                  log: Callable[[str], None] | None = None) -> None:
         self.loaded = loaded
         self.device = device
-        self.model = loaded.model.to(device.device, device.dtype).eval()
+        # Channels-last weights (and inputs, see DSepConvNet.estimate): measured 1.19 → 0.75 s
+        # for the flow-small network at 640×480 on 2 CPU cores; also the layout GPUs prefer.
+        self.model = loaded.model.to(device.device, device.dtype).to(memory_format=torch.channels_last).eval()
         self.tile = tile  # None: chosen from the memory available
         self.log = log
 
