@@ -82,7 +82,34 @@ def test_pair(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def measure_size(model_spec: str | None, size: str, runs: int, tile: int | None) -> dict:
-    """One frame size, in this process: frame time and its parts, FLOPs, peak memory."""
+    """One frame size, in this process: seconds per interpolated frame (flows, network and
+    synthesis, as `dsepconv export` runs them; tile None: sized from the memory available)
+    and the process's peak resident memory."""
+    import torch
+
+    from .core.device import resolve_device
+    from .core.flow_prior import bidirectional_flow
+    from .core.interpolator import Interpolator
+    from .core.model_files import resolve_model
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    height, width = parse_size(size)
+    device = resolve_device("cpu")
+    loaded, _ = resolve_model(model_spec, device.device)
+    interpolator = Interpolator(loaded, device, tile=tile)
+    a, b = test_pair(height, width)
+    frame_seconds, _ = timed(lambda: interpolator.interpolate(a, b), runs)
+    flow_seconds = 0.0
+    if loaded.config.flow_prior != "none":
+        flow_seconds = statistics.median(_seconds(lambda: bidirectional_flow(a, b)) for _ in range(max(runs, 1)))
+    return {"size": size, "tile": tile or "auto", "frame_seconds": frame_seconds, "flow_seconds": flow_seconds,
+            "peak_memory_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+
+
+def measure_parts(model_spec: str | None, size: str, runs: int) -> dict:
+    """The whole frame's network pass (its FLOPs, counted, and GFLOP/s) and the deformable
+    separable convolution of both frames, timed apart (in its own process: the untiled
+    pass needs more memory than the tiled path)."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -96,28 +123,19 @@ def measure_size(model_spec: str | None, size: str, runs: int, tile: int | None)
     height, width = parse_size(size)
     device = resolve_device("cpu")
     loaded, _ = resolve_model(model_spec, device.device)
-    interpolator = Interpolator(loaded, device, tile=tile)
+    model = Interpolator(loaded, device).model  # as inference runs it (channels-last)
     a, b = test_pair(height, width)
-    frame_seconds, _ = timed(lambda: interpolator.interpolate(a, b), runs)
-    model = interpolator.model
     with torch.inference_mode():
         ta, tb = frame_to_tensor(a, device.device, device.dtype), frame_to_tensor(b, device.device, device.dtype)
         flows = torch.from_numpy(bidirectional_flow(a, b))[None] if loaded.config.flow_prior != "none" else None
-        flow_seconds = statistics.median(_seconds(lambda: bidirectional_flow(a, b)) for _ in range(max(runs, 1))) \
-            if flows is not None else 0.0
-        result = {}
-        if tile is None:  # the parts, measured on the whole frame
-            network_seconds, terms = timed(lambda: model.estimate(ta, tb, flows), runs)
-            synthesis_seconds, _ = timed(lambda: synthesize(ta, terms[0]) + synthesize(tb, terms[1]), runs)
-            counter = FlopCounterMode(display=False)
-            with counter:
-                model.estimate(ta, tb, flows)
-            flops = counter.get_total_flops()
-            result.update(network_seconds=network_seconds, synthesis_seconds=synthesis_seconds, network_flops=flops,
-                          network_gflops_per_second=flops / network_seconds / 1e9)
-    result.update(size=size, frame_seconds=frame_seconds, flow_seconds=flow_seconds, tile=tile,
-                  peak_memory_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
-    return result
+        network_seconds, terms = timed(lambda: model.estimate(ta, tb, flows), runs)
+        synthesis_seconds, _ = timed(lambda: synthesize(ta, terms[0]) + synthesize(tb, terms[1]), runs)
+        counter = FlopCounterMode(display=False)
+        with counter:
+            model.estimate(ta, tb, flows)
+    flops = counter.get_total_flops()
+    return {"size": size, "network_seconds": network_seconds, "synthesis_seconds": synthesis_seconds,
+            "network_flops": flops, "network_gflops_per_second": flops / network_seconds / 1e9}
 
 
 def measure_tiling(model_spec: str | None) -> dict:
@@ -244,11 +262,12 @@ def run_benchmark(model_spec: str | None, sizes: list[str], runs: int, log=print
     log(f"matmul peak on {threads} threads…")
     report["machine"]["matmul_gflops"] = matmul_peak(threads)
     report["sizes"] = []
+    report["parts"] = []
     for size in sizes:
-        log(f"{size}: whole frame…")
+        log(f"{size}: frame time and memory…")
         report["sizes"].append(_in_subprocess("measure_size", model_spec, size, runs, None))
-        log(f"{size}: tiled (512)…")
-        report["sizes"].append(_in_subprocess("measure_size", model_spec, size, runs, 512))
+        log(f"{size}: network and deformable convolution apart…")
+        report["parts"].append(_in_subprocess("measure_parts", model_spec, size, runs))
     log("3840x2160 tiled…")
     report["sizes"].append(_in_subprocess("measure_size", model_spec, "3840x2160", 0, 512))
     log("tiled against untiled at 1080p…")
@@ -275,22 +294,24 @@ def format_report(report: dict) -> str:
     peak = report["machine"]["matmul_gflops"]
     lines = [f"machine: {report['machine']['cpu']}, {report['machine']['threads']} threads, "
              f"fp32 matmul peak {peak:.1f} GFLOP/s", ""]
-    lines.append(f"{'size':<11}{'tile':>6}{'s/frame':>9}{'flow s':>8}{'net s':>7}{'synth s':>8}"
-                 f"{'synth %':>8}{'GFLOP':>7}{'GFLOP/s':>8}{'% peak':>7}{'peak MB':>9}")
+    lines.append(f"{'size':<11}{'tile':>6}{'s/frame':>9}{'flow s':>8}{'peak MB':>9}   "
+                 f"{'net s':>7}{'GFLOP':>7}{'GFLOP/s':>8}{'% peak':>7}{'DSC s':>7}{'DSC %':>7}")
+    parts = {row["size"]: row for row in report.get("parts", [])}
     for row in report["sizes"]:
-        net = row.get("network_seconds")
-        cells = [f"{row['size']:<11}", f"{row['tile'] or '-':>6}", f"{row['frame_seconds']:>9.3f}",
-                 f"{row['flow_seconds']:>8.3f}"]
-        if net is not None:
-            cells += [f"{net:>7.3f}", f"{row['synthesis_seconds']:>8.3f}",
-                      f"{100 * row['synthesis_seconds'] / row['frame_seconds']:>7.1f}%",
-                      f"{row['network_flops'] / 1e9:>7.1f}", f"{row['network_gflops_per_second']:>8.1f}",
-                      f"{100 * row['network_gflops_per_second'] / peak:>6.1f}%"]
-        else:
-            cells += [f"{'':>7}{'':>8}{'':>8}{'':>7}{'':>8}{'':>7}"]
-        cells.append(f"{row['peak_memory_bytes'] / 1e6:>9.0f}")
+        cells = [f"{row['size']:<11}", f"{row['tile']:>6}", f"{row['frame_seconds']:>9.3f}",
+                 f"{row['flow_seconds']:>8.3f}", f"{row['peak_memory_bytes'] / 1e6:>9.0f}   "]
+        part = parts.get(row["size"])
+        if part is not None:
+            total = part["network_seconds"] + part["synthesis_seconds"]
+            cells += [f"{part['network_seconds']:>7.3f}", f"{part['network_flops'] / 1e9:>7.1f}",
+                      f"{part['network_gflops_per_second']:>8.1f}",
+                      f"{100 * part['network_gflops_per_second'] / peak:>6.1f}%",
+                      f"{part['synthesis_seconds']:>7.3f}", f"{100 * part['synthesis_seconds'] / total:>6.1f}%"]
         lines.append("".join(cells))
-    model_640 = next(r for r in report["sizes"] if r["size"] == "640x480" and r["tile"] is None)["frame_seconds"]
+    lines.append("(tile auto: sized from the memory available, at most a 1 GB pass on CPU; net and DSC: the "
+                 "whole frame's network pass and deformable separable convolution of both frames, timed apart; "
+                 "DSC % is its share of the two)")
+    model_640 = next(r for r in report["sizes"] if r["size"] == "640x480")["frame_seconds"]
     peers_ = report["peers"]
     quality_ = report.get("quality", {})
 

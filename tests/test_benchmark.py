@@ -3,7 +3,7 @@ the machines are shared and noisy)."""
 
 from __future__ import annotations
 
-from dsepconv_gui.benchmark import format_report, measure_size, parse_size, timed
+from dsepconv_gui.benchmark import format_report, measure_parts, measure_size, parse_size, timed
 
 
 def test_parse_size():
@@ -16,20 +16,19 @@ def test_timed_takes_the_median_after_a_warm_up():
     assert len(calls) == 4 and result == 4 and seconds >= 0
 
 
-def test_measure_size_reports_the_parts_of_a_frame():
-    whole = measure_size("random:tiny", "96x64", runs=1, tile=None)
-    assert whole["network_flops"] > 0 and whole["network_seconds"] > 0 and whole["synthesis_seconds"] > 0
-    assert whole["peak_memory_bytes"] > 10_000_000
-    tiled = measure_size("random:tiny", "96x64", runs=1, tile=128)
-    assert tiled["tile"] == 128 and "network_flops" not in tiled
+def test_measure_size_and_parts():
+    row = measure_size("random:tiny", "96x64", runs=1, tile=None)
+    assert row["tile"] == "auto" and row["frame_seconds"] > 0 and row["peak_memory_bytes"] > 10_000_000
+    assert measure_size("random:tiny", "96x64", runs=1, tile=128)["tile"] == 128
+    parts = measure_parts("random:tiny", "96x64", runs=1)
+    assert parts["network_flops"] > 0 and parts["network_seconds"] > 0 and parts["synthesis_seconds"] > 0
 
 
 def test_report_prints_ratios_to_the_peers():
-    sizes = [measure_size("random:tiny", "96x64", runs=1, tile=None)]
-    sizes[0]["size"] = "640x480"
     report = {
         "machine": {"threads": 2, "cpu": "test cpu", "matmul_gflops": 50.0},
-        "sizes": sizes,
+        "sizes": [measure_size("random:tiny", "96x64", runs=1, tile=None) | {"size": "640x480"}],
+        "parts": [measure_parts("random:tiny", "96x64", runs=1) | {"size": "640x480"}],
         "peers": {"dis_seconds": 0.1, "minterpolate_seconds": 0.05},
         "tiling": {"tile": 512, "psnr_tiled_vs_untiled": 80.0},
         "end_to_end": {"frames_written": 9, "seconds": 3.0, "output_fps": 3.0, "size": "640x360",
@@ -37,6 +36,6 @@ def test_report_prints_ratios_to_the_peers():
         "quality": {"DSepConv (x)": {"middlebury-other": 34.5}, "OpenCV DIS flow, warped halfway": {"middlebury-other": 34.4}},
     }
     text = format_report(report)
-    assert "fp32 matmul peak 50.0 GFLOP/s" in text
+    assert "fp32 matmul peak 50.0 GFLOP/s" in text and "% peak" in text and "DSC %" in text
     assert "ffmpeg minterpolate mci 0.050 s" in text and "× ffmpeg's time" in text
     assert "middlebury-other 34.40 dB" in text and "80.0 dB" in text and "10.0× faster" in text
