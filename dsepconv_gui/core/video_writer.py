@@ -76,7 +76,27 @@ def estimated_size(codec: Codec, width: int, height: int, frames: int) -> int:
     return int(codec.min_bytes_per_pixel * width * height * frames)
 
 
-class VideoWriter:
+class AtomicOutput:
+    """`with Writer(...) as w:` closes (moves the output into place) on success and aborts
+    (removes the temporary output) on any exception."""
+
+    def close(self) -> Path:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+class VideoWriter(AtomicOutput):
     """`with VideoWriter(path, rate) as w: w.write(frame)`; frames are RGB uint8 (H, W, 3).
 
     codec: a key of CODECS (or an FFmpeg encoder name, kept for tests); crf for H.264;
@@ -154,17 +174,8 @@ class VideoWriter:
                 pass
         self._tmp.unlink(missing_ok=True)
 
-    def __enter__(self) -> VideoWriter:
-        return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-
-
-class ImageSequenceWriter:
+class ImageSequenceWriter(AtomicOutput):
     """Frames as frame_000000.png, ... in a folder, built in a temporary folder beside it."""
 
     def __init__(self, path: str | os.PathLike, rate: Fraction) -> None:
@@ -201,15 +212,6 @@ class ImageSequenceWriter:
 
     def abort(self) -> None:
         shutil.rmtree(self._tmp, ignore_errors=True)
-
-    def __enter__(self) -> ImageSequenceWriter:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
 
 def open_writer(path: Path, rate: Fraction, codec: str, crf: int = 18, audio: AudioTrack | None = None):

@@ -261,19 +261,17 @@ class ExportDialog(QDialog):
 
 
 def _row(*widgets: QWidget) -> QWidget:
-    box = QWidget()
-    layout = QHBoxLayout(box)
-    layout.setContentsMargins(0, 0, 0, 0)
-    for widget in widgets:
-        layout.addWidget(widget)
-    return box
+    return _box(QHBoxLayout, widgets)
 
 
 def _column(*widgets: QWidget) -> QWidget:
+    return _box(QVBoxLayout, widgets)
+
+
+def _box(layout_class, widgets) -> QWidget:
     box = QWidget()
-    layout = QVBoxLayout(box)
+    layout = layout_class(box)
     layout.setContentsMargins(0, 0, 0, 0)
     for widget in widgets:
         layout.addWidget(widget)
     return box
-
