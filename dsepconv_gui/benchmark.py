@@ -308,7 +308,7 @@ def format_report(report: dict) -> str:
                       f"{100 * part['network_gflops_per_second'] / peak:>6.1f}%",
                       f"{part['synthesis_seconds']:>7.3f}", f"{100 * part['synthesis_seconds'] / total:>6.1f}%"]
         lines.append("".join(cells))
-    lines.append("(tile auto: sized from the memory available, at most a 1 GB pass on CPU; net and DSC: the "
+    lines.append("(tile auto: sized from the memory available, at most a 0.5 GB network pass on CPU; net and DSC: the "
                  "whole frame's network pass and deformable separable convolution of both frames, timed apart; "
                  "DSC % is its share of the two)")
     model_640 = next(r for r in report["sizes"] if r["size"] == "640x480")["frame_seconds"]
