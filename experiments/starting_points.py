@@ -1,0 +1,142 @@
+"""Score candidate starting points of the flow-prior network (no learning involved) on a
+selection set drawn from the training footage and on the benchmarks. Produces the table
+"How the starting point was chosen" in models/README.md:
+
+    python experiments/starting_points.py            # selection set (training footage)
+    python experiments/starting_points.py --benchmarks
+
+All candidates use the same OpenCV DIS flows (dsepconv_gui.core.flow_prior.dis_flow).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from dsepconv_gui.core.flow_prior import dis_flow  # noqa: E402
+from dsepconv_gui.core.images import read_image  # noqa: E402
+from dsepconv_gui.core.scene_cuts import thumbnail_difference  # noqa: E402
+from dsepconv_gui.training.sources import discover_sources, read_frames  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data"
+
+
+def selection_set(per_source: int = 4) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    """Triplets (stride 1) spread over every training source, cuts and static ones skipped."""
+    triplets = []
+    for source in discover_sources([DATA / "train" / "clips", DATA / "train" / "davis2016-val"]):
+        frames = list(read_frames(source, 360))
+        kept = 0
+        for i in np.linspace(5, len(frames) - 3, per_source * 3).astype(int):
+            f0, f1, f2 = frames[i], frames[i + 1], frames[i + 2]
+            if thumbnail_difference(f0, f2) > 30 or np.abs(f0.astype(int) - f2).mean() < 2:
+                continue
+            triplets.append(("selection", f0, f1, f2))
+            kept += 1
+            if kept == per_source:
+                break
+    return triplets
+
+
+def benchmark_set():
+    root = DATA / "benchmarks"
+    out = [("middlebury-other", *(read_image(d / n) for n in ("frame10.png", "frame10i11.png", "frame11.png")))
+           for d in sorted((root / "middlebury-other").iterdir())]
+    out += [("ucf101-dvf21", *(read_image(d / f"frame{k}.png") for k in range(3)))
+            for d in sorted((root / "ucf101-dvf21").iterdir())]
+    return out
+
+
+def sample(field: np.ndarray, d: np.ndarray, interpolation=cv2.INTER_LINEAR) -> np.ndarray:
+    """Each channel of field (C, H, W) or image (H, W, C) read at p + d(p), d (2, H, W) as (dy, dx)."""
+    h, w = d.shape[1:]
+    rows, cols = np.mgrid[0:h, 0:w].astype(np.float32)
+    mx, my = cols + d[1], rows + d[0]
+    if field.ndim == 3 and field.shape[0] in (2, 4):
+        return np.stack([cv2.remap(c, mx, my, interpolation, borderMode=cv2.BORDER_REPLICATE) for c in field])
+    return cv2.remap(field, mx, my, interpolation, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+
+
+def fixed_point(flow: np.ndarray, iterations: int = 3) -> np.ndarray:
+    """d with d = -flow(p + d)/2: where the middle pixel p came from, following the flow."""
+    d = -0.5 * flow
+    for _ in range(iterations):
+        d = -0.5 * sample(flow, d)
+    return d
+
+
+def candidates(f12, f21):
+    d = 0.25 * (f21 - f12)
+    a, b = fixed_point(f12), fixed_point(f21)
+    s = 0.5 * (a - b)
+    return [(d, -d), (s, -s), (a, b), (a, -a), (-b, b)]
+
+
+def soft_choice(pairs, f0, f2, interpolation, sigma=2.0, temperature=10.0):
+    """Per pixel, candidates weighted by how well the two frames agree there."""
+    outs, costs = [], []
+    for d1, d2 in pairs:
+        w1, w2 = sample(f0, d1, interpolation), sample(f2, d2, interpolation)
+        outs.append((w1 + w2) / 2)
+        costs.append(cv2.GaussianBlur(np.abs(w1 - w2).sum(axis=2), (0, 0), sigma))
+    costs = np.stack(costs)
+    weights = np.exp(-(costs - costs.min(0)) / temperature)
+    weights /= weights.sum(0)
+    return (np.stack(outs) * weights[..., None]).sum(0)
+
+
+def flows(f0, f2, scale=1.0):
+    if scale == 1.0:
+        return dis_flow(f0, f2), dis_flow(f2, f0)
+    h, w = f0.shape[:2]
+    up = [cv2.resize(f, (int(w * scale), int(h * scale)), interpolation=cv2.INTER_CUBIC) for f in (f0, f2)]
+    back = lambda f: np.stack([cv2.resize(c, (w, h)) for c in f]) / scale  # noqa: E731
+    return back(dis_flow(up[0], up[1])), back(dis_flow(up[1], up[0]))
+
+
+def starts(f0, f2):
+    f12, f21 = flows(f0, f2)
+    d = 0.25 * (f21 - f12)
+    a, b = fixed_point(f12), fixed_point(f21)
+    s = 0.5 * (a - b)
+    w1, w2 = sample(f0, d), sample(f2, -d)
+    e1 = np.linalg.norm(sample(f12, d) + sample(f21, d + sample(f12, d)), axis=0)
+    e2 = np.linalg.norm(sample(f21, -d) + sample(f12, -d + sample(f21, -d)), axis=0)
+    a1, a2 = np.exp(-e1**2), np.exp(-e2**2)
+    weight = ((a1 + 1e-3) / (a1 + a2 + 2e-3))[..., None]
+    yield "bilinear read at the symmetric prior", (w1 + w2) / 2
+    yield "bicubic read at the symmetric prior", (sample(f0, d, cv2.INTER_CUBIC) + sample(f2, -d, cv2.INTER_CUBIC)) / 2
+    yield "bilinear, prior by fixed-point iteration", (sample(f0, s) + sample(f2, -s)) / 2
+    yield "bilinear, forward-backward occlusion weights", weight * w1 + (1 - weight) * w2
+    yield "bicubic, soft choice among 5 candidates", soft_choice(candidates(f12, f21), f0, f2, cv2.INTER_CUBIC)
+    yield "same, DIS on frames upscaled 1.5x", soft_choice(candidates(*flows(f0, f2, 1.5)), f0, f2, cv2.INTER_CUBIC)
+
+
+def psnr(prediction, truth):
+    prediction = np.clip(np.round(prediction), 0, 255)
+    mse = ((prediction - truth.astype(np.float64)) ** 2).mean()
+    return 10 * np.log10(255**2 / max(mse, 1e-12))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--benchmarks", action="store_true", help="score on the benchmarks instead")
+    args = parser.parse_args()
+    data = benchmark_set() if args.benchmarks else selection_set()
+    scores: dict[tuple[str, str], list[float]] = {}
+    for group, f0, truth, f2 in data:
+        for name, frame in starts(f0, f2):
+            scores.setdefault((name, group), []).append(psnr(frame, truth))
+    for (name, group), values in scores.items():
+        print(f"{name:<48} {group:<18} {np.mean(values):6.2f} dB ({len(values)} triplets)")
+
+
+if __name__ == "__main__":
+    main()
