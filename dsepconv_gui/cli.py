@@ -23,9 +23,12 @@ DEVICE_HELP = "auto (CUDA when available, else CPU), cpu, cuda or cuda:N"
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
-    """--model and --device, shared by every command that runs a model."""
+    """--model, --device and --tile, shared by every command that runs a model."""
     parser.add_argument("--model", default=None, help=MODEL_HELP)
     parser.add_argument("--device", default="auto", help=DEVICE_HELP)
+    parser.add_argument("--tile", type=int, default=None, metavar="PIXELS",
+                        help="interpolate frames larger than this in tiles of this side (default: from the "
+                        "memory available; a GPU out-of-memory error retries with smaller tiles)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -146,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_interpolator(model_spec: str | None, device_spec: str):
+def load_interpolator(model_spec: str | None, device_spec: str, tile: int | None = None):
     """Resolve device and model (printing any warning) and return an Interpolator."""
     from .core.device import resolve_device
     from .core.interpolator import Interpolator
@@ -156,7 +159,12 @@ def load_interpolator(model_spec: str | None, device_spec: str):
     loaded, warning = resolve_model(model_spec, device.device)
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
-    return Interpolator(loaded, device, log=lambda message: print(f"\nwarning: {message}", file=sys.stderr))
+    if tile is not None and tile < 32:
+        from .core.errors import InputError
+
+        raise InputError(f"--tile must be at least 32 pixels, got {tile}")
+    return Interpolator(loaded, device, tile=tile,
+                        log=lambda message: print(f"\nwarning: {message}", file=sys.stderr))
 
 
 def run_interpolate(args: argparse.Namespace) -> None:
@@ -164,7 +172,7 @@ def run_interpolate(args: argparse.Namespace) -> None:
     from .core.intermediates_export import write_intermediates
 
     frame_a, frame_b = read_image(args.frame_a), read_image(args.frame_b)
-    interpolator = load_interpolator(args.model, args.device)
+    interpolator = load_interpolator(args.model, args.device, args.tile)
     result = interpolator.interpolate(frame_a, frame_b, with_terms=args.dump_intermediates is not None)
     write_image(args.output, result.frame)
     h, w = result.frame.shape[:2]
@@ -203,7 +211,7 @@ def run_demo(args: argparse.Namespace) -> None:
     from .core.intermediates_export import write_intermediates
 
     frames = render_demo_frames(3)
-    interpolator = load_interpolator(args.model, args.device)
+    interpolator = load_interpolator(args.model, args.device, args.tile)
     result = interpolator.interpolate(frames[0], frames[2], with_terms=True)
     out = args.output_dir
     write_intermediates(result, out)
@@ -221,7 +229,7 @@ def run_eval(args: argparse.Namespace) -> None:
     from .core import classical_interpolators as classical
     from .evaluation import evaluate, format_table, results_to_json
 
-    interpolator = load_interpolator(args.model, args.device)
+    interpolator = load_interpolator(args.model, args.device, args.tile)
     model_name = f"DSepConv ({Path(interpolator.loaded.source).name})"
     methods = {model_name: lambda a, b: interpolator.interpolate(a, b).frame}
     notes = []
@@ -325,7 +333,7 @@ def run_export(args: argparse.Namespace) -> None:
         overwrite=args.overwrite,
     )
     _, _, plan = prepare_export(clip, settings)  # the user's mistakes show before the model loads
-    interpolator = load_interpolator(args.model, args.device)
+    interpolator = load_interpolator(args.model, args.device, args.tile)
     print(f"{args.input}: {clip.info.describe()}; {len(plan.frames)} frames to write; model {interpolator.loaded.source} on {interpolator.device}",
           file=sys.stderr)
     bar = None

@@ -36,6 +36,16 @@ def test_interpolate_writes_a_frame_of_the_input_size(pair, model_file, tmp_path
     assert "17×33" in capsys.readouterr().out
 
 
+def test_tile_option(pair, model_file, tmp_path, capsys):
+    whole, tiled = tmp_path / "whole.png", tmp_path / "tiled.png"
+    base = ["interpolate", *map(str, pair), "--model", str(model_file)]
+    assert main(base + ["-o", str(whole)]) == 0
+    assert main(base + ["-o", str(tiled), "--tile", "32"]) == 0  # 33×17: tiles of 32 with margins
+    assert np.abs(read_image(whole).astype(int) - read_image(tiled)).max() <= 1
+    assert main(base + ["-o", str(tiled), "--tile", "8"]) == 2
+    assert "--tile must be at least 32" in capsys.readouterr().err
+
+
 def test_dump_intermediates(pair, model_file, tmp_path):
     dump = tmp_path / "dump"
     code = main(["interpolate", *map(str, pair), "-o", str(tmp_path / "m.png"),
