@@ -66,19 +66,7 @@ def _seconds(fn) -> float:
 
 def test_pair(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
     """Two consecutive real frames scaled to the size (the procedural demo without the data)."""
-    import cv2
-
-    if REAL_CLIP.exists():
-        from .core.clips import open_clip
-
-        clip = open_clip(REAL_CLIP)
-        frames = clip.read(40), clip.read(41)
-        clip.close()
-    else:
-        from .core.demo import render_demo_frames
-
-        frames = tuple(render_demo_frames(2, height=240, width=320))
-    return tuple(cv2.resize(f, (width, height), interpolation=cv2.INTER_CUBIC) for f in frames)
+    return tuple(real_frames(2, height, width, start=40))
 
 
 def measure_size(model_spec: str | None, size: str, runs: int, tile: int | None) -> dict:
@@ -179,7 +167,7 @@ def peers(runs: int) -> dict:
         return result
     with tempfile.TemporaryDirectory(prefix="dsepconv-bench-") as tmp:
         clip = Path(tmp) / "clip.mkv"
-        frames = _real_frames(31, 480, 640)
+        frames = real_frames(31, 480, 640)
         with VideoWriter(clip, 25, codec="ffv1") as writer:
             for frame in frames:
                 writer.write(frame)
@@ -190,19 +178,21 @@ def peers(runs: int) -> dict:
     return result
 
 
-def _real_frames(count: int, height: int, width: int) -> list[np.ndarray]:
+def real_frames(count: int, height: int, width: int, start: int = 0) -> list[np.ndarray]:
+    """`count` consecutive frames of the real 640×360 clip (or of the procedural demo when the
+    shared data is absent), scaled to width × height."""
     import cv2
 
     if REAL_CLIP.exists():
         from .core.clips import open_clip
 
         clip = open_clip(REAL_CLIP)
-        frames = [frame for _, frame in clip.iter_frames(0, count)]
+        frames = [frame for _, frame in clip.iter_frames(start, start + count)]
         clip.close()
     else:
         from .core.demo import render_demo_frames
 
-        frames = render_demo_frames(count, height=240, width=320)
+        frames = render_demo_frames(start + count, height=240, width=320)[start:]
     return [cv2.resize(f, (width, height), interpolation=cv2.INTER_CUBIC) for f in frames]
 
 

@@ -84,3 +84,31 @@ def decode(path: Path) -> tuple[list[np.ndarray], list[float], dict]:
             facts["audio_seconds"] = samples / audio.codec_context.sample_rate
             facts["audio_codec"] = audio.codec_context.name
     return frames, times, facts
+
+
+def write_flat_clip_with_audio(path: Path, audio_codec: str, samples: np.ndarray, sample_format: str,
+                               chunk: int, garble=None) -> Path:
+    """12 flat FFV1 frames (64×48 at 24 fps) in Matroska and `samples` (1, n) as a mono
+    48 kHz audio stream encoded with `audio_codec` in frames of `chunk` samples. `garble`,
+    if given, maps each audio packet to the packet muxed instead (a damaged stream)."""
+    import av
+
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("ffv1", rate=24)
+        video.width, video.height, video.pix_fmt = 64, 48, "bgr0"
+        audio = container.add_stream(audio_codec, rate=48000, layout="mono")
+        for i in range(12):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 20 * i, np.uint8), format="rgb24")
+            frame.pts = i
+            for packet in video.encode(frame):
+                container.mux(packet)
+        for start in range(0, samples.shape[1], chunk):
+            piece = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, start:start + chunk]),
+                                               format=sample_format, layout="mono")
+            piece.sample_rate, piece.pts = 48000, start
+            for packet in audio.encode(piece):
+                container.mux(garble(packet) if garble else packet)
+        for stream in (video, audio):
+            for packet in stream.encode(None):
+                container.mux(garble(packet) if garble and stream is audio else packet)
+    return path

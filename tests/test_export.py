@@ -22,7 +22,7 @@ from dsepconv_gui.core.model_files import random_model
 from dsepconv_gui.core.video_writer import VideoWriter
 
 from .conftest import SHARED_DATA
-from .media import SPEED, START_X, decode, square_x, write_square_clip
+from .media import SPEED, START_X, decode, square_x, write_flat_clip_with_audio, write_square_clip
 
 
 @pytest.fixture(scope="module")
@@ -183,27 +183,8 @@ def test_clip_without_audio_exports_video_with_a_warning(tmp_path, midpoint):
 
 def test_audio_the_container_cannot_hold_is_reencoded(tmp_path):
     # PCM audio in Matroska, exported to MP4 (which does not take PCM): must become AAC.
-    import av
-
-    source = tmp_path / "vorbis.mkv"
-    with av.open(str(source), "w") as container:
-        video = container.add_stream("ffv1", rate=24)
-        video.width, video.height, video.pix_fmt = 64, 48, "bgr0"
-        audio = container.add_stream("pcm_s16le", rate=48000, layout="mono")
-        samples = (np.sin(np.linspace(0, 200, 24000)) * 8000).astype(np.int16)[None]
-        for i in range(12):
-            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 20 * i, np.uint8), format="rgb24")
-            frame.pts = i
-            for packet in video.encode(frame):
-                container.mux(packet)
-        for start in range(0, 24000, 1024):
-            chunk = av.AudioFrame.from_ndarray(samples[:, start:start + 1024], format="s16", layout="mono")
-            chunk.sample_rate, chunk.pts = 48000, start
-            for packet in audio.encode(chunk):
-                container.mux(packet)
-        for stream in (video, audio):
-            for packet in stream.encode(None):
-                container.mux(packet)
+    samples = (np.sin(np.linspace(0, 200, 24000)) * 8000).astype(np.int16)[None]
+    source = write_flat_clip_with_audio(tmp_path / "pcm.mkv", "pcm_s16le", samples, "s16", 1024)
     summary = export_clip(open_clip(source), ExportSettings(tmp_path / "o.mp4", factor=2), average)
     _, _, facts = decode(tmp_path / "o.mp4")
     assert facts["audio_codec"] == "aac"

@@ -23,7 +23,7 @@ from dsepconv_gui.core.export_plan import rate_plan
 from dsepconv_gui.core.interpolator import MAX_FRAME_PIXELS, Interpolator
 from dsepconv_gui.core.model_files import random_model
 
-from .media import write_square_clip
+from .media import write_flat_clip_with_audio, write_square_clip
 
 TIME_LIMIT = 10.0  # seconds: opening and reading a broken small file must never hang
 
@@ -119,28 +119,15 @@ def test_audio_only_file_is_refused(tmp_path):
 
 
 def test_broken_audio_stream_exports_the_video_with_a_warning(tmp_path):
-    path = tmp_path / "broken_audio.mkv"
-    with av.open(str(path), "w") as container:
-        video = container.add_stream("ffv1", rate=24)
-        video.width, video.height, video.pix_fmt = 64, 48, "bgr0"
-        audio = container.add_stream("mp2", rate=48000, layout="mono")
-        samples = (np.sin(np.arange(24000) / 10) * 0.3).astype(np.float32)[None]
-        rng = np.random.default_rng(1)
-        for i in range(12):
-            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 20 * i, np.uint8), format="rgb24")
-            frame.pts = i
-            for packet in video.encode(frame):
-                container.mux(packet)
-        for start in range(0, 24000, 1152):
-            chunk = av.AudioFrame.from_ndarray(samples[:, start:start + 1152], format="fltp", layout="mono")
-            chunk.sample_rate, chunk.pts = 48000, start
-            for packet in audio.encode(chunk):
-                garbage = av.Packet(rng.integers(0, 256, packet.size, dtype=np.uint8).tobytes())
-                garbage.pts, garbage.dts, garbage.time_base = packet.pts, packet.dts, packet.time_base
-                garbage.stream = audio
-                container.mux(garbage)
-        for packet in video.encode(None):
-            container.mux(packet)
+    rng = np.random.default_rng(1)
+
+    def garble(packet):
+        garbage = av.Packet(rng.integers(0, 256, packet.size, dtype=np.uint8).tobytes())
+        garbage.pts, garbage.dts, garbage.time_base, garbage.stream = packet.pts, packet.dts, packet.time_base, packet.stream
+        return garbage
+
+    samples = (np.sin(np.arange(24000) / 10) * 0.3).astype(np.float32)[None]
+    path = write_flat_clip_with_audio(tmp_path / "broken_audio.mkv", "mp2", samples, "fltp", 1152, garble)
     clip, frames, error = open_and_read_all(path)
     assert frames == 12 and error is None
     summary = export_clip(clip, ExportSettings(tmp_path / "out.mp4", factor=2), average)

@@ -294,8 +294,6 @@ class VideoClip(Clip):
 
     def _scan_decoded_order(self) -> list[int]:
         """Frame numbers 0..n-1 by decoding the whole stream once (AVI only: small legacy files)."""
-        import av
-
         count = sum(1 for _ in tolerant_decode(self._container, self._stream))
         self._container.seek(0)
         return list(range(count))

@@ -43,11 +43,14 @@ def check_parameters(
     offset_y: torch.Tensor,
     offset_x: torch.Tensor,
     mask: torch.Tensor | None,
+    region: tuple[int, int] | None = None,
 ) -> int:
-    """Validate the shapes of the op's inputs and return the kernel size n."""
+    """Validate the shapes of the op's inputs and return the kernel size n. The parameters
+    cover the whole frame, or a region of size `region` (h, w) of it."""
     if frame.dim() != 4:
         raise InputError(f"frame must be (B, C, H, W), got shape {tuple(frame.shape)}")
-    b, _, h, w = frame.shape
+    b = frame.shape[0]
+    h, w = region if region is not None else frame.shape[-2:]
     n = vertical.shape[1] if vertical.dim() == 4 else -1
     if n < 1 or n % 2 == 0:
         raise InputError(f"kernel size must be odd and positive, got vertical {tuple(vertical.shape)}")
@@ -143,14 +146,8 @@ def deformable_separable_conv_streaming(
     for the offsets. Returns (B, C, h, w) for parameters of size h × w.
     """
     b, c, height, width = frame.shape
-    n = vertical.shape[1] if vertical.dim() == 4 else -1
-    if n < 1 or n % 2 == 0:
-        raise InputError(f"kernel size must be odd and positive, got vertical {tuple(vertical.shape)}")
-    _, _, h, w = vertical.shape
-    for name, tensor, channels in (("horizontal", horizontal, n), ("offset_y", offset_y, n * n),
-                                   ("offset_x", offset_x, n * n), ("mask", mask, n * n)):
-        if tensor is not None and tuple(tensor.shape) != (b, channels, h, w):
-            raise InputError(f"{name} must have shape {(b, channels, h, w)}, got {tuple(tensor.shape)}")
+    h, w = vertical.shape[-2:]
+    n = check_parameters(frame, vertical, horizontal, offset_y, offset_x, mask, region=(h, w))
     top, left = origin
     dtype, device = offset_y.dtype, offset_y.device
     rows = torch.arange(top, top + h, device=device, dtype=dtype).view(1, h, 1)

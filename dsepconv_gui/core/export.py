@@ -19,7 +19,7 @@ import numpy as np
 from .audio_tracks import CopiedAudio
 from .clips import Clip
 from .errors import DSepConvError, InputError
-from .interpolator import MAX_FRAME_PIXELS
+from .interpolator import check_frame_size
 from .export_plan import ExportPlan, OutputFrame, factor_plan, rate_plan
 from .scene_cuts import DEFAULT_CUT_THRESHOLD, thumbnail_difference
 from .streaming import ReadAhead, WriteBehind
@@ -157,9 +157,7 @@ def prepare_export(clip: Clip, settings: ExportSettings) -> tuple[int, int, Expo
     output = Path(settings.output)
     check_destination(output, codec, settings.overwrite)
     first, last = _checked_range(clip, settings)
-    if clip.info.width * clip.info.height > MAX_FRAME_PIXELS:
-        raise InputError(f"{clip.info.path}: frames of {clip.info.width}×{clip.info.height} exceed the limit "
-                         f"of {MAX_FRAME_PIXELS / 1e6:.1f} megapixels (7680×4320)")
+    check_frame_size(clip.info.width, clip.info.height, f"{clip.info.path}: frames")
     plan = make_plan(clip, settings, first, last)
     _check_free_space(output, codec, clip, len(plan.frames))
     return first, last, plan

@@ -51,6 +51,13 @@ def tensor_to_frame(tensor: torch.Tensor) -> np.ndarray:
 MAX_FRAME_PIXELS = 7680 * 4320
 
 
+def check_frame_size(width: int, height: int, source: str = "frames") -> None:
+    """Raise InputError, giving the limit, for frames above MAX_FRAME_PIXELS."""
+    if width * height > MAX_FRAME_PIXELS:
+        raise InputError(f"{source} of {width}×{height} ({width * height / 1e6:.1f} megapixels) exceed the limit "
+                         f"of {MAX_FRAME_PIXELS / 1e6:.1f} megapixels (7680×4320)")
+
+
 def check_frames(frame_a: np.ndarray, frame_b: np.ndarray) -> None:
     """Raise InputError unless both are RGB uint8 (H, W, 3) arrays of the same size, at most
     MAX_FRAME_PIXELS."""
@@ -61,10 +68,7 @@ def check_frames(frame_a: np.ndarray, frame_b: np.ndarray) -> None:
             raise InputError(f"{name} must be RGB uint8 (H, W, 3), got {frame.dtype} {frame.shape}")
         if frame.shape[0] < 1 or frame.shape[1] < 1:
             raise InputError(f"{name} is empty: {frame.shape}")
-    h, w = frame_a.shape[:2]
-    if h * w > MAX_FRAME_PIXELS:
-        raise InputError(f"frames of {w}×{h} ({h * w / 1e6:.1f} megapixels) exceed the limit of "
-                         f"{MAX_FRAME_PIXELS / 1e6:.1f} megapixels (7680×4320)")
+    check_frame_size(frame_a.shape[1], frame_a.shape[0])
     if frame_a.shape != frame_b.shape:
         raise InputError(
             f"frames differ in size: {frame_a.shape[1]}×{frame_a.shape[0]} and "

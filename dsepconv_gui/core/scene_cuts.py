@@ -25,6 +25,3 @@ def thumbnail_difference(a: np.ndarray, b: np.ndarray) -> float:
     small for motion within a shot."""
     return float(np.abs(thumbnail(a) - thumbnail(b)).mean())
 
-
-def is_cut(a: np.ndarray, b: np.ndarray, threshold: float = DEFAULT_CUT_THRESHOLD) -> bool:
-    return thumbnail_difference(a, b) > threshold

@@ -128,8 +128,7 @@ def forward_within_memory(
     while True:
         try:
             if height <= tile and width <= tile:
-                term1, term2 = model.estimate(frame1, frame2, flows)
-                return synthesize(frame1, term1) + synthesize(frame2, term2)
+                return model(frame1, frame2, flows=flows).frame
             return tiled_forward(model, frame1, frame2, flows, tile)
         except (torch.OutOfMemoryError, RuntimeError) as error:
             if not is_out_of_memory(error) or tile <= MIN_TILE:
