@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, error_reason
 from .images import read_image
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts")
@@ -220,7 +220,7 @@ class VideoClip(Clip):
         try:
             self._container = av.open(str(path))
         except (av.error.FFmpegError, OSError, ValueError) as exc:
-            raise ClipError(f"{path}: cannot open as video: not a video file, or damaged or truncated ({_reason(exc)})") from None
+            raise ClipError(f"{path}: cannot open as video: not a video file, or damaged or truncated ({error_reason(exc)})") from None
         try:
             self._open(path)
         except ClipError:
@@ -228,7 +228,7 @@ class VideoClip(Clip):
             raise
         except (av.error.FFmpegError, OSError, ValueError, ZeroDivisionError, OverflowError) as exc:
             self._container.close()  # a damaged header or index (found by fuzzing)
-            raise ClipError(f"{path}: cannot read as video: damaged ({_reason(exc)})") from None
+            raise ClipError(f"{path}: cannot read as video: damaged ({error_reason(exc)})") from None
 
     def _open(self, path: Path) -> None:
         streams = self._container.streams.video
@@ -333,7 +333,7 @@ class VideoClip(Clip):
                 self._cache[position] = image
         except (av.error.FFmpegError, ValueError) as exc:
             self._next_index = None
-            raise ClipError(f"{self.path}: cannot decode frame {index} ({_reason(exc)})") from None
+            raise ClipError(f"{self.path}: cannot decode frame {index} ({error_reason(exc)})") from None
         self._next_index = None
         raise ClipError(f"{self.path}: frame {index} is damaged and cannot be decoded")
 
@@ -379,7 +379,7 @@ class VideoClip(Clip):
                     if expected >= stop:
                         return
         except (av.error.FFmpegError, ValueError) as exc:
-            raise ClipError(f"{self.path}: cannot decode frame {expected} ({_reason(exc)})") from None
+            raise ClipError(f"{self.path}: cannot decode frame {expected} ({error_reason(exc)})") from None
         yield from stand_ins(stop, previous)
 
     def close(self) -> None:
@@ -402,15 +402,6 @@ def tolerant_decode(container, stream) -> Iterator:
             yield from frames
     except av.error.FFmpegError:
         return
-
-
-def _reason(exc: Exception) -> str:
-    """FFmpeg's message without the errno and the C function: 'Invalid data found when processing input'."""
-    text = str(exc)
-    if not text:
-        return type(exc).__name__
-    text = re.sub(r"^\[Errno -?\d+\]\s*", "", text)
-    return text.split(": '", 1)[0]
 
 
 def open_clip(path: str | Path) -> Clip:

@@ -23,3 +23,17 @@ class ConfigError(DSepConvError):
 
 class DeviceError(DSepConvError):
     """The requested compute device does not exist on this machine."""
+
+
+def error_reason(exc: BaseException) -> str:
+    """A short reason for a library exception: "disk full" for ENOSPC; FFmpeg's message
+    without its errno and C function ("Invalid data found when processing input")."""
+    import errno
+    import re
+
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return "disk full"
+    text = str(exc)
+    if not text:
+        return type(exc).__name__
+    return re.sub(r"^\[Errno -?\d+\]\s*", "", text).split(": '", 1)[0]

@@ -18,7 +18,7 @@ import numpy as np
 
 from .audio_tracks import CopiedAudio
 from .clips import Clip
-from .errors import DSepConvError, InputError
+from .errors import DSepConvError, InputError, error_reason
 from .interpolator import check_frame_size
 from .export_plan import ExportPlan, OutputFrame, factor_plan, rate_plan
 from .scene_cuts import DEFAULT_CUT_THRESHOLD, thumbnail_difference
@@ -132,7 +132,7 @@ def export_clip(
         sink.abandon()
         writer.abort()
         if isinstance(exc, (OSError, _av_error())):
-            raise ExportError(f"{output}: writing failed ({_reason(exc)}); the partial file was removed") from None
+            raise ExportError(f"{output}: writing failed ({error_reason(exc)}); the partial file was removed") from None
         raise
     reader.close()
     if audio is not None and audio.warning:
@@ -272,11 +272,3 @@ def _av_error():
     import av
 
     return av.error.FFmpegError
-
-
-def _reason(exc: BaseException) -> str:
-    import errno
-
-    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-        return "disk full"
-    return str(exc) or type(exc).__name__
