@@ -109,8 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("data", nargs="+", type=Path, help="video files, folders of frames, vimeo_triplet roots, or folders of these")
     p.add_argument("--run-dir", type=Path, required=True, help="folder for checkpoints (last.safetensors, train_state.pt)")
-    p.add_argument("--config", default="flow-small", help="configuration preset (paper, paper-no-mask, small, flow-small, tiny)")
+    p.add_argument("--config", default="flow-small", help="configuration preset (paper, paper-no-mask, small, flow-small, flow-small-bicubic, "
+                   "flow-small-searched, tiny)")
     p.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR")
+    p.add_argument("--init", type=Path, default=None, metavar="MODEL",
+                   help="start a new run from this model file's weights (same parameter shapes; "
+                   "e.g. a model of another prior_motion)")
     p.add_argument("--iterations", type=int, default=20000, help="total iterations of the run (default 20000)")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--crop", type=int, default=128, help="training crop side (default 128)")
@@ -274,12 +278,12 @@ def run_train(args: argparse.Namespace) -> None:
     settings = BankSettings(crop=args.bank_crop, triplets_per_source=args.triplets_per_source,
                             with_flows=config.flow_prior != "none", seed=args.seed)
     log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
-    bank = load_or_build_bank(args.bank_cache, sources, settings, log)
+    bank = load_or_build_bank(args.bank_cache, sources, settings, log).with_prior_motion(config.prior_motion, log)
     options = TrainOptions(
         run_dir=args.run_dir, config=config, iterations=args.iterations, batch_size=args.batch_size,
         crop=args.crop, learning_rate=args.lr, checkpoint_every=args.checkpoint_every,
         validate_every=args.validate_every, seed=args.seed, device=str(device.device),
-        min_start_psnr=args.min_start_psnr,
+        min_start_psnr=args.min_start_psnr, init=args.init,
         weights=LossWeights(flip=args.flip_weight, gradient=args.gradient_weight),
     )
     log(f"training {args.config} {config.to_dict()} on {device} for {args.iterations} iterations")

@@ -21,6 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from dsepconv_gui.core.flow_prior import dis_flow  # noqa: E402
+from dsepconv_gui.core.flow_projection import linear_middle, middle_displacement  # noqa: E402
+from dsepconv_gui.core.flow_search import consistent_repairs, repaired_flow  # noqa: E402
 from dsepconv_gui.core.images import read_image  # noqa: E402
 from dsepconv_gui.core.scene_cuts import thumbnail_difference  # noqa: E402
 from dsepconv_gui.training.sources import discover_sources, read_frames  # noqa: E402
@@ -101,6 +103,35 @@ def flows(f0, f2, scale=1.0):
     return back(dis_flow(up[0], up[1])), back(dis_flow(up[1], up[0]))
 
 
+def project_all(f12, f21):
+    """Every pixel of both frames carried to where it is halfway (four nearest pixels); where
+    several land, the motion farthest from the frame's median wins (ties within 0.5 px
+    averaged); the linear estimate where nothing lands."""
+    h, w = f12.shape[1:]
+    rows, cols = np.mgrid[0:h, 0:w].astype(np.float32)
+    targets, motions, priorities = [], [], []
+    for flow, sign in ((f12, -1.0), (f21, 1.0)):
+        priority = np.hypot(*(flow - np.median(flow.reshape(2, -1), axis=1)[:, None, None]))
+        for oy in (0, 1):
+            for ox in (0, 1):
+                ty = np.floor(rows + 0.5 * flow[0]).astype(int) + oy
+                tx = np.floor(cols + 0.5 * flow[1]).astype(int) + ox
+                inside = (ty >= 0) & (ty < h) & (tx >= 0) & (tx < w)
+                targets.append((ty * w + tx)[inside])
+                motions.append(sign * 0.5 * flow[:, inside])
+                priorities.append(priority[inside])
+    target, motion, priority = np.concatenate(targets), np.concatenate(motions, 1), np.concatenate(priorities)
+    best = np.full(h * w, -1.0)
+    np.maximum.at(best, target, priority)
+    keep = priority >= best[target] - 0.5
+    target, motion = target[keep], motion[:, keep]
+    count = np.bincount(target, minlength=h * w)
+    out = linear_middle(f12, f21).reshape(2, -1).copy()
+    for c in range(2):
+        out[c, count > 0] = np.bincount(target, motion[c], minlength=h * w)[count > 0] / count[count > 0]
+    return out.reshape(2, h, w)
+
+
 def starts(f0, f2):
     f12, f21 = flows(f0, f2)
     d = 0.25 * (f21 - f12)
@@ -117,6 +148,15 @@ def starts(f0, f2):
     yield "bilinear, forward-backward occlusion weights", weight * w1 + (1 - weight) * w2
     yield "bicubic, soft choice among 5 candidates", soft_choice(candidates(f12, f21), f0, f2, cv2.INTER_CUBIC)
     yield "same, DIS on frames upscaled 1.5x", soft_choice(candidates(*flows(f0, f2, 1.5)), f0, f2, cv2.INTER_CUBIC)
+
+    def bicubic(d):
+        return (sample(f0, d, cv2.INTER_CUBIC) + sample(f2, -d, cv2.INTER_CUBIC)) / 2
+
+    r12, r21 = repaired_flow(f0, f2, f12), repaired_flow(f2, f0, f21)
+    yield "bicubic, every pixel projected to the middle", bicubic(project_all(f12, f21))
+    yield "bicubic, search repairs unchecked, every pixel projected", bicubic(project_all(r12, r21))
+    yield "bicubic, search finds checked both ways and projected", bicubic(
+        middle_displacement(*consistent_repairs(f12, f21, r12, r21)))
 
 
 def psnr(prediction, truth):

@@ -192,3 +192,56 @@ def test_start_psnr_filter_skips_triplets_the_prior_gets_badly_wrong(tmp_path):
                               min_start_psnr=99.0)
     with pytest.raises(InputError, match="lower the threshold"):
         train(too_strict, bank, log=messages.append)
+
+
+TINY_SEARCHED = DSepConvConfig(kernel_size=5, base_width=2, flow_prior="dis", prior_sampling="bicubic",
+                                prior_motion="searched")
+
+
+def test_bank_derives_and_caches_the_searched_prior_flows(tmp_path):
+    bank = translating_bank(count=3)
+    bank.save(tmp_path / "bank")
+    loaded = TripletBank.load(tmp_path / "bank")
+    assert loaded.with_prior_motion("linear") is loaded
+    messages = []
+    derived = loaded.with_prior_motion("searched", messages.append)
+    assert derived.flows.shape == (3, 6, 48, 48) and (tmp_path / "bank" / "flows-searched.npy").exists()
+    # A uniform translation: the flows stay, the middle reads frame 1 half a step back.
+    np.testing.assert_allclose(np.asarray(derived.flows[:, :4], np.float32), bank.flows.astype(np.float32))
+    np.testing.assert_allclose(np.asarray(derived.flows[:, 4:6, 4:-4, 4:-4], np.float32),
+                               np.broadcast_to(np.float32([-1, -2])[None, :, None, None], (3, 2, 40, 40)))
+    again = TripletBank.load(tmp_path / "bank").with_prior_motion("searched", messages.append)
+    assert any("using the searched" in m for m in messages)
+    np.testing.assert_array_equal(np.asarray(again.flows), np.asarray(derived.flows))
+    # The trainer refuses a bank whose flows do not fit the configuration.
+    options = TrainOptions(run_dir=tmp_path / "run", config=TINY_SEARCHED, iterations=1, batch_size=1, crop=32)
+    with pytest.raises(InputError, match="6 flow channels"):
+        train(options, loaded, log=messages.append)
+
+
+def test_sampled_batches_flip_the_searched_middle_displacement_with_the_frames():
+    bank = translating_bank().with_prior_motion("searched")
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        f0, truth, f2, flows = sample_batch(bank, np.arange(len(bank)), 4, 32, rng, with_flows=True)
+        # Frame 1 is read half the flow back, whatever flips were drawn.
+        torch.testing.assert_close(flows[:, 4:6, 8:24, 8:24], -0.5 * flows[:, 0:2, 8:24, 8:24])
+
+
+def test_a_run_can_start_from_another_models_weights(tmp_path):
+    bank = translating_bank(count=4)
+    source = make_random_network(DSepConvConfig(kernel_size=5, base_width=2, flow_prior="dis", prior_sampling="bicubic"))
+    from dsepconv_gui.core.checkpoint import save_checkpoint
+    save_checkpoint(tmp_path / "linear.safetensors", source)
+    messages = []
+    options = TrainOptions(run_dir=tmp_path / "run", config=TINY_SEARCHED, iterations=1, batch_size=1, crop=32,
+                           learning_rate=1e-12, final_learning_rate=1e-12, init=tmp_path / "linear.safetensors")
+    train(options, bank.with_prior_motion("searched"), log=messages.append)
+    started = load_checkpoint(tmp_path / "run" / "last.safetensors")
+    assert started.config == TINY_SEARCHED and any("starting from the weights" in m for m in messages)
+    for name, value in source.state_dict().items():
+        torch.testing.assert_close(started.model.state_dict()[name], value, atol=1e-6, rtol=0)
+    other = TrainOptions(run_dir=tmp_path / "run2", config=TINY_FLOW, iterations=1, batch_size=1, crop=32,
+                         init=tmp_path / "linear.safetensors")
+    with pytest.raises(Exception, match="do not fit"):
+        train(other, bank, log=messages.append)

@@ -11,6 +11,7 @@ from .errors import ConfigError
 
 FLOW_PRIORS = ("none", "dis")
 PRIOR_SAMPLINGS = ("bilinear", "bicubic")
+PRIOR_MOTIONS = ("linear", "searched")
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,10 @@ class DSepConvConfig:
         tap) or "bicubic" (taps start at the prior's whole-pixel part and the 1-D kernels as
         the cubic interpolation weights of its fraction: a bicubic read, which keeps detail
         that bilinear reads blur; the network learns residual kernels on top).
+    prior_motion: with a flow prior, where the middle pixel's taps start: "linear" (the
+        flows read at the middle pixel itself) or "searched" (the same, plus what DIS plainly
+        misses, such as a small object moving farther than its size, found by a patch search
+        and carried to where it is halfway). See flow_prior.py.
     """
 
     kernel_size: int = 5
@@ -37,6 +42,7 @@ class DSepConvConfig:
     use_mask: bool = True
     flow_prior: str = "none"
     prior_sampling: str = "bilinear"
+    prior_motion: str = "linear"
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -54,6 +60,10 @@ class DSepConvConfig:
             raise ConfigError(f"flow_prior must be one of {FLOW_PRIORS}, got {self.flow_prior!r}")
         if self.prior_sampling not in PRIOR_SAMPLINGS:
             raise ConfigError(f"prior_sampling must be one of {PRIOR_SAMPLINGS}, got {self.prior_sampling!r}")
+        if self.prior_motion not in PRIOR_MOTIONS:
+            raise ConfigError(f"prior_motion must be one of {PRIOR_MOTIONS}, got {self.prior_motion!r}")
+        if self.prior_motion != "linear" and self.flow_prior == "none":
+            raise ConfigError(f"prior_motion={self.prior_motion!r} needs a flow prior")
         if self.prior_sampling == "bicubic" and (self.flow_prior == "none" or self.kernel_size < 5 or not self.use_mask):
             raise ConfigError("prior_sampling='bicubic' needs a flow prior, masks and kernel_size of at least 5")
 
@@ -61,6 +71,13 @@ class DSepConvConfig:
     def level_widths(self) -> tuple[int, ...]:
         """Channels of the five encoder levels (the bottleneck keeps the last)."""
         return tuple(self.base_width * k for k in (1, 2, 4, 8, 16))
+
+    @property
+    def flow_channels(self) -> int:
+        """Channels of the flow input (flow_prior.prior_flows): 0 without a flow prior."""
+        if self.flow_prior == "none":
+            return 0
+        return 6 if self.prior_motion == "searched" else 4
 
     @property
     def head_width(self) -> int:
@@ -105,6 +122,9 @@ PRESETS: dict[str, DSepConvConfig] = {
     # The same, reading each frame bicubically at the prior's position to start with.
     "flow-small-bicubic": DSepConvConfig(kernel_size=5, base_width=8, use_mask=True, flow_prior="dis",
                                          prior_sampling="bicubic"),
+    # The same, plus small fast objects DIS misses, found by a patch search (see flow_prior.py).
+    "flow-small-searched": DSepConvConfig(kernel_size=5, base_width=8, use_mask=True, flow_prior="dis",
+                                          prior_sampling="bicubic", prior_motion="searched"),
     # For tests and trying the pipeline: about 0.1 M parameters.
     "tiny": DSepConvConfig(kernel_size=5, base_width=2, use_mask=True),
 }

@@ -3,12 +3,23 @@
 The paper notes that with n = 1 DSepConv is flow-based warping; a model configured with
 flow_prior="dis" starts every tap of frame k where DIS flow points and learns the residual
 offsets, kernels and masks on top. Flows are computed on whole frames, in numpy.
+
+What the network receives (`prior_flows`), by the configuration's prior_motion:
+- "linear": (4, H, W), flow 1→2 then flow 2→1; the taps start at (flow21 - flow12)/4 read
+  at the middle pixel itself.
+- "searched": (6, H, W), the two flows with what DIS plainly misses found by a patch search
+  (flow_search.py), then the middle frame's displacement to frame 1: the linear estimate
+  with the found objects projected to where they are halfway (flow_projection.py).
 """
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
+
+from .config import PRIOR_MOTIONS
+from .flow_projection import middle_displacement
+from .flow_search import found_motion
 
 # Below this side DIS has no pyramid to work with; such frames get zero flow.
 MIN_FLOW_SIDE = 16
@@ -33,3 +44,41 @@ def dis_flow(source: np.ndarray, target: np.ndarray) -> np.ndarray:
 def bidirectional_flow(frame1: np.ndarray, frame2: np.ndarray) -> np.ndarray:
     """(4, H, W) float32: flow 1→2 (dy, dx) then flow 2→1 (dy, dx), the network's prior input."""
     return np.concatenate([dis_flow(frame1, frame2), dis_flow(frame2, frame1)], axis=0)
+
+
+def prior_flows(frame1: np.ndarray, frame2: np.ndarray, motion: str = "linear") -> np.ndarray:
+    """The flow input of a flow-prior network for prior_motion `motion` (see the module
+    docstring): (4, H, W) or (6, H, W) float32."""
+    if motion not in PRIOR_MOTIONS:
+        raise ValueError(f"prior motion must be one of {PRIOR_MOTIONS}, got {motion!r}")
+    flows = bidirectional_flow(frame1, frame2)
+    if motion == "linear":
+        return flows
+    return searched_prior(frame1, frame2, flows[0:2], flows[2:4])
+
+
+def searched_prior(frame1: np.ndarray, frame2: np.ndarray, flow12: np.ndarray, flow21: np.ndarray) -> np.ndarray:
+    """(6, H, W) float32 from DIS flows already computed: the flows with the search's finds,
+    then the middle displacement."""
+    flow12, flow21, found12, found21 = found_motion(frame1, frame2, flow12, flow21)
+    middle = middle_displacement(flow12, flow21, found12, found21)
+    return np.concatenate([flow12, flow21, middle], axis=0).astype(np.float32)
+
+
+# The flow input under the augmentations and the temporal-flip loss, for 4 or 6 channels:
+# every channel pair is (dy, dx). Mirroring negates one component of every pair; reversing
+# time swaps the two flows and negates the middle displacement (frame 2 was read at -d).
+def mirror_signs(channels: int, axis: str) -> np.ndarray:
+    """(channels,) float32 to multiply the flow channels by after mirroring along "x" or "y"."""
+    signs = np.ones(channels, np.float32)
+    signs[1 if axis == "x" else 0::2] = -1
+    return signs
+
+
+def time_reversal(channels: int) -> tuple[list[int], np.ndarray]:
+    """(channel order, signs) that turn the flow input of (frame1, frame2) into that of
+    (frame2, frame1)."""
+    order = [2, 3, 0, 1] + list(range(4, channels))
+    signs = np.ones(channels, np.float32)
+    signs[4:] = -1
+    return order, signs

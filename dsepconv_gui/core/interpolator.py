@@ -12,7 +12,7 @@ import torch
 from .checkpoint import LoadedModel
 from .device import DeviceInfo
 from .errors import InputError
-from .flow_prior import bidirectional_flow
+from .flow_prior import prior_flows
 from .network import DeformableTerm
 from .tiled_inference import forward_within_memory
 
@@ -98,7 +98,7 @@ class Interpolator:
             b = frame_to_tensor(frame_b, self.device.device, self.device.dtype)
             flows = None
             if self.loaded.config.flow_prior == "dis":
-                flows = torch.from_numpy(bidirectional_flow(frame_a, frame_b))[None]
+                flows = torch.from_numpy(prior_flows(frame_a, frame_b, self.loaded.config.prior_motion))[None]
                 flows = flows.to(self.device.device, self.device.dtype)
             terms = None
             if with_terms:  # the whole frame's parameters are wanted: no tiling

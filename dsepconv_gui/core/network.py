@@ -188,7 +188,9 @@ class DSepConvNet(nn.Module):
         Any size: frames are padded (replicate) to a multiple of 32 for the network and its
         outputs cropped back. `return_terms` adds each frame's kernels, offsets, masks and
         deformable result, which are computed anyway. A model with a flow prior needs
-        `flows` (B, 4, H, W): flow 1→2 (dy, dx) then 2→1 (dy, dx), see flow_prior.py.
+        `flows` (B, 4, H, W): flow 1→2 (dy, dx) then 2→1 (dy, dx), and with
+        prior_motion="searched" (B, 6, H, W), the middle displacement after them; see
+        flow_prior.prior_flows.
         """
         term1, term2 = self.estimate(frame1, frame2, flows)
         term1 = replace(term1, result=synthesize(frame1, term1))
@@ -206,7 +208,7 @@ class DSepConvNet(nn.Module):
         h, w = frame1.shape[-2:]
         uses_prior = self.config.flow_prior != "none"
         if uses_prior:
-            check_flows(flows, frame1)
+            check_flows(flows, frame1, self.config.flow_channels)
         pad = alignment_padding(h, w)
         if any(pad):
             frame1 = F.pad(frame1, pad, mode="replicate")
@@ -216,7 +218,7 @@ class DSepConvNet(nn.Module):
         prior1 = prior2 = None
         if uses_prior:
             prior1, prior2 = prior_displacements(flows)
-            inputs += [flows / FLOW_INPUT_SCALE, warp(frame1, prior1) - 0.5, warp(frame2, prior2) - 0.5]
+            inputs += [flows[:, :4] / FLOW_INPUT_SCALE, warp(frame1, prior1) - 0.5, warp(frame2, prior2) - 0.5]
         x = torch.cat(inputs, dim=1)
         if self.features.encoders[0][0].weight.is_contiguous(memory_format=torch.channels_last):
             x = x.contiguous(memory_format=torch.channels_last)  # see Interpolator: faster convs on CPU
@@ -312,10 +314,15 @@ def prior_frame(config: DSepConvConfig, frame1: torch.Tensor, frame2: torch.Tens
 
 def prior_displacements(flows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Where the taps of frames 1 and 2 start, (B, 2, H, W) each as (dy, dx), from flows
-    (B, 4, H, W) = flow 1→2 then 2→1. Middle pixel p reads frame 1 near p - flow12(p)/2 ≈
-    p + flow21(p)/2; averaging the two estimates (measured: +0.24 dB on middlebury-other over
-    flow12 alone) gives a prior symmetric in time; frame 2 reads at the mirrored position."""
-    prior1 = 0.25 * (flows[:, 2:4] - flows[:, 0:2])
+    (B, 4, H, W) = flow 1→2 then 2→1, or (B, 6, H, W) whose last two channels are the
+    middle displacement (flow_projection.py). With four: middle pixel p reads
+    frame 1 near p - flow12(p)/2 ≈ p + flow21(p)/2; averaging the two estimates (measured:
+    +0.24 dB on middlebury-other over flow12 alone) gives a prior symmetric in time. Either
+    way frame 2 reads at the mirrored position."""
+    if flows.shape[1] == 6:
+        prior1 = flows[:, 4:6]
+    else:
+        prior1 = 0.25 * (flows[:, 2:4] - flows[:, 0:2])
     return prior1, -prior1
 
 
@@ -325,16 +332,16 @@ def warp(frame: torch.Tensor, displacement: torch.Tensor) -> torch.Tensor:
     return deformable_separable_conv(frame, ones, ones, displacement[:, 0:1], displacement[:, 1:2])
 
 
-def check_flows(flows: torch.Tensor | None, frame: torch.Tensor) -> None:
-    """Raise InputError unless flows is (B, 4, H, W) for frames of frame's shape."""
+def check_flows(flows: torch.Tensor | None, frame: torch.Tensor, channels: int = 4) -> None:
+    """Raise InputError unless flows is (B, channels, H, W) for frames of frame's shape."""
     if flows is None:
         raise InputError(
-            "this model starts its offsets from optical flow: pass flows (B, 4, H, W) "
+            f"this model starts its offsets from optical flow: pass flows (B, {channels}, H, W) "
             "(see dsepconv_gui.core.flow_prior)"
         )
     b, _, h, w = frame.shape
-    if tuple(flows.shape) != (b, 4, h, w):
-        raise InputError(f"flows must have shape {(b, 4, h, w)}, got {tuple(flows.shape)}")
+    if tuple(flows.shape) != (b, channels, h, w):
+        raise InputError(f"flows must have shape {(b, channels, h, w)}, got {tuple(flows.shape)}")
 
 
 def check_frame_pair(frame1: torch.Tensor, frame2: torch.Tensor) -> None:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import torch
 
+from ..core.flow_prior import time_reversal
+
 from ..core.network import DSepConvNet
 
 
@@ -38,8 +40,11 @@ def gradient_loss(prediction: torch.Tensor, truth: torch.Tensor, eps: float = 1e
 
 
 def reverse_flows(flows: torch.Tensor | None) -> torch.Tensor | None:
-    """Flows of the time-reversed pair: 2→1 becomes 1→2 and the other way round."""
-    return None if flows is None else torch.cat([flows[:, 2:4], flows[:, 0:2]], dim=1)
+    """The flow input of the time-reversed pair (flow_prior.time_reversal)."""
+    if flows is None:
+        return None
+    order, signs = time_reversal(flows.shape[1])
+    return flows[:, order] * torch.from_numpy(signs).to(flows)[None, :, None, None]
 
 
 def interpolation_loss(

@@ -15,7 +15,8 @@ import torch
 
 from ..core.checkpoint import load_checkpoint, save_checkpoint
 from ..core.config import DSepConvConfig
-from ..core.errors import InputError
+from ..core.errors import CheckpointError, InputError
+from ..core.flow_prior import mirror_signs, time_reversal
 from ..progress_bar import Progress
 from ..core.network import DSepConvNet, prior_frame
 from .losses import LossWeights, interpolation_loss
@@ -42,13 +43,14 @@ class TrainOptions:
     weights: LossWeights = field(default_factory=LossWeights)
     seed: int = 0
     device: str = "cpu"
+    init: Path | None = None  # start from this model file's weights (same parameter shapes)
 
 
 def sample_batch(
     bank: TripletBank, indices: np.ndarray, batch_size: int, crop: int, rng: np.random.Generator, with_flows: bool
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """Random crops with horizontal, vertical and temporal flips (flows transformed alike).
-    Returns frame0, truth, frame2 (B, 3, crop, crop) in [0, 1] and flows (B, 4, crop, crop)."""
+    Returns frame0, truth, frame2 (B, 3, crop, crop) in [0, 1] and flows (B, C, crop, crop)."""
     size = bank.frames.shape[2]
     if crop > size:
         raise InputError(f"training crop {crop} is larger than the bank's {size}-pixel triplets")
@@ -60,15 +62,16 @@ def sample_batch(
         if rng.random() < 0.5:  # mirror left-right: dx changes sign
             frames = frames[:, :, ::-1]
             if flows is not None:
-                flows = flows[:, :, ::-1] * np.float32([1, -1, 1, -1])[:, None, None]
+                flows = flows[:, :, ::-1] * mirror_signs(len(flows), "x")[:, None, None]
         if rng.random() < 0.5:  # mirror up-down: dy changes sign
             frames = frames[:, ::-1]
             if flows is not None:
-                flows = flows[:, ::-1] * np.float32([-1, 1, -1, 1])[:, None, None]
+                flows = flows[:, ::-1] * mirror_signs(len(flows), "y")[:, None, None]
         if rng.random() < 0.5:  # reverse time: the flows swap roles
             frames = frames[::-1]
             if flows is not None:
-                flows = flows[[2, 3, 0, 1]]
+                order, signs = time_reversal(len(flows))
+                flows = flows[order] * signs[:, None, None]
         frames_out.append(np.ascontiguousarray(frames.transpose(0, 3, 1, 2)))
         if flows is not None:
             flows_out.append(np.ascontiguousarray(flows))
@@ -139,6 +142,9 @@ def train(options: TrainOptions, bank: TripletBank, resume: bool = False, log: C
     with_flows = options.config.flow_prior != "none"
     if with_flows and bank.flows is None:
         raise InputError("this configuration needs flows, but the triplet bank was built without them")
+    if with_flows and bank.flows.shape[1] != options.config.flow_channels:
+        raise InputError(f"this configuration takes {options.config.flow_channels} flow channels, the bank holds "
+                         f"{bank.flows.shape[1]} (see TripletBank.with_prior_motion)")
     held_out = bank.source % options.validation_every_nth_source == options.validation_every_nth_source - 1
     usable = np.ones(len(bank), dtype=bool)
     if options.min_start_psnr is not None:
@@ -167,7 +173,11 @@ def train(options: TrainOptions, bank: TripletBank, resume: bool = False, log: C
         if resume:
             log(f"nothing to resume in {run_dir}; starting a new run")
         torch.manual_seed(options.seed)
-        model = DSepConvNet(options.config).to(device).train()
+        model = DSepConvNet(options.config)
+        if options.init is not None:
+            load_initial_weights(model, options.init)
+            log(f"starting from the weights of {options.init}")
+        model = model.to(device).train()
         optimizer = torch.optim.Adamax(model.parameters(), lr=options.learning_rate)
         rng = np.random.default_rng(options.seed)
         best_psnr = float("-inf")
@@ -225,9 +235,23 @@ def train(options: TrainOptions, bank: TripletBank, resume: bool = False, log: C
     return weights_path
 
 
+def load_initial_weights(model: DSepConvNet, path: Path) -> None:
+    """Copy a model file's weights into model. Its configuration may differ in what has no
+    weights (e.g. prior_motion), not in the parameters' shapes: CheckpointError otherwise."""
+    source = load_checkpoint(path)
+    mine, theirs = model.state_dict(), source.model.state_dict()
+    if mine.keys() != theirs.keys() or any(mine[k].shape != theirs[k].shape for k in mine):
+        raise CheckpointError(
+            f"{path}: its weights ({source.config.to_dict()}) do not fit the configuration "
+            f"being trained ({model.config.to_dict()})"
+        )
+    model.load_state_dict(theirs)
+
+
 def _describe(options: TrainOptions) -> dict:
     described = asdict(options)
     described["run_dir"] = str(options.run_dir)
+    described["init"] = str(options.init) if options.init is not None else None
     return described
 
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from ..core.errors import InputError
-from ..core.flow_prior import bidirectional_flow
+from ..core.flow_prior import bidirectional_flow, searched_prior
 from ..core.scene_cuts import DEFAULT_CUT_THRESHOLD, thumbnail_difference
 from .sources import Source, read_frames
 
@@ -38,12 +38,14 @@ class BankSettings:
 
 @dataclass
 class TripletBank:
-    """frames (N, 3, S, S, 3) uint8 RGB; flows (N, 4, S, S) float16 or None; source (N,) int."""
+    """frames (N, 3, S, S, 3) uint8 RGB; flows (N, 4, S, S) float16 (DIS, 1→2 then 2→1) or
+    None, or (N, 6, S, S) after with_prior_motion("searched"); source (N,) int."""
 
     frames: np.ndarray
     flows: np.ndarray | None
     source: np.ndarray
     manifest: dict
+    folder: Path | None = None  # where it is cached (derived flows are cached there too)
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -56,7 +58,33 @@ class TripletBank:
         manifest = json.loads(manifest_path.read_text())
         frames = np.load(folder / "frames.npy", mmap_mode="r")
         flows = np.load(folder / "flows.npy", mmap_mode="r") if (folder / "flows.npy").exists() else None
-        return cls(frames=frames, flows=flows, source=np.load(folder / "source.npy"), manifest=manifest)
+        return cls(frames=frames, flows=flows, source=np.load(folder / "source.npy"), manifest=manifest, folder=folder)
+
+    def with_prior_motion(self, motion: str, log: Callable[[str], None] = print) -> TripletBank:
+        """The bank with the flow input a network with this prior_motion takes. "searched"
+        is derived from each stored crop and its DIS flows (flow_prior.searched_prior), so
+        an object within the search radius of a crop's edge can be missed; computed once
+        and cached beside the bank as flows-searched.npy."""
+        if motion == "linear" or self.flows is None:
+            return self
+        path = self.folder / f"flows-{motion}.npy" if self.folder is not None else None
+        if path is not None and path.exists():
+            log(f"using the {motion} prior flows in {path}")
+            return replace(self, flows=np.load(path, mmap_mode="r"))
+        log(f"deriving the {motion} prior flows of {len(self)} triplets (once)")
+        derived = np.empty((len(self), 6, *self.flows.shape[2:]), np.float16)
+        start = time.monotonic()
+        for i in range(len(self)):
+            flows = np.asarray(self.flows[i], dtype=np.float32)
+            derived[i] = searched_prior(self.frames[i, 0], self.frames[i, 2], flows[0:2], flows[2:4])
+            if (i + 1) % 200 == 0:
+                log(f"  {i + 1}/{len(self)} ({time.monotonic() - start:.0f} s)")
+        if path is None:
+            return replace(self, flows=derived)
+        tmp = path.with_suffix(".tmp.npy")
+        np.save(tmp, derived)
+        tmp.replace(path)
+        return replace(self, flows=np.load(path, mmap_mode="r"))
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
