@@ -50,6 +50,18 @@ def test_search_leaves_a_flow_that_explains_the_frames_alone():
     np.testing.assert_array_equal(repaired_flow(f0, f2, flow), flow)
 
 
+def test_search_work_is_bounded_when_the_flow_fails_everywhere(monkeypatch):
+    from dsepconv_gui.core import flow_search
+
+    rng = np.random.default_rng(0)
+    a, b = (rng.integers(0, 256, (400, 600, 3), dtype=np.uint8) for _ in range(2))  # 70 tiles, all failing
+    searched = []
+    real = flow_search.search_flow
+    monkeypatch.setattr(flow_search, "search_flow", lambda *args, **kw: searched.append(args[2:4]) or real(*args, **kw))
+    flow_search.repaired_flow(a, b, np.zeros((2, 400, 600), np.float32))
+    assert len(searched) == flow_search.MAX_TILES
+
+
 def test_search_radius_bounds_what_can_be_found():
     f0, _, f2 = ball_triplet(step=(0, SEARCH_RADIUS // 2 + 6))  # moves more than the radius in two frames
     repaired = repaired_flow(f0, f2, np.zeros((2, *f0.shape[:2]), np.float32))

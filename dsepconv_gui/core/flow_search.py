@@ -25,6 +25,10 @@ PATCH = 7
 FAILURE_COST = 120.0
 REPLACE_RATIO = 0.25
 TILE = 64
+# Searched tiles per frame and direction at most (about 35 ms each on this 2-core CPU): a
+# small object fails a few tiles (median 2 on the benchmarks, at most 16 of 80; 6 and 41 of
+# 60 on the training-footage selection set); failures everywhere are not what this is for.
+MAX_TILES = 24
 # Cost added per pixel of displacement: among equally good matches, the shortest wins.
 LENGTH_PENALTY = 0.05
 
@@ -79,19 +83,25 @@ def repaired_flow(source: np.ndarray, target: np.ndarray, flow: np.ndarray) -> n
     cost = warp_cost(source, target, flow)
     failed = cost > FAILURE_COST
     out = flow.copy()
-    if not failed.any():
-        return out
+    for rows, cols in _tiles_to_search(failed):
+        found, found_cost = search_flow(source, target, rows, cols)
+        use = failed[rows, cols] & (found_cost < REPLACE_RATIO * cost[rows, cols])
+        out[:, rows, cols][:, use] = found[:, use]
+    return out
+
+
+def _tiles_to_search(failed: np.ndarray) -> list[tuple[slice, slice]]:
+    """The TILE × TILE tiles holding failures, most failed pixels first, at most MAX_TILES."""
     height, width = failed.shape
+    tiles = []
     for y in range(0, height, TILE):
         for x in range(0, width, TILE):
             rows, cols = slice(y, min(y + TILE, height)), slice(x, min(x + TILE, width))
-            tile_failed = failed[rows, cols]
-            if not tile_failed.any():
-                continue
-            found, found_cost = search_flow(source, target, rows, cols)
-            use = tile_failed & (found_cost < REPLACE_RATIO * cost[rows, cols])
-            out[:, rows, cols][:, use] = found[:, use]
-    return out
+            count = int(failed[rows, cols].sum())
+            if count:
+                tiles.append((count, rows, cols))
+    tiles.sort(key=lambda tile: -tile[0])
+    return [(rows, cols) for _, rows, cols in tiles[:MAX_TILES]]
 
 
 def found_motion(frame1: np.ndarray, frame2: np.ndarray, flow12: np.ndarray, flow21: np.ndarray
