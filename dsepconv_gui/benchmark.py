@@ -89,7 +89,7 @@ def measure_size(model_spec: str | None, size: str, runs: int, tile: int | None)
     frame_seconds, _ = timed(lambda: interpolator.interpolate(a, b), runs)
     flow_seconds = 0.0
     if loaded.config.flow_prior != "none":
-        flow_seconds = statistics.median(_seconds(lambda: prior_flows(a, b, loaded.config.prior_motion)) for _ in range(max(runs, 1)))
+        flow_seconds = statistics.median(_seconds(lambda: prior_flows(a, b, loaded.config.prior_motion, loaded.config.flow_scale)) for _ in range(max(runs, 1)))
     return {"size": size, "tile": tile or "auto", "frame_seconds": frame_seconds, "flow_seconds": flow_seconds,
             "peak_memory_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
 
@@ -115,7 +115,7 @@ def measure_parts(model_spec: str | None, size: str, runs: int) -> dict:
     a, b = test_pair(height, width)
     with torch.inference_mode():
         ta, tb = frame_to_tensor(a, device.device, device.dtype), frame_to_tensor(b, device.device, device.dtype)
-        flows = torch.from_numpy(prior_flows(a, b, loaded.config.prior_motion))[None] if loaded.config.flow_prior != "none" else None
+        flows = torch.from_numpy(prior_flows(a, b, loaded.config.prior_motion, loaded.config.flow_scale))[None] if loaded.config.flow_prior != "none" else None
         network_seconds, terms = timed(lambda: model.estimate(ta, tb, flows), runs)
         synthesis_seconds, _ = timed(lambda: synthesize(ta, terms[0]) + synthesize(tb, terms[1]), runs)
         counter = FlopCounterMode(display=False)

@@ -276,7 +276,7 @@ def run_train(args: argparse.Namespace) -> None:
     device = resolve_device(args.device)
     sources = discover_sources(args.data)
     settings = BankSettings(crop=args.bank_crop, triplets_per_source=args.triplets_per_source,
-                            with_flows=config.flow_prior != "none", seed=args.seed)
+                            with_flows=config.flow_prior != "none", flow_scale=config.flow_scale, seed=args.seed)
     log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
     bank = load_or_build_bank(args.bank_cache, sources, settings, log).with_prior_motion(config.prior_motion, log)
     options = TrainOptions(

@@ -4,6 +4,7 @@ selection set drawn from the training footage and on the benchmarks. Produces th
 
     python experiments/starting_points.py            # selection set (training footage)
     python experiments/starting_points.py --benchmarks
+    python experiments/starting_points.py --only search   # only the rows whose name has "search"
 
 All candidates use the same OpenCV DIS flows (dsepconv_gui.core.flow_prior.dis_flow).
 """
@@ -133,30 +134,48 @@ def project_all(f12, f21):
 
 
 def starts(f0, f2):
+    """(name, compute) for every candidate start; compute() gives the frame."""
     f12, f21 = flows(f0, f2)
     d = 0.25 * (f21 - f12)
-    a, b = fixed_point(f12), fixed_point(f21)
-    s = 0.5 * (a - b)
-    w1, w2 = sample(f0, d), sample(f2, -d)
-    e1 = np.linalg.norm(sample(f12, d) + sample(f21, d + sample(f12, d)), axis=0)
-    e2 = np.linalg.norm(sample(f21, -d) + sample(f12, -d + sample(f21, -d)), axis=0)
-    a1, a2 = np.exp(-e1**2), np.exp(-e2**2)
-    weight = ((a1 + 1e-3) / (a1 + a2 + 2e-3))[..., None]
-    yield "bilinear read at the symmetric prior", (w1 + w2) / 2
-    yield "bicubic read at the symmetric prior", (sample(f0, d, cv2.INTER_CUBIC) + sample(f2, -d, cv2.INTER_CUBIC)) / 2
-    yield "bilinear, prior by fixed-point iteration", (sample(f0, s) + sample(f2, -s)) / 2
-    yield "bilinear, forward-backward occlusion weights", weight * w1 + (1 - weight) * w2
-    yield "bicubic, soft choice among 5 candidates", soft_choice(candidates(f12, f21), f0, f2, cv2.INTER_CUBIC)
-    yield "same, DIS on frames upscaled 1.5x", soft_choice(candidates(*flows(f0, f2, 1.5)), f0, f2, cv2.INTER_CUBIC)
+
+    def bilinear(d):
+        return (sample(f0, d) + sample(f2, -d)) / 2
 
     def bicubic(d):
         return (sample(f0, d, cv2.INTER_CUBIC) + sample(f2, -d, cv2.INTER_CUBIC)) / 2
 
-    r12, r21 = repaired_flow(f0, f2, f12), repaired_flow(f2, f0, f21)
-    yield "bicubic, every pixel projected to the middle", bicubic(project_all(f12, f21))
-    yield "bicubic, search repairs unchecked, every pixel projected", bicubic(project_all(r12, r21))
-    yield "bicubic, search finds checked both ways and projected", bicubic(
-        middle_displacement(*consistent_repairs(f12, f21, r12, r21)))
+    def fixed_point_start():
+        s = 0.5 * (fixed_point(f12) - fixed_point(f21))
+        return bilinear(s)
+
+    def occlusion_weights():
+        e1 = np.linalg.norm(sample(f12, d) + sample(f21, d + sample(f12, d)), axis=0)
+        e2 = np.linalg.norm(sample(f21, -d) + sample(f12, -d + sample(f21, -d)), axis=0)
+        a1, a2 = np.exp(-e1**2), np.exp(-e2**2)
+        weight = ((a1 + 1e-3) / (a1 + a2 + 2e-3))[..., None]
+        return weight * sample(f0, d) + (1 - weight) * sample(f2, -d)
+
+    repaired = {}
+
+    def repairs():
+        if not repaired:
+            repaired["r"] = repaired_flow(f0, f2, f12), repaired_flow(f2, f0, f21)
+        return repaired["r"]
+
+    return [
+        ("bilinear read at the symmetric prior", lambda: bilinear(d)),
+        ("bicubic read at the symmetric prior", lambda: bicubic(d)),
+        ("bilinear, prior by fixed-point iteration", fixed_point_start),
+        ("bilinear, forward-backward occlusion weights", occlusion_weights),
+        ("bicubic, soft choice among 5 candidates",
+         lambda: soft_choice(candidates(f12, f21), f0, f2, cv2.INTER_CUBIC)),
+        ("same, DIS on frames upscaled 1.5x",
+         lambda: soft_choice(candidates(*flows(f0, f2, 1.5)), f0, f2, cv2.INTER_CUBIC)),
+        ("bicubic, every pixel projected to the middle", lambda: bicubic(project_all(f12, f21))),
+        ("bicubic, search repairs unchecked, every pixel projected", lambda: bicubic(project_all(*repairs()))),
+        ("bicubic, search finds checked both ways and projected",
+         lambda: bicubic(middle_displacement(*consistent_repairs(f12, f21, *repairs())))),
+    ]
 
 
 def psnr(prediction, truth):
@@ -168,14 +187,18 @@ def psnr(prediction, truth):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--benchmarks", action="store_true", help="score on the benchmarks instead")
+    parser.add_argument("--only", default="", metavar="TEXT", help="only the starts whose name contains TEXT")
     args = parser.parse_args()
     data = benchmark_set() if args.benchmarks else selection_set()
     scores: dict[tuple[str, str], list[float]] = {}
     for group, f0, truth, f2 in data:
-        for name, frame in starts(f0, f2):
+        for name, compute in starts(f0, f2):
+            if args.only not in name:
+                continue
+            frame = compute()
             scores.setdefault((name, group), []).append(psnr(frame, truth))
     for (name, group), values in scores.items():
-        print(f"{name:<48} {group:<18} {np.mean(values):6.2f} dB ({len(values)} triplets)")
+        print(f"{name:<56} {group:<18} {np.mean(values):7.3f} dB ({len(values)} triplets)")
 
 
 if __name__ == "__main__":

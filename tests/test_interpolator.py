@@ -94,20 +94,23 @@ def test_write_intermediates(interpolator, tmp_path):
     assert (folder / "output.png").exists() and (folder / "offsets_legend.png").exists()
 
 
-def test_fast_inference_path_agrees_with_the_reference_path():
+@pytest.mark.parametrize("motion, scale", [("linear", 1.0), ("searched", 1.5)])
+def test_fast_inference_path_agrees_with_the_reference_path(motion, scale):
     # The Interpolator runs channels-last with the streaming op; the reference is the
-    # contiguous network with the all-taps op (what training uses, gradients on).
+    # contiguous network with the all-taps op (what training uses, gradients on), given the
+    # flows the configuration asks for.
     import copy
 
     from dsepconv_gui.core.config import DSepConvConfig
-    from dsepconv_gui.core.flow_prior import bidirectional_flow
+    from dsepconv_gui.core.flow_prior import prior_flows
     from dsepconv_gui.core.interpolator import frame_to_tensor, tensor_to_frame
 
-    model = make_random_network(DSepConvConfig(kernel_size=5, base_width=2, flow_prior="dis", prior_sampling="bicubic"))
+    model = make_random_network(DSepConvConfig(kernel_size=5, base_width=2, flow_prior="dis", prior_sampling="bicubic",
+                                               prior_motion=motion, flow_scale=scale))
     reference = copy.deepcopy(model)
     interpolator = Interpolator(LoadedModel(model=model, config=model.config, source="test"), resolve_device("cpu"))
     a, b = random_frames(40, 56, seed=4)
     fast = interpolator.interpolate(a, b).frame
-    flows = torch.from_numpy(bidirectional_flow(a, b))[None]
+    flows = torch.from_numpy(prior_flows(a, b, motion, scale))[None]
     slow = reference(frame_to_tensor(a, "cpu", torch.float32), frame_to_tensor(b, "cpu", torch.float32), flows=flows).frame
     assert np.abs(fast.astype(int) - tensor_to_frame(slow.detach())).max() <= 1

@@ -150,3 +150,47 @@ def test_config_and_network_take_six_flow_channels_with_the_searched_prior():
     # The same weights work under both motions: the features see only the two flows.
     linear = DSepConvNet(DSepConvConfig(kernel_size=5, base_width=2, flow_prior="dis", prior_sampling="bicubic"))
     linear.load_state_dict(model.state_dict())
+
+
+def test_flow_on_upscaled_frames_is_scaled_back():
+    from dsepconv_gui.core.flow_prior import dis_flow
+
+    rng = np.random.default_rng(0)
+    texture = cv2_blur(rng.integers(0, 256, (140, 180, 3), dtype=np.uint8))
+    a, b = texture[10:110, 10:160], texture[12:112, 7:157]  # b(p) = a(p + (2, -3)): a's p is at p - (2, -3) in b
+    for scale in (1.0, 1.5):
+        flow = dis_flow(a, b, scale)
+        assert flow.shape == (2, 100, 150)
+        np.testing.assert_allclose(np.median(flow[:, 20:80, 20:130], axis=(1, 2)), [-2, 3], atol=0.1)
+
+
+def cv2_blur(image):
+    import cv2
+
+    return cv2.GaussianBlur(image, (0, 0), 2)
+
+
+def test_flow_scale_is_a_checked_float_that_older_files_lack():
+    assert preset("flow-small-searched").flow_scale == 1.5
+    assert DSepConvConfig.from_dict({"flow_prior": "dis"}).flow_scale == 1.0
+    assert DSepConvConfig.from_json(preset("flow-small-searched").to_json()) == preset("flow-small-searched")
+    with pytest.raises(ConfigError, match="flow_scale must be between"):
+        DSepConvConfig(flow_prior="dis", flow_scale=10.0)
+    with pytest.raises(ConfigError, match="must be float"):
+        DSepConvConfig(flow_prior="dis", flow_scale=2)
+
+
+def test_bank_folders_keep_their_name_unless_the_flow_scale_changes(tmp_path):
+    import hashlib
+    import json
+    from dataclasses import asdict
+
+    from dsepconv_gui.training.sources import Source
+    from dsepconv_gui.training.triplet_bank import BankSettings, bank_folder
+
+    sources = [Source(path=tmp_path / "clip.mp4", kind="video")]
+    before = asdict(BankSettings())
+    del before["flow_scale"]  # how the key was computed before the field existed
+    key = json.dumps({"sources": [str((tmp_path / "clip.mp4").resolve())], "settings": before}, sort_keys=True)
+    assert bank_folder(tmp_path, sources, BankSettings()).name == f"bank-{hashlib.sha1(key.encode()).hexdigest()[:12]}"
+    assert bank_folder(tmp_path, sources, BankSettings(flow_scale=1.5)) != bank_folder(tmp_path, sources, BankSettings())

@@ -25,33 +25,40 @@ from .flow_search import found_motion
 MIN_FLOW_SIDE = 16
 
 
-def dis_flow(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+def dis_flow(source: np.ndarray, target: np.ndarray, scale: float = 1.0) -> np.ndarray:
     """Dense flow from source to target (RGB uint8 (H, W, 3) each) as (2, H, W) float32
     (dy, dx) in pixels: pixel p of source is at p + flow(p) in target.
 
     DIS with the medium preset at finest scale 0 (full resolution) and variational
-    refinement, the strongest of OpenCV's DIS settings on the benchmarks.
+    refinement, the strongest of OpenCV's DIS settings on the benchmarks. With scale ≠ 1
+    it runs on both frames resized by scale (cubic) and the flow is resized back.
     """
     h, w = source.shape[:2]
     if min(h, w) < MIN_FLOW_SIDE:
         return np.zeros((2, h, w), np.float32)
+    if scale != 1.0:
+        size = (max(round(w * scale), 1), max(round(h * scale), 1))
+        resized = [cv2.resize(f, size, interpolation=cv2.INTER_CUBIC) for f in (source, target)]
+        flow = dis_flow(*resized)
+        back = [cv2.resize(np.ascontiguousarray(c), (w, h), interpolation=cv2.INTER_LINEAR) for c in flow]
+        return np.stack([back[0] * (h / size[1]), back[1] * (w / size[0])]).astype(np.float32)
     estimator = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     estimator.setFinestScale(0)
     flow = estimator.calc(cv2.cvtColor(source, cv2.COLOR_RGB2GRAY), cv2.cvtColor(target, cv2.COLOR_RGB2GRAY), None)
     return np.ascontiguousarray(flow[:, :, ::-1].transpose(2, 0, 1))
 
 
-def bidirectional_flow(frame1: np.ndarray, frame2: np.ndarray) -> np.ndarray:
+def bidirectional_flow(frame1: np.ndarray, frame2: np.ndarray, scale: float = 1.0) -> np.ndarray:
     """(4, H, W) float32: flow 1→2 (dy, dx) then flow 2→1 (dy, dx), the network's prior input."""
-    return np.concatenate([dis_flow(frame1, frame2), dis_flow(frame2, frame1)], axis=0)
+    return np.concatenate([dis_flow(frame1, frame2, scale), dis_flow(frame2, frame1, scale)], axis=0)
 
 
-def prior_flows(frame1: np.ndarray, frame2: np.ndarray, motion: str = "linear") -> np.ndarray:
-    """The flow input of a flow-prior network for prior_motion `motion` (see the module
-    docstring): (4, H, W) or (6, H, W) float32."""
+def prior_flows(frame1: np.ndarray, frame2: np.ndarray, motion: str = "linear", scale: float = 1.0) -> np.ndarray:
+    """The flow input of a flow-prior network for prior_motion `motion` and flow_scale
+    `scale` (see the module docstring): (4, H, W) or (6, H, W) float32."""
     if motion not in PRIOR_MOTIONS:
         raise ValueError(f"prior motion must be one of {PRIOR_MOTIONS}, got {motion!r}")
-    flows = bidirectional_flow(frame1, frame2)
+    flows = bidirectional_flow(frame1, frame2, scale)
     if motion == "linear":
         return flows
     return searched_prior(frame1, frame2, flows[0:2], flows[2:4])

@@ -98,7 +98,8 @@ class Interpolator:
             b = frame_to_tensor(frame_b, self.device.device, self.device.dtype)
             flows = None
             if self.loaded.config.flow_prior == "dis":
-                flows = torch.from_numpy(prior_flows(frame_a, frame_b, self.loaded.config.prior_motion))[None]
+                config = self.loaded.config
+                flows = torch.from_numpy(prior_flows(frame_a, frame_b, config.prior_motion, config.flow_scale))[None]
                 flows = flows.to(self.device.device, self.device.dtype)
             terms = None
             if with_terms:  # the whole frame's parameters are wanted: no tiling

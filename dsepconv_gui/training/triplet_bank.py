@@ -33,6 +33,7 @@ class BankSettings:
     static_threshold: float = 2.0
     window_tries: int = 4
     with_flows: bool = True
+    flow_scale: float = 1.0  # DIS on frames resized by this (the configuration's flow_scale)
     seed: int = 0
 
 
@@ -136,7 +137,7 @@ def build_bank(
             y, x = best
             frames_out.append(np.stack([f[y:y + s, x:x + s] for f in (f0, f1, f2)]))
             if settings.with_flows:
-                flows_out.append(bidirectional_flow(f0, f2)[:, y:y + s, x:x + s].astype(np.float16))
+                flows_out.append(bidirectional_flow(f0, f2, settings.flow_scale)[:, y:y + s, x:x + s].astype(np.float16))
             source_out.append(index)
             taken += 1
         per_source.append({"source": source.name, "frames": len(frames), "triplets": taken})
@@ -158,7 +159,10 @@ def bank_folder(cache_root: Path, sources: list[Source], settings: BankSettings)
     import hashlib
 
     names = [str(s.path.resolve()) for s in sources]
-    key = json.dumps({"sources": names, "settings": asdict(settings)}, sort_keys=True)
+    described = asdict(settings)
+    if settings.flow_scale == 1.0:
+        del described["flow_scale"]  # banks cached before flow_scale existed keep their folder
+    key = json.dumps({"sources": names, "settings": described}, sort_keys=True)
     return cache_root / f"bank-{hashlib.sha1(key.encode()).hexdigest()[:12]}"
 
 
