@@ -4,7 +4,7 @@ selection set drawn from the training footage and on the benchmarks. Produces th
 
     python experiments/starting_points.py            # selection set (training footage)
     python experiments/starting_points.py --benchmarks
-    python experiments/starting_points.py --only search   # only the rows whose name has "search"
+    python experiments/starting_points.py --only search --only projected   # only these rows
 
 All candidates use the same OpenCV DIS flows (dsepconv_gui.core.flow_prior.dis_flow).
 """
@@ -21,7 +21,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dsepconv_gui.core.flow_prior import dis_flow  # noqa: E402
+from dsepconv_gui.core.flow_prior import bidirectional_flow, dis_flow, searched_prior  # noqa: E402
 from dsepconv_gui.core.flow_projection import linear_middle, middle_displacement  # noqa: E402
 from dsepconv_gui.core.flow_search import consistent_repairs, repaired_flow  # noqa: E402
 from dsepconv_gui.core.images import read_image  # noqa: E402
@@ -175,6 +175,8 @@ def starts(f0, f2):
         ("bicubic, search repairs unchecked, every pixel projected", lambda: bicubic(project_all(*repairs()))),
         ("bicubic, search finds checked both ways and projected",
          lambda: bicubic(middle_displacement(*consistent_repairs(f12, f21, *repairs())))),
+        ("search finds projected, DIS on frames upscaled 1.5x (shipped)",
+         lambda: bicubic(searched_prior(f0, f2, *np.split(bidirectional_flow(f0, f2, 1.5), 2))[4:6])),
     ]
 
 
@@ -187,13 +189,14 @@ def psnr(prediction, truth):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--benchmarks", action="store_true", help="score on the benchmarks instead")
-    parser.add_argument("--only", default="", metavar="TEXT", help="only the starts whose name contains TEXT")
+    parser.add_argument("--only", action="append", default=[], metavar="TEXT",
+                        help="only the starts whose name contains TEXT (repeatable: any of them)")
     args = parser.parse_args()
     data = benchmark_set() if args.benchmarks else selection_set()
     scores: dict[tuple[str, str], list[float]] = {}
     for group, f0, truth, f2 in data:
         for name, compute in starts(f0, f2):
-            if args.only not in name:
+            if args.only and not any(text in name for text in args.only):
                 continue
             frame = compute()
             scores.setdefault((name, group), []).append(psnr(frame, truth))

@@ -164,6 +164,16 @@ def test_flow_on_upscaled_frames_is_scaled_back():
         np.testing.assert_allclose(np.median(flow[:, 20:80, 20:130], axis=(1, 2)), [-2, 3], atol=0.1)
 
 
+def test_flow_scale_stops_enlarging_at_full_hd():
+    from dsepconv_gui.core.flow_prior import effective_scale
+
+    assert effective_scale(480, 640, 1.5) == 1.5
+    assert effective_scale(720, 1280, 1.5) == pytest.approx(1.5)
+    assert effective_scale(1080, 1920, 1.5) == 1.0 and effective_scale(2160, 3840, 1.5) == 1.0
+    assert 1.0 < effective_scale(900, 1600, 1.5) < 1.5
+    assert effective_scale(480, 640, 0.5) == 0.5
+
+
 def cv2_blur(image):
     import cv2
 

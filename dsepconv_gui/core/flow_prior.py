@@ -23,6 +23,17 @@ from .flow_search import found_motion
 
 # Below this side DIS has no pyramid to work with; such frames get zero flow.
 MIN_FLOW_SIDE = 16
+# flow_scale enlarges frames for DIS up to this many pixels (1920 × 1080), no further:
+# large frames already show DIS fine detail, and DIS's time grows with the pixels.
+MAX_SCALED_PIXELS = 1920 * 1080
+
+
+def effective_scale(height: int, width: int, scale: float) -> float:
+    """scale, reduced so that an enlarged frame stays within MAX_SCALED_PIXELS (never below 1
+    for an enlargement; a reduction is kept as asked)."""
+    if scale <= 1.0:
+        return scale
+    return max(1.0, min(scale, (MAX_SCALED_PIXELS / (height * width)) ** 0.5))
 
 
 def dis_flow(source: np.ndarray, target: np.ndarray, scale: float = 1.0) -> np.ndarray:
@@ -31,11 +42,13 @@ def dis_flow(source: np.ndarray, target: np.ndarray, scale: float = 1.0) -> np.n
 
     DIS with the medium preset at finest scale 0 (full resolution) and variational
     refinement, the strongest of OpenCV's DIS settings on the benchmarks. With scale ≠ 1
-    it runs on both frames resized by scale (cubic) and the flow is resized back.
+    it runs on both frames resized by scale (cubic; see effective_scale) and the flow is
+    resized back.
     """
     h, w = source.shape[:2]
     if min(h, w) < MIN_FLOW_SIDE:
         return np.zeros((2, h, w), np.float32)
+    scale = effective_scale(h, w, scale)
     if scale != 1.0:
         size = (max(round(w * scale), 1), max(round(h * scale), 1))
         resized = [cv2.resize(f, size, interpolation=cv2.INTER_CUBIC) for f in (source, target)]
