@@ -63,9 +63,11 @@ def test_search_work_is_bounded_when_the_flow_fails_everywhere(monkeypatch):
 
 
 def test_search_radius_bounds_what_can_be_found():
-    f0, _, f2 = ball_triplet(step=(0, SEARCH_RADIUS // 2 + 6))  # moves more than the radius in two frames
+    step = SEARCH_RADIUS // 2 + 6  # the ball moves 2 × step, more than the radius, in two frames
+    f0, _, f2 = ball_triplet(step=(0, step), ball=(40, 20))
     repaired = repaired_flow(f0, f2, np.zeros((2, *f0.shape[:2]), np.float32))
     assert np.abs(repaired).max() <= SEARCH_RADIUS
+    assert not np.any(repaired[1, 40:47, 20:27] == 2 * step)
 
 
 def test_projection_puts_the_found_ball_halfway_and_keeps_the_sky_still():
@@ -77,14 +79,23 @@ def test_projection_puts_the_found_ball_halfway_and_keeps_the_sky_still():
     flow21[:, 28:35, 64:71] = np.float32([12, -14])[:, None, None]
     found12[40:47, 50:57] = found21[28:35, 64:71] = True
     d = middle_displacement(flow12, flow21, found12, found21)
-    # Halfway the ball covers rows 34..40, columns 57..63, and is read 6 down, 7 left in frame 1.
-    np.testing.assert_allclose(d[:, 35:40, 58:63], np.broadcast_to(np.float32([[[6]], [[-7]]]), (2, 5, 5)))
+    # Halfway the ball covers rows 34..40, columns 57..63, and is read 6 down, 7 left in frame 1;
+    # its motion lands there exactly, not a pixel wider.
+    projected = np.any(d != linear_middle(flow12, flow21), axis=0)
+    assert projected[34:41, 57:64].all() and projected.sum() == 49
+    np.testing.assert_allclose(d[:, 34:41, 57:64], np.broadcast_to(np.float32([[[6]], [[-7]]]), (2, 7, 7)))
     # Read at the middle pixel itself (the linear estimate) the ball's motion is not there.
     assert np.abs(linear_middle(flow12, flow21)[:, 35:40, 58:63]).max() == 0
     assert np.abs(d[:, 70:, :]).max() == 0
     # Nothing found: the linear estimate everywhere.
     nothing = np.zeros((h, w), bool)
     np.testing.assert_array_equal(middle_displacement(flow12, flow21, nothing, nothing), linear_middle(flow12, flow21))
+    # Time reversed (the flows and what was found swap roles): the displacement changes sign,
+    # also where finds of both frames land on one pixel.
+    rng = np.random.default_rng(5)
+    f12, f21 = (rng.normal(0, 4, (2, h, w)).astype(np.float32) for _ in range(2))
+    k12, k21 = rng.random((h, w)) < 0.2, rng.random((h, w)) < 0.2
+    np.testing.assert_allclose(middle_displacement(f21, f12, k21, k12), -middle_displacement(f12, f21, k12, k21), atol=1e-5)
 
 
 def test_repairs_the_other_direction_does_not_undo_are_dropped():

@@ -9,7 +9,7 @@ from dsepconv_gui.cli import main
 from dsepconv_gui.core.checkpoint import load_checkpoint
 from dsepconv_gui.core.config import DSepConvConfig
 from dsepconv_gui.core.demo import render_demo_frames
-from dsepconv_gui.core.errors import InputError
+from dsepconv_gui.core.errors import CheckpointError, InputError
 from dsepconv_gui.core.images import write_image
 from dsepconv_gui.training import trainer as trainer_module
 from dsepconv_gui.training.losses import LossWeights, charbonnier, gradient_loss, interpolation_loss
@@ -205,7 +205,10 @@ def test_bank_derives_and_caches_the_searched_prior_flows(tmp_path):
     assert loaded.with_prior_motion("linear") is loaded
     messages = []
     derived = loaded.with_prior_motion("searched", messages.append)
-    assert derived.flows.shape == (3, 6, 48, 48) and (tmp_path / "bank" / "flows-searched.npy").exists()
+    from dsepconv_gui.core.flow_prior import searched_prior_signature
+
+    cache = tmp_path / "bank" / f"flows-searched-{searched_prior_signature()}.npy"
+    assert derived.flows.shape == (3, 6, 48, 48) and cache.exists()
     # A uniform translation: the flows stay, the middle reads frame 1 half a step back.
     np.testing.assert_allclose(np.asarray(derived.flows[:, :4], np.float32), bank.flows.astype(np.float32))
     np.testing.assert_allclose(np.asarray(derived.flows[:, 4:6, 4:-4, 4:-4], np.float32),
@@ -243,5 +246,5 @@ def test_a_run_can_start_from_another_models_weights(tmp_path):
         torch.testing.assert_close(started.model.state_dict()[name], value, atol=1e-6, rtol=0)
     other = TrainOptions(run_dir=tmp_path / "run2", config=TINY_FLOW, iterations=1, batch_size=1, crop=32,
                          init=tmp_path / "linear.safetensors")
-    with pytest.raises(Exception, match="do not fit"):
+    with pytest.raises(CheckpointError, match="do not fit"):
         train(other, bank, log=messages.append)

@@ -77,6 +77,19 @@ def prior_flows(frame1: np.ndarray, frame2: np.ndarray, motion: str = "linear", 
     return searched_prior(frame1, frame2, flows[0:2], flows[2:4])
 
 
+def searched_prior_signature() -> str:
+    """A short hash of everything that shapes searched_prior's output, for caches of it."""
+    import hashlib
+    import json
+
+    from . import flow_search
+
+    settings = {name: getattr(flow_search, name) for name in (
+        "SEARCH_RADIUS", "PATCH", "FAILURE_COST", "REPLACE_RATIO", "TILE", "MAX_TILES", "LENGTH_PENALTY", "CONSISTENCY")}
+    settings["projection"] = 2  # raise when flow_projection changes what it computes
+    return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
+
+
 def searched_prior(frame1: np.ndarray, frame2: np.ndarray, flow12: np.ndarray, flow21: np.ndarray) -> np.ndarray:
     """(6, H, W) float32 from DIS flows already computed: the flows with the search's finds,
     then the middle displacement."""

@@ -8,6 +8,7 @@ loop cheap; it is stored as two .npy files and a manifest in a cache folder.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.errors import InputError
-from ..core.flow_prior import bidirectional_flow, searched_prior
+from ..core.flow_prior import bidirectional_flow, searched_prior, searched_prior_signature
 from ..core.scene_cuts import DEFAULT_CUT_THRESHOLD, thumbnail_difference
 from .sources import Source, read_frames
 
@@ -65,15 +66,20 @@ class TripletBank:
         """The bank with the flow input a network with this prior_motion takes. "searched"
         is derived from each stored crop and its DIS flows (flow_prior.searched_prior), so
         an object within the search radius of a crop's edge can be missed; computed once
-        and cached beside the bank as flows-searched.npy."""
+        and cached beside the bank as flows-searched-<signature of the search's settings>.npy."""
         if motion == "linear" or self.flows is None:
             return self
-        path = self.folder / f"flows-{motion}.npy" if self.folder is not None else None
+        shape = (len(self), 6, *self.flows.shape[2:])
+        name = f"flows-{motion}-{searched_prior_signature()}.npy"
+        path = self.folder / name if self.folder is not None else None
         if path is not None and path.exists():
-            log(f"using the {motion} prior flows in {path}")
-            return replace(self, flows=np.load(path, mmap_mode="r"))
+            cached = np.load(path, mmap_mode="r")
+            if cached.shape == shape:
+                log(f"using the {motion} prior flows in {path}")
+                return replace(self, flows=cached)
+            log(f"{path} holds {cached.shape}, not {shape}: deriving it again")
         log(f"deriving the {motion} prior flows of {len(self)} triplets (once)")
-        derived = np.empty((len(self), 6, *self.flows.shape[2:]), np.float16)
+        derived = np.empty(shape, np.float16)
         start = time.monotonic()
         for i in range(len(self)):
             flows = np.asarray(self.flows[i], dtype=np.float32)
@@ -82,7 +88,7 @@ class TripletBank:
                 log(f"  {i + 1}/{len(self)} ({time.monotonic() - start:.0f} s)")
         if path is None:
             return replace(self, flows=derived)
-        tmp = path.with_suffix(".tmp.npy")
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
         np.save(tmp, derived)
         tmp.replace(path)
         return replace(self, flows=np.load(path, mmap_mode="r"))
