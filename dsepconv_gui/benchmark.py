@@ -76,7 +76,7 @@ def measure_size(model_spec: str | None, size: str, runs: int, tile: int | None)
     import torch
 
     from .core.device import resolve_device
-    from .core.flow_prior import prior_flows
+    from .core.flow_prior import flows_for
     from .core.interpolator import Interpolator
     from .core.model_files import resolve_model
 
@@ -89,7 +89,7 @@ def measure_size(model_spec: str | None, size: str, runs: int, tile: int | None)
     frame_seconds, _ = timed(lambda: interpolator.interpolate(a, b), runs)
     flow_seconds = 0.0
     if loaded.config.flow_prior != "none":
-        flow_seconds = statistics.median(_seconds(lambda: prior_flows(a, b, loaded.config.prior_motion, loaded.config.flow_scale)) for _ in range(max(runs, 1)))
+        flow_seconds = statistics.median(_seconds(lambda: flows_for(loaded.config, a, b)) for _ in range(max(runs, 1)))
     return {"size": size, "tile": tile or "auto", "frame_seconds": frame_seconds, "flow_seconds": flow_seconds,
             "peak_memory_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
 
@@ -102,7 +102,7 @@ def measure_parts(model_spec: str | None, size: str, runs: int) -> dict:
     from torch.utils.flop_counter import FlopCounterMode
 
     from .core.device import resolve_device
-    from .core.flow_prior import prior_flows
+    from .core.flow_prior import flows_for
     from .core.interpolator import Interpolator, frame_to_tensor
     from .core.model_files import resolve_model
     from .core.network import synthesize
@@ -115,7 +115,8 @@ def measure_parts(model_spec: str | None, size: str, runs: int) -> dict:
     a, b = test_pair(height, width)
     with torch.inference_mode():
         ta, tb = frame_to_tensor(a, device.device, device.dtype), frame_to_tensor(b, device.device, device.dtype)
-        flows = torch.from_numpy(prior_flows(a, b, loaded.config.prior_motion, loaded.config.flow_scale))[None] if loaded.config.flow_prior != "none" else None
+        flows = flows_for(loaded.config, a, b)
+        flows = None if flows is None else torch.from_numpy(flows)[None]
         network_seconds, terms = timed(lambda: model.estimate(ta, tb, flows), runs)
         synthesis_seconds, _ = timed(lambda: synthesize(ta, terms[0]) + synthesize(tb, terms[1]), runs)
         counter = FlopCounterMode(display=False)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .config import PRIOR_MOTIONS
+from .config import PRIOR_MOTIONS, DSepConvConfig
 from .flow_projection import middle_displacement
 from .flow_search import found_motion
 
@@ -75,6 +75,14 @@ def prior_flows(frame1: np.ndarray, frame2: np.ndarray, motion: str = "linear", 
     if motion == "linear":
         return flows
     return searched_prior(frame1, frame2, flows[0:2], flows[2:4])
+
+
+def flows_for(config: DSepConvConfig, frame1: np.ndarray, frame2: np.ndarray) -> np.ndarray | None:
+    """What a network of this configuration takes as `flows` for a pair: None without a flow
+    prior, else prior_flows with the configuration's prior_motion and flow_scale."""
+    if config.flow_prior == "none":
+        return None
+    return prior_flows(frame1, frame2, config.prior_motion, config.flow_scale)
 
 
 def searched_prior_signature() -> str:

@@ -61,12 +61,16 @@ def search_flow(source: np.ndarray, target: np.ndarray, rows: slice, cols: slice
     y0, y1 = max(rows.start - m, 0), min(rows.stop + m, height)
     x0, x1 = max(cols.start - m, 0), min(cols.stop + m, width)
     a = source[y0:y1, x0:x1]
-    padded = cv2.copyMakeBorder(target, radius, radius, radius, radius, cv2.BORDER_REPLICATE)
+    # The target around the region, radius beyond it, its frame edges replicated.
+    ty0, ty1 = max(y0 - radius, 0), min(y1 + radius, height)
+    tx0, tx1 = max(x0 - radius, 0), min(x1 + radius, width)
+    window = cv2.copyMakeBorder(target[ty0:ty1, tx0:tx1], ty0 - (y0 - radius), (y1 + radius) - ty1,
+                                tx0 - (x0 - radius), (x1 + radius) - tx1, cv2.BORDER_REPLICATE)
     best = np.full(a.shape[:2], np.inf, np.float32)
     flow_y, flow_x = np.zeros_like(best), np.zeros_like(best)
     for dy in range(-radius, radius + 1):
         for dx in range(-radius, radius + 1):
-            b = padded[y0 + radius + dy:y1 + radius + dy, x0 + radius + dx:x1 + radius + dx]
+            b = window[radius + dy:radius + dy + (y1 - y0), radius + dx:radius + dx + (x1 - x0)]
             cost = patch_cost(a, b)
             cost += LENGTH_PENALTY * float(np.hypot(dy, dx))
             better = cost < best

@@ -12,7 +12,7 @@ import torch
 from .checkpoint import LoadedModel
 from .device import DeviceInfo
 from .errors import InputError
-from .flow_prior import prior_flows
+from .flow_prior import flows_for
 from .network import DeformableTerm
 from .tiled_inference import forward_within_memory
 
@@ -96,11 +96,9 @@ class Interpolator:
         with torch.inference_mode():
             a = frame_to_tensor(frame_a, self.device.device, self.device.dtype)
             b = frame_to_tensor(frame_b, self.device.device, self.device.dtype)
-            flows = None
-            if self.loaded.config.flow_prior == "dis":
-                config = self.loaded.config
-                flows = torch.from_numpy(prior_flows(frame_a, frame_b, config.prior_motion, config.flow_scale))[None]
-                flows = flows.to(self.device.device, self.device.dtype)
+            flows = flows_for(self.loaded.config, frame_a, frame_b)
+            if flows is not None:
+                flows = torch.from_numpy(flows)[None].to(self.device.device, self.device.dtype)
             terms = None
             if with_terms:  # the whole frame's parameters are wanted: no tiling
                 output = self.model(a, b, return_terms=True, flows=flows)

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import torch
 
 from ..core.flow_prior import time_reversal
-
 from ..core.network import DSepConvNet
 
 
