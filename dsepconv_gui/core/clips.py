@@ -6,6 +6,7 @@ A clip is safe to read from one thread at a time; the app reads from its worker 
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 from collections import OrderedDict
@@ -211,7 +212,15 @@ def numbered_images(folder: Path) -> list[Path]:
 
 class VideoClip(Clip):
     """A video file. Frame times come from the stream's timestamps (variable frame rates
-    included); random access seeks to the keyframe before and decodes forward."""
+    included); random access seeks to a keyframe at or before the frame and decodes forward.
+
+    Frames before the first keyframe decoded from the start of the file (a stream cut mid-GOP,
+    damage at the start) can never be shown: they are skipped, with a note, and frame 0 is the
+    first decodable frame."""
+
+    # Frames to step back, one after another, when a seek lands after the wanted frame; then
+    # decoding starts from the beginning of the file.
+    SEEK_BACK = (16, 64, 256, 1024, 4096)
 
     def __init__(self, path: Path) -> None:
         import av
@@ -244,28 +253,38 @@ class VideoClip(Clip):
         if not pts:
             self._container.close()
             raise ClipError(f"{path}: no decodable video frames")
-        self._pts = pts
-        self._index_of = {p: i for i, p in enumerate(pts)}
+        self._set_timestamps(pts)
         self._next_index: int | None = None
         self._frames = iter(())
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        skipped, first = self._first_decodable()
+        notes = []
+        if skipped:
+            why = "damaged" if getattr(self, "_starts_on_keyframe", True) else "the stream starts mid-GOP"
+            notes.append(f"the first {skipped} frame(s) could not be decoded ({why}) and are skipped")
+            self._set_timestamps(pts[skipped:])
+            self._next_index = 1  # the decoder is just after the first decodable frame, now frame 0
+        pts = self._pts
         base = self._stream.time_base or Fraction(1, 1000)
         seconds = [float((p - pts[0]) * base) for p in pts]
         rate = self._stream.average_rate or self._stream.guessed_rate
         fps = float(rate) if rate else (len(pts) - 1) / max(seconds[-1], 1e-9) if len(pts) > 1 else DEFAULT_IMAGE_RATE
-        first = self._decode_at(0)
         exact = Fraction(rate) if rate else None
         info = ClipInfo(path, "video", first.shape[1], first.shape[0], len(pts), fps, exact)
         declared = self._declared_frame_count(fps)
-        notes = []
-        if getattr(self, "_damaged_tail", False) or declared > len(pts) + 1:
-            of = f" of about {declared}" if declared > len(pts) + 1 else ""
+        stored = len(pts) + skipped
+        if getattr(self, "_damaged_tail", False) or declared > stored + 1:
+            of = f" of about {declared}" if declared > stored + 1 else ""
             notes.append(f"{len(pts)}{of} frames readable: the file is damaged or truncated")
         cached = self._cache
         super().__init__(info, seconds, notes)
         self._cache = cached
         self._cache[0] = first
         self.time_origin = float(pts[0] * base)
+
+    def _set_timestamps(self, pts: list[int]) -> None:
+        self._pts = pts
+        self._index_of = {p: i for i, p in enumerate(pts)}
 
     def _scan_timestamps(self) -> list[int]:
         """Presentation timestamps of every frame, read from the packets without decoding."""
@@ -275,11 +294,21 @@ class VideoClip(Clip):
         try:
             for packet in self._container.demux(self._stream):
                 if packet.size and packet.pts is not None:
+                    if not pts:
+                        self._starts_on_keyframe = packet.is_keyframe
                     pts.append(packet.pts)
         except av.error.FFmpegError:
             self._damaged_tail = True  # keep what was readable
-        self._container.seek(0)
         return sorted(set(pts))
+
+    def _first_decodable(self) -> tuple[int, np.ndarray]:
+        """(position, image) of the first frame decoded from the start of the file, leaving
+        the decoder just after it. ClipError when nothing decodes."""
+        self._frames = self._frames_from_start()
+        for position, frame in self._frames:
+            self._next_index = position + 1
+            return position, frame.to_ndarray(format="rgb24")
+        raise ClipError(f"{self.path}: no decodable video frames")
 
     def _declared_frame_count(self, fps: float) -> int:
         """The frame count the file's header promises (0 if it does not say): the stream's
@@ -295,32 +324,74 @@ class VideoClip(Clip):
     def _scan_decoded_order(self) -> list[int]:
         """Frame numbers 0..n-1 by decoding the whole stream once (AVI only: small legacy files)."""
         count = sum(1 for _ in tolerant_decode(self._container, self._stream))
-        self._container.seek(0)
         return list(range(count))
 
-    def _position(self, frame, counter: int) -> int | None:
-        """The frame number of a decoded frame: by its timestamp, or (AVI) by decoding order."""
-        return counter if self._by_order else self._index_of.get(frame.pts)
+    def _positions(self, container, stream) -> Iterator[tuple[int, object]]:
+        """(frame number, decoded frame) from the container's current position: by timestamp
+        (frames of unknown time are passed over), or, for AVI, by decoding order from the start.
+        Frames before the first keyframe or intra picture are passed over: after a seek, or in
+        a stream that starts mid-GOP, they lack their references (MPEG-2 decodes them grey or
+        garbled). AVI counts every decoded frame, as its scan did."""
+        from av.video.frame import PictureType
+
+        keyed = self._by_order
+        for counter, frame in enumerate(tolerant_decode(container, stream)):
+            keyed = keyed or frame.key_frame or frame.pict_type == PictureType.I
+            position = counter if self._by_order else self._index_of.get(frame.pts)
+            if keyed and position is not None:
+                yield position, frame
+
+    def _reopen(self, container):
+        """A fresh container of the file, at its very beginning (FFmpeg's seek to the start
+        of an MPEG-TS or PS is a guess too), in place of `container`."""
+        import av
+
+        container.close()
+        container = av.open(str(self.path))
+        container.streams.video[0].thread_type = "AUTO"
+        return container
+
+    def _frames_from_start(self) -> Iterator[tuple[int, object]]:
+        self._container = self._reopen(self._container)
+        self._stream = self._container.streams.video[0]
+        return self._positions(self._container, self._stream)
+
+    def _seek(self, container, index: int) -> Iterator[tuple[int, object]] | None:
+        """(frame number, frame) decoded from a keyframe at or before frame `index`, or None
+        when no seek gets there (then decode from the start of the file).
+
+        MP4 and MKV have an index and land on the keyframe before the frame. MPEG-TS and PS
+        have none: FFmpeg guesses a byte position and reads on to a keyframe, often the one
+        after the frame; and the first frames of an open GOP need the GOP before. So when
+        the first frame decoded is later than wanted, seek again further back."""
+        import av
+
+        if self._by_order:
+            return None
+        stream = container.streams.video[0]
+        for back in (0, *(b for b in self.SEEK_BACK if b < index)):
+            try:
+                container.seek(self._pts[index - back], stream=stream, backward=True, any_frame=False)
+            except av.error.FFmpegError:
+                continue  # no keyframe before it by the index (a stream that starts mid-GOP)
+            frames = self._positions(container, stream)
+            first = next(frames, None)
+            if first is not None and first[0] <= index:
+                return itertools.chain([first], frames)
+        return None
 
     def _decode_at(self, index: int) -> np.ndarray:
         """Decode frame `index`: forward from the current position when it is close ahead
-        (playback, stepping), else from the keyframe before it. Frames passed on the way are
+        (playback, stepping), else from a keyframe before it. Frames passed on the way are
         cached, so scrubbing back a little is free."""
         import av
 
         ahead = self._next_index is not None and self._next_index <= index <= self._next_index + 48
         try:
             if not ahead:
-                if self._by_order:
-                    self._container.seek(0)
-                    self._next_index = 0
-                else:
-                    self._container.seek(self._pts[index], stream=self._stream, backward=True, any_frame=False)
-                self._frames = tolerant_decode(self._container, self._stream)
-            for frame in self._frames:
-                position = self._position(frame, self._next_index or 0)
-                if position is None:
-                    continue
+                self._next_index = None
+                self._frames = self._seek(self._container, index) or self._frames_from_start()
+            for position, frame in self._frames:
                 self._next_index = position + 1
                 if position < index and position + self.cache_size < index:
                     continue
@@ -331,7 +402,7 @@ class VideoClip(Clip):
                     break  # the stream skipped the frame we want; fall through to the error
                 image.setflags(write=False)
                 self._cache[position] = image
-        except (av.error.FFmpegError, ValueError) as exc:
+        except (av.error.FFmpegError, OSError, ValueError) as exc:
             self._next_index = None
             raise ClipError(f"{self.path}: cannot decode frame {index} ({error_reason(exc)})") from None
         self._next_index = None
@@ -360,26 +431,30 @@ class VideoClip(Clip):
                 yield expected, image
                 expected += 1
 
+        container = None
         try:
-            with av.open(str(self.path)) as container:
-                stream = container.streams.video[0]
-                stream.thread_type = "AUTO"
-                if not self._by_order:
-                    container.seek(self._pts[start], stream=stream, backward=True, any_frame=False)
-                for counter, frame in enumerate(tolerant_decode(container, stream)):
-                    index = self._position(frame, counter)
-                    if index is None or index < expected:
-                        continue
-                    image = frame.to_ndarray(format="rgb24")
-                    yield from stand_ins(min(index, stop), previous if previous is not None else image)
-                    if expected >= stop:
-                        return
-                    yield index, image
-                    previous, expected = image, index + 1
-                    if expected >= stop:
-                        return
-        except (av.error.FFmpegError, ValueError) as exc:
+            container = av.open(str(self.path))
+            container.streams.video[0].thread_type = "AUTO"
+            frames = self._seek(container, start)
+            if frames is None:
+                container = self._reopen(container)
+                frames = self._positions(container, container.streams.video[0])
+            for index, frame in frames:
+                if index < expected:
+                    continue
+                image = frame.to_ndarray(format="rgb24")
+                yield from stand_ins(min(index, stop), previous if previous is not None else image)
+                if expected >= stop:
+                    return
+                yield index, image
+                previous, expected = image, index + 1
+                if expected >= stop:
+                    return
+        except (av.error.FFmpegError, OSError, ValueError) as exc:
             raise ClipError(f"{self.path}: cannot decode frame {expected} ({error_reason(exc)})") from None
+        finally:
+            if container is not None:
+                container.close()
         yield from stand_ins(stop, previous)
 
     def close(self) -> None:
