@@ -40,13 +40,19 @@ def ffmpeg(*args: str) -> None:
 
 
 def decode_from_first_keyframe(path: Path) -> list[np.ndarray]:
-    """What a plain sequential decode shows, from its first keyframe (or intra picture) on."""
+    """What a plain sequential decode shows, from its first keyframe (or intra picture) on,
+    passing over packets the decoder rejects as ffmpeg does."""
     frames, started = [], False
     with av.open(str(path)) as container:
-        for frame in container.decode(video=0):
-            started = started or frame.key_frame or frame.pict_type == av.video.frame.PictureType.I
-            if started:
-                frames.append(frame.to_ndarray(format="rgb24"))
+        for packet in container.demux(video=0):
+            try:
+                decoded = packet.decode()
+            except av.error.InvalidDataError:
+                continue
+            for frame in decoded:
+                started = started or frame.key_frame or frame.pict_type == av.video.frame.PictureType.I
+                if started:
+                    frames.append(frame.to_ndarray(format="rgb24"))
     return frames
 
 
@@ -167,10 +173,33 @@ def test_streams_that_start_mid_gop_skip_the_undecodable_frames_and_say_so(tmp_p
     reference = decode_from_first_keyframe(path)
     assert 0 < len(clip) == len(reference) < FRAMES
     (note,) = clip.notes
-    skipped = re.fullmatch(r"the first (\d+) frame\(s\) could not be decoded \(the stream starts mid-GOP\) "
-                           r"and are skipped", note)
+    skipped = re.fullmatch(r"the first (\d+) frame\(s\) could not be decoded \(the stream starts mid-GOP, "
+                           r"or is damaged at its start\) and are skipped", note)
     assert skipped and int(skipped.group(1)) == stored_frames(path) - len(clip) > 0
     assert clip.timestamps[0] == 0.0
     assert clip.timestamps == pytest.approx([k / RATE for k in range(len(clip))])
     check_reads(clip, reference)
     check_export(clip, tmp_path)
+
+
+def test_a_damaged_first_keyframe_skips_its_gop_and_says_so(tmp_path):
+    path = tmp_path / "damaged.mp4"
+    ffmpeg(*PICTURE, *H264, str(path))
+    with av.open(str(path)) as container:
+        first = next(p for p in container.demux(video=0) if p.size)
+        at, size = first.pos, first.size
+    data = bytearray(path.read_bytes())
+    data[at:at + size] = np.random.default_rng(0).integers(0, 256, size, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+    clip = open_clip(path)
+    assert len(clip) == FRAMES - 12
+    (note,) = clip.notes  # FFmpeg's parser finds no keyframe in the noise: it may be a mid-GOP start
+    assert re.fullmatch(r"the first 12 frame\(s\) could not be decoded \((damaged|.*or is damaged at its start)\) "
+                        r"and are skipped", note)
+    check_reads(clip, decode_from_first_keyframe(path))
+
+
+def test_the_open_dialog_and_training_take_these_containers():
+    from dsepconv_gui.core.clips import VIDEO_EXTENSIONS
+
+    assert {".ts", ".m2ts", ".mts", ".mpg", ".vob"} <= set(VIDEO_EXTENSIONS)

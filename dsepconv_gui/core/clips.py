@@ -20,7 +20,8 @@ import numpy as np
 from .errors import InputError, error_reason
 from .images import read_image
 
-VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts")
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".vob",
+                    ".ts", ".m2ts", ".mts")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 DEFAULT_IMAGE_RATE = 24.0
 
@@ -260,7 +261,9 @@ class VideoClip(Clip):
         skipped, first = self._first_decodable()
         notes = []
         if skipped:
-            why = "damaged" if getattr(self, "_starts_on_keyframe", True) else "the stream starts mid-GOP"
+            # A damaged keyframe can lose its keyframe flag too (FFmpeg's parser reads the bytes).
+            why = "damaged" if getattr(self, "_starts_on_keyframe", True) else \
+                "the stream starts mid-GOP, or is damaged at its start"
             notes.append(f"the first {skipped} frame(s) could not be decoded ({why}) and are skipped")
             self._set_timestamps(pts[skipped:])
             self._next_index = 1  # the decoder is just after the first decodable frame, now frame 0
