@@ -18,10 +18,12 @@ import numpy as np
 
 from .errors import InputError, error_reason
 from .images import read_image
+from .orientation import Orientation, upright, video_orientation
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 DEFAULT_IMAGE_RATE = 24.0
+ALPHA_NOTE = "alpha channel dropped: frames are read, interpolated and written as RGB"
 
 
 class ClipError(InputError):
@@ -55,6 +57,7 @@ class Clip:
     """Random access to frames, with a small cache of decoded frames."""
 
     cache_size = 48
+    alpha_dropped = False  # the input has an alpha channel, not kept: frames are RGB
     time_origin = 0.0  # seconds of frame 0 on the file's clock (where its audio is aligned)
 
     def __init__(self, info: ClipInfo, timestamps: list[float], notes: list[str] | None = None) -> None:
@@ -211,7 +214,11 @@ def numbered_images(folder: Path) -> list[Path]:
 
 class VideoClip(Clip):
     """A video file. Frame times come from the stream's timestamps (variable frame rates
-    included); random access seeks to the keyframe before and decodes forward."""
+    included); random access seeks to the keyframe before and decodes forward. Frames are
+    turned as the file says to show them (see orientation.py), and the clip's size is the
+    size shown."""
+
+    _orientation: Orientation | None = None  # read from the first frame decoded
 
     def __init__(self, path: Path) -> None:
         import av
@@ -257,7 +264,7 @@ class VideoClip(Clip):
         exact = Fraction(rate) if rate else None
         info = ClipInfo(path, "video", first.shape[1], first.shape[0], len(pts), fps, exact)
         declared = self._declared_frame_count(fps)
-        notes = []
+        notes = self._picture_notes(first)
         if getattr(self, "_damaged_tail", False) or declared > len(pts) + 1:
             of = f" of about {declared}" if declared > len(pts) + 1 else ""
             notes.append(f"{len(pts)}{of} frames readable: the file is damaged or truncated")
@@ -298,6 +305,33 @@ class VideoClip(Clip):
         self._container.seek(0)
         return list(range(count))
 
+    def _rgb(self, frame) -> np.ndarray:
+        """A decoded frame as RGB uint8, upright (every frame is turned as the first one says)."""
+        if self._orientation is None:
+            self._orientation = video_orientation(frame, self._stream)
+        return upright(frame.to_ndarray(format="rgb24"), self._orientation)
+
+    def _picture_notes(self, first: np.ndarray) -> list[str]:
+        """What reading the picture as upright RGB changed."""
+        notes = []
+        if self._orientation is not None and not self._orientation.is_upright:
+            notes.append(f"frames {self._orientation.describe()} as the file says to show them "
+                         f"({first.shape[1]}×{first.shape[0]} upright)")
+        if self.alpha_dropped:
+            notes.append(ALPHA_NOTE)
+        return notes
+
+    @property
+    def alpha_dropped(self) -> bool:
+        """The stream has an alpha channel, which reading frames as RGB drops."""
+        import av
+
+        name = self._stream.codec_context.pix_fmt
+        try:
+            return name is not None and len(av.VideoFormat(name).components) in (2, 4)
+        except (ValueError, av.error.FFmpegError):
+            return False
+
     def _position(self, frame, counter: int) -> int | None:
         """The frame number of a decoded frame: by its timestamp, or (AVI) by decoding order."""
         return counter if self._by_order else self._index_of.get(frame.pts)
@@ -324,7 +358,7 @@ class VideoClip(Clip):
                 self._next_index = position + 1
                 if position < index and position + self.cache_size < index:
                     continue
-                image = frame.to_ndarray(format="rgb24")
+                image = self._rgb(frame)
                 if position == index:
                     return image
                 if position > index:
@@ -370,7 +404,7 @@ class VideoClip(Clip):
                     index = self._position(frame, counter)
                     if index is None or index < expected:
                         continue
-                    image = frame.to_ndarray(format="rgb24")
+                    image = self._rgb(frame)
                     yield from stand_ins(min(index, stop), previous if previous is not None else image)
                     if expected >= stop:
                         return
