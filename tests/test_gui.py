@@ -290,3 +290,16 @@ def test_export_dialog_shows_mistakes_without_starting(qtbot, window, tmp_path):
     assert "not a frame rate" in dialog.status.text() and not dialog.is_running()
     dialog.codec.setCurrentIndex(dialog.codec.findData("ffv1"))
     assert dialog.output.text().endswith(".mkv") and not dialog.crf.isEnabled()
+
+
+def test_a_clip_that_says_to_show_it_rotated_is_shown_upright(qtbot, window, tmp_path):
+    """The views read frames through the clip, which turns them as the file says (issue 12)."""
+    from .test_picture_fidelity import pattern, write_rotated
+
+    path = write_rotated(tmp_path / "portrait.mkv", 90)
+    assert open_and_wait(qtbot, window, path) == 1
+    assert "48×64" in window.clip_list.item(0).text()
+    with qtbot.waitSignal(window.analysis_ready, timeout=30000) as ready:
+        window.timeline.set_position(1)
+    assert ready.args[0].index_a == 1
+    assert np.array_equal(window.views["frame_a"].image, np.rot90(pattern(1), 1))

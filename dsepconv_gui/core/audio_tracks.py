@@ -76,24 +76,35 @@ class GeneratedAudio(AudioTrack):
 
 
 class CopiedAudio(AudioTrack):
-    """The first audio stream of `source` between `start` and `end` seconds (on the source's
-    clock, the same as the video's), shifted to start at zero."""
+    """Audio stream `number` (0: the first) of `source` between `start` and `end` seconds (on
+    the source's clock, the same as the video's), shifted to start at zero."""
 
-    def __init__(self, source: Path, start: float, end: float) -> None:
-        self.source, self.start, self.end = Path(source), start, end
+    def __init__(self, source: Path, start: float, end: float, number: int = 0) -> None:
+        self.source, self.start, self.end, self.number = Path(source), start, end, number
         self._packets = iter(())
         self._in = None
 
     @staticmethod
-    def probe(source: Path) -> str | None:
-        """None when the source has a readable audio stream, else why not."""
+    def count(source: Path) -> int:
+        """How many audio streams the source has (0 when it cannot be opened)."""
         import av
 
         try:
             with av.open(str(source)) as container:
-                if not container.streams.audio:
+                return len(container.streams.audio)
+        except (av.error.FFmpegError, OSError, ValueError):
+            return 0
+
+    @staticmethod
+    def probe(source: Path, number: int = 0) -> str | None:
+        """None when the source's audio stream `number` is readable, else why not."""
+        import av
+
+        try:
+            with av.open(str(source)) as container:
+                if len(container.streams.audio) <= number:
                     return "the input has no audio stream"
-                stream = container.streams.audio[0]
+                stream = container.streams.audio[number]
                 decoded = 0
                 for packet in container.demux(stream):
                     decoded += len(packet.decode())
@@ -108,7 +119,7 @@ class CopiedAudio(AudioTrack):
 
         self._container = container
         self._in = av.open(str(self.source))
-        in_stream = self._in.streams.audio[0]
+        in_stream = self._in.streams.audio[self.number]
         self._in_stream = in_stream
         codec = in_stream.codec_context.codec.canonical_name
         allowed = COPYABLE_CODECS.get(suffix.lower(), set())
@@ -183,6 +194,40 @@ class CopiedAudio(AudioTrack):
         if self._in is not None:
             self._in.close()
             self._in = None
+
+
+class AudioTracks(AudioTrack):
+    """Several tracks written side by side (every audio stream of the input), in their order."""
+
+    def __init__(self, tracks: list[AudioTrack]) -> None:
+        self.tracks = tracks
+
+    @property
+    def description(self) -> str:  # type: ignore[override]
+        return f"{len(self.tracks)} tracks: " + "; ".join(t.description for t in self.tracks)
+
+    @property
+    def warning(self) -> str | None:  # type: ignore[override]
+        warnings = [f"track {i + 1}: {t.warning}" for i, t in enumerate(self.tracks) if t.warning]
+        return "; ".join(warnings) or None
+
+    def attach(self, container, suffix: str) -> None:
+        for track in self.tracks:
+            track.attach(container, suffix)
+
+    def feed(self, until: float) -> None:
+        for track in self.tracks:
+            track.feed(until)
+
+    def finish(self) -> None:
+        for track in self.tracks:
+            track.finish()
+
+    def close(self) -> None:
+        for track in self.tracks:
+            close = getattr(track, "close", None)
+            if close is not None:
+                close()
 
 
 class _FrameEncoder:

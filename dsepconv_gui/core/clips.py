@@ -19,11 +19,13 @@ import numpy as np
 
 from .errors import InputError, error_reason
 from .images import read_image
+from .orientation import Orientation, upright, video_orientation
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".vob",
                     ".ts", ".m2ts", ".mts")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 DEFAULT_IMAGE_RATE = 24.0
+ALPHA_NOTE = "alpha channel dropped: frames are read, interpolated and written as RGB"
 
 
 class ClipError(InputError):
@@ -57,6 +59,7 @@ class Clip:
     """Random access to frames, with a small cache of decoded frames."""
 
     cache_size = 48
+    alpha_dropped = False  # the input has an alpha channel, not kept: frames are RGB
     time_origin = 0.0  # seconds of frame 0 on the file's clock (where its audio is aligned)
 
     def __init__(self, info: ClipInfo, timestamps: list[float], notes: list[str] | None = None) -> None:
@@ -214,6 +217,8 @@ def numbered_images(folder: Path) -> list[Path]:
 class VideoClip(Clip):
     """A video file. Frame times come from the stream's timestamps (variable frame rates
     included); random access seeks to a keyframe at or before the frame and decodes forward.
+    Frames are turned as the file says to show them (see orientation.py), and the clip's size
+    is the size shown.
 
     Frames before the first keyframe decoded from the start of the file (a stream cut mid-GOP,
     damage at the start) can never be shown: they are skipped, with a note, and frame 0 is the
@@ -222,6 +227,7 @@ class VideoClip(Clip):
     # Frames to step back, one after another, when a seek lands after the wanted frame; then
     # decoding starts from the beginning of the file.
     SEEK_BACK = (16, 64, 256, 1024, 4096)
+    _orientation: Orientation | None = None  # read from the first frame decoded
 
     def __init__(self, path: Path) -> None:
         import av
@@ -275,6 +281,7 @@ class VideoClip(Clip):
         exact = Fraction(rate) if rate else None
         info = ClipInfo(path, "video", first.shape[1], first.shape[0], len(pts), fps, exact)
         declared = self._declared_frame_count(fps)
+        notes += self._picture_notes(first)
         stored = len(pts) + skipped
         if getattr(self, "_damaged_tail", False) or declared > stored + 1:
             of = f" of about {declared}" if declared > stored + 1 else ""
@@ -310,7 +317,7 @@ class VideoClip(Clip):
         self._frames = self._frames_from_start()
         for position, frame in self._frames:
             self._next_index = position + 1
-            return position, frame.to_ndarray(format="rgb24")
+            return position, self._rgb(frame)
         raise ClipError(f"{self.path}: no decodable video frames")
 
     def _declared_frame_count(self, fps: float) -> int:
@@ -383,6 +390,33 @@ class VideoClip(Clip):
                 return itertools.chain([first], frames)
         return None
 
+    def _rgb(self, frame) -> np.ndarray:
+        """A decoded frame as RGB uint8, upright (every frame is turned as the first one says)."""
+        if self._orientation is None:
+            self._orientation = video_orientation(frame, self._stream)
+        return upright(frame.to_ndarray(format="rgb24"), self._orientation)
+
+    def _picture_notes(self, first: np.ndarray) -> list[str]:
+        """What reading the picture as upright RGB changed."""
+        notes = []
+        if self._orientation is not None and not self._orientation.is_upright:
+            notes.append(f"frames {self._orientation.describe()} as the file says to show them "
+                         f"({first.shape[1]}×{first.shape[0]} upright)")
+        if self.alpha_dropped:
+            notes.append(ALPHA_NOTE)
+        return notes
+
+    @property
+    def alpha_dropped(self) -> bool:
+        """The stream has an alpha channel, which reading frames as RGB drops."""
+        import av
+
+        name = self._stream.codec_context.pix_fmt
+        try:
+            return name is not None and len(av.VideoFormat(name).components) in (2, 4)
+        except (ValueError, av.error.FFmpegError):
+            return False
+
     def _decode_at(self, index: int) -> np.ndarray:
         """Decode frame `index`: forward from the current position when it is close ahead
         (playback, stepping), else from a keyframe before it. Frames passed on the way are
@@ -398,7 +432,7 @@ class VideoClip(Clip):
                 self._next_index = position + 1
                 if position < index and position + self.cache_size < index:
                     continue
-                image = frame.to_ndarray(format="rgb24")
+                image = self._rgb(frame)
                 if position == index:
                     return image
                 if position > index:
@@ -445,7 +479,7 @@ class VideoClip(Clip):
             for index, frame in frames:
                 if index < expected:
                     continue
-                image = frame.to_ndarray(format="rgb24")
+                image = self._rgb(frame)
                 yield from stand_ins(min(index, stop), previous if previous is not None else image)
                 if expected >= stop:
                     return

@@ -16,14 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio_tracks import CopiedAudio
+from .audio_tracks import AudioTracks, CopiedAudio
 from .clips import Clip
 from .errors import DSepConvError, InputError, error_reason
 from .interpolator import check_frame_size
 from .export_plan import ExportPlan, OutputFrame, factor_plan, rate_plan
 from .scene_cuts import DEFAULT_CUT_THRESHOLD, thumbnail_difference
 from .streaming import ReadAhead, WriteBehind
-from .video_writer import check_destination, codec_for, estimated_size, open_writer
+from .video_writer import check_destination, codec_for, estimated_size, open_writer, size_warning
 
 Midpoint = Callable[[np.ndarray, np.ndarray], np.ndarray]
 DEFAULT_DEPTH = 3  # --fps: timesteps in eighths, at most 1/16 of a frame interval off
@@ -109,7 +109,7 @@ def export_clip(
     first, last, plan = prepare_export(clip, settings)
     codec, output = codec_for(settings.codec), Path(settings.output)
 
-    warnings: list[str] = []
+    warnings = _picture_warnings(clip, codec)
     audio = None
     audio_text = "none"
     if settings.audio:
@@ -247,20 +247,54 @@ def _check_free_space(output: Path, codec, clip: Clip, frames: int) -> None:
         )
 
 
+def _picture_warnings(clip: Clip, codec) -> list[str]:
+    """What of the input's picture and streams the output does not keep as it was."""
+    warnings = []
+    if clip.alpha_dropped:
+        warnings.append("the input's alpha channel is not kept: frames are interpolated and written as RGB")
+    size = size_warning(codec, clip.info.width, clip.info.height)
+    if size:
+        warnings.append(size)
+    subtitles = _subtitle_streams(clip)
+    if subtitles:
+        warnings.append(f"{subtitles} subtitle stream(s) of the input not copied (only video and audio are exported)")
+    return warnings
+
+
+def _subtitle_streams(clip: Clip) -> int:
+    if clip.info.kind != "video":
+        return 0
+    import av
+
+    try:
+        with av.open(str(clip.info.path)) as container:
+            return len(container.streams.subtitles)
+    except (av.error.FFmpegError, OSError, ValueError):
+        return 0
+
+
 def _audio_for(clip: Clip, settings: ExportSettings, codec, first: int, last: int, warnings: list[str]):
-    """The audio track to write (or None) and how to describe it."""
+    """The audio to write (or None: every audio stream of the input that can be read, in
+    order) and how to describe it."""
     if clip.info.kind != "video":
         return None, "none (the input is not a video file)"
-    reason = CopiedAudio.probe(clip.info.path)
-    if reason is not None:
-        warnings.append(f"exported without audio: {reason}")
+    count = max(CopiedAudio.count(clip.info.path), 1)
+    reasons = {number: CopiedAudio.probe(clip.info.path, number) for number in range(count)}
+    readable = [number for number, reason in reasons.items() if reason is None]
+    if not readable:
+        warnings.append(f"exported without audio: {reasons[0]}")
         return None, "none"
     if not codec.suffixes:
-        warnings.append("exported without audio: a PNG sequence cannot hold audio")
+        tracks = f" ({len(readable)} tracks)" if len(readable) > 1 else ""
+        warnings.append(f"exported without audio{tracks}: a PNG sequence cannot hold audio")
         return None, "none"
+    for number, reason in reasons.items():
+        if reason is not None:
+            warnings.append(f"audio track {number + 1} not copied: {reason}")
     start = clip.time_origin + clip.timestamps[first]
     end = clip.time_origin + clip.timestamps[last] + float(1 / clip.info.rate)
-    track = CopiedAudio(clip.info.path, start, end)
+    copied = [CopiedAudio(clip.info.path, start, end, number) for number in readable]
+    track = copied[0] if len(copied) == 1 else AudioTracks(copied)
     return track, track.description
 
 

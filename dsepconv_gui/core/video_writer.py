@@ -28,18 +28,18 @@ class Codec:
     pix_fmt: str
     suffixes: tuple[str, ...]  # containers it can go in; () for a folder of images
     lossless: bool
-    even_sides: bool  # chroma subsampling needs even width and height
+    odd_pix_fmt: str | None  # pix_fmt subsamples chroma, which needs even sides: frames with an odd side use this 4:4:4 format
     min_bytes_per_pixel: float  # a low estimate of the output size, for the disk-space check
     description: str
 
 
 CODECS = {
-    "h264": Codec("h264", "libx264", "yuv420p", (".mp4", ".mov", ".mkv", ".m4v"), False, True, 0.005,
+    "h264": Codec("h264", "libx264", "yuv420p", (".mp4", ".mov", ".mkv", ".m4v"), False, "yuv444p", 0.005,
                   "H.264 in MP4, yuv420p, quality by CRF"),
-    "ffv1": Codec("ffv1", "ffv1", "bgr0", (".mkv",), True, False, 0.4, "FFV1 lossless RGB in Matroska"),
-    "prores": Codec("prores", "prores_ks", "yuv422p10le", (".mov",), False, True, 0.3,
+    "ffv1": Codec("ffv1", "ffv1", "bgr0", (".mkv",), True, None, 0.4, "FFV1 lossless RGB in Matroska"),
+    "prores": Codec("prores", "prores_ks", "yuv422p10le", (".mov",), False, "yuv444p10le", 0.3,
                     "Apple ProRes 422 HQ in QuickTime"),
-    "png": Codec("png", "png", "rgb24", (), True, False, 0.4, "lossless PNG image sequence (a folder, no audio)"),
+    "png": Codec("png", "png", "rgb24", (), True, None, 0.4, "lossless PNG image sequence (a folder, no audio)"),
 }
 
 
@@ -48,6 +48,22 @@ def codec_for(name: str) -> Codec:
         return CODECS[name]
     except KeyError:
         raise InputError(f"unknown codec {name!r}; choose one of {', '.join(CODECS)}") from None
+
+
+def pixel_format(codec: Codec, width: int, height: int) -> str:
+    """The pixel format frames of this size are written in. H.264's 4:2:0 and ProRes 422's
+    4:2:2 cannot hold an odd side; rather than pad the picture, such frames keep their exact
+    size in 4:4:4 (H.264 High 4:4:4, ProRes 4444)."""
+    return codec.odd_pix_fmt if codec.odd_pix_fmt and (width % 2 or height % 2) else codec.pix_fmt
+
+
+def size_warning(codec: Codec, width: int, height: int) -> str | None:
+    """What the user should know about writing frames of this size with this codec."""
+    if pixel_format(codec, width, height) == codec.pix_fmt:
+        return None
+    return (f"the frames are {width}×{height} (an odd side), which {codec.pix_fmt} cannot hold: written as "
+            f"{codec.odd_pix_fmt} to keep the exact size, which some players (web browsers, QuickTime) cannot "
+            f"play; --codec ffv1 or png keep any size losslessly")
 
 
 def check_destination(path: Path, codec: Codec, overwrite: bool) -> None:
@@ -108,7 +124,7 @@ class VideoWriter(AtomicOutput):
         import av
 
         self.path = Path(path)
-        self.codec = CODECS.get(codec) or Codec(codec, codec, "yuv420p", (), False, True, 0.0, codec)
+        self.codec = CODECS.get(codec) or Codec(codec, codec, "yuv420p", (), False, "yuv444p", 0.0, codec)
         if not self.path.parent.is_dir():
             raise InputError(f"{self.path.parent}: destination folder does not exist")
         self.rate = rate if isinstance(rate, Fraction) else Fraction(rate).limit_denominator(1001)
@@ -138,12 +154,12 @@ class VideoWriter(AtomicOutput):
         h, w = frame.shape[:2]
         if self._size is None:
             self._size = (h, w)
-            pad = self.codec.even_sides
-            self._stream.height, self._stream.width = h + (h % 2 if pad else 0), w + (w % 2 if pad else 0)
+            self._stream.height, self._stream.width = h, w
+            self._stream.pix_fmt = pixel_format(self.codec, w, h)
+            if self._stream.pix_fmt != self.codec.pix_fmt and self.codec.encoder == "prores_ks":
+                self._stream.options = {"profile": "4"}  # 4444
             if self.audio is not None:
                 self.audio.attach(self._container, self.path.suffix or ".mp4")
-        if self.codec.even_sides and (h % 2 or w % 2):
-            frame = np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
         video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
         video_frame.pts = self.frames_written
         video_frame.time_base = 1 / self.rate
