@@ -121,7 +121,8 @@ def export_clip(
         raise ExportError(f"{output}: cannot start writing ({exc})") from None
     replaced: list[int] = []
     reader = ReadAhead(clip.iter_frames(first, last + 1, replaced=replaced), size=4)
-    sink = WriteBehind(lambda item: writer.write(*item), size=8)
+    # a timed plan (variable-rate input) gives each frame its time; otherwise frame m is at m / rate
+    sink = WriteBehind((lambda item: writer.write(*item)) if plan.timed else writer.write, size=8)
     cuts: list[int] = []
     try:
         _produce(plan, reader, first, sink, midpoint, settings.scene_threshold, cuts, progress, started)
@@ -198,7 +199,7 @@ def _produce(plan, reader, first, sink, midpoint, threshold, cuts, progress, sta
                 out = previous if entry.position <= Fraction(1, 2) else current
             else:
                 out = _at(entry.position, previous, current, made, midpoint)
-            sink.put((out, entry.time if plan.timed else None))
+            sink.put((out, entry.time) if plan.timed else out)
             done += 1
             if progress is not None:
                 progress(ExportProgress(done, len(plan.frames), time.monotonic() - started))
