@@ -14,7 +14,7 @@ from dsepconv_gui.core.clips import open_clip
 from dsepconv_gui.core.export import ExportSettings, export_clip
 from dsepconv_gui.core.export_plan import factor_plan
 
-from .media import decode, write_square_clip
+from .media import decode, write_flat_clip_with_audio, write_square_clip
 
 # Input frame times (ms) of a variable-rate clip: bursts and gaps, 1 ms clock.
 VFR_MS = [0, 20, 40, 100, 180, 200, 300, 320, 400, 500, 520, 600, 700, 720, 800, 900, 940, 1000, 1100, 1150]
@@ -199,3 +199,16 @@ def test_the_command_line_prints_a_damaged_clips_notes(tmp_path, capsys):
     assert main(["export", str(damaged), "-o", str(out), "--factor", "2", "--model", "random:tiny"]) == 0
     err = capsys.readouterr().err
     assert f"note: {damaged}: {notes[0]}" in err
+
+
+def test_reencoded_audio_starts_where_the_first_exported_frame_is(tmp_path):
+    # MP2 cannot go in MP4: it is re-encoded. The range starts inside an MP2 packet (24 ms);
+    # the sound must stay where it was relative to the first exported frame, not move earlier.
+    t = np.arange(AUDIO_RATE // 2) / AUDIO_RATE
+    burst = np.where(t >= 0.25, 0.5 * np.sin(2 * np.pi * 440 * t), 0)
+    source = write_flat_clip_with_audio(tmp_path / "mp2.mkv", "mp2", (burst * 32767).astype(np.int16)[None],
+                                        "s16", 1152)
+    out = tmp_path / "out.mp4"
+    summary = export_clip(open_clip(source), ExportSettings(out, factor=2, start=3), average)
+    assert summary.audio == "re-encoded mp2 to AAC"
+    assert audio_facts(out)[2] == pytest.approx(0.25 - 3 / 24, abs=0.004)
