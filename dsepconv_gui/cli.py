@@ -55,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Interpolate a whole clip (or a range) and write it as a video, with the input's "
         "audio. --factor F: F - 1 new frames between every two, so N input frames give (N - 1)·F + 1 "
         "frames at F × the input rate (the output is shorter than the input by F - 1 output frames; "
-        "--keep-duration repeats the last frame F - 1 times so it lasts as long as the input). "
+        "--keep-duration repeats the last frame F - 1 times so it lasts as long as the input); a "
+        "variable-rate input keeps its own timestamps, the new frames evenly between them. "
         "--fps RATE: every output frame at its exact time m/RATE, made from the two input frames "
         "around it at the nearest timestep reachable by --depth bisections (an output frame on an "
         "input frame copies it). Frames are never blended across a scene cut: the nearer frame is "
@@ -292,32 +293,48 @@ def run_train(args: argparse.Namespace) -> None:
 
 
 def parse_range(text: str | None, clip) -> tuple[int, int | None]:
-    """'START:END' in frames (inclusive) or seconds ('1.5s:4s') to frame indices."""
+    """'START:END' in frames (inclusive) or seconds ('1.5s:4s') to frame indices. Refuses
+    what is not a whole frame number or a finite time, negative values, a start after the
+    clip's end and a range whose end comes before its start."""
+    import bisect
+    import math
+
     from .core.errors import InputError
 
     if text is None:
         return 0, None
     if ":" not in text:
-        raise InputError(f"--range must be START:END, got {text!r}")
+        raise InputError(f"--range must be START:END (frames, or seconds with an s: 1.5s:4s), got {text!r}")
+    stamps = clip.timestamps
 
-    def frame(part: str, default: int | None, last: bool) -> int | None:
+    def frame(part: str, last: bool) -> int | None:
         part = part.strip()
         if not part:
-            return default
+            return None
+        seconds = part.endswith("s")
         try:
-            if part.endswith("s"):
-                import bisect
-
-                seconds = float(part[:-1])
-                stamps = clip.timestamps
-                index = bisect.bisect_right(stamps, seconds + 1e-9) - 1 if last else bisect.bisect_left(stamps, seconds - 1e-9)
-                return max(0, min(index, len(stamps) - 1))
-            return int(part)
+            value = float(part[:-1]) if seconds else int(part)
         except ValueError:
-            raise InputError(f"--range: not a frame number or time: {part!r}") from None
+            value = None
+        if value is None or not math.isfinite(value):
+            raise InputError(f"--range: {part!r} is not a frame number or a time in seconds "
+                             "(examples: 10:50, 1.5s:4s)")
+        if value < 0:
+            raise InputError(f"--range: {part!r} is negative; frames count from 0 and times from 0s")
+        if not seconds:
+            return int(value)
+        if not last and value > stamps[-1] + 1e-9:
+            raise InputError(f"--range: {part!r} starts after the clip's last frame (at {stamps[-1]:.3f}s)")
+        index = bisect.bisect_right(stamps, value + 1e-9) - 1 if last else bisect.bisect_left(stamps, value - 1e-9)
+        return max(0, min(index, len(stamps) - 1))
 
     start_text, end_text = text.split(":", 1)
-    return frame(start_text, 0, False), frame(end_text, None, True)
+    start, end = frame(start_text, False), frame(end_text, True)
+    start = 0 if start is None else start
+    if end is not None and end < start:
+        raise InputError(f"--range {text}: selects no frames, its end (frame {end}) comes before its start "
+                         f"(frame {start}); give START:END with START first")
+    return start, end
 
 
 def run_export(args: argparse.Namespace) -> None:
@@ -328,6 +345,8 @@ def run_export(args: argparse.Namespace) -> None:
     from .progress_bar import Progress
 
     clip = open_clip(args.input)
+    for note in clip.notes:  # what was converted, or that the file is damaged
+        print(f"note: {args.input}: {note}", file=sys.stderr)
     start, end = parse_range(args.range, clip)
     settings = ExportSettings(
         output=args.output, factor=args.factor, fps=parse_rate(args.fps) if args.fps else None,

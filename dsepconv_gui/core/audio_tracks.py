@@ -170,6 +170,11 @@ class CopiedAudio(AudioTrack):
                     packet.stream = self._stream
                     self._container.mux(packet)
                 else:
+                    # the sound stays where it was relative to the first video frame: a first
+                    # packet after the start, or a gap of damaged packets, stays silent
+                    due = round((time - offset) * self._stream.rate)
+                    if due > self._encoder.samples + self._stream.rate // 100:
+                        self._encoder.silence(due - self._encoder.samples, self._stream.layout.name)
                     for frame in packet.decode():
                         for resampled in self._resampler.resample(frame):
                             self._encoder.encode(resampled)
@@ -243,6 +248,14 @@ class _FrameEncoder:
         self.samples += frame.samples
         for packet in self.stream.encode(frame):
             self.container.mux(packet)
+
+    def silence(self, count: int, layout: str) -> None:
+        import av
+
+        channels = 1 if layout == "mono" else 2
+        frame = av.AudioFrame.from_ndarray(np.zeros((channels, count), np.float32), format="fltp", layout=layout)
+        frame.sample_rate = self.stream.rate
+        self.encode(frame)
 
     def flush(self) -> None:
         for packet in self.stream.encode(None):

@@ -116,12 +116,13 @@ def export_clip(
         audio, audio_text = _audio_for(clip, settings, codec, first, last, warnings)
 
     try:
-        writer = open_writer(output, plan.rate, codec.name, settings.crf, audio)
+        writer = open_writer(output, plan.rate, codec.name, settings.crf, audio, variable_rate=plan.timed)
     except (OSError, ValueError) as exc:
         raise ExportError(f"{output}: cannot start writing ({exc})") from None
     replaced: list[int] = []
     reader = ReadAhead(clip.iter_frames(first, last + 1, replaced=replaced), size=4)
-    sink = WriteBehind(writer.write, size=8)
+    # a timed plan (variable-rate input) gives each frame its time; otherwise frame m is at m / rate
+    sink = WriteBehind((lambda item: writer.write(*item)) if plan.timed else writer.write, size=8)
     cuts: list[int] = []
     try:
         _produce(plan, reader, first, sink, midpoint, settings.scene_threshold, cuts, progress, started)
@@ -168,9 +169,9 @@ def make_plan(clip: Clip, settings: ExportSettings, first: int, last: int) -> Ex
     if (settings.factor is None) == (settings.fps is None):
         raise InputError("give either a factor (×2, ×4, ×8) or a target frame rate, not both")
     count = last - first + 1
-    if settings.factor is not None:
-        return factor_plan(count, clip.info.rate, settings.factor, settings.keep_duration)
     timestamps = clip.timestamps[first:last + 1]
+    if settings.factor is not None:
+        return factor_plan(count, clip.info.rate, settings.factor, settings.keep_duration, timestamps)
     return rate_plan(timestamps, float(1 / clip.info.rate), Fraction(settings.fps), settings.depth)
 
 
@@ -198,7 +199,7 @@ def _produce(plan, reader, first, sink, midpoint, threshold, cuts, progress, sta
                 out = previous if entry.position <= Fraction(1, 2) else current
             else:
                 out = _at(entry.position, previous, current, made, midpoint)
-            sink.put(out)
+            sink.put((out, entry.time) if plan.timed else out)
             done += 1
             if progress is not None:
                 progress(ExportProgress(done, len(plan.frames), time.monotonic() - started))

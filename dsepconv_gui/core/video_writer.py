@@ -2,7 +2,8 @@
 temporary file or folder next to the destination and is renamed over it only when complete;
 on error or cancel the temporary output is removed and the destination left untouched.
 
-Frame timestamps are exact: the stream's time base is 1/rate, so 60000/1001 stays exact.
+Frame timestamps are exact: the stream's time base is 1/rate, so 60000/1001 stays exact. A
+variable-rate output (frames written with their own times) uses MPEG's 90 kHz clock instead.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import numpy as np
 from .audio_tracks import AudioTrack
 from .errors import InputError
 from .file_modes import default_file_mode, default_folder_mode
+
+FINE_TIME_BASE = Fraction(1, 90_000)  # frames at explicit times: MPEG's clock, 11 µs steps
 
 
 @dataclass(frozen=True)
@@ -116,11 +119,12 @@ class VideoWriter(AtomicOutput):
     """`with VideoWriter(path, rate) as w: w.write(frame)`; frames are RGB uint8 (H, W, 3).
 
     codec: a key of CODECS (or an FFmpeg encoder name, kept for tests); crf for H.264;
-    audio: an AudioTrack muxed alongside as the video advances.
+    audio: an AudioTrack muxed alongside as the video advances. variable_rate: frames are
+    written with their own times, `write(frame, time)` (rate is then only the nominal rate).
     """
 
     def __init__(self, path: str | os.PathLike, rate: float | Fraction, codec: str = "h264", crf: int = 18,
-                 audio: AudioTrack | None = None) -> None:
+                 audio: AudioTrack | None = None, variable_rate: bool = False) -> None:
         import av
 
         self.path = Path(path)
@@ -136,7 +140,10 @@ class VideoWriter(AtomicOutput):
             self._container = av.open(str(self._tmp), mode="w")
             self._stream = self._container.add_stream(self.codec.encoder, rate=self.rate)
             self._stream.pix_fmt = self.codec.pix_fmt
-            self._stream.codec_context.time_base = 1 / self.rate
+            self._time_base = FINE_TIME_BASE if variable_rate else 1 / self.rate
+            self._stream.codec_context.time_base = self._time_base
+            if variable_rate:
+                self._stream.time_base = self._time_base
             if self.codec.encoder == "libx264":
                 self._stream.options = {"crf": str(crf)}
             elif self.codec.encoder == "prores_ks":
@@ -145,9 +152,11 @@ class VideoWriter(AtomicOutput):
             self._tmp.unlink(missing_ok=True)
             raise
         self._size: tuple[int, int] | None = None
+        self._last_pts = -1
         self.frames_written = 0
 
-    def write(self, frame: np.ndarray) -> None:
+    def write(self, frame: np.ndarray, time: float | None = None) -> None:
+        """Append a frame, shown from `time` seconds (default: frames_written / rate)."""
         import av
 
         frame = _checked(frame, self.path, self._size, self.frames_written)
@@ -161,13 +170,14 @@ class VideoWriter(AtomicOutput):
             if self.audio is not None:
                 self.audio.attach(self._container, self.path.suffix or ".mp4")
         video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
-        video_frame.pts = self.frames_written
-        video_frame.time_base = 1 / self.rate
+        at = Fraction(self.frames_written) / self.rate if time is None else Fraction(time)
+        self._last_pts = video_frame.pts = max(round(at / self._time_base), self._last_pts + 1)
+        video_frame.time_base = self._time_base
         for packet in self._stream.encode(video_frame):
             self._container.mux(packet)
         self.frames_written += 1
         if self.audio is not None:
-            self.audio.feed(float(self.frames_written / self.rate) + 0.5)
+            self.audio.feed(float(at + 1 / self.rate) + 0.5)
 
     def close(self) -> Path:
         """Flush the encoder and move the finished file into place."""
@@ -203,8 +213,10 @@ class ImageSequenceWriter(AtomicOutput):
         self._size: tuple[int, int] | None = None
         self.frames_written = 0
         self.audio = None
+        self._times: list[float] = []
 
-    def write(self, frame: np.ndarray) -> None:
+    def write(self, frame: np.ndarray, time: float | None = None) -> None:
+        """Append a frame; frames given a `time` (seconds) are listed in timestamps.txt."""
         import cv2
 
         frame = _checked(frame, self.path, self._size, self.frames_written)
@@ -212,11 +224,16 @@ class ImageSequenceWriter(AtomicOutput):
         target = self._tmp / f"frame_{self.frames_written:06d}.png"
         if not cv2.imwrite(str(target), np.ascontiguousarray(frame[..., ::-1])):
             raise OSError(f"{target}: could not be written (disk full?)")
+        if time is not None:
+            self._times.append(time)
         self.frames_written += 1
 
     def close(self) -> Path:
         os.chmod(self._tmp, default_folder_mode())  # mkdtemp makes 0700 folders
         (self._tmp / "rate.txt").write_text(f"{self.rate.numerator}/{self.rate.denominator}\n")
+        if self._times:  # a variable rate: each frame's time, in mkvmerge's timestamp format v2
+            lines = ["# timestamp format v2", *(f"{t * 1000:.3f}" for t in self._times)]
+            (self._tmp / "timestamps.txt").write_text("\n".join(lines) + "\n")
         backup = None
         if self.path.exists():
             backup = self.path.with_name(f".{self.path.name}.replaced")
@@ -230,11 +247,12 @@ class ImageSequenceWriter(AtomicOutput):
         shutil.rmtree(self._tmp, ignore_errors=True)
 
 
-def open_writer(path: Path, rate: Fraction, codec: str, crf: int = 18, audio: AudioTrack | None = None):
+def open_writer(path: Path, rate: Fraction, codec: str, crf: int = 18, audio: AudioTrack | None = None,
+                variable_rate: bool = False):
     """The writer for a codec name: a VideoWriter, or an ImageSequenceWriter for "png"."""
     if codec_for(codec).encoder == "png":
         return ImageSequenceWriter(path, rate)
-    return VideoWriter(path, rate, codec, crf, audio)
+    return VideoWriter(path, rate, codec, crf, audio, variable_rate)
 
 
 def _checked(frame: np.ndarray, path: Path, size: tuple[int, int] | None, index: int) -> np.ndarray:
