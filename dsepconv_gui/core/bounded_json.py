@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import sys
 from typing import Any
 
 # A JSON string: its brackets do not nest.
@@ -32,8 +33,12 @@ def loads(text: str, *, max_chars: int, max_depth: int) -> Any:
         return json.loads(text)
     except RecursionError:  # cannot happen after the depth check; kept as a backstop
         raise ValueError("nests too deeply") from None
-    except ValueError as exc:  # JSONDecodeError, and integers of more than 4,300 digits
-        raise ValueError(f"is not valid JSON ({str(exc)[:200]})") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"is not valid JSON ({exc})") from None
+    except ValueError:  # Python reads no integer of more than 4,300 digits
+        raise ValueError(
+            f"holds an integer too long to read (over {sys.get_int_max_str_digits():,} digits)"
+        ) from None
 
 
 def nesting_depth(text: str) -> int:
