@@ -56,11 +56,13 @@ field_values = st.one_of(
     st.sampled_from(FLOW_PRIORS + PRIOR_SAMPLINGS + PRIOR_MOTIONS + ("", "none ")),
 )
 FIELDS = sorted(TINY.to_dict())
-# JSON text that Python's parser cannot take: nesting past its recursion limit, long integers.
+# JSON text that Python's parser cannot take (nesting past its recursion limit, long
+# integers) or that a careless scan would take long over.
 deep_text = st.builds(lambda n, bracket: bracket[0] * n + bracket[1] * n,
                       st.integers(1, 200_000), st.sampled_from(["[]", ('{"a":' , "}")]))
 long_int_text = st.integers(1, 6000).map(lambda n: "1" + "0" * n)
-raw_text = st.one_of(deep_text, long_int_text, st.text(max_size=50))
+open_string_text = st.integers(1, 300_000).map(lambda n: '"' + '\\"' * n)  # escaped quotes, never closed
+raw_text = st.one_of(deep_text, long_int_text, open_string_text, st.text(max_size=50))
 
 
 @st.composite

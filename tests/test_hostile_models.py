@@ -57,6 +57,9 @@ HEADER_CASES = [
     ("config-too-long", {"config": " " * 5000 + TINY.to_json()}, "characters long"),
     ("metadata-too-long", {"metadata": json.dumps({"notes": "x" * 1_100_000})}, "characters long"),
     ("metadata-not-json", {"metadata": "{"}, "not valid JSON"),
+    # Escaped quotes in a string left open: a scan that restarts at every quote is quadratic.
+    ("metadata-open-string-of-escaped-quotes", {"metadata": '"' + '\\"' * 500_000}, "not valid JSON"),
+    ("metadata-a-megabyte-of-brackets", {"metadata": "[" * 500_000 + "]" * 500_000}, "nests 500,000 levels deep"),
     ("config-not-json", {"config": "kernel_size=3"}, "not valid JSON"),
     ("config-missing", {"config": None}, "not valid JSON"),
     ("config-a-list", {"config": "[3, 2]"}, "must be a mapping"),
@@ -200,9 +203,11 @@ def test_half_precision_weights_load_as_float32(tmp_path):
 
 
 def test_metadata_nested_within_the_limit_still_loads(tmp_path):
-    metadata = json.dumps({"history": [[[[{"psnr": 30.5}]]]], "note": "brackets in text: [[[[{{{{"})
+    note = "brackets in text: " + "[{" * 40 + ' a quote " and a backslash \\ ' + "[" * 40  # not nesting
+    metadata = json.dumps({"history": [[[[{"psnr": 30.5}]]]], "note": note})
     path = write_checkpoint_file(tmp_path / "m.safetensors", {**HEADER, "metadata": metadata}, TENSORS)
-    assert load_checkpoint(path).metadata["history"] == [[[[{"psnr": 30.5}]]]]
+    loaded = load_checkpoint(path)
+    assert loaded.metadata["history"] == [[[[{"psnr": 30.5}]]]] and loaded.metadata["note"] == note
 
 
 def test_deeply_nested_header_through_a_real_process(tmp_path, frames):

@@ -93,7 +93,9 @@ def load_checkpoint(
 
     Raises CheckpointError naming the file when it is missing, unreadable, damaged, not a
     DSepConv checkpoint, inconsistent with its own configuration, or (if expected_config is
-    given) of another configuration.
+    given) of another configuration. The header is read within bounds (config.py,
+    MAX_METADATA_JSON_*) and the tensors' names, shapes and types are checked against the
+    configuration before anything of the network's size is allocated.
     """
     path = Path(path)
     header = _open_header(path)
