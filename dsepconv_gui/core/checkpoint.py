@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import reprlib
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from . import bounded_json
 from .config import DSepConvConfig
 from .file_modes import default_file_mode
 from .errors import CheckpointError, ConfigError
@@ -30,6 +32,11 @@ from .network import DSepConvNet
 FORMAT = "dsepconv-checkpoint"
 FORMAT_VERSION = "1"
 ARCHITECTURE = "dsepconv"
+# The metadata is a short description (under 1 KB for the shipped model).
+MAX_METADATA_JSON_CHARS = 1 << 20
+MAX_METADATA_JSON_DEPTH = 32
+# safetensors' names of the types weights may be stored in (converted to float32 on loading).
+FLOAT_DTYPES = ("F16", "BF16", "F32", "F64")
 
 
 @dataclass(frozen=True)
@@ -86,44 +93,66 @@ def load_checkpoint(
 
     Raises CheckpointError naming the file when it is missing, unreadable, damaged, not a
     DSepConv checkpoint, inconsistent with its own configuration, or (if expected_config is
-    given) of another configuration.
+    given) of another configuration. The header is read within bounds (config.py,
+    MAX_METADATA_JSON_*) and the tensors' names, shapes and types are checked against the
+    configuration before anything of the network's size is allocated.
     """
     path = Path(path)
     header = _open_header(path)
     config = _config_from_header(path, header)
+    metadata = _metadata_from_header(path, header)
     if expected_config is not None and config != expected_config:
         raise CheckpointError(
             f"{path}: checkpoint of another configuration: file has {config.to_dict()}, "
             f"expected {expected_config.to_dict()}"
         )
-    model = DSepConvNet(config)
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
+            # Names, shapes and types first, from the header: nothing is allocated for a
+            # file whose weights do not fit its configuration.
+            _check_tensors(path, config, {name: f.get_slice(name) for name in f.keys()})
             tensors = {name: f.get_tensor(name) for name in f.keys()}
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"{path}: damaged checkpoint, cannot read its weights ({exc})") from None
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(expected))
-    wrong = sorted(n for n in set(expected) & set(tensors) if expected[n].shape != tensors[n].shape)
-    if missing or unexpected or wrong:
-        details = []
-        if missing:
-            details.append(f"{len(missing)} missing (e.g. {missing[0]})")
-        if unexpected:
-            details.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
-        if wrong:
-            n = wrong[0]
-            details.append(
-                f"{len(wrong)} of the wrong shape (e.g. {n}: {tuple(tensors[n].shape)} "
-                f"instead of {tuple(expected[n].shape)})"
-            )
-        raise CheckpointError(
-            f"{path}: weights do not match the configuration {config.to_dict()}: " + "; ".join(details)
-        )
+    model = DSepConvNet(config)
     model.load_state_dict(tensors)
     model.to(device).eval()
-    return LoadedModel(model=model, config=config, source=str(path), metadata=_metadata_from_header(path, header))
+    return LoadedModel(model=model, config=config, source=str(path), metadata=metadata)
+
+
+def expected_shapes(config: DSepConvConfig) -> dict[str, tuple[int, ...]]:
+    """The name and shape of every tensor of a network of this configuration, found without
+    allocating its weights (the network is built on PyTorch's meta device)."""
+    with torch.device("meta"):
+        model = DSepConvNet(config)
+    return {name: tuple(t.shape) for name, t in model.state_dict().items()}
+
+
+def _check_tensors(path: Path, config: DSepConvConfig, stored: dict[str, Any]) -> None:
+    """CheckpointError unless the file holds exactly the tensors the configuration implies,
+    each of its shape and of a floating-point type (stored: name -> safetensors slice)."""
+    expected = expected_shapes(config)
+    missing = sorted(set(expected) - set(stored))
+    unexpected = sorted(set(stored) - set(expected))
+    shapes = {name: tuple(stored[name].get_shape()) for name in set(expected) & set(stored)}
+    wrong = sorted(n for n in shapes if shapes[n] != expected[n])
+    not_float = sorted(n for n in shapes if stored[n].get_dtype() not in FLOAT_DTYPES)
+    if not (missing or unexpected or wrong or not_float):
+        return
+    details = []
+    if missing:
+        details.append(f"{len(missing)} missing (e.g. {missing[0]})")
+    if unexpected:
+        details.append(f"{len(unexpected)} unexpected (e.g. {reprlib.repr(unexpected[0])})")
+    if wrong:
+        n = wrong[0]
+        details.append(f"{len(wrong)} of the wrong shape (e.g. {n}: {shapes[n]} instead of {expected[n]})")
+    if not_float:
+        n = not_float[0]
+        details.append(f"{len(not_float)} not of floating-point numbers (e.g. {n}: {stored[n].get_dtype()})")
+    raise CheckpointError(
+        f"{path}: weights do not match the configuration {config.to_dict()}: " + "; ".join(details)
+    )
 
 
 def _open_header(path: Path) -> dict[str, str]:
@@ -163,7 +192,9 @@ def _config_from_header(path: Path, header: dict[str, str]) -> DSepConvConfig:
 
 def _metadata_from_header(path: Path, header: dict[str, str]) -> dict[str, Any]:
     try:
-        value = json.loads(header.get("metadata", "{}"))
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{path}: bad metadata in checkpoint: {exc}") from None
+        value = bounded_json.loads(
+            header.get("metadata", "{}"), max_chars=MAX_METADATA_JSON_CHARS, max_depth=MAX_METADATA_JSON_DEPTH
+        )
+    except ValueError as exc:
+        raise CheckpointError(f"{path}: bad metadata in checkpoint: the metadata {exc}") from None
     return value if isinstance(value, dict) else {}

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import reprlib
 from dataclasses import dataclass
 from typing import Any
 
+from . import bounded_json
 from .errors import ConfigError
 
 FLOW_PRIORS = ("none", "dis")
 PRIOR_SAMPLINGS = ("bilinear", "bicubic")
 PRIOR_MOTIONS = ("linear", "searched")
+# Bounds on what a model file may declare: far beyond any model trained here (the paper's:
+# n = 5 and base_width 32, 22 M parameters) and small enough that the largest network
+# (about 0.4 G parameters, 1.6 GB) can be held; a hostile header cannot ask for more.
+MAX_KERNEL_SIZE = 25
+MAX_BASE_WIDTH = 128
+# A stored configuration is about 150 characters of flat JSON.
+MAX_CONFIG_JSON_CHARS = 4096
+MAX_CONFIG_JSON_DEPTH = 4
 
 
 @dataclass(frozen=True)
@@ -55,12 +65,16 @@ class DSepConvConfig:
             expected = {"int": int, "bool": bool, "str": str, "float": float}[field.type]
             if type(value) is not expected:
                 raise ConfigError(
-                    f"config field '{field.name}' must be {expected.__name__}, got {value!r}"
+                    f"config field '{field.name}' must be {expected.__name__}, got {reprlib.repr(value)}"
                 )
-        if self.kernel_size < 1 or self.kernel_size % 2 == 0:
-            raise ConfigError(f"kernel_size must be odd and at least 1, got {self.kernel_size}")
-        if self.base_width < 1:
-            raise ConfigError(f"base_width must be at least 1, got {self.base_width}")
+        if not 1 <= self.kernel_size <= MAX_KERNEL_SIZE or self.kernel_size % 2 == 0:
+            raise ConfigError(
+                f"kernel_size must be odd and between 1 and {MAX_KERNEL_SIZE}, got {reprlib.repr(self.kernel_size)}"
+            )
+        if not 1 <= self.base_width <= MAX_BASE_WIDTH:
+            raise ConfigError(
+                f"base_width must be between 1 and {MAX_BASE_WIDTH}, got {reprlib.repr(self.base_width)}"
+            )
         if self.flow_prior not in FLOW_PRIORS:
             raise ConfigError(f"flow_prior must be one of {FLOW_PRIORS}, got {self.flow_prior!r}")
         if self.prior_sampling not in PRIOR_SAMPLINGS:
@@ -105,15 +119,15 @@ class DSepConvConfig:
         known = {field.name for field in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ConfigError(f"unknown config field(s) {unknown}; known: {sorted(known)}")
+            raise ConfigError(f"unknown config field(s) {reprlib.repr(unknown)}; known: {sorted(known)}")
         return cls(**values)
 
     @classmethod
     def from_json(cls, text: str) -> DSepConvConfig:
         try:
-            values = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"config is not valid JSON: {exc}") from None
+            values = bounded_json.loads(text, max_chars=MAX_CONFIG_JSON_CHARS, max_depth=MAX_CONFIG_JSON_DEPTH)
+        except ValueError as exc:
+            raise ConfigError(f"config {exc}") from None
         return cls.from_dict(values)
 
 
