@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import builtins
 import os
+import re
 import socket
 import threading
 import time
@@ -69,9 +70,8 @@ def make_path(kind: str, folder: Path, monkeypatch) -> tuple[Path, str]:
         os.mkfifo(path)
         return path, f"{path}: not a regular file (a named pipe)"
     if kind == "socket":
-        server = socket.socket(socket.AF_UNIX)
-        server.bind(str(path))
-        monkeypatch.setattr(make_path, "socket", server, raising=False)  # closed with the test
+        with socket.socket(socket.AF_UNIX) as server:
+            server.bind(str(path))  # the socket file stays after the socket is closed
         return path, f"{path}: not a regular file (a socket)"
     if kind == "character device":
         return Path("/dev/zero"), "/dev/zero: not a regular file (a character device)"
@@ -97,11 +97,11 @@ KINDS = ["missing", "dangling link", "link loop", "folder", "named pipe", "socke
          "unreadable", "empty"]
 
 
-@pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("command", ["interpolate", "export", "info"])
+@pytest.mark.parametrize("command, kind", [
+    (command, kind) for command in ("interpolate", "export", "info") for kind in KINDS
+    if (command, kind) != ("export", "folder")  # a folder of numbered images is an export's input
+])
 def test_unusable_paths_are_named_for_what_they_are(command, kind, tmp_path, monkeypatch, capsys):
-    if command == "export" and kind == "folder":
-        pytest.skip("a folder is a valid export input (numbered images)")
     good = write_image(tmp_path / "good.png", np.zeros((8, 8, 3), np.uint8))
     path, words = make_path(kind, tmp_path, monkeypatch)
     args = {
@@ -122,8 +122,7 @@ def test_unusable_paths_are_named_for_what_they_are(command, kind, tmp_path, mon
 def test_png_declaring_100000_by_100000_is_refused_from_its_header(tmp_path, capsys):
     path = tmp_path / "huge.png"
     path.write_bytes(png(100_000, 100_000))
-    with pytest.raises(InputError, match=f"huge.png: declares a frame of more than .* {LIMIT}".replace("(", r"\(")
-                       .replace(")", r"\)")):
+    with pytest.raises(InputError, match="huge.png: declares a frame of more than .* " + re.escape(LIMIT)):
         read_image(path)
     code, lines = run_cli(["interpolate", str(path), str(path), "-o", str(tmp_path / "out.png")], capsys)
     assert code == 2 and len(lines) == 1 and LIMIT in lines[0]
@@ -169,7 +168,7 @@ def test_a_real_20000_by_20000_png_is_refused_before_decoding(png_20000, monkeyp
 def test_an_image_folder_with_a_frame_over_the_limit_is_refused_on_opening(tmp_path):
     folder = tmp_path / "frames"
     folder.mkdir()
-    write_image(folder / "frame_0.png", np.zeros((4320, 7680, 3), np.uint8)[:8, :8])
+    write_image(folder / "frame_0.png", np.zeros((8, 8, 3), np.uint8))
     (folder / "frame_1.png").write_bytes(png(10_000, 10_000))
     with pytest.raises(ClipError, match="frame_1.png: frames of 10000×10000 .* exceed the limit of 33.2 megapixels"):
         open_clip(folder)

@@ -159,7 +159,8 @@ MODE_NOTES = {
 
 def check_sequence(files: list[Path]) -> tuple[tuple[int, int], list[str]]:
     """(width, height) of the sequence (upright, as read_image turns them) and notes on
-    conversions, reading only the headers. ClipError names the first file that is unreadable or of another size."""
+    conversions, reading only the headers. ClipError names the first file that is unreadable,
+    above the size limit, or of another size."""
     size = None
     conversions: dict[str, int] = {}
     for path in files:
