@@ -30,9 +30,11 @@ test: install-test
 bench: install
 	$(BIN)/dsepconv bench --json bench.json
 
-# The loader fuzz test with a long budget (make test runs 25 cases per kind).
+# The fuzz tests (clip loaders, model headers, image headers) with a long budget
+# (make test runs 25 cases per kind).
 fuzz: install-test
-	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1000} $(BIN)/python -m pytest -s -q tests/test_fuzz_loaders.py
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1000} $(BIN)/python -m pytest -s -q tests/test_fuzz_loaders.py \
+		tests/test_fuzz_model_header.py tests/test_fuzz_image_header.py
 
 lint: install-test
 	$(BIN)/python -m pip install -q ruff && $(BIN)/ruff check dsepconv_gui tests main.py

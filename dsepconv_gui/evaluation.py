@@ -17,7 +17,7 @@ import numpy as np
 
 from .core.errors import InputError
 from .core.images import read_image, write_image
-from .core.metrics import interpolation_error, psnr, ssim
+from .core.metrics import SSIM_MIN_SIDE, interpolation_error, psnr, ssim
 
 LAYOUTS = (
     ("middlebury", "frame10.png", "frame11.png", "frame10i11.png"),
@@ -39,7 +39,7 @@ class Sequence:
 class Score:
     sequence: str
     psnr: float
-    ssim: float
+    ssim: float | None  # None for frames too small for SSIM (core.metrics.SSIM_MIN_SIDE)
     ie: float
     seconds: float
 
@@ -102,8 +102,13 @@ def evaluate(
     return results
 
 
-def summary(scores: list[Score]) -> dict[str, float]:
-    return {key: float(np.mean([getattr(s, key) for s in scores])) for key in ("psnr", "ssim", "ie", "seconds")}
+def summary(scores: list[Score]) -> dict[str, float | None]:
+    """Means over the sequences; SSIM over those that have one (None if none has)."""
+    means: dict[str, float | None] = {}
+    for key in ("psnr", "ssim", "ie", "seconds"):
+        values = [getattr(s, key) for s in scores if getattr(s, key) is not None]
+        means[key] = float(np.mean(values)) if values else None
+    return means
 
 
 def format_table(results: dict[str, dict[str, list[Score]]], notes: list[str] = ()) -> str:
@@ -120,7 +125,8 @@ def format_table(results: dict[str, dict[str, list[Score]]], notes: list[str] = 
             scores = results[benchmark].get(method)
             if scores:
                 s = summary(scores)
-                row.append(f"{s['psnr']:.2f} / {s['ssim']:.4f} / {s['ie']:.2f} ({s['seconds']:.2f})")
+                ssim_text = "n/a" if s["ssim"] is None else f"{s['ssim']:.4f}"
+                row.append(f"{s['psnr']:.2f} / {ssim_text} / {s['ie']:.2f} ({s['seconds']:.2f})")
             else:
                 row.append("n/a")
         rows.append(row)
@@ -128,6 +134,11 @@ def format_table(results: dict[str, dict[str, list[Score]]], notes: list[str] = 
     line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
     text = [line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in rows]
     counts = ", ".join(f"{b}: {len(next(iter(results[b].values())))} sequences" for b in benchmarks)
+    no_ssim = sorted({s.sequence for per_method in results.values() for scores in per_method.values()
+                      for s in scores if s.ssim is None})
+    if no_ssim:
+        notes = [*notes, f"SSIM not computed for {len(no_ssim)} sequence(s) under {SSIM_MIN_SIDE}×{SSIM_MIN_SIDE} "
+                         f"pixels ({', '.join(no_ssim[:5])}{', ...' if len(no_ssim) > 5 else ''})"]
     return "\n".join(text + [counts] + list(notes))
 
 

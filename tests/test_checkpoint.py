@@ -39,7 +39,7 @@ def test_round_trip_keeps_weights_config_and_metadata(saved):
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(CheckpointError, match="nope.safetensors: model file not found"):
+    with pytest.raises(CheckpointError, match="nope.safetensors: no such file"):
         load_checkpoint(tmp_path / "nope.safetensors")
 
 

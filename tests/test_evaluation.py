@@ -104,3 +104,40 @@ def test_dis_peer_on_a_real_middlebury_sequence():
     folder = shared_benchmark("middlebury-other", "RubberWhale")
     a, b, truth = (read_image(folder / n) for n in ("frame10.png", "frame11.png", "frame10i11.png"))
     assert psnr(classical.dis_flow_halfway(a, b), truth) > psnr(classical.frame_average(a, b), truth) + 3
+
+
+def test_ssim_fits_its_window_to_small_frames():
+    rng = np.random.default_rng(1)
+    for height, width in ((4, 5), (6, 40), (3, 3)):
+        noise = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        assert ssim(noise, noise) == pytest.approx(1.0)
+        assert ssim(noise, 255 - noise) < 0.5
+    assert ssim(np.zeros((2, 9, 3), np.uint8), np.zeros((2, 9, 3), np.uint8)) is None
+
+
+def test_ffmpeg_minterpolate_on_frames_smaller_than_its_blocks():
+    if classical.find_ffmpeg() is None:
+        pytest.skip("no ffmpeg binary (imageio-ffmpeg is a declared dependency; this should not happen)")
+    a = np.random.default_rng(2).integers(0, 256, (4, 5, 3), dtype=np.uint8)
+    middle = classical.ffmpeg_minterpolate(a, a)
+    assert middle.shape == a.shape and np.abs(middle.astype(int) - a).mean() < 8
+
+
+@pytest.mark.parametrize("height, width, ssim_shown", [(4, 5, True), (2, 2, False), (1, 1, False)])
+def test_eval_on_frames_smaller_than_the_ssim_window(tmp_path, capsys, height, width, ssim_shown):
+    rng = np.random.default_rng(height * width)
+    sequence = tmp_path / "tiny" / "seq"
+    sequence.mkdir(parents=True)
+    for index in range(3):
+        write_image(sequence / f"frame{index}.png", rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
+    report = tmp_path / "scores.json"
+    assert main(["eval", str(tmp_path / "tiny"), "--model", "random:tiny", "--json", str(report)]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "PSNR" not in line]
+    assert len(rows) == 4  # the model and the three peers
+    scores = json.loads(report.read_text())["results"]["tiny"]
+    for method in scores.values():
+        assert (method["mean"]["ssim"] is not None) == ssim_shown
+        assert method["mean"]["psnr"] > 0
+    assert ("SSIM not computed for 1 sequence(s) under 3×3 pixels (seq)" in out) != ssim_shown
+    assert all(("n/a" in row) != ssim_shown for row in rows)

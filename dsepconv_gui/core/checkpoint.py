@@ -27,6 +27,7 @@ from . import bounded_json
 from .config import DSepConvConfig
 from .file_modes import default_file_mode
 from .errors import CheckpointError, ConfigError
+from .input_paths import check_input_file
 from .network import DSepConvNet
 
 FORMAT = "dsepconv-checkpoint"
@@ -156,14 +157,7 @@ def _check_tensors(path: Path, config: DSepConvConfig, stored: dict[str, Any]) -
 
 
 def _open_header(path: Path) -> dict[str, str]:
-    if not path.exists():
-        raise CheckpointError(f"{path}: model file not found")
-    if path.is_dir():
-        raise CheckpointError(f"{path}: is a folder, not a model file")
-    if not os.access(path, os.R_OK):
-        raise CheckpointError(f"{path}: model file is not readable (permission denied)")
-    if path.stat().st_size == 0:
-        raise CheckpointError(f"{path}: model file is empty")
+    check_input_file(path, CheckpointError, "a model file")
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             header = f.metadata() or {}

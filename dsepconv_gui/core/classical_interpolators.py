@@ -47,6 +47,10 @@ def find_ffmpeg() -> str | None:
         return shutil.which("ffmpeg")
 
 
+# minterpolate refuses frames under 32 pixels on a side (EINVAL; found by trying sizes).
+MINTERPOLATE_MIN_SIDE = 32
+
+
 def ffmpeg_minterpolate(frame_a: np.ndarray, frame_b: np.ndarray, ffmpeg: str | None = None) -> np.ndarray:
     """ffmpeg's motion-compensated interpolation (minterpolate, mi_mode=mci, in yuv444p):
     the frames as a 1 fps clip resampled to 2 fps; the frame at t = 0.5 is the answer.
@@ -54,6 +58,11 @@ def ffmpeg_minterpolate(frame_a: np.ndarray, frame_b: np.ndarray, ffmpeg: str | 
     ffmpeg = ffmpeg or find_ffmpeg()
     if ffmpeg is None:
         raise DSepConvError("ffmpeg not found (install imageio-ffmpeg or put ffmpeg on PATH)")
+    height, width = frame_a.shape[:2]
+    if min(height, width) < MINTERPOLATE_MIN_SIDE:  # padded by replicating the border, cropped after
+        pad = ((0, max(0, MINTERPOLATE_MIN_SIDE - height)), (0, max(0, MINTERPOLATE_MIN_SIDE - width)), (0, 0))
+        padded = [np.pad(frame, pad, mode="edge") for frame in (frame_a, frame_b)]
+        return ffmpeg_minterpolate(*padded, ffmpeg)[:height, :width]
     with tempfile.TemporaryDirectory(prefix="dsepconv-minterpolate-") as tmp:
         folder = Path(tmp)
         for index, frame in enumerate((frame_a, frame_b, frame_b, frame_b), start=1):
@@ -65,5 +74,6 @@ def ffmpeg_minterpolate(frame_a: np.ndarray, frame_b: np.ndarray, ffmpeg: str | 
         ]
         done = subprocess.run(command, capture_output=True, text=True, timeout=300)
         if done.returncode != 0 or not (folder / "out2.png").exists():
-            raise DSepConvError(f"ffmpeg minterpolate failed: {done.stderr.strip()[-300:]}")
+            reason = " | ".join(done.stderr.strip().splitlines())[-300:]
+            raise DSepConvError(f"ffmpeg minterpolate failed: {reason}")
         return read_image(folder / "out2.png")

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError, error_reason
-from .images import read_image
+from .images import read_header, read_image
+from .input_paths import check_input_file
 from .orientation import Orientation, upright, video_orientation
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".vob",
@@ -162,24 +163,17 @@ MODE_NOTES = {
 
 
 def check_sequence(files: list[Path]) -> tuple[tuple[int, int], list[str]]:
-    """(width, height) of the sequence and notes on conversions, reading only the headers.
-    ClipError names the first file that is unreadable or of another size."""
-    import warnings
-
-    from PIL import Image
-
+    """(width, height) of the sequence (upright, as read_image turns them) and notes on
+    conversions, reading only the headers. ClipError names the first file that is unreadable,
+    above the size limit, or of another size."""
     size = None
     conversions: dict[str, int] = {}
     for path in files:
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                with Image.open(path) as image:
-                    this_size, mode = image.size, image.mode
-        except PermissionError:
-            raise ClipError(f"{path}: not readable (permission denied)") from None
-        except (OSError, ValueError, Image.DecompressionBombError, SyntaxError) as exc:
-            raise ClipError(f"{path}: not a readable image ({exc})") from None
+            header = read_header(path)
+        except InputError as exc:
+            raise ClipError(str(exc)) from None
+        this_size, mode = header.size, header.mode
         if size is None:
             size = this_size
         elif this_size != size:
@@ -518,17 +512,9 @@ def tolerant_decode(container, stream) -> Iterator:
 
 def open_clip(path: str | Path) -> Clip:
     """Open a video file or a folder of numbered images; ClipError names the file and problem."""
-    path = Path(path)
-    if not path.exists():
-        raise ClipError(f"{path}: no such file or folder")
+    path = check_input_file(path, ClipError, "a video file or a folder of images", folders=True)
     if path.is_dir():
         return ImageSequenceClip(path)
-    try:
-        with open(path, "rb") as handle:
-            if not handle.read(1):
-                raise ClipError(f"{path}: empty file")
-    except PermissionError:
-        raise ClipError(f"{path}: not readable (permission denied)") from None
     if path.suffix.lower() in IMAGE_EXTENSIONS:
         raise ClipError(f"{path}: a single image; open the folder of numbered images instead")
     return VideoClip(path)

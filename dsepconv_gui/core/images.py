@@ -1,35 +1,113 @@
-"""Reading and writing still images as RGB uint8 arrays (H, W, 3); OpenCV's BGR stays in here."""
+"""Reading and writing still images as RGB uint8 arrays (H, W, 3); OpenCV's BGR stays in here.
+The largest frame the tool accepts is defined here: a header is checked against it before decoding."""
 
 from __future__ import annotations
 
 import os
+import struct
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from .errors import InputError
+from .input_paths import check_input_file
+
+
+# The largest frame accepted: 8K UHD. Larger frames are refused with this limit in the message.
+MAX_FRAME_SIZE = (7680, 4320)
+MAX_FRAME_PIXELS = MAX_FRAME_SIZE[0] * MAX_FRAME_SIZE[1]
+SIZE_LIMIT = f"{MAX_FRAME_PIXELS / 1e6:.1f} megapixels ({MAX_FRAME_SIZE[0]}×{MAX_FRAME_SIZE[1]})"
+
+
+def check_frame_size(width: int, height: int, source: str = "frames") -> None:
+    """Raise InputError, giving the limit, for frames above MAX_FRAME_PIXELS."""
+    if width * height > MAX_FRAME_PIXELS:
+        raise InputError(f"{source} of {width}×{height} ({width * height / 1e6:.1f} megapixels) exceed the limit "
+                         f"of {SIZE_LIMIT}")
+
+
+@dataclass(frozen=True)
+class ImageHeader:
+    """What an image file's header says, read without decoding its pixels."""
+
+    size: tuple[int, int]  # (width, height) as shown, after the EXIF orientation
+    mode: str  # Pillow's mode: "RGB", "L", "I;16", "P", ...
+    orientation: int  # EXIF orientation 1..8 (1: as stored)
+
+
+# EXIF orientation: how to turn the stored pixels (H, W, ...) upright, as Pillow's
+# ImageOps.exif_transpose does. Orientations 5 to 8 swap width and height.
+_UPRIGHT = {
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: a.swapaxes(0, 1),
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: a[::-1, ::-1].swapaxes(0, 1),
+    8: lambda a: np.rot90(a, 1),
+}
+
+
+def read_header(path: str | os.PathLike) -> ImageHeader:
+    """The header of an image file (Pillow reads only the header). Raises InputError naming
+    the file when it is not an image Pillow can parse, declares no pixels, or declares a frame
+    above the size limit: a small file may declare a huge frame, so this comes before decoding."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # DecompressionBombWarning: the size limit below is lower
+            with Image.open(path) as image:
+                (width, height), mode = image.size, image.mode
+                # TIFF decoders (libtiff's, in Pillow and OpenCV) turn the pixels themselves, and
+                # Pillow gives the turned size. Elsewhere the orientation is metadata; the base
+                # class's getexif, as PNG's own loads the whole image to find a late eXIf chunk.
+                orientation = 1 if image.format == "TIFF" else Image.Image.getexif(image).get(0x0112, 1)
+    except Image.DecompressionBombError:
+        raise InputError(f"{path}: declares a frame of more than {2 * Image.MAX_IMAGE_PIXELS / 1e6:.0f} "
+                         f"megapixels, above the limit of {SIZE_LIMIT}") from None
+    except PermissionError:
+        raise InputError(f"{path}: not readable (permission denied)") from None
+    except UnidentifiedImageError:
+        raise InputError(f"{path}: not a readable image (damaged or an unsupported format)") from None
+    except (OSError, ValueError, SyntaxError, EOFError, struct.error, IndexError, TypeError, KeyError) as exc:
+        raise InputError(f"{path}: not a readable image (damaged header: {exc})") from None
+    if width < 1 or height < 1:
+        raise InputError(f"{path}: declares a frame of {width}×{height}, which has no pixels")
+    check_frame_size(width, height, f"{path}: frames")
+    orientation = orientation if orientation in _UPRIGHT else 1
+    return ImageHeader((height, width) if orientation >= 5 else (width, height), mode, orientation)
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Read an image file as RGB uint8 (H, W, 3).
+    """Read an image file as RGB uint8 (H, W, 3), turned upright by its EXIF orientation.
 
     Greyscale is replicated to three channels, alpha is dropped, and 16-bit images are
-    scaled to 8 bits. Raises InputError naming the file when it cannot be read.
+    scaled to 8 bits. Raises InputError naming the file when it cannot be read or declares
+    a frame above the size limit (checked from the header, before decoding).
     """
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder, not an image")
+    path = check_input_file(path, InputError, "an image")
+    header = read_header(path)
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-    if image is None:
+    try:
+        # IMREAD_UNCHANGED keeps 16 bits and ignores the EXIF orientation, applied below.
+        image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    except cv2.error as exc:
+        raise InputError(f"{path}: not a readable image ({exc.err or 'OpenCV cannot decode it'})") from None
+    if image is None or image.size == 0:
         raise InputError(f"{path}: not a readable image (empty, damaged or an unsupported format)")
-    return to_rgb8(image, source=str(path))
+    check_frame_size(image.shape[1], image.shape[0], f"{path}: frames")  # if the decoder disagreed
+    rgb = to_rgb8(image, source=str(path))
+    if header.orientation in _UPRIGHT:
+        rgb = np.ascontiguousarray(_UPRIGHT[header.orientation](rgb))
+    return rgb
 
 
 def to_rgb8(image: np.ndarray, source: str = "image") -> np.ndarray:

@@ -13,6 +13,7 @@ from .checkpoint import LoadedModel
 from .device import DeviceInfo
 from .errors import InputError
 from .flow_prior import flows_for
+from .images import MAX_FRAME_PIXELS, check_frame_size  # noqa: F401 (MAX_FRAME_PIXELS: re-exported)
 from .network import DeformableTerm
 from .tiled_inference import forward_within_memory
 
@@ -45,17 +46,6 @@ def tensor_to_frame(tensor: torch.Tensor) -> np.ndarray:
     """(1, 3, H, W) in [0, 1] to (H, W, 3) uint8 RGB, rounded and clipped."""
     image = tensor[0].clamp(0.0, 1.0).mul(255.0).round_().to(torch.uint8)
     return image.permute(1, 2, 0).cpu().numpy()
-
-
-# The largest frame accepted: 8K UHD. Larger frames are refused with this limit in the message.
-MAX_FRAME_PIXELS = 7680 * 4320
-
-
-def check_frame_size(width: int, height: int, source: str = "frames") -> None:
-    """Raise InputError, giving the limit, for frames above MAX_FRAME_PIXELS."""
-    if width * height > MAX_FRAME_PIXELS:
-        raise InputError(f"{source} of {width}×{height} ({width * height / 1e6:.1f} megapixels) exceed the limit "
-                         f"of {MAX_FRAME_PIXELS / 1e6:.1f} megapixels (7680×4320)")
 
 
 def check_frames(frame_a: np.ndarray, frame_b: np.ndarray) -> None:

@@ -16,8 +16,19 @@ def interpolation_error(prediction: np.ndarray, truth: np.ndarray) -> float:
     return float(np.sqrt(np.mean((prediction.astype(np.float64) - truth.astype(np.float64)) ** 2)))
 
 
-def ssim(prediction: np.ndarray, truth: np.ndarray) -> float:
-    """Structural similarity (scikit-image, channel_axis=2, data_range=255)."""
+# scikit-image's default SSIM window, in pixels on a side; smaller frames get the largest odd
+# window that fits. Under 3×3 there is no local structure to compare (and a 1×1 window has no variance).
+SSIM_WINDOW = 7
+SSIM_MIN_SIDE = 3
+
+
+def ssim(prediction: np.ndarray, truth: np.ndarray) -> float | None:
+    """Structural similarity (scikit-image, channel_axis=2, data_range=255), with a window that
+    fits the frame; None for frames under SSIM_MIN_SIDE pixels on a side."""
     from skimage.metrics import structural_similarity
 
-    return float(structural_similarity(prediction, truth, channel_axis=2, data_range=255))
+    side = min(prediction.shape[:2])
+    if side < SSIM_MIN_SIDE:
+        return None
+    window = min(SSIM_WINDOW, side if side % 2 else side - 1)
+    return float(structural_similarity(prediction, truth, channel_axis=2, data_range=255, win_size=window))
