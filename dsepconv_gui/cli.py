@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("input", type=Path, help="video file or folder of numbered images")
     p.add_argument("-o", "--output", type=Path, required=True,
-                   help="output file (.mp4, .mov, .mkv) or, for --codec png, a folder to create")
+                   help="output file (.mp4, .mov, .mkv) or, for --codec png, a new or empty folder")
     timing = p.add_mutually_exclusive_group(required=True)
     timing.add_argument("--factor", type=int, choices=(2, 4, 8, 16), help="slow motion ×2, ×4, ×8 or ×16")
     timing.add_argument("--fps", type=str, metavar="RATE", help="target frame rate: 60, 50, 24, 23.976, 60000/1001")
@@ -92,7 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="--fps: bisection depth, timesteps in 1/2^DEPTH of a frame interval (default 3)")
     p.add_argument("--keep-duration", action="store_true",
                    help="--factor: repeat the last frame so the output lasts as long as the input")
-    p.add_argument("-y", "--overwrite", action="store_true", help="replace OUTPUT if it exists (only once complete)")
+    p.add_argument("-y", "--overwrite", action="store_true",
+                   help="replace OUTPUT if it exists (only once complete; never the input); into an existing "
+                   "folder, --codec png replaces only the frames and rate.txt it writes (and an earlier "
+                   "export's frames), keeping every other file")
 
     p = commands.add_parser(
         "bench", help="measure speed and memory against the machine's limit and the classical peers",
