@@ -184,7 +184,7 @@ def test_dump_intermediates_keeps_unrelated_files_and_never_replaces_an_input(pa
     dump.mkdir()
     (dump / "notes.txt").write_text("mine")
     assert interpolate(str(a), str(b), "-o", str(tmp_path / "m.png"), "--dump-intermediates", str(dump)) == 2
-    assert "already exists (use --overwrite" in capsys.readouterr().err
+    assert "dump: already exists and is not empty (use --overwrite" in capsys.readouterr().err
     assert sorted(p.name for p in dump.iterdir()) == ["notes.txt"]
 
     assert interpolate(str(a), str(b), "-o", str(tmp_path / "m.png"), "--dump-intermediates", str(dump), "-y") == 0

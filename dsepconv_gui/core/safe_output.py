@@ -49,8 +49,8 @@ def name_limit(folder: Path) -> int:
 def check_name(path: Path) -> None:
     """InputError when the path's name, or a folder's on the way, is longer than the file
     system allows (the temporaries beside it are kept short enough by themselves)."""
-    for part in path.parts:
-        limit = name_limit(path.parent) if part == path.name else DEFAULT_NAME_MAX
+    limits = [DEFAULT_NAME_MAX] * (len(path.parts) - 1) + [name_limit(path.parent)]
+    for part, limit in zip(path.parts, limits):
         size = len(os.fsencode(part))
         if size > limit:
             raise InputError(f"{part[:40]}…: a name of {size} bytes is too long (at most {limit} here); "
@@ -73,8 +73,10 @@ def check_output(path: Path, overwrite: bool, inputs: Iterable[Path] = (), folde
             if same_file(path, source):
                 raise InputError(f"{path}: is the input {source}; choose another output (an input is never "
                                  f"overwritten, --overwrite or not)")
-        exists = path.exists() or path.is_symlink()
-        if exists and not overwrite and not (folder and path.is_dir() and not any(path.iterdir())):
+        if folder and path.is_dir() and any(path.iterdir()) and not overwrite:
+            raise InputError(f"{path}: already exists and is not empty (use --overwrite to replace the files "
+                             f"of the names written; nothing else in it is touched)")
+        if (path.exists() or path.is_symlink()) and not overwrite and not (folder and path.is_dir()):
             raise InputError(f"{path}: already exists (use --overwrite to replace it)")
         if path.exists() and path.is_dir() != folder:
             kind = "a folder" if path.is_dir() else "a file"

@@ -111,7 +111,9 @@ class VideoWriter(AtomicOutput):
         self._tmp = temp_file(self.path)
         self.audio = audio
         try:
-            self._container = av.open(str(self._tmp), mode="w")
+            # The temporary ends in the destination's suffix, from which FFmpeg picks the container.
+            guessable = bool(self.path.suffix) and self._tmp.name.endswith(self.path.suffix)
+            self._container = av.open(str(self._tmp), mode="w", format=None if guessable else "mp4")
             self._stream = self._container.add_stream(self.codec.encoder, rate=self.rate)
             self._stream.pix_fmt = self.codec.pix_fmt
             self._stream.codec_context.time_base = 1 / self.rate
