@@ -175,11 +175,11 @@ class ImageSequenceWriter(AtomicOutput):
     """Frames as frame_000000.png, ... and rate.txt in a folder, built in a temporary folder
     beside it.
 
-    A new folder (or an empty one) is the temporary folder renamed into place. Into an
-    existing folder (the caller checked --overwrite) the files are moved one by one: only
-    files of the names this export writes are replaced, and frames an earlier export listed
-    in the folder's manifest (MANIFEST) that this one does not write are removed, so the
-    folder holds one sequence. Every other file and subfolder is left as it was.
+    A new folder is the temporary folder renamed into place. Into an existing folder (an empty
+    one, or any with --overwrite, as check_destination allows) the files are moved one by one:
+    only files of the names this export writes (frames, rate.txt, MANIFEST) are replaced, and
+    the frames an earlier export listed in MANIFEST that this one does not write are removed,
+    so the folder holds one sequence. Every other file and subfolder is left as it was.
     """
 
     MANIFEST = ".dsepconv-frames.json"
