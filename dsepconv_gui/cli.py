@@ -1,18 +1,24 @@
 """The `dsepconv` command: headless interpolation and information, no Qt involved.
 
-Errors a user can cause print one line to stderr and exit with status 2.
+Errors a user can cause print one line to stderr and exit with status 2. Ctrl-C, SIGTERM and
+SIGHUP stop a command the same way (partial outputs removed, one line, exit status 128 + the
+signal's number: 130, 143, 129).
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from . import __version__
 
 EXIT_USER_ERROR = 2
-EXIT_INTERRUPTED = 130
+EXIT_SIGNALLED = 128  # plus the signal's number, as shells report it (Ctrl-C: 130)
 
 
 MODEL_HELP = (
@@ -43,12 +49,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("interpolate", help="write the frame halfway between two images")
     p.add_argument("frame_a", type=Path, help="first frame (image file)")
     p.add_argument("frame_b", type=Path, help="second frame (image file, same size)")
-    p.add_argument("-o", "--output", type=Path, required=True, help="output image (png, jpg, tif...)")
+    p.add_argument("-o", "--output", type=Path, required=True,
+                   help="output image (png, jpg, tif...); never one of the two frames")
     add_model_options(p)
     p.add_argument(
         "--dump-intermediates", type=Path, metavar="DIR", default=None,
-        help="also write kernels, offsets, masks and the two deformable results (.npy and .png) to DIR",
+        help="also write kernels, offsets, masks and the two deformable results (.npy and .png) to DIR "
+        "(a new or empty folder, or with --overwrite an existing one: only files of the same names are replaced)",
     )
+    p.add_argument("-y", "--overwrite", action="store_true",
+                   help="replace OUTPUT if it exists (only once complete), and the intermediates in DIR")
 
     p = commands.add_parser(
         "export", help="write a slow-motion or retimed copy of a clip",
@@ -64,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("input", type=Path, help="video file or folder of numbered images")
     p.add_argument("-o", "--output", type=Path, required=True,
-                   help="output file (.mp4, .mov, .mkv) or, for --codec png, a folder to create")
+                   help="output file (.mp4, .mov, .mkv) or, for --codec png, a new or empty folder")
     timing = p.add_mutually_exclusive_group(required=True)
     timing.add_argument("--factor", type=int, choices=(2, 4, 8, 16), help="slow motion ×2, ×4, ×8 or ×16")
     timing.add_argument("--fps", type=str, metavar="RATE", help="target frame rate: 60, 50, 24, 23.976, 60000/1001")
@@ -83,7 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="--fps: bisection depth, timesteps in 1/2^DEPTH of a frame interval (default 3)")
     p.add_argument("--keep-duration", action="store_true",
                    help="--factor: repeat the last frame so the output lasts as long as the input")
-    p.add_argument("-y", "--overwrite", action="store_true", help="replace OUTPUT if it exists (only once complete)")
+    p.add_argument("-y", "--overwrite", action="store_true",
+                   help="replace OUTPUT if it exists (only once complete; never the input); into an existing "
+                   "folder, --codec png replaces only the frames and rate.txt it writes (and an earlier "
+                   "export's frames), keeping every other file")
 
     p = commands.add_parser(
         "bench", help="measure speed and memory against the machine's limit and the classical peers",
@@ -173,18 +186,48 @@ def load_interpolator(model_spec: str | None, device_spec: str, tile: int | None
 
 
 def run_interpolate(args: argparse.Namespace) -> None:
+    """The frame halfway between two images. The output is written beside its destination and
+    renamed into place; it may not be one of the inputs, and an existing one needs --overwrite."""
+    import shutil
+
+    import cv2
+
+    from .core.errors import InputError
     from .core.images import read_image, write_image
     from .core.intermediates_export import write_intermediates
+    from .core.safe_output import atomic_file, check_name, check_output, merge_folder, temp_folder
 
+    inputs = (args.frame_a, args.frame_b)
+    check_output(args.output, args.overwrite, inputs)
+    if args.output.suffix and not cv2.haveImageWriter(str(args.output)):
+        raise InputError(f"{args.output}: cannot write images of type '{args.output.suffix}'; use .png, .jpg or .tif")
+    dump = args.dump_intermediates
+    if dump is not None and dump.parent.is_dir():
+        check_output(dump, args.overwrite, inputs, folder=True)
+    elif dump is not None:  # its missing parent folders are made, as before
+        check_name(dump)
     frame_a, frame_b = read_image(args.frame_a), read_image(args.frame_b)
     interpolator = load_interpolator(args.model, args.device, args.tile)
-    result = interpolator.interpolate(frame_a, frame_b, with_terms=args.dump_intermediates is not None)
-    write_image(args.output, result.frame)
+    result = interpolator.interpolate(frame_a, frame_b, with_terms=dump is not None)
+    if dump is not None:
+        try:
+            dump.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"{dump.parent}: cannot create folder ({exc.strerror or exc})") from None
+        staged = temp_folder(dump)
+        try:
+            manifest = write_intermediates(result, staged)
+            merge_folder(staged, dump, protected=inputs)
+        except OSError as exc:
+            raise InputError(f"{dump}: cannot write the intermediates ({exc.strerror or exc})") from None
+        finally:
+            shutil.rmtree(staged, ignore_errors=True)
+    with atomic_file(args.output) as tmp:
+        write_image(tmp, result.frame)
     h, w = result.frame.shape[:2]
     print(f"{args.output}: {w}×{h}, {result.seconds:.2f} s on {result.device}, model {interpolator.loaded.source}")
-    if args.dump_intermediates is not None:
-        manifest = write_intermediates(result, args.dump_intermediates)
-        print(f"intermediates: {manifest.parent} (see {manifest.name})")
+    if dump is not None:
+        print(f"intermediates: {dump} (see {manifest.name})")
 
 
 def run_info(args: argparse.Namespace) -> None:
@@ -394,6 +437,46 @@ def run_bench(args: argparse.Namespace) -> None:
         print(f"measurements: {args.json}")
 
 
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised like Ctrl-C's KeyboardInterrupt so that every command stops
+    the same way (an export removes its partial file, training saves a checkpoint)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextmanager
+def signals_stop_like_ctrl_c() -> Iterator[None]:
+    """While running a command, SIGTERM and SIGHUP raise Stopped in the main thread (once:
+    a second signal does not cut the clean-up short); the previous handlers come back after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    stopping = False
+
+    def stop(signum, frame) -> None:
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            raise Stopped(signum)
+
+    wanted = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    previous = {number: signal.signal(number, stop) for number in wanted}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, signal.SIG_DFL if handler is None else handler)
+
+
+def _say(line: str) -> None:
+    try:
+        print(line, file=sys.stderr)
+    except OSError:  # the terminal is gone (SIGHUP)
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     from .core.errors import DSepConvError
 
@@ -401,13 +484,16 @@ def main(argv: list[str] | None = None) -> int:
     handlers = {"interpolate": run_interpolate, "info": run_info, "demo": run_demo, "train": run_train, "eval": run_eval,
                 "export": run_export, "bench": run_bench}
     try:
-        handlers[args.command](args)
+        with signals_stop_like_ctrl_c():
+            handlers[args.command](args)
     except DSepConvError as exc:
-        print(f"dsepconv: error: {exc}", file=sys.stderr)
+        _say(f"dsepconv: error: {exc}")
         return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print("dsepconv: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        _say("dsepconv: interrupted" if signum == signal.SIGINT else
+             f"dsepconv: stopped by {signal.Signals(signum).name}")
+        return EXIT_SIGNALLED + signum
     return 0
 
 

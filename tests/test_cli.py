@@ -42,7 +42,7 @@ def test_tile_option(pair, model_file, tmp_path, capsys):
     assert main(base + ["-o", str(whole)]) == 0
     assert main(base + ["-o", str(tiled), "--tile", "32"]) == 0  # 33×17: tiles of 32 with margins
     assert np.abs(read_image(whole).astype(int) - read_image(tiled)).max() <= 1
-    assert main(base + ["-o", str(tiled), "--tile", "8"]) == 2
+    assert main(base + ["-o", str(tiled), "--tile", "8", "--overwrite"]) == 2  # an existing output needs -y
     assert "--tile must be at least 32" in capsys.readouterr().err
 
 

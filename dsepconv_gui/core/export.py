@@ -156,7 +156,8 @@ def prepare_export(clip: Clip, settings: ExportSettings) -> tuple[int, int, Expo
     space): the first and last input frames and the plan, or InputError."""
     codec = codec_for(settings.codec)
     output = Path(settings.output)
-    check_destination(output, codec, settings.overwrite)
+    inputs = [clip.info.path] if clip.info.kind in ("video", "images") else []
+    check_destination(output, codec, settings.overwrite, inputs)
     first, last = _checked_range(clip, settings)
     check_frame_size(clip.info.width, clip.info.height, f"{clip.info.path}: frames")
     plan = make_plan(clip, settings, first, last)
@@ -243,8 +244,8 @@ def _check_free_space(output: Path, codec, clip: Clip, frames: int) -> None:
     needed = estimated_size(codec, clip.info.width, clip.info.height, frames)
     if needed > free:
         raise InputError(
-            f"{output.parent}: not enough free disk space: the export needs at least {needed / 1e6:.0f} MB "
-            f"({frames} frames, {codec.name}), {free / 1e6:.0f} MB free"
+            f"{output.parent}: not enough free disk space: the export needs at least {size_text(needed)} "
+            f"({frames} frames, {codec.name}), {size_text(free)} free"
         )
 
 
@@ -272,6 +273,16 @@ def _subtitle_streams(clip: Clip) -> int:
             return len(container.streams.subtitles)
     except (av.error.FFmpegError, OSError, ValueError):
         return 0
+
+
+def size_text(size: int) -> str:
+    """A byte count for people: 950 bytes, 12.3 kB, 4.57 MB, 1.20 GB (three figures, SI units)."""
+    if size < 1000:
+        return f"{size} byte{'s' if size != 1 else ''}"
+    for unit in ("kB", "MB", "GB", "TB"):
+        size /= 1000
+        if size < 999.5 or unit == "TB":
+            return f"{size:.{2 if size < 9.995 else 1 if size < 99.95 else 0}f} {unit}"
 
 
 def _audio_for(clip: Clip, settings: ExportSettings, codec, first: int, last: int, warnings: list[str]):

@@ -1,6 +1,7 @@
 """Writing frames to a video file (PyAV) or a folder of PNGs, atomically: everything goes to a
-temporary file or folder next to the destination and is renamed over it only when complete;
-on error or cancel the temporary output is removed and the destination left untouched.
+temporary file or folder next to the destination (named as in safe_output.py) and is moved into
+place only when complete; on error or cancel the temporary output is removed and the
+destination left untouched.
 
 Frame timestamps are exact: the stream's time base is 1/rate, so 60000/1001 stays exact. A
 variable-rate output (frames written with their own times) uses MPEG's 90 kHz clock instead.
@@ -8,9 +9,11 @@ variable-rate output (frames written with their own times) uses MPEG's 90 kHz cl
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
-import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -19,7 +22,8 @@ import numpy as np
 
 from .audio_tracks import AudioTrack
 from .errors import InputError
-from .file_modes import default_file_mode, default_folder_mode
+from .file_modes import default_file_mode
+from .safe_output import atomic_file, check_output, merge_folder, temp_file, temp_folder
 
 FINE_TIME_BASE = Fraction(1, 90_000)  # frames at explicit times: MPEG's clock, 11 µs steps
 
@@ -69,25 +73,17 @@ def size_warning(codec: Codec, width: int, height: int) -> str | None:
             f"play; --codec ffv1 or png keep any size losslessly")
 
 
-def check_destination(path: Path, codec: Codec, overwrite: bool) -> None:
-    """Raise InputError for a destination this codec cannot write, whose folder is missing or
-    not writable, or that exists when overwriting was not asked for."""
+def check_destination(path: Path, codec: Codec, overwrite: bool, inputs: Iterable[Path] = ()) -> None:
+    """Raise InputError for a destination this codec cannot write, whose name is too long,
+    whose folder is missing or not writable, that is one of `inputs`, or that exists when
+    overwriting was not asked for (an existing empty folder is free for a PNG sequence)."""
     if codec.suffixes and path.suffix.lower() not in codec.suffixes:
         hint = " (a folder of PNGs is --codec png)" if not path.suffix else ""
         raise InputError(f"{path}: {codec.name} goes in {' or '.join(codec.suffixes)} files, "
                          f"not '{path.suffix or 'no suffix'}'{hint}")
     if not codec.suffixes and path.suffix:
         raise InputError(f"{path}: a PNG sequence is written to a folder; give a path without a suffix")
-    parent = path.parent
-    if not parent.is_dir():
-        raise InputError(f"{parent}: destination folder does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(f"{parent}: destination folder is not writable")
-    if path.exists() and not overwrite:
-        raise InputError(f"{path}: already exists (use --overwrite to replace it)")
-    if path.exists() and (path.is_dir() != (not codec.suffixes)):
-        kind = "a folder" if path.is_dir() else "a file"
-        raise InputError(f"{path}: is {kind}; will not replace it with {'a video file' if codec.suffixes else 'a folder of images'}")
+    check_output(path, overwrite, inputs, folder=not codec.suffixes)
 
 
 def estimated_size(codec: Codec, width: int, height: int, frames: int) -> int:
@@ -132,12 +128,12 @@ class VideoWriter(AtomicOutput):
         if not self.path.parent.is_dir():
             raise InputError(f"{self.path.parent}: destination folder does not exist")
         self.rate = rate if isinstance(rate, Fraction) else Fraction(rate).limit_denominator(1001)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=self.path.suffix or ".mp4", dir=self.path.parent)
-        os.close(fd)
-        self._tmp = Path(tmp)
+        self._tmp = temp_file(self.path)
         self.audio = audio
         try:
-            self._container = av.open(str(self._tmp), mode="w")
+            # The temporary ends in the destination's suffix, from which FFmpeg picks the container.
+            guessable = bool(self.path.suffix) and self._tmp.name.endswith(self.path.suffix)
+            self._container = av.open(str(self._tmp), mode="w", format=None if guessable else "mp4")
             self._stream = self._container.add_stream(self.codec.encoder, rate=self.rate)
             self._stream.pix_fmt = self.codec.pix_fmt
             self._time_base = FINE_TIME_BASE if variable_rate else 1 / self.rate
@@ -202,14 +198,26 @@ class VideoWriter(AtomicOutput):
 
 
 class ImageSequenceWriter(AtomicOutput):
-    """Frames as frame_000000.png, ... in a folder, built in a temporary folder beside it."""
+    """Frames as frame_000000.png, ... and rate.txt in a folder, built in a temporary folder
+    beside it.
+
+    A new folder is the temporary folder renamed into place. Into an existing folder (an empty
+    one, or any with --overwrite, as check_destination allows) the files are moved one by one:
+    only files of the names this export writes (frames, rate.txt, MANIFEST) are replaced, and
+    the frames an earlier export listed in MANIFEST that this one does not write are removed,
+    so the folder holds one sequence. Every other file and subfolder is left as it was.
+    """
+
+    MANIFEST = ".dsepconv-frames.json"
+    FRAME = re.compile(r"frame_\d{6,}\.png")
+    TIMESTAMPS = "timestamps.txt"  # a variable-rate export's frame times
 
     def __init__(self, path: str | os.PathLike, rate: Fraction) -> None:
         self.path = Path(path)
         if not self.path.parent.is_dir():
             raise InputError(f"{self.path.parent}: destination folder does not exist")
         self.rate = rate
-        self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=self.path.parent))
+        self._tmp = temp_folder(self.path)
         self._size: tuple[int, int] | None = None
         self.frames_written = 0
         self.audio = None
@@ -229,22 +237,34 @@ class ImageSequenceWriter(AtomicOutput):
         self.frames_written += 1
 
     def close(self) -> Path:
-        os.chmod(self._tmp, default_folder_mode())  # mkdtemp makes 0700 folders
         (self._tmp / "rate.txt").write_text(f"{self.rate.numerator}/{self.rate.denominator}\n")
+        frames = [f"frame_{i:06d}.png" for i in range(self.frames_written)]
         if self._times:  # a variable rate: each frame's time, in mkvmerge's timestamp format v2
             lines = ["# timestamp format v2", *(f"{t * 1000:.3f}" for t in self._times)]
-            (self._tmp / "timestamps.txt").write_text("\n".join(lines) + "\n")
-        backup = None
-        if self.path.exists():
-            backup = self.path.with_name(f".{self.path.name}.replaced")
-            os.replace(self.path, backup)
-        os.replace(self._tmp, self.path)
-        if backup is not None:
-            shutil.rmtree(backup, ignore_errors=True)
+            (self._tmp / self.TIMESTAMPS).write_text("\n".join(lines) + "\n")
+            frames.append(self.TIMESTAMPS)  # listed like the frames, so a later export removes it
+        earlier = [name for name in self._listed_frames() if name not in set(frames)]
+        if earlier:  # listed until removed, should this be cut short
+            self._write_manifest(self.path, sorted(set(earlier) | set(frames)))
+        self._write_manifest(self._tmp, frames)
+        merge_folder(self._tmp, self.path, remove=earlier)
         return self.path
 
     def abort(self) -> None:
         shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def _listed_frames(self) -> list[str]:
+        """The frames an earlier export wrote into the destination, from its manifest."""
+        try:
+            listed = json.loads((self.path / self.MANIFEST).read_text()).get("frames", [])
+        except (OSError, ValueError, AttributeError):
+            return []
+        return [name for name in listed
+                if isinstance(name, str) and (self.FRAME.fullmatch(name) or name == self.TIMESTAMPS)]
+
+    def _write_manifest(self, folder: Path, frames: list[str]) -> None:
+        with atomic_file(folder / self.MANIFEST) as tmp:
+            tmp.write_text(json.dumps({"written by": "dsepconv export", "frames": frames}))
 
 
 def open_writer(path: Path, rate: Fraction, codec: str, crf: int = 18, audio: AudioTrack | None = None,
