@@ -144,7 +144,7 @@ class VideoWriter(AtomicOutput):
                 self._stream.options = {"crf": str(crf)}
             elif self.codec.encoder == "prores_ks":
                 self._stream.options = {"profile": "3"}  # 422 HQ
-        except Exception:
+        except BaseException:  # a signal (KeyboardInterrupt) too: no `with` owns the file yet
             self._tmp.unlink(missing_ok=True)
             raise
         self._size: tuple[int, int] | None = None
