@@ -120,17 +120,20 @@ def export_clip(
     except (OSError, ValueError) as exc:
         raise ExportError(f"{output}: cannot start writing ({exc})") from None
     replaced: list[int] = []
-    reader = ReadAhead(clip.iter_frames(first, last + 1, replaced=replaced), size=4)
-    # a timed plan (variable-rate input) gives each frame its time; otherwise frame m is at m / rate
-    sink = WriteBehind((lambda item: writer.write(*item)) if plan.timed else writer.write, size=8)
     cuts: list[int] = []
-    try:
+    reader = sink = None
+    try:  # from here on, anything (a signal too) removes the partial output
+        reader = ReadAhead(clip.iter_frames(first, last + 1, replaced=replaced), size=4)
+        # a timed plan (variable-rate input) gives each frame its time; otherwise frame m is at m / rate
+        sink = WriteBehind((lambda item: writer.write(*item)) if plan.timed else writer.write, size=8)
         _produce(plan, reader, first, sink, midpoint, settings.scene_threshold, cuts, progress, started)
         sink.finish()
         writer.close()
     except BaseException as exc:
-        reader.close()
-        sink.abandon()
+        if reader is not None:
+            reader.close()
+        if sink is not None:
+            sink.abandon()
         writer.abort()
         if isinstance(exc, (OSError, _av_error())):
             raise ExportError(f"{output}: writing failed ({error_reason(exc)}); the partial file was removed") from None
