@@ -217,7 +217,11 @@ class Slow:
         source = "slow stand-in"
     device = "cpu"
     def interpolate(self, a, b):
-        time.sleep(60)
+        # Short sleeps, as a real model returns to Python between layers: a signal that lands
+        # just before one long sleep starts would wait for it to end (CPython checks signals
+        # between bytecodes), which no user sees with a real model.
+        for _ in range(600):
+            time.sleep(0.1)
 
 cli.load_interpolator = lambda *args, **kwargs: Slow()
 sys.exit(cli.main(sys.argv[1:]))
