@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from . import __version__
+from .core.config import PRESETS
 
 EXIT_USER_ERROR = 2
 EXIT_SIGNALLED = 128  # plus the signal's number, as shells report it (Ctrl-C: 130)
@@ -23,7 +24,7 @@ EXIT_SIGNALLED = 128  # plus the signal's number, as shells report it (Ctrl-C: 1
 
 MODEL_HELP = (
     "model file (.safetensors); default: models/dsepconv.safetensors or $DSEPCONV_MODEL; "
-    "'random:PRESET' for an untrained network (presets: paper, paper-no-mask, small, flow-small, tiny)"
+    f"'random:PRESET' for an untrained network (presets: {', '.join(PRESETS)})"
 )
 DEVICE_HELP = "auto (CUDA when available, else CPU), cpu, cuda or cuda:N"
 
@@ -123,8 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("data", nargs="+", type=Path, help="video files, folders of frames, vimeo_triplet roots, or folders of these")
     p.add_argument("--run-dir", type=Path, required=True, help="folder for checkpoints (last.safetensors, train_state.pt)")
-    p.add_argument("--config", default="flow-small", help="configuration preset (paper, paper-no-mask, small, flow-small, flow-small-bicubic, "
-                   "flow-small-searched, tiny)")
+    p.add_argument("--config", default="flow-small", help=f"configuration preset ({', '.join(PRESETS)})")
     p.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR")
     p.add_argument("--init", type=Path, default=None, metavar="MODEL",
                    help="start a new run from this model file's weights (same parameter shapes; "
@@ -137,6 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--validate-every", type=int, default=1000)
     p.add_argument("--flip-weight", type=float, default=1.0, help="weight of the time-reversed prediction's loss")
     p.add_argument("--gradient-weight", type=float, default=1.0, help="weight of the gradient loss")
+    p.add_argument("--census-weight", type=float, default=0.0,
+                   help="weight of the census (ternary) loss, robust to compression and brightness (default 0)")
     p.add_argument("--triplets-per-source", type=int, default=100)
     p.add_argument("--min-start-psnr", type=float, default=None, metavar="DB",
                    help="train and validate only on triplets where the starting point (the flow prior, "
@@ -328,7 +330,7 @@ def run_train(args: argparse.Namespace) -> None:
         crop=args.crop, learning_rate=args.lr, checkpoint_every=args.checkpoint_every,
         validate_every=args.validate_every, seed=args.seed, device=str(device.device),
         min_start_psnr=args.min_start_psnr, init=args.init,
-        weights=LossWeights(flip=args.flip_weight, gradient=args.gradient_weight),
+        weights=LossWeights(flip=args.flip_weight, gradient=args.gradient_weight, census=args.census_weight),
     )
     log(f"training {args.config} {config.to_dict()} on {device} for {args.iterations} iterations")
     path = train(options, bank, resume=args.resume, log=log)

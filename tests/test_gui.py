@@ -62,6 +62,12 @@ def test_open_step_interpolate_and_inspect(qtbot, window, clip_path):
     for key in ("frame_a", "frame_b", "output", "result_a", "result_b", "offsets_a", "offsets_b"):
         assert window.views[key].image.shape == (96, 128, 3), key
     assert window.views["mask_a"].image.shape == (96, 128)
+    # each frame's total weight beside its mask: what the view shows is Σ v·h·m of that frame
+    term_a = analysis.result.terms[0]
+    expected = np.einsum("ihw,jhw,ijhw->hw", term_a.vertical, term_a.horizontal,
+                         term_a.mask.reshape(n := analysis.result.kernel_size, n, 96, 128))
+    np.testing.assert_allclose(window.views["weight_a"].image, expected, rtol=1e-4, atol=1e-5)
+    assert window.views["weight_b"].image.shape == (96, 128)
 
     window.views["output"].clicked.emit(40.5, 20.5)
     n = analysis.result.kernel_size

@@ -14,6 +14,8 @@ from .errors import ConfigError
 FLOW_PRIORS = ("none", "dis")
 PRIOR_SAMPLINGS = ("bilinear", "bicubic")
 PRIOR_MOTIONS = ("linear", "searched")
+# occlusion_evidence.py's maps: unmatched and inconsistent for each frame, and disagreement.
+EVIDENCE_CHANNELS = 5
 # Bounds on what a model file may declare: far beyond any model trained here (the paper's:
 # n = 5 and base_width 32, 22 M parameters) and small enough that the largest network
 # (about 0.4 G parameters, 1.6 GB) can be held; a hostile header cannot ask for more.
@@ -49,6 +51,10 @@ class DSepConvConfig:
         scaled back: above 1, its finest patches see finer detail (1.5: +0.03 dB on the
         training-footage selection set, +0.11 / +0.10 dB on the benchmarks; DIS then costs
         2.25 × as much). Enlargements stop at 1920 × 1080 pixels (flow_prior.effective_scale).
+    occlusion_evidence: with a flow prior, the network also sees where each frame's pixels
+        find no match in the other frame, where the two flows disagree, and where the two
+        warped frames differ, each read at the middle pixel's prior (occlusion_evidence.py):
+        what the masks need to tell which frame shows a pixel.
     """
 
     kernel_size: int = 5
@@ -58,6 +64,7 @@ class DSepConvConfig:
     prior_sampling: str = "bilinear"
     prior_motion: str = "linear"
     flow_scale: float = 1.0
+    occlusion_evidence: bool = False
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -85,6 +92,8 @@ class DSepConvConfig:
             raise ConfigError(f"prior_motion must be one of {PRIOR_MOTIONS}, got {self.prior_motion!r}")
         if self.prior_motion != "linear" and self.flow_prior == "none":
             raise ConfigError(f"prior_motion={self.prior_motion!r} needs a flow prior")
+        if self.occlusion_evidence and self.flow_prior == "none":
+            raise ConfigError("occlusion_evidence needs a flow prior")
         if self.prior_sampling == "bicubic" and (self.flow_prior == "none" or self.kernel_size < 5 or not self.use_mask):
             raise ConfigError("prior_sampling='bicubic' needs a flow prior, masks and kernel_size of at least 5")
 
@@ -99,6 +108,14 @@ class DSepConvConfig:
         if self.flow_prior == "none":
             return 0
         return 6 if self.prior_motion == "searched" else 4
+
+    @property
+    def input_channels(self) -> int:
+        """Channels entering the U-Net: the two frames; with a flow prior, the two flows and
+        the two frames warped by it; with occlusion_evidence, its channels."""
+        if self.flow_prior == "none":
+            return 6
+        return 6 + 4 + 6 + (EVIDENCE_CHANNELS if self.occlusion_evidence else 0)
 
     @property
     def head_width(self) -> int:
@@ -147,6 +164,10 @@ PRESETS: dict[str, DSepConvConfig] = {
     # with DIS on frames upscaled 1.5 times.
     "flow-small-searched": DSepConvConfig(kernel_size=5, base_width=8, use_mask=True, flow_prior="dis",
                                           prior_sampling="bicubic", prior_motion="searched", flow_scale=1.5),
+    # The same, seeing the occlusion evidence (where each frame's pixels have no match).
+    "flow-small-evidence": DSepConvConfig(kernel_size=5, base_width=8, use_mask=True, flow_prior="dis",
+                                          prior_sampling="bicubic", prior_motion="searched", flow_scale=1.5,
+                                          occlusion_evidence=True),
     # For tests and trying the pipeline: about 0.1 M parameters.
     "tiny": DSepConvConfig(kernel_size=5, base_width=2, use_mask=True),
 }

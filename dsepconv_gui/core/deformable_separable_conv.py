@@ -190,3 +190,10 @@ def mean_displacement(
     dy = ((grid[:, 0].view(1, -1, 1, 1) + offset_y) * weights).sum(dim=1) / total
     dx = ((grid[:, 1].view(1, -1, 1, 1) + offset_x) * weights).sum(dim=1) / total
     return dy, dx
+
+
+def warp(frame: torch.Tensor, displacement: torch.Tensor) -> torch.Tensor:
+    """Backward warping (the op with n = 1): frame (B, C, H, W) read bilinearly at
+    p + displacement(p), displacement (B, 2, H, W) as (dy, dx)."""
+    ones = torch.ones_like(displacement[:, :1])
+    return deformable_separable_conv(frame, ones, ones, displacement[:, 0:1], displacement[:, 1:2])

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .deformable_separable_conv import mean_displacement
+from .deformable_separable_conv import mean_displacement, tap_weights
 from .errors import InputError
 from .images import write_image
 from .interpolator import InterpolationResult
@@ -24,6 +24,14 @@ def term_mean_displacement(term: DeformableTerm) -> tuple[np.ndarray, np.ndarray
                (term.vertical, term.horizontal, term.offset_y, term.offset_x, term.mask)]
     dy, dx = mean_displacement(*tensors)
     return dy[0].numpy(), dx[0].numpy()
+
+
+def term_total_weight(term: DeformableTerm) -> np.ndarray:
+    """Σ_ij v_i·h_j·m_ij (H, W) of a numpy term: how much of the output its frame makes up.
+    The two frames' weights decide the blend (1/2 each where both see the pixel)."""
+    mask = None if term.mask is None else torch.from_numpy(term.mask)[None]
+    weights = tap_weights(torch.from_numpy(term.vertical)[None], torch.from_numpy(term.horizontal)[None], mask)
+    return weights[0].sum(dim=0).numpy()
 
 
 def write_intermediates(result: InterpolationResult, folder: str | os.PathLike) -> Path:
@@ -79,6 +87,10 @@ def write_intermediates(result: InterpolationResult, folder: str | os.PathLike) 
         save_picture(p + "kernels.png", montage(kernel_tiles, n),
                      f"top row vertical v_0..v_{n - 1}, bottom row horizontal h_0..h_{n - 1}; "
                      f"viridis from {-kernel_range:.4f} to {kernel_range:.4f}")
+        weight = term_total_weight(term)
+        save_array(p + "total_weight.npy", weight, "total weight of the frame's taps, sum of v_i*h_j*m_ij (H, W)")
+        save_picture(p + "total_weight.png", heatmap(weight, 0.0, 1.0),
+                     "total weight of the frame's taps (what decides the blend), viridis from 0 to 1")
         if term.mask is not None:
             save_array(p + "mask.npy", term.mask, "modulation mask in [0, 1] (n*n, H, W), tap k = i*n + j")
             save_picture(p + "mask_taps.png",

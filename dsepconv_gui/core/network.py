@@ -11,8 +11,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import DSepConvConfig
-from .deformable_separable_conv import deformable_separable_conv, deformable_separable_conv_streaming
+from .deformable_separable_conv import deformable_separable_conv, deformable_separable_conv_streaming, warp
 from .errors import InputError
+from .occlusion_evidence import occlusion_evidence
 
 # Five average poolings: the network works on sides that are multiples of 32.
 ALIGNMENT = 32
@@ -130,8 +131,7 @@ class DSepConvNet(nn.Module):
         super().__init__()
         self.config = config
         n, width = config.kernel_size, config.head_width
-        in_channels = 6 if config.flow_prior == "none" else 6 + 4 + 6  # + flows + warped frames
-        self.features = EncoderDecoder(config, in_channels)
+        self.features = EncoderDecoder(config, config.input_channels)
         self.vertical1, self.vertical2 = EstimatorHead(width, n), EstimatorHead(width, n)
         self.horizontal1, self.horizontal2 = EstimatorHead(width, n), EstimatorHead(width, n)
         self.offset_y1, self.offset_y2 = EstimatorHead(width, n * n), EstimatorHead(width, n * n)
@@ -218,7 +218,10 @@ class DSepConvNet(nn.Module):
         prior1 = prior2 = None
         if uses_prior:
             prior1, prior2 = prior_displacements(flows)
-            inputs += [flows[:, :4] / FLOW_INPUT_SCALE, warp(frame1, prior1) - 0.5, warp(frame2, prior2) - 0.5]
+            warped1, warped2 = warp(frame1, prior1), warp(frame2, prior2)
+            inputs += [flows[:, :4] / FLOW_INPUT_SCALE, warped1 - 0.5, warped2 - 0.5]
+            if self.config.occlusion_evidence:
+                inputs.append(occlusion_evidence(frame1, frame2, flows, prior1, prior2, warped1, warped2))
         x = torch.cat(inputs, dim=1)
         if self.features.encoders[0][0].weight.is_contiguous(memory_format=torch.channels_last):
             x = x.contiguous(memory_format=torch.channels_last)  # see Interpolator: faster convs on CPU
@@ -324,12 +327,6 @@ def prior_displacements(flows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
     else:
         prior1 = 0.25 * (flows[:, 2:4] - flows[:, 0:2])
     return prior1, -prior1
-
-
-def warp(frame: torch.Tensor, displacement: torch.Tensor) -> torch.Tensor:
-    """Backward warping: frame read at p + displacement(p), (B, 2, H, W) as (dy, dx)."""
-    ones = torch.ones_like(displacement[:, :1])
-    return deformable_separable_conv(frame, ones, ones, displacement[:, 0:1], displacement[:, 1:2])
 
 
 def check_flows(flows: torch.Tensor | None, frame: torch.Tensor, channels: int = 4) -> None:

@@ -11,7 +11,7 @@ import numpy as np
 
 from .classical_interpolators import dis_flow_halfway, frame_average
 from .clips import Clip
-from .intermediates_export import term_mean_displacement
+from .intermediates_export import term_mean_displacement, term_total_weight
 from .interpolator import InterpolationResult, Interpolator
 from .metrics import psnr
 
@@ -32,6 +32,7 @@ class PairAnalysis:
     frame_b: np.ndarray
     result: InterpolationResult
     mean_displacements: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+    total_weights: tuple[np.ndarray, np.ndarray]  # Σ v·h·m of frame A's taps and of frame B's, (H, W)
     truth: np.ndarray | None = None
     psnr: float | None = None
     peers: dict[str, np.ndarray] = field(default_factory=dict)
@@ -67,6 +68,7 @@ def analyse_pair(
     result = interpolator.interpolate(frame_a, frame_b, with_terms=True)
     check()
     displacements = tuple(term_mean_displacement(term) for term in result.terms)
+    weights = tuple(term_total_weight(term) for term in result.terms)
     peers, peer_psnr = {}, {}
     if with_peers:
         for name, peer in PEERS.items():
@@ -76,6 +78,6 @@ def analyse_pair(
                 peer_psnr[name] = psnr(peers[name], truth)
     return PairAnalysis(
         index_a=index_a, index_b=index_b, truth_index=truth_index, frame_a=frame_a, frame_b=frame_b,
-        result=result, mean_displacements=displacements, truth=truth,
+        result=result, mean_displacements=displacements, total_weights=weights, truth=truth,
         psnr=psnr(result.frame, truth) if truth is not None else None, peers=peers, peer_psnr=peer_psnr,
     )

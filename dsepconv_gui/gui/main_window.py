@@ -103,23 +103,28 @@ class MainWindow(QMainWindow):
     def _build_views(self) -> None:
         self.banner = ErrorBanner()
         self.views: dict[str, ImageView] = {}
+        # (key, title, colour map, row, column, rows spanned): each frame's offsets, mask and
+        # total weight side by side, since the weights decide the blend.
         specs = [
-            ("frame_a", "Frame A", None), ("output", "Interpolated", None), ("frame_b", "Frame B", None),
-            ("truth", "True middle frame", None),
-            ("result_a", "Deformable result of A", None), ("error", "Error |output − truth|", "inferno"),
-            ("result_b", "Deformable result of B", None), ("legend", "Offset colours", None),
-            ("offsets_a", "Offsets of A", None), ("mask_a", "Mask of A (mean over taps)", "viridis"),
-            ("offsets_b", "Offsets of B", None), ("mask_b", "Mask of B (mean over taps)", "viridis"),
-            ("peer_average", "Frame average", None), ("peer_dis", "DIS optical flow", None),
-            ("peer_average_error", "Frame average error", "inferno"), ("peer_dis_error", "DIS flow error", "inferno"),
+            ("frame_a", "Frame A", None, 0, 0, 1), ("output", "Interpolated", None, 0, 1, 1),
+            ("frame_b", "Frame B", None, 0, 2, 1), ("truth", "True middle frame", None, 0, 3, 1),
+            ("result_a", "Deformable result of A", None, 1, 0, 1), ("error", "Error |output − truth|", "inferno", 1, 1, 1),
+            ("result_b", "Deformable result of B", None, 1, 2, 1), ("legend", "Offset colours", None, 1, 3, 3),
+            ("offsets_a", "Offsets of A", None, 2, 0, 1), ("mask_a", "Mask of A (mean over taps)", "viridis", 2, 1, 1),
+            ("weight_a", "Weight of A (Σ v·h·m)", "viridis", 2, 2, 1),
+            ("offsets_b", "Offsets of B", None, 3, 0, 1), ("mask_b", "Mask of B (mean over taps)", "viridis", 3, 1, 1),
+            ("weight_b", "Weight of B (Σ v·h·m)", "viridis", 3, 2, 1),
+            ("peer_average", "Frame average", None, 4, 0, 1), ("peer_dis", "DIS optical flow", None, 4, 1, 1),
+            ("peer_average_error", "Frame average error", "inferno", 4, 2, 1),
+            ("peer_dis_error", "DIS flow error", "inferno", 4, 3, 1),
         ]
         grid = QGridLayout()
         grid.setSpacing(4)
-        for slot, (key, title, cmap) in enumerate(specs):
+        for key, title, cmap, row, column, rows in specs:
             levels = (0.0, 64.0) if cmap == "inferno" else (0.0, 1.0)
             view = ImageView(title, colormap=cmap, levels=levels)
             self.views[key] = view
-            grid.addWidget(view, slot // 4, slot % 4)
+            grid.addWidget(view, row, column, rows, 1)
         self.linker = ViewLinker([view for key, view in self.views.items() if key != "legend"])
         self._fitted_size: tuple[int, int] | None = None
         self.views["legend"].set_image(color_wheel_legend(129))
@@ -441,6 +446,8 @@ class MainWindow(QMainWindow):
             else:
                 v[key].set_image(None)
                 v[key].set_title("No masks in this model")
+        for key, weight in zip(("weight_a", "weight_b"), analysis.total_weights):
+            v[key].set_image(weight, levels=(0.0, 1.0))
         if analysis.truth is not None:
             v["truth"].set_image(analysis.truth)
             v["truth"].set_title(f"True middle frame (frame {analysis.truth_index})")

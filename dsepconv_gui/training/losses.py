@@ -19,6 +19,7 @@ class LossWeights:
     reconstruction: float = 1.0
     flip: float = 1.0
     gradient: float = 1.0
+    census: float = 0.0
     eps: float = 1e-6
 
 
@@ -36,6 +37,25 @@ def gradient_loss(prediction: torch.Tensor, truth: torch.Tensor, eps: float = 1e
     dx_p = prediction[..., :, 1:] - prediction[..., :, :-1]
     dx_t = truth[..., :, 1:] - truth[..., :, :-1]
     return 2 * charbonnier(dy_p, dy_t, eps) + 2 * charbonnier(dx_p, dx_t, eps)
+
+
+def census_loss(prediction: torch.Tensor, truth: torch.Tensor, patch: int = 7) -> torch.Tensor:
+    """The soft ternary census distance (as in UnFlow and IFRNet): each pixel's 7×7
+    neighbourhood described by the signs of its differences to the centre (softened), compared
+    by a robust Hamming distance. It sees structure, not brightness, so compression noise and
+    exposure changes weigh little."""
+
+    def transform(image: torch.Tensor) -> torch.Tensor:
+        grey = (0.299 * image[:, 0:1] + 0.587 * image[:, 1:2] + 0.114 * image[:, 2:3]) * 255
+        neighbours = torch.nn.functional.unfold(grey, patch, padding=patch // 2)
+        neighbours = neighbours.view(grey.shape[0], patch * patch, *grey.shape[-2:])
+        difference = neighbours - grey
+        return difference / torch.sqrt(0.81 + difference**2)
+
+    squared = (transform(prediction) - transform(truth)) ** 2
+    distance = (squared / (0.1 + squared)).sum(dim=1)
+    r = patch // 2  # the border's neighbourhoods hold padding zeros
+    return distance[..., r:-r, r:-r].mean()
 
 
 def reverse_flows(flows: torch.Tensor | None) -> torch.Tensor | None:
@@ -60,6 +80,10 @@ def interpolation_loss(
     gradient = gradient_loss(prediction, truth, weights.eps)
     total = weights.reconstruction * reconstruction + weights.gradient * gradient
     parts = {"rec": reconstruction.item(), "grad": gradient.item()}
+    if weights.census > 0:
+        census = census_loss(prediction, truth)
+        total = total + weights.census * census
+        parts["census"] = census.item()
     if weights.flip > 0:
         reversed_prediction = model(frame2, frame0, flows=reverse_flows(flows)).frame
         flip = charbonnier(reversed_prediction, truth, weights.eps) + weights.gradient * gradient_loss(

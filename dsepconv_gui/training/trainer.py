@@ -237,15 +237,31 @@ def train(options: TrainOptions, bank: TripletBank, resume: bool = False, log: C
 
 def load_initial_weights(model: DSepConvNet, path: Path) -> None:
     """Copy a model file's weights into model. Its configuration may differ in what has no
-    weights (e.g. prior_motion), not in the parameters' shapes: CheckpointError otherwise."""
+    weights (e.g. prior_motion), or in inputs the model has and the file's lacks (e.g.
+    occlusion_evidence): the first convolution's weights for those start at zero, so the model
+    starts as the file's. Other differences in shape: CheckpointError."""
     source = load_checkpoint(path)
-    mine, theirs = model.state_dict(), source.model.state_dict()
+    mine, theirs = model.state_dict(), dict(source.model.state_dict())
+    first = FIRST_CONVOLUTION + ".weight"
+    if first in mine and first in theirs and _widens_inputs(mine[first], theirs[first]):
+        widened = torch.zeros_like(mine[first])
+        widened[:, :theirs[first].shape[1]] = theirs[first]
+        theirs[first] = widened
     if mine.keys() != theirs.keys() or any(mine[k].shape != theirs[k].shape for k in mine):
         raise CheckpointError(
             f"{path}: its weights ({source.config.to_dict()}) do not fit the configuration "
             f"being trained ({model.config.to_dict()})"
         )
     model.load_state_dict(theirs)
+
+
+FIRST_CONVOLUTION = "features.encoders.0.0"  # the only layer that sees the inputs
+
+
+def _widens_inputs(mine: torch.Tensor, theirs: torch.Tensor) -> bool:
+    """The same convolution with more input channels (extra inputs appended last)."""
+    return (mine.dim() == theirs.dim() == 4 and mine.shape[1] > theirs.shape[1]
+            and mine.shape[0] == theirs.shape[0] and mine.shape[2:] == theirs.shape[2:])
 
 
 def _describe(options: TrainOptions) -> dict:
