@@ -69,7 +69,7 @@ def test_census_loss_sees_structure_not_brightness():
     brighter = truth + 0.1
     shuffled = truth[..., torch.randperm(32)]
     assert census_loss(brighter, truth).item() < 1e-6
-    assert census_loss(shuffled, truth).item() > 1.0
+    assert census_loss(shuffled, truth).item() > 0.3
     assert charbonnier(brighter, truth).item() > 0.09  # a plain difference counts the offset
 
 

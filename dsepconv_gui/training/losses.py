@@ -53,7 +53,7 @@ def census_loss(prediction: torch.Tensor, truth: torch.Tensor, patch: int = 7) -
         return difference / torch.sqrt(0.81 + difference**2)
 
     squared = (transform(prediction) - transform(truth)) ** 2
-    distance = (squared / (0.1 + squared)).sum(dim=1)
+    distance = (squared / (0.1 + squared)).mean(dim=1)  # 0 (same structure) to 1
     r = patch // 2  # the border's neighbourhoods hold padding zeros
     return distance[..., r:-r, r:-r].mean()
 
