@@ -19,8 +19,8 @@ import numpy as np
 from .audio_tracks import AudioTracks, CopiedAudio
 from .clips import Clip
 from .errors import DSepConvError, InputError, error_reason
-from .interpolator import check_frame_size
 from .export_plan import ExportPlan, OutputFrame, factor_plan, rate_plan
+from .images import check_frame_size
 from .scene_cuts import DEFAULT_CUT_THRESHOLD, thumbnail_difference
 from .streaming import ReadAhead, WriteBehind
 from .video_writer import check_destination, codec_for, estimated_size, open_writer, size_warning
