@@ -6,6 +6,7 @@ player shows it, and the exported file needs no rotation of its own.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,10 +55,13 @@ def from_display_matrix(data: bytes) -> Orientation:
 
 
 def from_rotate_tag(value: str) -> Orientation:
-    """A `rotate` tag (old FFmpeg, clockwise degrees), to the nearest quarter turn."""
+    """A `rotate` tag (old FFmpeg, clockwise degrees), to the nearest quarter turn; a tag that
+    is not a finite number is passed over."""
     try:
         degrees = float(value)
     except ValueError:
+        return UPRIGHT
+    if not math.isfinite(degrees):
         return UPRIGHT
     return Orientation(round(-degrees / 90) % 4)
 
