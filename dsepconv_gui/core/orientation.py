@@ -1,7 +1,8 @@
 """How a video says to show its picture: the display matrix (phones record sideways or upside
 down and say so there) or, in files from old tools, a `rotate` tag. Frames are turned upright
 when they are decoded, so the app, exports and everything downstream see the picture as a
-player shows it, and the exported file needs no rotation of its own.
+player shows it, and the exported file needs no rotation of its own. Still images' EXIF
+orientations are the same eight turns (images.EXIF_ORIENTATIONS).
 """
 
 from __future__ import annotations
