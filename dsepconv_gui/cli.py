@@ -487,7 +487,8 @@ def main(argv: list[str] | None = None) -> int:
         with signals_stop_like_ctrl_c():
             handlers[args.command](args)
     except DSepConvError as exc:
-        _say(f"dsepconv: error: {exc}")
+        # one line whatever a library put in the reason (a decoder's or parser's own message)
+        _say("dsepconv: error: " + " | ".join(line.strip() for line in str(exc).splitlines() if line.strip()))
         return EXIT_USER_ERROR
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signum", signal.SIGINT)
