@@ -223,7 +223,7 @@ def run_interpolate(args: argparse.Namespace) -> None:
         finally:
             shutil.rmtree(staged, ignore_errors=True)
     with atomic_file(args.output) as tmp:
-        write_image(tmp, result.frame)
+        write_image(tmp, result.frame, suffix=args.output.suffix)  # no suffix: PNG
     h, w = result.frame.shape[:2]
     print(f"{args.output}: {w}×{h}, {result.seconds:.2f} s on {result.device}, model {interpolator.loaded.source}")
     if dump is not None:

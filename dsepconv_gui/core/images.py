@@ -123,13 +123,15 @@ def to_rgb8(image: np.ndarray, source: str = "image") -> np.ndarray:
     raise InputError(f"{source}: unsupported image layout {image.shape}")
 
 
-def write_image(path: str | os.PathLike, rgb: np.ndarray) -> Path:
-    """Write an RGB (or greyscale) uint8 array; the format follows the file extension."""
+def write_image(path: str | os.PathLike, rgb: np.ndarray, suffix: str | None = None) -> Path:
+    """Write an RGB (or greyscale) uint8 array; the format follows `suffix` (default: the
+    file's extension; PNG when there is none). A temporary written for a destination takes
+    the destination's suffix."""
     path = Path(path)
     if rgb.dtype != np.uint8:
         raise InputError(f"{path}: can only write uint8 images, got {rgb.dtype}")
     bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR) if rgb.ndim == 3 else rgb
-    ext = path.suffix.lower() or ".png"
+    ext = (path.suffix if suffix is None else suffix).lower() or ".png"
     try:
         ok, encoded = cv2.imencode(ext, bgr)
     except cv2.error:
