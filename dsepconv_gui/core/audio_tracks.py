@@ -102,7 +102,8 @@ class CopiedAudio(AudioTrack):
     @staticmethod
     def probe(source: Path, number: int = 0) -> str | None:
         """None when the source's audio stream `number` is readable, else why not. A few
-        damaged packets at its start (skipped when copying) do not make it unreadable."""
+        damaged packets at its start (skipped when copying) do not make it unreadable as long
+        as two frames decode."""
         import av
 
         rejected: Exception | None = None
@@ -122,11 +123,9 @@ class CopiedAudio(AudioTrack):
                         raise
                     if decoded >= 2:
                         return None
-                if decoded:
-                    return None
-                if rejected is not None:
+                if rejected is not None:  # a frame or none among damaged packets: noise, not sound
                     raise rejected
-                return "the input's audio stream holds no decodable audio"
+                return None if decoded else "the input's audio stream holds no decodable audio"
         except (av.error.FFmpegError, OSError, ValueError) as exc:
             return f"the input's audio stream cannot be decoded ({exc})"
 
