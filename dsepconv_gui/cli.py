@@ -225,7 +225,7 @@ def run_interpolate(args: argparse.Namespace) -> None:
         finally:
             shutil.rmtree(staged, ignore_errors=True)
     with atomic_file(args.output) as tmp:
-        write_image(tmp, result.frame)
+        write_image(tmp, result.frame, suffix=args.output.suffix)  # no suffix: PNG
     h, w = result.frame.shape[:2]
     print(f"{args.output}: {w}×{h}, {result.seconds:.2f} s on {result.device}, model {interpolator.loaded.source}")
     if dump is not None:
@@ -489,7 +489,8 @@ def main(argv: list[str] | None = None) -> int:
         with signals_stop_like_ctrl_c():
             handlers[args.command](args)
     except DSepConvError as exc:
-        _say(f"dsepconv: error: {exc}")
+        # one line whatever a library put in the reason (a decoder's or parser's own message)
+        _say("dsepconv: error: " + " | ".join(line.strip() for line in str(exc).splitlines() if line.strip()))
         return EXIT_USER_ERROR
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signum", signal.SIGINT)

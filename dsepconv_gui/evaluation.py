@@ -90,16 +90,40 @@ def evaluate(
     log: Callable[[str], None] = lambda message: None,
 ) -> dict[str, dict[str, list[Score]]]:
     """{benchmark name: {method name: per-sequence scores}}; frames of save_method are written
-    under save_dir/<benchmark>/<sequence>/<truth file name>."""
+    under save_dir/<benchmark>/<sequence>/<truth file name>, which may not be an input frame
+    (a save_dir that holds the benchmarks): InputError before any work."""
+    found = [(root, find_sequences(root)) for root in roots]
+    if save_dir is not None:
+        _check_save_targets(save_dir, found)
     results: dict[str, dict[str, list[Score]]] = {}
-    for root in roots:
-        sequences = find_sequences(root)
+    for root, sequences in found:
         results[root.name] = {}
         for method, interpolate in methods.items():
             log(f"{root.name}: {method} on {len(sequences)} sequences")
             target = save_dir / root.name if save_dir is not None and method == save_method else None
             results[root.name][method] = score_method(interpolate, sequences, target)
     return results
+
+
+def _check_save_targets(save_dir: Path, found: list[tuple[Path, list[Sequence]]]) -> None:
+    """InputError when a frame eval would save is one of the input frames (by any spelling)."""
+    inputs = {}
+    for _, sequences in found:
+        for sequence in sequences:
+            for path in (sequence.frame_a, sequence.frame_b, sequence.truth):
+                info = path.stat()
+                inputs[(info.st_dev, info.st_ino)] = path
+    for root, sequences in found:
+        for sequence in sequences:
+            target = save_dir / root.name / sequence.name / sequence.truth.name
+            try:
+                info = target.stat()
+            except OSError:
+                continue  # not there yet: nothing to overwrite
+            source = inputs.get((info.st_dev, info.st_ino))
+            if source is not None:
+                raise InputError(f"{target}: is the input frame {source}; choose a --save-dir outside the "
+                                 f"benchmark folders (an input is never overwritten)")
 
 
 def summary(scores: list[Score]) -> dict[str, float | None]:

@@ -1,5 +1,6 @@
 """Model files: round trip, metadata, and one clear error for every kind of bad file."""
 
+import os
 import pickle
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from dsepconv_gui.core.checkpoint import load_checkpoint, read_header, save_chec
 from dsepconv_gui.core.config import DSepConvConfig
 from dsepconv_gui.core.errors import CheckpointError
 from dsepconv_gui.core.model_files import resolve_model
+from dsepconv_gui.core.safe_output import temp_file
 
 from .conftest import make_random_network
 
@@ -35,7 +37,17 @@ def test_round_trip_keeps_weights_config_and_metadata(saved):
     with torch.no_grad():
         torch.testing.assert_close(loaded.model(a, b).frame, model(a, b).frame, rtol=0, atol=0)
     assert read_header(path)[0] == model.config
-    assert not list(path.parent.glob("*.tmp")), "temporary file left behind"
+    assert [p.name for p in path.parent.iterdir()] == [path.name], "temporary file left behind"
+
+
+def test_save_to_a_255_byte_name_and_a_killed_saves_temporary_is_removed(tmp_path):
+    model = make_random_network(DSepConvConfig(kernel_size=3, base_width=2), seed=1)
+    path = tmp_path / ("m" * 243 + ".safetensors")  # 255 bytes: the temporary must be shorter
+    stale = temp_file(path)  # a temporary of this destination, as a killed save leaves it...
+    dead = stale.with_name(stale.name.replace(f"-{os.getpid()}-", "-999999999-"))
+    stale.rename(dead)  # ...but of a process that is gone
+    assert save_checkpoint(path, model) == path and load_checkpoint(path).config == model.config
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
 
 
 def test_missing_file(tmp_path):

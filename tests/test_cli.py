@@ -110,3 +110,16 @@ def test_interpolate_a_real_middlebury_pair(tmp_path):
     assert code == 0
     assert read_image(out).shape == read_image(folder / "frame10.png").shape
     assert np.load(tmp_path / "dump" / "frame1_offset_y.npy").shape[1:] == read_image(out).shape[:2]
+
+
+def test_an_error_whose_reason_spans_lines_is_printed_on_one(monkeypatch, capsys):
+    # a library's reason (a decoder's, a parser's) may hold line breaks: still one line
+    from dsepconv_gui import cli
+    from dsepconv_gui.core.errors import InputError
+
+    def fail(args):
+        raise InputError("clip.mp4: cannot read (first line\n  second line\n)")
+
+    monkeypatch.setattr(cli, "run_info", fail)
+    assert main(["info"]) == 2
+    assert capsys.readouterr().err == "dsepconv: error: clip.mp4: cannot read (first line | second line | )\n"

@@ -13,6 +13,7 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
+from dsepconv_gui.core.audio_tracks import CopiedAudio
 from dsepconv_gui.core.clips import VideoClip, open_clip
 from dsepconv_gui.core.export import ExportSettings, export_clip
 
@@ -197,6 +198,70 @@ def test_a_damaged_first_keyframe_skips_its_gop_and_says_so(tmp_path):
     assert re.fullmatch(r"the first 12 frame\(s\) could not be decoded \((damaged|.*or is damaged at its start)\) "
                         r"and are skipped", note)
     check_reads(clip, decode_from_first_keyframe(path))
+
+
+def transport_stream_with_audio(path: Path) -> Path:
+    ffmpeg(*PICTURE, *SOUND, *MPEG2, "-c:a", "mp2", "-f", "mpegts", str(path))
+    return path
+
+
+def audio_and_video_spans(path: Path) -> tuple[tuple[float, float], tuple[float, float]]:
+    """((start, end) of the video, (start, end) of the audio) in seconds, from the packets."""
+    def span(packets) -> tuple[float, float]:
+        packets = [p for p in packets if p.size and p.pts is not None and p.pts >= 0]  # AAC priming: pts < 0
+        last = max(packets, key=lambda p: p.pts)
+        return float(packets[0].pts * packets[0].time_base), float((last.pts + last.duration) * last.time_base)
+
+    with av.open(str(path)) as container:
+        video = span(container.demux(video=0))
+    with av.open(str(path)) as container:
+        audio = span(container.demux(audio=0))
+    return video, audio
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_a_transport_stream_with_damaged_packets_exports_with_its_audio_in_sync(tmp_path, keep):
+    # Whole 188-byte packets zeroed in the middle third: a few video frames are lost, and the
+    # audio decoder rejects some packets and decodes others at a wrong rate or layout; the
+    # audio must go on (silent there) to the end, in sync.
+    path = transport_stream_with_audio(tmp_path / "damaged.ts")
+    data = bytearray(path.read_bytes())
+    packets = len(data) // 188
+    for k in range(packets // 3, 2 * packets // 3, 9):
+        data[k * 188:(k + 1) * 188] = bytes(188)
+    path.write_bytes(bytes(data))
+    clip = open_clip(path)
+    assert 0 < len(clip) < FRAMES
+    out = tmp_path / "out.mp4"
+    summary = export_clip(clip, ExportSettings(out, factor=2, keep_duration=keep), average)
+    assert summary.audio == "re-encoded mp2 to AAC"
+    assert any("damaged audio packet(s)" in w for w in summary.warnings), summary.warnings
+    assert summary.frames_written == 2 * len(clip) - (0 if keep else 1)
+    (video_start, video_end), (audio_start, audio_end) = audio_and_video_spans(out)
+    one_frame = 1 / (2 * RATE)
+    span = FRAMES / RATE  # by the input's timestamps: its first frame to its last frame's end
+    assert video_start == audio_start == 0
+    assert audio_end == pytest.approx(span, abs=one_frame)
+    # without --keep-duration the video is one output frame shorter than its input, by design
+    assert video_end == pytest.approx(span - (0 if keep else one_frame), abs=1e-3)
+
+
+def test_audio_whose_first_packets_are_damaged_is_still_exported(tmp_path):
+    path = transport_stream_with_audio(tmp_path / "damaged.ts")
+    data = bytearray(path.read_bytes())
+    with av.open(str(path)) as container:
+        pid = container.streams.audio[0].id
+    audio = [k for k in range(len(data) // 188) if (data[k * 188 + 1] & 0x1F) << 8 | data[k * 188 + 2] == pid]
+    noise = np.random.default_rng(0).integers(0, 256, 166, dtype=np.uint8).tobytes()
+    for k in audio[:6]:  # past the packet and PES headers: the MP2 frames' own headers
+        data[k * 188 + 22:(k + 1) * 188] = noise
+    path.write_bytes(bytes(data))
+    assert CopiedAudio.probe(path) is None
+    out = tmp_path / "out.mp4"
+    summary = export_clip(open_clip(path), ExportSettings(out, factor=2, keep_duration=True), average)
+    assert summary.audio == "re-encoded mp2 to AAC"
+    (_, video_end), (audio_start, audio_end) = audio_and_video_spans(out)
+    assert audio_start == 0 and audio_end == pytest.approx(video_end, abs=1 / (2 * RATE))
 
 
 def test_the_open_dialog_and_training_take_these_containers():

@@ -19,3 +19,16 @@ def test_core_and_cli_import_without_qt():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert int(done.stdout.strip()) >= 8  # the check really imported the core modules
+
+
+def test_export_and_file_checks_import_without_torch():
+    # The command line checks an export's input and output before loading a model: the
+    # modules that do that must not take the seconds that importing torch does.
+    code = (
+        "import sys\n"
+        "import dsepconv_gui.core.export, dsepconv_gui.core.clips, dsepconv_gui.core.images\n"
+        "import dsepconv_gui.core.safe_output, dsepconv_gui.core.input_paths\n"
+        "assert 'torch' not in sys.modules, 'torch imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr

@@ -95,6 +95,18 @@ def test_eval_command_prints_the_table_and_writes_json_and_frames(benchmarks, tm
     assert (out / "tri" / "seq0" / "frame1.png").exists()
 
 
+def test_save_dir_that_would_overwrite_the_ground_truth_is_refused(benchmarks, tmp_path, capsys):
+    # --save-dir DIR writes DIR/<benchmark>/<sequence>/<truth name>: the benchmark's own parent
+    # folder would put the model's frames over the ground truth
+    middlebury, triplets = benchmarks
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*.png")}
+    assert main(["eval", str(middlebury), str(triplets), "--model", "random:tiny", "--no-peers",
+                 "--save-dir", str(tmp_path / ".")]) == 2
+    err = capsys.readouterr().err
+    assert "is the input frame" in err and "--save-dir" in err and len(err.strip().splitlines()) == 1
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*.png")} == before
+
+
 def test_eval_of_a_folder_without_sequences_is_a_clear_error(tmp_path, capsys):
     assert main(["eval", str(tmp_path), "--model", "random:tiny", "--no-peers"]) == 2
     assert "no sequences found" in capsys.readouterr().err

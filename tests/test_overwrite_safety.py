@@ -178,6 +178,15 @@ def test_interpolate_needs_overwrite_for_an_existing_output_and_writes_atomicall
     assert hidden(tmp_path) == []
 
 
+@pytest.mark.parametrize("name, signature", [("mid", b"\x89PNG"), ("mid.jpg", b"\xff\xd8"), ("mid.TIF", b"II*\x00")])
+def test_interpolate_writes_the_format_of_the_destinations_name(pair, tmp_path, name, signature):
+    # the frame is written to a temporary first: its format is still the destination's (PNG without a suffix)
+    a, b = pair
+    assert interpolate(str(a), str(b), "-o", str(tmp_path / name)) == 0
+    assert (tmp_path / name).read_bytes().startswith(signature)
+    assert hidden(tmp_path) == []
+
+
 def test_dump_intermediates_keeps_unrelated_files_and_never_replaces_an_input(pair, tmp_path, capsys):
     a, b = pair
     dump = tmp_path / "dump"

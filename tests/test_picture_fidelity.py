@@ -108,6 +108,16 @@ def test_display_matrix_between_quarter_turns_goes_to_the_nearest():
     assert np.array_equal(upright(pattern(0), Orientation()), pattern(0))
 
 
+@pytest.mark.parametrize("tag, size", [("90", (HEIGHT, WIDTH)), ("-90.4", (HEIGHT, WIDTH)), ("nan", (WIDTH, HEIGHT)),
+                                       ("inf", (WIDTH, HEIGHT)), ("1e400", (WIDTH, HEIGHT)), ("up", (WIDTH, HEIGHT))])
+def test_a_rotate_tag_that_is_not_a_finite_number_is_passed_over(tmp_path, tag, size):
+    path = tmp_path / "tagged.mkv"
+    run_ffmpeg("-f", "lavfi", "-i", f"testsrc=size={WIDTH}x{HEIGHT}:rate=24:duration=0.25", "-c:v", "ffv1",
+               "-metadata:s:v:0", f"rotate={tag}", str(path))
+    clip = open_clip(path)
+    assert (clip.info.width, clip.info.height) == size and clip.read(0).shape[:2] == size[::-1]
+
+
 @pytest.mark.parametrize("codec, suffix", [("ffv1", ".mkv"), ("h264", ".mp4")])
 def test_export_of_a_rotated_clip_is_upright_without_rotation_metadata(tmp_path, codec, suffix):
     clip = open_clip(write_rotated(tmp_path / "rotated.mkv", 90))
@@ -219,9 +229,9 @@ def test_dropped_alpha_is_said_when_opened_and_exported(tmp_path, codec, pix_fmt
     run_ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x48:rate=24:duration=0.25", "-vf", "format=rgba",
                "-c:v", codec, "-pix_fmt", pix_fmt, str(source))
     clip = open_clip(source)
-    assert any("alpha" in note for note in clip.notes)
+    (note,) = [note for note in clip.notes if "alpha" in note]
     summary = export_clip(clip, ExportSettings(tmp_path / "out.mp4", factor=2), average)
-    assert any("alpha channel is not kept" in w for w in summary.warnings), summary.warnings
+    assert "alpha channel is not kept" in note and note in summary.warnings, summary.warnings  # in the same words
 
 
 def test_opaque_clip_has_no_alpha_warning(tmp_path):

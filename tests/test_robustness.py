@@ -20,7 +20,8 @@ from dsepconv_gui.core.device import resolve_device
 from dsepconv_gui.core.errors import InputError
 from dsepconv_gui.core.export import ExportSettings, export_clip
 from dsepconv_gui.core.export_plan import rate_plan
-from dsepconv_gui.core.interpolator import MAX_FRAME_PIXELS, Interpolator
+from dsepconv_gui.core.images import MAX_FRAME_PIXELS
+from dsepconv_gui.core.interpolator import Interpolator
 from dsepconv_gui.core.model_files import random_model
 
 from .media import write_flat_clip_with_audio, write_square_clip

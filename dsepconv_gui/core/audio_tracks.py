@@ -2,7 +2,9 @@
 the container cannot hold its codec), or generated samples (test clips). The writer calls
 `feed(until)` as its video advances, so audio and video packets stay interleaved.
 
-A damaged audio stream never stops the video: the track stops and says why in `warning`.
+A damaged audio stream never stops the video: packets the decoder rejects, and frames it
+decodes with another rate or layout than the stream's (a damaged header), are skipped (silent
+there); a stream that cannot be read further stops the track; `warning` says which.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ COPYABLE_CODECS = {
     ".mkv": None,  # anything FFmpeg can put in Matroska
 }
 AAC_BITRATE = 192_000
+PROBE_DAMAGED_PACKETS = 32  # rejected packets before any decodes: the stream is unreadable
 
 
 class AudioTrack:
@@ -83,6 +86,7 @@ class CopiedAudio(AudioTrack):
         self.source, self.start, self.end, self.number = Path(source), start, end, number
         self._packets = iter(())
         self._in = None
+        self._damaged = 0  # packets (or frames) the decoder rejected: skipped, silent there
 
     @staticmethod
     def count(source: Path) -> int:
@@ -97,20 +101,31 @@ class CopiedAudio(AudioTrack):
 
     @staticmethod
     def probe(source: Path, number: int = 0) -> str | None:
-        """None when the source's audio stream `number` is readable, else why not."""
+        """None when the source's audio stream `number` is readable, else why not. A few
+        damaged packets at its start (skipped when copying) do not make it unreadable as long
+        as two frames decode."""
         import av
 
+        rejected: Exception | None = None
         try:
             with av.open(str(source)) as container:
                 if len(container.streams.audio) <= number:
                     return "the input has no audio stream"
                 stream = container.streams.audio[number]
-                decoded = 0
+                decoded = failed = 0
                 for packet in container.demux(stream):
-                    decoded += len(packet.decode())
+                    try:
+                        decoded += len(packet.decode())
+                    except av.error.FFmpegError as exc:
+                        rejected, failed = exc, failed + 1
+                        if failed < PROBE_DAMAGED_PACKETS:
+                            continue
+                        raise
                     if decoded >= 2:
                         return None
-                return "the input's audio stream holds no decodable audio" if decoded == 0 else None
+                if rejected is not None:  # a frame or none among damaged packets: noise, not sound
+                    raise rejected
+                return None if decoded else "the input's audio stream holds no decodable audio"
         except (av.error.FFmpegError, OSError, ValueError) as exc:
             return f"the input's audio stream cannot be decoded ({exc})"
 
@@ -170,14 +185,24 @@ class CopiedAudio(AudioTrack):
                     packet.stream = self._stream
                     self._container.mux(packet)
                 else:
+                    try:
+                        frames = packet.decode()
+                    except av.error.FFmpegError:
+                        self._damaged += 1  # as ffmpeg does: skip it, the gap stays silent
+                        continue
                     # the sound stays where it was relative to the first video frame: a first
                     # packet after the start, or a gap of damaged packets, stays silent
                     due = round((time - offset) * self._stream.rate)
                     if due > self._encoder.samples + self._stream.rate // 100:
                         self._encoder.silence(due - self._encoder.samples, self._stream.layout.name)
-                    for frame in packet.decode():
-                        for resampled in self._resampler.resample(frame):
-                            self._encoder.encode(resampled)
+                    for frame in frames:
+                        try:
+                            resampled = self._resampler.resample(frame)
+                        except ValueError:  # another rate or layout than the stream's: a damaged header
+                            self._damaged += 1
+                            continue
+                        for piece in resampled:
+                            self._encoder.encode(piece)
         except (av.error.FFmpegError, ValueError) as exc:
             self._fail(f"audio stopped early: the input's audio stream cannot be read further ({exc})")
 
@@ -194,6 +219,9 @@ class CopiedAudio(AudioTrack):
             self.warning = self.warning or f"audio could not be finished ({exc})"
         finally:
             self.close()
+        if self._damaged and not self.warning:
+            self.warning = (f"{self._damaged} damaged audio packet(s) of the input could not be decoded: "
+                            "silent there, the rest stays in sync")
 
     def close(self) -> None:
         if self._in is not None:

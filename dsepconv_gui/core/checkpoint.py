@@ -14,7 +14,6 @@ import datetime as _dt
 import json
 import os
 import reprlib
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,10 +24,10 @@ from safetensors.torch import save_file
 
 from . import bounded_json
 from .config import DSepConvConfig
-from .file_modes import default_file_mode
 from .errors import CheckpointError, ConfigError
 from .input_paths import check_input_file
 from .network import DSepConvNet
+from .safe_output import atomic_file
 
 FORMAT = "dsepconv-checkpoint"
 FORMAT_VERSION = "1"
@@ -51,7 +50,7 @@ class LoadedModel:
 
 
 def save_checkpoint(path: str | os.PathLike, model: DSepConvNet, metadata: dict[str, Any] | None = None) -> Path:
-    """Write the model atomically (temporary file in the same folder, then rename)."""
+    """Write the model atomically (a temporary beside it, renamed into place: safe_output.py)."""
     path = Path(path)
     info = dict(metadata or {})
     info.setdefault("created", _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
@@ -65,15 +64,8 @@ def save_checkpoint(path: str | os.PathLike, model: DSepConvNet, metadata: dict[
     }
     tensors = {name: t.detach().to("cpu").contiguous() for name, t in model.state_dict().items()}
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=header)
-        os.chmod(tmp, default_file_mode())  # mkstemp makes 0600 files
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as tmp:
+        save_file(tensors, str(tmp), metadata=header)
     return path
 
 
@@ -94,9 +86,9 @@ def load_checkpoint(
 
     Raises CheckpointError naming the file when it is missing, unreadable, damaged, not a
     DSepConv checkpoint, inconsistent with its own configuration, or (if expected_config is
-    given) of another configuration. The header is read within bounds (config.py,
-    MAX_METADATA_JSON_*) and the tensors' names, shapes and types are checked against the
-    configuration before anything of the network's size is allocated.
+    given) of another configuration. The header is read within bounds (MAX_CONFIG_JSON_* in
+    config.py, MAX_METADATA_JSON_* here) and the tensors' names, shapes and types are checked
+    against the configuration before anything of the network's size is allocated.
     """
     path = Path(path)
     header = _open_header(path)

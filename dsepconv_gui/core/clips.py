@@ -26,7 +26,7 @@ VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".m
                     ".ts", ".m2ts", ".mts")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 DEFAULT_IMAGE_RATE = 24.0
-ALPHA_NOTE = "alpha channel dropped: frames are read, interpolated and written as RGB"
+ALPHA_NOTE = "the input's alpha channel is not kept: frames are read, interpolated and written as RGB"
 
 
 class ClipError(InputError):

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from .audio_tracks import AudioTracks, CopiedAudio
-from .clips import Clip
+from .clips import ALPHA_NOTE, Clip
 from .errors import DSepConvError, InputError, error_reason
-from .interpolator import check_frame_size
 from .export_plan import ExportPlan, OutputFrame, factor_plan, rate_plan
+from .images import check_frame_size
 from .scene_cuts import DEFAULT_CUT_THRESHOLD, thumbnail_difference
 from .streaming import ReadAhead, WriteBehind
 from .video_writer import check_destination, codec_for, estimated_size, open_writer, size_warning
@@ -256,7 +256,7 @@ def _picture_warnings(clip: Clip, codec) -> list[str]:
     """What of the input's picture and streams the output does not keep as it was."""
     warnings = []
     if clip.alpha_dropped:
-        warnings.append("the input's alpha channel is not kept: frames are interpolated and written as RGB")
+        warnings.append(ALPHA_NOTE)
     size = size_warning(codec, clip.info.width, clip.info.height)
     if size:
         warnings.append(size)

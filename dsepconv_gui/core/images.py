@@ -14,6 +14,7 @@ import numpy as np
 
 from .errors import InputError
 from .input_paths import check_input_file
+from .orientation import Orientation, upright
 
 
 # The largest frame accepted: 8K UHD. Larger frames are refused with this limit in the message.
@@ -38,16 +39,11 @@ class ImageHeader:
     orientation: int  # EXIF orientation 1..8 (1: as stored)
 
 
-# EXIF orientation: how to turn the stored pixels (H, W, ...) upright, as Pillow's
-# ImageOps.exif_transpose does. Orientations 5 to 8 swap width and height.
-_UPRIGHT = {
-    2: lambda a: a[:, ::-1],
-    3: lambda a: a[::-1, ::-1],
-    4: lambda a: a[::-1],
-    5: lambda a: a.swapaxes(0, 1),
-    6: lambda a: np.rot90(a, -1),
-    7: lambda a: a[::-1, ::-1].swapaxes(0, 1),
-    8: lambda a: np.rot90(a, 1),
+# EXIF orientation: how to turn the stored pixels upright, as Pillow's ImageOps.exif_transpose
+# does (the same turns as a video's display matrix). Orientations 5 to 8 swap width and height.
+EXIF_ORIENTATIONS = {
+    1: Orientation(0), 2: Orientation(0, mirrored=True), 3: Orientation(2), 4: Orientation(2, mirrored=True),
+    5: Orientation(3, mirrored=True), 6: Orientation(3), 7: Orientation(1, mirrored=True), 8: Orientation(1),
 }
 
 
@@ -79,7 +75,7 @@ def read_header(path: str | os.PathLike) -> ImageHeader:
     if width < 1 or height < 1:
         raise InputError(f"{path}: declares a frame of {width}×{height}, which has no pixels")
     check_frame_size(width, height, f"{path}: frames")
-    orientation = orientation if orientation in _UPRIGHT else 1
+    orientation = orientation if orientation in EXIF_ORIENTATIONS else 1
     return ImageHeader((height, width) if orientation >= 5 else (width, height), mode, orientation)
 
 
@@ -105,9 +101,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         raise InputError(f"{path}: not a readable image (empty, damaged or an unsupported format)")
     check_frame_size(image.shape[1], image.shape[0], f"{path}: frames")  # if the decoder disagreed
     rgb = to_rgb8(image, source=str(path))
-    if header.orientation in _UPRIGHT:
-        rgb = np.ascontiguousarray(_UPRIGHT[header.orientation](rgb))
-    return rgb
+    return upright(rgb, EXIF_ORIENTATIONS[header.orientation])
 
 
 def to_rgb8(image: np.ndarray, source: str = "image") -> np.ndarray:
@@ -129,13 +123,15 @@ def to_rgb8(image: np.ndarray, source: str = "image") -> np.ndarray:
     raise InputError(f"{source}: unsupported image layout {image.shape}")
 
 
-def write_image(path: str | os.PathLike, rgb: np.ndarray) -> Path:
-    """Write an RGB (or greyscale) uint8 array; the format follows the file extension."""
+def write_image(path: str | os.PathLike, rgb: np.ndarray, suffix: str | None = None) -> Path:
+    """Write an RGB (or greyscale) uint8 array; the format follows `suffix` (default: the
+    file's extension; PNG when there is none). A temporary written for a destination takes
+    the destination's suffix."""
     path = Path(path)
     if rgb.dtype != np.uint8:
         raise InputError(f"{path}: can only write uint8 images, got {rgb.dtype}")
     bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR) if rgb.ndim == 3 else rgb
-    ext = path.suffix.lower() or ".png"
+    ext = (path.suffix if suffix is None else suffix).lower() or ".png"
     try:
         ok, encoded = cv2.imencode(ext, bgr)
     except cv2.error:

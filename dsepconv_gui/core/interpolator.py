@@ -13,7 +13,7 @@ from .checkpoint import LoadedModel
 from .device import DeviceInfo
 from .errors import InputError
 from .flow_prior import flows_for
-from .images import MAX_FRAME_PIXELS, check_frame_size  # noqa: F401 (MAX_FRAME_PIXELS: re-exported)
+from .images import check_frame_size
 from .network import DeformableTerm
 from .tiled_inference import forward_within_memory
 

@@ -1,11 +1,13 @@
 """How a video says to show its picture: the display matrix (phones record sideways or upside
 down and say so there) or, in files from old tools, a `rotate` tag. Frames are turned upright
 when they are decoded, so the app, exports and everything downstream see the picture as a
-player shows it, and the exported file needs no rotation of its own.
+player shows it, and the exported file needs no rotation of its own. Still images' EXIF
+orientations are the same eight turns (images.EXIF_ORIENTATIONS).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,10 +56,13 @@ def from_display_matrix(data: bytes) -> Orientation:
 
 
 def from_rotate_tag(value: str) -> Orientation:
-    """A `rotate` tag (old FFmpeg, clockwise degrees), to the nearest quarter turn."""
+    """A `rotate` tag (old FFmpeg, clockwise degrees), to the nearest quarter turn; a tag that
+    is not a finite number is passed over."""
     try:
         degrees = float(value)
     except ValueError:
+        return UPRIGHT
+    if not math.isfinite(degrees):
         return UPRIGHT
     return Orientation(round(-degrees / 90) % 4)
 

@@ -195,8 +195,9 @@ def atomic_file(path: Path) -> Iterator[Path]:
 def merge_folder(staged: Path, folder: Path, protected: Iterable[Path] = (), remove: Iterable[str] = ()) -> None:
     """Move every file of the folder `staged` into `folder` (created if missing) and remove
     `staged`; a file of the same name is replaced, nothing else in `folder` is touched. Then
-    remove the files named in `remove` (only plain files). Raises OSError, before moving
-    anything, when a name is taken by a folder, or would replace one of `protected`."""
+    remove the files named in `remove` (only plain files). Before moving anything, raises
+    OSError when a name is taken by a folder, and InputError when a file would replace one
+    of `protected`."""
     if not folder.exists():
         os.chmod(staged, default_folder_mode())  # mkdtemp makes 0700 folders
         os.replace(staged, folder)

@@ -203,9 +203,10 @@ class ImageSequenceWriter(AtomicOutput):
 
     A new folder is the temporary folder renamed into place. Into an existing folder (an empty
     one, or any with --overwrite, as check_destination allows) the files are moved one by one:
-    only files of the names this export writes (frames, rate.txt, MANIFEST) are replaced, and
-    the frames an earlier export listed in MANIFEST that this one does not write are removed,
-    so the folder holds one sequence. Every other file and subfolder is left as it was.
+    only files of the names this export writes (frames, rate.txt, timestamps.txt, MANIFEST) are
+    replaced, and the frames (and timestamps.txt) an earlier export listed in MANIFEST that this
+    one does not write are removed, so the folder holds one sequence. Every other file and
+    subfolder is left as it was.
     """
 
     MANIFEST = ".dsepconv-frames.json"
