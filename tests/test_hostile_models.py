@@ -23,7 +23,7 @@ from dsepconv_gui.core.images import write_image
 from .checkpoint_files import TINY, checkpoint_parts, write_checkpoint_file
 
 # A refusal reads the header and the tensors' shapes only: well under this.
-FAST = 5.0
+FAST = 30.0  # seconds: catches a hang or an allocation of the size a header claims, not a speed goal
 
 HEADER, TENSORS = checkpoint_parts()
 DEEP = "[" * 100_000 + "]" * 100_000
