@@ -73,9 +73,11 @@ def test_census_loss_sees_structure_not_brightness():
     assert charbonnier(brighter, truth).item() > 0.09  # a plain difference counts the offset
 
 
-def test_evidence_needs_a_flow_prior():
+def test_evidence_needs_a_flow_prior_and_the_blend_masks():
     with pytest.raises(ConfigError, match="occlusion_evidence needs a flow prior"):
         DSepConvConfig(occlusion_evidence=True)
+    with pytest.raises(ConfigError, match="occlusion_blend needs masks"):
+        DSepConvConfig(occlusion_blend=True, use_mask=False)
     assert preset("flow-small-evidence").input_channels == preset("flow-small-searched").input_channels + 5
 
 
@@ -87,7 +89,7 @@ def test_a_model_with_evidence_starts_as_the_model_file_without(tmp_path):
     for head in source.heads():  # trained-looking heads, so the comparison means something
         torch.nn.init.normal_(head[-1].weight, std=0.05)
     path = save_checkpoint(tmp_path / "base.safetensors", source)
-    widened = DSepConvNet(DSepConvConfig(**{**base.to_dict(), "occlusion_evidence": True}))
+    widened = DSepConvNet(DSepConvConfig(**{**base.to_dict(), "occlusion_evidence": True, "occlusion_blend": True}))
     load_initial_weights(widened, path)
     frame1, frame2, flows = occlusion_pair()
     flows = torch.cat([flows, 0.25 * (flows[:, 2:4] - flows[:, 0:2])], dim=1)
@@ -98,3 +100,18 @@ def test_a_model_with_evidence_starts_as_the_model_file_without(tmp_path):
     first = widened.features.encoders[0][0].weight
     assert torch.count_nonzero(first[:, -EVIDENCE_CHANNELS:]) == 0
     assert torch.count_nonzero(first[:, :-EVIDENCE_CHANNELS]) > 0
+
+
+def test_the_blend_logit_moves_weight_from_one_frame_to_the_other():
+    config = DSepConvConfig(kernel_size=3, base_width=2, occlusion_blend=True)
+    torch.manual_seed(0)
+    model = DSepConvNet(config)
+    frame1, frame2 = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        before = model(frame1, frame2, return_terms=True).terms
+        model.blend[-1].bias.fill_(2.0)  # "frame 2 shows it"
+        after = model(frame1, frame2, return_terms=True).terms
+    torch.testing.assert_close(before[0].mask, before[1].mask)  # neutral at the start
+    sigmoid = torch.sigmoid(torch.tensor(2.0))
+    torch.testing.assert_close(after[0].mask, torch.full_like(after[0].mask, 1 - sigmoid))
+    torch.testing.assert_close(after[1].mask, torch.full_like(after[1].mask, sigmoid))

@@ -55,6 +55,11 @@ class DSepConvConfig:
         find no match in the other frame, where the two flows disagree, and where the two
         warped frames differ, each read at the middle pixel's prior (occlusion_evidence.py):
         what the masks need to tell which frame shows a pixel.
+    occlusion_blend: one more estimator, a logit per pixel added to frame 2's mask logits and
+        subtracted from frame 1's: it moves weight from one frame to the other while their sum
+        stays near one. The two mask heads alone learn this slowly: raising one frame's mask
+        also brightens the output, so their gradients mostly say "brighter" or "darker", and
+        only this difference says "which frame".
     """
 
     kernel_size: int = 5
@@ -65,6 +70,7 @@ class DSepConvConfig:
     prior_motion: str = "linear"
     flow_scale: float = 1.0
     occlusion_evidence: bool = False
+    occlusion_blend: bool = False
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -92,6 +98,8 @@ class DSepConvConfig:
             raise ConfigError(f"prior_motion must be one of {PRIOR_MOTIONS}, got {self.prior_motion!r}")
         if self.prior_motion != "linear" and self.flow_prior == "none":
             raise ConfigError(f"prior_motion={self.prior_motion!r} needs a flow prior")
+        if self.occlusion_blend and not self.use_mask:
+            raise ConfigError("occlusion_blend needs masks")
         if self.occlusion_evidence and self.flow_prior == "none":
             raise ConfigError("occlusion_evidence needs a flow prior")
         if self.prior_sampling == "bicubic" and (self.flow_prior == "none" or self.kernel_size < 5 or not self.use_mask):
@@ -164,10 +172,11 @@ PRESETS: dict[str, DSepConvConfig] = {
     # with DIS on frames upscaled 1.5 times.
     "flow-small-searched": DSepConvConfig(kernel_size=5, base_width=8, use_mask=True, flow_prior="dis",
                                           prior_sampling="bicubic", prior_motion="searched", flow_scale=1.5),
-    # The same, seeing the occlusion evidence (where each frame's pixels have no match).
+    # The same, seeing the occlusion evidence (where each frame's pixels have no match) and
+    # with a blend logit that moves weight between the frames.
     "flow-small-evidence": DSepConvConfig(kernel_size=5, base_width=8, use_mask=True, flow_prior="dis",
                                           prior_sampling="bicubic", prior_motion="searched", flow_scale=1.5,
-                                          occlusion_evidence=True),
+                                          occlusion_evidence=True, occlusion_blend=True),
     # For tests and trying the pipeline: about 0.1 M parameters.
     "tiny": DSepConvConfig(kernel_size=5, base_width=2, use_mask=True),
 }

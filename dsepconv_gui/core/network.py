@@ -138,6 +138,9 @@ class DSepConvNet(nn.Module):
         self.offset_x1, self.offset_x2 = EstimatorHead(width, n * n), EstimatorHead(width, n * n)
         self.mask1 = EstimatorHead(width, n * n) if config.use_mask else None
         self.mask2 = EstimatorHead(width, n * n) if config.use_mask else None
+        # One logit per pixel that moves weight from one frame to the other: frame 1's mask
+        # logits minus it, frame 2's plus it (config.occlusion_blend).
+        self.blend = EstimatorHead(width, 1) if config.occlusion_blend else None
         self.initialize_weights()
 
     def initialize_weights(self) -> None:
@@ -171,7 +174,12 @@ class DSepConvNet(nn.Module):
         """Every estimator sub-network (kernels, offsets and, if used, masks)."""
         heads = [self.vertical1, self.vertical2, self.horizontal1, self.horizontal2,
                  self.offset_y1, self.offset_y2, self.offset_x1, self.offset_x2]
-        return heads + ([self.mask1, self.mask2] if self.config.use_mask else [])
+        heads += [self.mask1, self.mask2] if self.config.use_mask else []
+        return heads + ([self.blend] if self.blend is not None else [])
+
+    # Heads whose weights a model file without them may lack: they start at zero, so a model
+    # started from such a file (train --init) computes what the file's model computes.
+    NEUTRAL_AT_START = ("blend",)
 
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -226,22 +234,28 @@ class DSepConvNet(nn.Module):
         if self.features.encoders[0][0].weight.is_contiguous(memory_format=torch.channels_last):
             x = x.contiguous(memory_format=torch.channels_last)  # see Interpolator: faster convs on CPU
         features = self.features(x)
-        term1 = self._term(features, prior1, self.vertical1, self.horizontal1, self.offset_y1, self.offset_x1, self.mask1)
-        term2 = self._term(features, prior2, self.vertical2, self.horizontal2, self.offset_y2, self.offset_x2, self.mask2)
+        blend = self.blend(features) if self.blend is not None else None
+        term1 = self._term(features, prior1, self.vertical1, self.horizontal1, self.offset_y1, self.offset_x1, self.mask1,
+                           None if blend is None else -blend)
+        term2 = self._term(features, prior2, self.vertical2, self.horizontal2, self.offset_y2, self.offset_x2, self.mask2,
+                           blend)
         if not any(pad):
             return term1, term2
         left, _, top, _ = pad
         return (term1.map(lambda t: t[..., top:top + h, left:left + w]),
                 term2.map(lambda t: t[..., top:top + h, left:left + w]))
 
-    def _term(self, features, prior, vertical, horizontal, offset_y, offset_x, mask) -> DeformableTerm:
+    def _term(self, features, prior, vertical, horizontal, offset_y, offset_x, mask, blend=None) -> DeformableTerm:
         v, h = vertical(features), horizontal(features)
         dy, dx = offset_y(features), offset_x(features)
         if prior is not None:
             base = prior_start(prior, self.config.kernel_size, self.config.prior_sampling)
             v, h = v + base.vertical, h + base.horizontal
             dy, dx = dy + base.offset_y, dx + base.offset_x
-        m = torch.sigmoid(mask(features)) if mask is not None else None
+        m = None
+        if mask is not None:
+            logits = mask(features)
+            m = torch.sigmoid(logits if blend is None else logits + blend)
         return DeformableTerm(vertical=v, horizontal=h, offset_y=dy, offset_x=dx, mask=m, result=None, prior=prior)
 
 

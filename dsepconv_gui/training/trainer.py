@@ -237,9 +237,10 @@ def train(options: TrainOptions, bank: TripletBank, resume: bool = False, log: C
 
 def load_initial_weights(model: DSepConvNet, path: Path) -> None:
     """Copy a model file's weights into model. Its configuration may differ in what has no
-    weights (e.g. prior_motion), or in inputs the model has and the file's lacks (e.g.
-    occlusion_evidence): the first convolution's weights for those start at zero, so the model
-    starts as the file's. Other differences in shape: CheckpointError."""
+    weights (e.g. prior_motion), in inputs the model has and the file's lacks (e.g.
+    occlusion_evidence: the first convolution's weights for those start at zero), or in heads
+    that start at zero (NEUTRAL_AT_START, e.g. the blend logit): the model starts as the file's.
+    Other differences: CheckpointError."""
     source = load_checkpoint(path)
     mine, theirs = model.state_dict(), dict(source.model.state_dict())
     first = FIRST_CONVOLUTION + ".weight"
@@ -247,6 +248,9 @@ def load_initial_weights(model: DSepConvNet, path: Path) -> None:
         widened = torch.zeros_like(mine[first])
         widened[:, :theirs[first].shape[1]] = theirs[first]
         theirs[first] = widened
+    for key in mine.keys() - theirs.keys():
+        if key.split(".")[0] in model.NEUTRAL_AT_START:
+            theirs[key] = mine[key]  # a head the file lacks keeps its start (zero output)
     if mine.keys() != theirs.keys() or any(mine[k].shape != theirs[k].shape for k in mine):
         raise CheckpointError(
             f"{path}: its weights ({source.config.to_dict()}) do not fit the configuration "
