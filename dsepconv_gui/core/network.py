@@ -88,6 +88,22 @@ class EstimatorHead(nn.Sequential):
         )
 
 
+class BlendHead(nn.Sequential):
+    """An estimator of one signed map (the blend logit). EstimatorHead narrows to its output
+    channels before the last ReLU, which for one channel leaves a map of one sign plus a
+    constant; this one keeps its width up to the last convolution, as the same layers in the
+    same order otherwise."""
+
+    def __init__(self, in_channels: int) -> None:
+        super().__init__(
+            conv3x3(in_channels, in_channels), nn.ReLU(inplace=True),
+            conv3x3(in_channels, in_channels), nn.ReLU(inplace=True),
+            conv3x3(in_channels, in_channels), nn.ReLU(inplace=True),
+            nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+            conv3x3(in_channels, 1),
+        )
+
+
 @dataclass(frozen=True)
 class DeformableTerm:
     """What one input frame contributes to the output, and the parameters that made it.
@@ -140,7 +156,7 @@ class DSepConvNet(nn.Module):
         self.mask2 = EstimatorHead(width, n * n) if config.use_mask else None
         # One logit per pixel that moves weight from one frame to the other: frame 1's mask
         # logits minus it, frame 2's plus it (config.occlusion_blend).
-        self.blend = EstimatorHead(width, 1) if config.occlusion_blend else None
+        self.blend = BlendHead(width) if config.occlusion_blend else None
         self.initialize_weights()
 
     def initialize_weights(self) -> None:

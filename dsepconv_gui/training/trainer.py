@@ -248,9 +248,13 @@ def load_initial_weights(model: DSepConvNet, path: Path) -> None:
         widened = torch.zeros_like(mine[first])
         widened[:, :theirs[first].shape[1]] = theirs[first]
         theirs[first] = widened
-    for key in mine.keys() - theirs.keys():
+    for key in mine:
+        fits = key in theirs and theirs[key].shape == mine[key].shape
+        if key.split(".")[0] in model.NEUTRAL_AT_START and not fits:
+            theirs[key] = mine[key]  # a head the file lacks (or has in another shape) keeps its zero start
+    for key in set(theirs) - set(mine):
         if key.split(".")[0] in model.NEUTRAL_AT_START:
-            theirs[key] = mine[key]  # a head the file lacks keeps its start (zero output)
+            del theirs[key]
     if mine.keys() != theirs.keys() or any(mine[k].shape != theirs[k].shape for k in mine):
         raise CheckpointError(
             f"{path}: its weights ({source.config.to_dict()}) do not fit the configuration "
