@@ -4,6 +4,13 @@ import subprocess
 import sys
 
 
+def run_fresh(code: str) -> str:
+    """Run code in a fresh interpreter (nothing imported yet); its stdout, or fail with its stderr."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def test_core_and_cli_import_without_qt():
     code = (
         "import sys\n"
@@ -16,19 +23,15 @@ def test_core_and_cli_import_without_qt():
         "print(len([m for m in sys.modules if m.startswith('dsepconv_gui.core.')]))\n"
         "assert not qt, qt\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert int(done.stdout.strip()) >= 8  # the check really imported the core modules
+    assert int(run_fresh(code).strip()) >= 8  # the check really imported the core modules
 
 
 def test_export_and_file_checks_import_without_torch():
     # The command line checks an export's input and output before loading a model: the
     # modules that do that must not take the seconds that importing torch does.
-    code = (
+    run_fresh(
         "import sys\n"
         "import dsepconv_gui.core.export, dsepconv_gui.core.clips, dsepconv_gui.core.images\n"
         "import dsepconv_gui.core.safe_output, dsepconv_gui.core.input_paths\n"
         "assert 'torch' not in sys.modules, 'torch imported'\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr

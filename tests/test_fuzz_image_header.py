@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import resource
 import tempfile
-import time
 import zlib
 from pathlib import Path
 
@@ -25,15 +24,15 @@ from hypothesis import strategies as st
 from dsepconv_gui.core.errors import InputError
 from dsepconv_gui.core.images import MAX_FRAME_PIXELS, read_image
 
+from .fuzz_outcomes import FuzzOutcomes
 from .crafted_images import CHANNELS, PNG_SIGNATURE, bmp, exif_orientation, ihdr, jpeg_with_header, png_chunk, tiff
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))  # per format, as in test_fuzz_loaders
 
-TIME_LIMIT = 30.0  # seconds per case: catches a hang or a decoded bomb (a header is checked first), not a speed goal
+# 30 s per case: catches a hang or a decoded bomb (a header is checked first), not a speed goal
+OUTCOMES = FuzzOutcomes("decoded", time_limit=30.0, refusal=InputError)
 MEMORY_LIMIT = 2 * 2**30  # growth of the process's peak memory over the whole module
-TRIED: dict[str, int] = {"cases": 0, "decoded": 0, "refused": 0}
 FORMATS: dict[str, int] = {}
-SLOWEST = [0.0, ""]
 
 # Sizes: mostly small ones that can decode, else the limit's edges or anything a field holds.
 EDGES = [0, 1, 2, 7680, 7681, 4320, 4321, 65535, 65536, 2**31 - 1, 2**32 - 1]
@@ -58,33 +57,24 @@ def report_cases():
     yield
     growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - peak_before
     formats = ", ".join(f"{name} {count}" for name, count in FORMATS.items())
-    print(f"\nimage-header fuzz: {TRIED['cases']} cases tried ({formats}), {TRIED['decoded']} decoded, "
-          f"{TRIED['refused']} refused with a message; slowest {SLOWEST[0]:.2f} s ({SLOWEST[1]}); "
+    tried, rest = OUTCOMES.summary().split(" tried, ")
+    print(f"\nimage-header fuzz: {tried} tried ({formats}), {rest}; "
+          f"slowest {OUTCOMES.slowest[0]:.2f} s ({OUTCOMES.slowest[1]}); "
           f"peak memory grew by {growth / 2**20:.0f} MB")
     assert growth < MEMORY_LIMIT, f"peak memory grew by {growth / 2**20:.0f} MB"
 
 
 def read_crafted(name: str, data: bytes) -> None:
     """Write the bytes and read them; only a frame within the limit or InputError may come out."""
-    TRIED["cases"] += 1
     FORMATS[Path(name).suffix] = FORMATS.get(Path(name).suffix, 0) + 1
     with tempfile.TemporaryDirectory(prefix="dsepconv-fuzz-header-") as tmp:
         path = Path(tmp) / name
         path.write_bytes(data)
-        started = time.monotonic()
-        try:
+        with OUTCOMES.case(f"{name}, {len(data)} bytes"):
             frame = read_image(path)
-        except InputError:
-            TRIED["refused"] += 1
-        else:
-            TRIED["decoded"] += 1
             assert isinstance(frame, np.ndarray) and frame.dtype == np.uint8
             assert frame.ndim == 3 and frame.shape[2] == 3 and frame.shape[0] >= 1 and frame.shape[1] >= 1
             assert frame.shape[0] * frame.shape[1] <= MAX_FRAME_PIXELS
-        seconds = time.monotonic() - started
-    if seconds > SLOWEST[0]:
-        SLOWEST[:] = [seconds, f"{name}, {len(data)} bytes"]
-    assert seconds < TIME_LIMIT, f"{name} took {seconds:.1f} s"
 
 
 def png_data_size(width: int, height: int, depth: int, colour: int, interlace: int) -> int:
