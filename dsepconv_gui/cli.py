@@ -190,14 +190,13 @@ def load_interpolator(model_spec: str | None, device_spec: str, tile: int | None
 def run_interpolate(args: argparse.Namespace) -> None:
     """The frame halfway between two images. The output is written beside its destination and
     renamed into place; it may not be one of the inputs, and an existing one needs --overwrite."""
-    import shutil
 
     import cv2
 
     from .core.errors import InputError
     from .core.images import read_image, write_image
     from .core.intermediates_export import write_intermediates
-    from .core.safe_output import atomic_file, check_name, check_output, merge_folder, temp_folder
+    from .core.safe_output import atomic_file, atomic_folder, check_name, check_output
 
     inputs = (args.frame_a, args.frame_b)
     check_output(args.output, args.overwrite, inputs)
@@ -213,17 +212,10 @@ def run_interpolate(args: argparse.Namespace) -> None:
     result = interpolator.interpolate(frame_a, frame_b, with_terms=dump is not None)
     if dump is not None:
         try:
-            dump.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise InputError(f"{dump.parent}: cannot create folder ({exc.strerror or exc})") from None
-        staged = temp_folder(dump)
-        try:
-            manifest = write_intermediates(result, staged)
-            merge_folder(staged, dump, protected=inputs)
+            with atomic_folder(dump, protected=inputs) as staged:
+                manifest = write_intermediates(result, staged)
         except OSError as exc:
             raise InputError(f"{dump}: cannot write the intermediates ({exc.strerror or exc})") from None
-        finally:
-            shutil.rmtree(staged, ignore_errors=True)
     with atomic_file(args.output) as tmp:
         write_image(tmp, result.frame, suffix=args.output.suffix)  # no suffix: PNG
     h, w = result.frame.shape[:2]

@@ -333,3 +333,17 @@ def test_free_space_message_never_says_zero_megabytes(tmp_path, clip_path, monke
 ])
 def test_size_text(size, text):
     assert size_text(size) == text
+
+
+def test_a_hostile_frame_list_in_the_folder_is_ignored(tmp_path):
+    from fractions import Fraction
+
+    from dsepconv_gui.core.video_writer import ImageSequenceWriter
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    (folder / ImageSequenceWriter.MANIFEST).write_text("[" * 100_000 + "]" * 100_000)  # nested past recursion
+    (folder / "notes.txt").write_text("mine")
+    with ImageSequenceWriter(folder, Fraction(24)) as writer:
+        writer.write(np.zeros((4, 6, 3), np.uint8))
+    assert (folder / "frame_000000.png").exists() and (folder / "notes.txt").read_text() == "mine"

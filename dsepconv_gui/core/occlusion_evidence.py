@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import torch
 
-from .config import EVIDENCE_CHANNELS  # noqa: F401 (the count of the maps made here)
 from .deformable_separable_conv import warp
 # Photometric differences (0..1) are small where frames match: scaled to be of the order of one.
 PHOTOMETRIC_SCALE = 4.0
@@ -36,7 +35,7 @@ def occlusion_evidence(
     warped1: torch.Tensor,
     warped2: torch.Tensor,
 ) -> torch.Tensor:
-    """(B, EVIDENCE_CHANNELS, H, W) from frames (B, 3, H, W) in [0, 1], flows (B, ≥4, H, W)
+    """(B, config.EVIDENCE_CHANNELS, H, W) from frames (B, 3, H, W) in [0, 1], flows (B, ≥4, H, W)
     (flow 1→2 then 2→1, as (dy, dx)), the priors (B, 2, H, W) and the frames warped by them."""
     flow12, flow21 = flows[:, 0:2], flows[:, 2:4]
     maps = []

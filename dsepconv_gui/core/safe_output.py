@@ -185,11 +185,31 @@ def atomic_file(path: Path) -> Iterator[Path]:
     tmp = temp_file(path)
     try:
         yield tmp
-        os.chmod(tmp, default_file_mode())  # mkstemp makes 0600 files
-        os.replace(tmp, path)
+        commit(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def commit(tmp: Path, path: Path) -> None:
+    """Move a finished temporary file over its destination, with the usual file mode."""
+    os.chmod(tmp, default_file_mode())  # mkstemp makes 0600 files
+    os.replace(tmp, path)
+
+
+@contextmanager
+def atomic_folder(path: Path, protected: Iterable[Path] = ()) -> Iterator[Path]:
+    """`with atomic_folder(dest) as staged:` write files into staged; on success they are merged
+    into dest (created with its parents; only files of the same names replaced, never one of
+    `protected`: see merge_folder), and staged is removed in any case."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staged = temp_folder(path)
+    try:
+        yield staged
+        merge_folder(staged, path, protected=protected)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
 
 
 def merge_folder(staged: Path, folder: Path, protected: Iterable[Path] = (), remove: Iterable[str] = ()) -> None:

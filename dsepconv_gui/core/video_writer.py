@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
+from . import bounded_json
 from .audio_tracks import AudioTrack
 from .errors import InputError
-from .file_modes import default_file_mode
-from .safe_output import atomic_file, check_output, merge_folder, temp_file, temp_folder
+from .safe_output import atomic_file, check_output, commit, merge_folder, temp_file, temp_folder
 
 FINE_TIME_BASE = Fraction(1, 90_000)  # frames at explicit times: MPEG's clock, 11 µs steps
 
@@ -182,8 +182,7 @@ class VideoWriter(AtomicOutput):
         if self.audio is not None and self._size is not None:
             self.audio.finish()
         self._container.close()
-        os.chmod(self._tmp, default_file_mode())  # mkstemp makes 0600 files
-        os.replace(self._tmp, self.path)
+        commit(self._tmp, self.path)
         return self.path
 
     def abort(self) -> None:
@@ -257,7 +256,9 @@ class ImageSequenceWriter(AtomicOutput):
     def _listed_frames(self) -> list[str]:
         """The frames an earlier export wrote into the destination, from its manifest."""
         try:
-            listed = json.loads((self.path / self.MANIFEST).read_text()).get("frames", [])
+            # a file in the user's folder: read within bounds (a hostile one is just ignored)
+            text = (self.path / self.MANIFEST).read_text()
+            listed = bounded_json.loads(text, max_chars=1 << 24, max_depth=4).get("frames", [])
         except (OSError, ValueError, AttributeError):
             return []
         return [name for name in listed
