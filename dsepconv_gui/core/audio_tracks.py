@@ -280,7 +280,7 @@ class _FrameEncoder:
     def silence(self, count: int, layout: str) -> None:
         import av
 
-        channels = 1 if layout == "mono" else 2
+        channels = len(av.AudioLayout(layout).channels)  # 5.1 has six, not two
         frame = av.AudioFrame.from_ndarray(np.zeros((channels, count), np.float32), format="fltp", layout=layout)
         frame.sample_rate = self.stream.rate
         self.encode(frame)
