@@ -139,6 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gradient-weight", type=float, default=1.0, help="weight of the gradient loss")
     p.add_argument("--census-weight", type=float, default=0.0,
                    help="weight of the census (ternary) loss, robust to compression and brightness (default 0)")
+    p.add_argument("--synthetic-occlusions", type=int, default=0, metavar="N",
+                   help="crops per batch with a patch of another triplet moving across them: occlusions "
+                   "with an exact answer (default 0)")
+    p.add_argument("--offset-weight", type=float, default=0.0,
+                   help="weight of the penalty on the learned offsets (mean squared pixels added to the "
+                   "prior's tap positions; default 0)")
     p.add_argument("--triplets-per-source", type=int, default=100)
     p.add_argument("--min-start-psnr", type=float, default=None, metavar="DB",
                    help="train and validate only on triplets where the starting point (the flow prior, "
@@ -322,7 +328,9 @@ def run_train(args: argparse.Namespace) -> None:
         crop=args.crop, learning_rate=args.lr, checkpoint_every=args.checkpoint_every,
         validate_every=args.validate_every, seed=args.seed, device=str(device.device),
         min_start_psnr=args.min_start_psnr, init=args.init,
-        weights=LossWeights(flip=args.flip_weight, gradient=args.gradient_weight, census=args.census_weight),
+        synthetic_occlusions=args.synthetic_occlusions,
+        weights=LossWeights(flip=args.flip_weight, gradient=args.gradient_weight, census=args.census_weight,
+                            offset=args.offset_weight),
     )
     log(f"training {args.config} {config.to_dict()} on {device} for {args.iterations} iterations")
     path = train(options, bank, resume=args.resume, log=log)

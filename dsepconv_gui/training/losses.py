@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from ..core.flow_prior import time_reversal
-from ..core.network import DSepConvNet
+from ..core.network import DeformableTerm, DSepConvNet, prior_start
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,7 @@ class LossWeights:
     flip: float = 1.0
     gradient: float = 1.0
     census: float = 0.0
+    offset: float = 0.0
     eps: float = 1e-6
 
 
@@ -58,6 +59,23 @@ def census_loss(prediction: torch.Tensor, truth: torch.Tensor, patch: int = 7) -
     return distance[..., r:-r, r:-r].mean()
 
 
+def offset_residual_penalty(model: DSepConvNet, terms: tuple[DeformableTerm, DeformableTerm]) -> torch.Tensor:
+    """Mean squared learned offset (pixels²) over both frames' taps: what the network adds to
+    the prior's tap positions (to zero offsets without a prior). Trained on compressed footage
+    without it, the offsets grew until they cost on sharp frames: halving the shipped file's
+    learned offsets after training kept its UCF101 gain and gave back most of its Middlebury
+    loss (models/README.md)."""
+    config = model.config
+    total = 0.0
+    for term in terms:
+        dy, dx = term.offset_y, term.offset_x
+        if term.prior is not None:
+            base = prior_start(term.prior, config.kernel_size, config.prior_sampling)
+            dy, dx = dy - base.offset_y, dx - base.offset_x
+        total = total + (dy**2 + dx**2).mean()
+    return total / 2
+
+
 def reverse_flows(flows: torch.Tensor | None) -> torch.Tensor | None:
     """The flow input of the time-reversed pair (flow_prior.time_reversal)."""
     if flows is None:
@@ -75,7 +93,8 @@ def interpolation_loss(
     weights: LossWeights,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """The total loss for a batch and its parts (as floats, for the progress line)."""
-    prediction = model(frame0, frame2, flows=flows).frame
+    output = model(frame0, frame2, flows=flows, return_terms=weights.offset > 0)
+    prediction = output.frame
     reconstruction = charbonnier(prediction, truth, weights.eps)
     gradient = gradient_loss(prediction, truth, weights.eps)
     total = weights.reconstruction * reconstruction + weights.gradient * gradient
@@ -84,6 +103,10 @@ def interpolation_loss(
         census = census_loss(prediction, truth)
         total = total + weights.census * census
         parts["census"] = census.item()
+    if weights.offset > 0:
+        offset = offset_residual_penalty(model, output.terms)
+        total = total + weights.offset * offset
+        parts["offset"] = offset.item()
     if weights.flip > 0:
         reversed_prediction = model(frame2, frame0, flows=reverse_flows(flows)).frame
         flip = charbonnier(reversed_prediction, truth, weights.eps) + weights.gradient * gradient_loss(

@@ -8,6 +8,7 @@ import os
 import signal
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -16,15 +17,19 @@ import torch
 from ..core.checkpoint import load_checkpoint, save_checkpoint
 from ..core.config import DSepConvConfig
 from ..core.errors import CheckpointError, InputError
-from ..core.flow_prior import mirror_signs, time_reversal
+from ..core.flow_prior import flows_for, mirror_signs, time_reversal
 from ..progress_bar import Progress
 from ..core.network import DSepConvNet, prior_frame
 from .losses import LossWeights, interpolation_loss
+from .synthetic_occlusion import add_moving_patch
 from .triplet_bank import TripletBank
 
 STATE_NAME = "train_state.pt"
 WEIGHTS_NAME = "last.safetensors"
 BEST_NAME = "best.safetensors"  # the checkpoint with the highest validation PSNR so far
+# Every validated checkpoint is kept too: the best on the validation crops is not always the
+# one to ship (a mid-run file learned occlusion better, models/README.md).
+VALIDATED_NAME = "validated-{:06d}.safetensors"
 
 
 @dataclass(frozen=True)
@@ -44,21 +49,30 @@ class TrainOptions:
     seed: int = 0
     device: str = "cpu"
     init: Path | None = None  # start from this model file's weights (same parameter shapes)
+    synthetic_occlusions: int = 0  # crops per batch with a moving patch (synthetic_occlusion.py)
 
 
 def sample_batch(
-    bank: TripletBank, indices: np.ndarray, batch_size: int, crop: int, rng: np.random.Generator, with_flows: bool
+    bank: TripletBank, indices: np.ndarray, batch_size: int, crop: int, rng: np.random.Generator, with_flows: bool,
+    synthetic_occlusions: int = 0, flows_of: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """Random crops with horizontal, vertical and temporal flips (flows transformed alike).
+    The first `synthetic_occlusions` crops get a patch of another triplet moving across them
+    (synthetic_occlusion.py), their flows computed by flows_of(frame0, frame2) (uint8 RGB).
     Returns frame0, truth, frame2 (B, 3, crop, crop) in [0, 1] and flows (B, C, crop, crop)."""
     size = bank.frames.shape[2]
     if crop > size:
         raise InputError(f"training crop {crop} is larger than the bank's {size}-pixel triplets")
     frames_out, flows_out = [], []
-    for i in rng.choice(indices, size=batch_size):
+    for n, i in enumerate(rng.choice(indices, size=batch_size)):
         y, x = rng.integers(0, size - crop + 1, size=2)
-        frames = np.asarray(bank.frames[i, :, y:y + crop, x:x + crop], dtype=np.float32) / 255.0  # (3, h, w, 3)
+        frames = np.asarray(bank.frames[i, :, y:y + crop, x:x + crop])  # (3, h, w, 3) uint8
         flows = np.asarray(bank.flows[i, :, y:y + crop, x:x + crop], dtype=np.float32) if with_flows else None
+        if n < synthetic_occlusions:
+            frames = add_moving_patch(frames, bank.frames[rng.choice(indices), 1], rng)
+            if flows is not None:
+                flows = flows_of(frames[0], frames[2])
+        frames = frames.astype(np.float32) / 255.0
         if rng.random() < 0.5:  # mirror left-right: dx changes sign
             frames = frames[:, :, ::-1]
             if flows is not None:
@@ -204,7 +218,8 @@ def train(options: TrainOptions, bank: TripletBank, resume: bool = False, log: C
         while iteration < options.iterations:
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate_at(options, iteration)
-            f0, truth, f2, flows = sample_batch(bank, train_indices, options.batch_size, options.crop, rng, with_flows)
+            f0, truth, f2, flows = sample_batch(bank, train_indices, options.batch_size, options.crop, rng, with_flows,
+                                                options.synthetic_occlusions, partial(flows_for, options.config))
             f0, truth, f2 = f0.to(device), truth.to(device), f2.to(device)
             flows = flows.to(device) if flows is not None else None
             loss, parts = interpolation_loss(model, f0, truth, f2, flows, options.weights)
@@ -221,6 +236,7 @@ def train(options: TrainOptions, bank: TripletBank, resume: bool = False, log: C
             if len(val_indices) and (iteration % options.validate_every == 0 or iteration == options.iterations):
                 scores = validate(model, bank, val_indices, device)
                 log("\nvalidation at {}: {}".format(iteration, ", ".join(f"{k} {v:.3f} dB" for k, v in scores.items())))
+                save("validation", run_dir / VALIDATED_NAME.format(iteration), scores)
                 if scores["model"] > best_psnr:
                     best_psnr = scores["model"]
                     save("best validation", run_dir / BEST_NAME, scores)

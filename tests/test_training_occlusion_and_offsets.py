@@ -1,0 +1,91 @@
+"""Training aids for issue 13: triplets with a synthetic moving patch (an occlusion whose
+answer is exact), the penalty on learned offsets, and the snapshot kept at every validation."""
+
+import numpy as np
+import pytest
+import torch
+
+from dsepconv_gui.core.checkpoint import load_checkpoint
+from dsepconv_gui.core.config import DSepConvConfig
+from dsepconv_gui.core.network import prior_start
+from dsepconv_gui.training.losses import LossWeights, interpolation_loss, offset_residual_penalty
+from dsepconv_gui.training.synthetic_occlusion import MAX_HALF_MOTION, add_moving_patch
+from dsepconv_gui.training.trainer import TrainOptions, VALIDATED_NAME, sample_batch, train
+
+from .conftest import make_random_network
+from .test_training import TINY_FLOW, translating_bank
+
+
+def test_the_patch_moves_in_a_straight_line_and_the_truth_is_its_middle_position():
+    rng = np.random.default_rng(0)
+    frames = np.zeros((3, 64, 64, 3), np.uint8)  # black background: the patch is what is not black
+    donor = np.full((64, 64, 3), 200, np.uint8)
+    moved = 0
+    for _ in range(50):
+        out = add_moving_patch(frames, donor, rng)
+        assert not frames.any()  # the input is left alone
+        if not out.any():
+            continue  # a move too large for the crop leaves it as it was
+        boxes = []
+        for k in range(3):
+            ys, xs = np.nonzero(out[k, ..., 0])
+            boxes.append((ys.min(), xs.min(), ys.max(), xs.max()))
+        boxes = np.array(boxes)
+        half = boxes[1] - boxes[0]
+        np.testing.assert_array_equal(boxes[2] - boxes[1], half)  # the same step twice: truth halfway
+        assert 2 <= np.abs(half[:2]).max() <= MAX_HALF_MOTION
+        # The same pixels (shape and texture) in all three frames.
+        crops = [out[k, b[0]:b[2] + 1, b[1]:b[3] + 1] for k, b in enumerate(boxes)]
+        np.testing.assert_array_equal(crops[0], crops[1])
+        np.testing.assert_array_equal(crops[0], crops[2])
+        moved += 1
+    assert moved > 30
+
+
+def test_synthetic_crops_get_flows_of_their_own_frames():
+    bank = translating_bank(count=4, size=48)
+    calls = []
+
+    def flows_of(frame0, frame2):
+        calls.append((frame0.copy(), frame2.copy()))
+        return np.full((4, 32, 32), 7.0, np.float32)
+
+    rng = np.random.default_rng(3)
+    f0, truth, f2, flows = sample_batch(bank, np.arange(4), 3, 32, rng, True, synthetic_occlusions=2, flows_of=flows_of)
+    assert len(calls) == 2  # the first two crops only
+    assert (flows[:2].abs() == 7).all()  # (flips may change signs)
+    assert not (flows[2].abs() == 7).all()  # the third keeps the bank's flows
+    assert calls[0][0].dtype == np.uint8 and calls[0][0].shape == (32, 32, 3)
+
+
+def test_offset_penalty_is_zero_at_the_start_and_counts_learned_offsets():
+    config = DSepConvConfig(kernel_size=5, base_width=2, flow_prior="dis", prior_sampling="bicubic")
+    model = make_random_network(config)
+    model.initialize_heads()  # heads at their start: offsets are the prior's
+    frames = torch.rand(2, 3, 32, 32)
+    flows = torch.randn(1, 4, 32, 32) * 2
+    output = model(frames[:1], frames[1:], flows=flows, return_terms=True)
+    assert offset_residual_penalty(model, output.terms).item() == pytest.approx(0, abs=1e-10)
+    with torch.no_grad():
+        model.offset_x1[-1].bias.fill_(0.5)  # frame 1's taps all 0.5 px to the right
+    output = model(frames[:1], frames[1:], flows=flows, return_terms=True)
+    base = prior_start(output.terms[0].prior, 5, "bicubic")
+    assert torch.allclose(output.terms[0].offset_x - base.offset_x, torch.tensor(0.5))
+    # Per tap dy² + dx² is 0.25 for frame 1 and 0 for frame 2; the mean over the two frames:
+    assert offset_residual_penalty(model, output.terms).item() == pytest.approx(0.25 / 2, rel=1e-5)
+    weights = LossWeights(flip=0, gradient=0, offset=2.0)
+    total, parts = interpolation_loss(model, frames[:1], frames[:1], frames[1:], flows, weights)
+    assert parts["offset"] == pytest.approx(0.125, rel=1e-5)
+    assert total.item() == pytest.approx(parts["rec"] + 2.0 * parts["offset"], rel=1e-5)
+
+
+def test_every_validation_keeps_its_own_checkpoint(tmp_path):
+    bank = translating_bank(count=10)
+    bank.source[:] = np.arange(10)  # source 9 is held out
+    options = TrainOptions(run_dir=tmp_path / "run", config=TINY_FLOW, iterations=3, batch_size=2, crop=32,
+                           validate_every=1, checkpoint_every=1, synthetic_occlusions=1)
+    train(options, bank, log=lambda message: None)
+    for iteration in (1, 2, 3):
+        kept = load_checkpoint(tmp_path / "run" / VALIDATED_NAME.format(iteration))
+        assert kept.metadata["training"]["iteration"] == iteration
+        assert "model" in kept.metadata["validation_psnr"]
