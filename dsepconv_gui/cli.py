@@ -142,6 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--synthetic-occlusions", type=int, default=0, metavar="N",
                    help="crops per batch with a patch of another triplet moving across them: occlusions "
                    "with an exact answer (default 0)")
+    p.add_argument("--synthetic-pool", type=int, default=2000, metavar="N",
+                   help="how many such triplets are prepared (once, cached with the bank) to draw from (default 2000)")
     p.add_argument("--offset-weight", type=float, default=0.0,
                    help="weight of the penalty on the learned offsets (mean squared pixels added to the "
                    "prior's tap positions; default 0)")
@@ -152,6 +154,16 @@ def build_parser() -> argparse.ArgumentParser:
                    "large to learn from in a short run")
     p.add_argument("--bank-crop", type=int, default=160, help="side of the stored triplet crops (default 160)")
     p.add_argument("--bank-cache", type=Path, default=Path("runs/banks"), help="where triplet banks are cached")
+    p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
+                   help="stop training after this many seconds (the learning-rate schedule ends with it); "
+                   "the last state is checkpointed and validated")
+    p.add_argument("--workers", type=int, default=None,
+                   help="processes that prepare the bank, its flows and the synthetic occlusions (default: all cores)")
+    p.add_argument("--loader-workers", type=int, default=0,
+                   help="processes that prepare batches while the device trains (default 0: in the training process)")
+    p.add_argument("--prepare-only", action="store_true",
+                   help="prepare the bank, its flows and the synthetic occlusions, then stop (runs that share "
+                   "--bank-cache then start at once)")
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
     p.add_argument("--seed", type=int, default=0)
@@ -309,8 +321,9 @@ def run_train(args: argparse.Namespace) -> None:
     from .core.errors import InputError
     from .training.losses import LossWeights
     from .training.sources import discover_sources
-    from .training.trainer import TrainOptions, train
+    from .training.trainer import TrainOptions, split_indices, synthetic_pool_for, train
     from .training.triplet_bank import BankSettings, load_or_build_bank
+    from .training.workers import default_workers
 
     for path in args.data:
         if "benchmarks" in path.resolve().parts:
@@ -322,16 +335,23 @@ def run_train(args: argparse.Namespace) -> None:
     settings = BankSettings(crop=args.bank_crop, triplets_per_source=args.triplets_per_source,
                             with_flows=config.flow_prior != "none", flow_scale=config.flow_scale, seed=args.seed)
     log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
-    bank = load_or_build_bank(args.bank_cache, sources, settings, log).with_prior_motion(config.prior_motion, log)
+    workers = args.workers or default_workers()
+    bank = load_or_build_bank(args.bank_cache, sources, settings, log, workers)
+    bank = bank.with_prior_motion(config.prior_motion, log, workers)
     options = TrainOptions(
         run_dir=args.run_dir, config=config, iterations=args.iterations, batch_size=args.batch_size,
         crop=args.crop, learning_rate=args.lr, checkpoint_every=args.checkpoint_every,
         validate_every=args.validate_every, seed=args.seed, device=str(device.device),
         min_start_psnr=args.min_start_psnr, init=args.init,
-        synthetic_occlusions=args.synthetic_occlusions,
+        synthetic_occlusions=args.synthetic_occlusions, synthetic_pool=args.synthetic_pool,
+        time_limit=args.time_limit, workers=workers, loader_workers=args.loader_workers,
         weights=LossWeights(flip=args.flip_weight, gradient=args.gradient_weight, census=args.census_weight,
                             offset=args.offset_weight),
     )
+    if args.prepare_only:
+        synthetic_pool_for(options, bank, split_indices(options, bank, log)[0], log)
+        print(f"prepared: {bank.folder}")
+        return
     log(f"training {args.config} {config.to_dict()} on {device} for {args.iterations} iterations")
     path = train(options, bank, resume=args.resume, log=log)
     print(f"trained: {path}")

@@ -1,6 +1,8 @@
 """Training aids for issue 13: triplets with a synthetic moving patch (an occlusion whose
 answer is exact), the penalty on learned offsets, and the snapshot kept at every validation."""
 
+from functools import partial
+
 import numpy as np
 import pytest
 import torch
@@ -9,7 +11,8 @@ from dsepconv_gui.core.checkpoint import load_checkpoint
 from dsepconv_gui.core.config import DSepConvConfig
 from dsepconv_gui.core.network import prior_start
 from dsepconv_gui.training.losses import LossWeights, interpolation_loss, offset_residual_penalty
-from dsepconv_gui.training.synthetic_occlusion import MAX_HALF_MOTION, add_moving_patch
+from dsepconv_gui.core.flow_prior import flows_for
+from dsepconv_gui.training.synthetic_occlusion import MAX_HALF_MOTION, add_moving_patch, build_synthetic_pool
 from dsepconv_gui.training.trainer import TrainOptions, VALIDATED_NAME, sample_batch, train
 
 from .conftest import make_random_network
@@ -42,20 +45,33 @@ def test_the_patch_moves_in_a_straight_line_and_the_truth_is_its_middle_position
     assert moved > 30
 
 
-def test_synthetic_crops_get_flows_of_their_own_frames():
+def test_synthetic_triplets_get_flows_of_their_own_frames_and_batches_draw_them_first():
     bank = translating_bank(count=4, size=48)
     calls = []
 
     def flows_of(frame0, frame2):
         calls.append((frame0.copy(), frame2.copy()))
-        return np.full((4, 32, 32), 7.0, np.float32)
+        return np.full((4, 48, 48), 7.0, np.float32)
 
+    pool = build_synthetic_pool(bank, np.arange(4), 3, flows_of, seed=1, log=lambda m: None)
+    assert len(pool) == 3 and len(calls) == 3
+    for (frame0, frame2), made in zip(calls, pool.frames):
+        np.testing.assert_array_equal(frame0, made[0])  # the flows are of the patched frames
+        np.testing.assert_array_equal(frame2, made[2])
+        assert not any(np.array_equal(made, original) for original in bank.frames)  # each got a patch
     rng = np.random.default_rng(3)
-    f0, truth, f2, flows = sample_batch(bank, np.arange(4), 3, 32, rng, True, synthetic_occlusions=2, flows_of=flows_of)
-    assert len(calls) == 2  # the first two crops only
+    f0, truth, f2, flows = sample_batch(bank, np.arange(4), 3, 32, rng, True, synthetic=pool, synthetic_occlusions=2)
     assert (flows[:2].abs() == 7).all()  # (flips may change signs)
-    assert not (flows[2].abs() == 7).all()  # the third keeps the bank's flows
-    assert calls[0][0].dtype == np.uint8 and calls[0][0].shape == (32, 32, 3)
+    assert not (flows[2].abs() == 7).all()  # the third comes from the bank
+
+
+def test_the_pool_is_the_same_made_in_several_processes():
+    bank = translating_bank(count=6, size=48)
+    flows_of = partial(flows_for, TINY_FLOW)
+    one = build_synthetic_pool(bank, np.arange(6), 5, flows_of, seed=2, workers=1, log=lambda m: None)
+    several = build_synthetic_pool(bank, np.arange(6), 5, flows_of, seed=2, workers=2, log=lambda m: None)
+    np.testing.assert_array_equal(one.frames, several.frames)
+    np.testing.assert_array_equal(one.flows, several.flows)
 
 
 def test_offset_penalty_is_zero_at_the_start_and_counts_learned_offsets():

@@ -12,7 +12,18 @@ loss there rewards reading the frame that shows it. The idea is SelFlow's (Liu e
 
 from __future__ import annotations
 
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from functools import partial
+
 import numpy as np
+
+from ..core.config import DSepConvConfig
+from ..core.flow_prior import flows_for, searched_prior_signature
+from .triplet_bank import TripletBank
+from .workers import parallel_map
 
 MIN_SIDE_FRACTION, MAX_SIDE_FRACTION = 1 / 6, 2 / 5  # of the crop
 MIN_HALF_MOTION, MAX_HALF_MOTION = 2, 12  # pixels from frame 0 to the middle (v/2)
@@ -54,3 +65,66 @@ def add_moving_patch(frames: np.ndarray, donor: np.ndarray, rng: np.random.Gener
         region = out[k, y:y + height, x:x + width]
         region[shape] = texture[shape]
     return out
+
+
+# A pool of such triplets is prepared once (with flows of their own frames, which cost a DIS
+# run and a patch search each) and the trainer draws from it: computing them per batch made
+# the flows, not the network, the cost of a training step.
+POOL_CHUNK = 25  # triplets per job
+
+
+def build_synthetic_pool(
+    bank: TripletBank, indices: np.ndarray, count: int, flows_of: Callable[[np.ndarray, np.ndarray], np.ndarray | None],
+    seed: int = 0, workers: int = 1, log: Callable[[str], None] = print,
+) -> TripletBank:
+    """`count` triplets of bank (drawn from indices) with a patch of another one moving across
+    them, and their flows computed by flows_of(frame0, frame2); source as the base triplet's."""
+    chunks = [range(i, min(i + POOL_CHUNK, count)) for i in range(0, count, POOL_CHUNK)]
+    frames, flows, sources = [], [], []
+    start = time.monotonic()
+    for chunk, made in zip(chunks, parallel_map(_pool_chunk, chunks, workers, shared=(bank, indices, flows_of, seed))):
+        frames += made[0]
+        flows += made[1]
+        sources += made[2]
+        log(f"  synthetic occlusions: {chunk.stop}/{count} ({time.monotonic() - start:.0f} s)")
+    return TripletBank(frames=np.stack(frames), flows=None if flows[0] is None else np.stack(flows),
+                       source=np.array(sources, np.int32), manifest={"count": count, "seed": seed})
+
+
+def _pool_chunk(shared, chunk: range) -> tuple[list, list, list]:
+    bank, indices, flows_of, seed = shared
+    frames, flows, sources = [], [], []
+    for j in chunk:
+        rng = np.random.default_rng([seed, j])
+        base = int(rng.choice(indices))
+        original = np.asarray(bank.frames[base])
+        for _ in range(20):  # a move too large for the crop leaves it unchanged: draw again
+            made = add_moving_patch(original, np.asarray(bank.frames[rng.choice(indices), 1]), rng)
+            if not np.array_equal(made, original):
+                break
+        flow = flows_of(made[0], made[2])
+        frames.append(made)
+        flows.append(None if flow is None else flow.astype(np.float16))
+        sources.append(int(bank.source[base]))
+    return frames, flows, sources
+
+
+def load_or_build_synthetic_pool(
+    bank: TripletBank, indices: np.ndarray, count: int, config: DSepConvConfig,
+    seed: int = 0, workers: int = 1, log: Callable[[str], None] = print,
+) -> TripletBank:
+    """build_synthetic_pool with the configuration's flows, cached in the bank's folder (when
+    it has one) under a name that says what shaped it."""
+    key = json.dumps({"count": count, "seed": seed, "indices": hashlib.sha1(np.asarray(indices).tobytes()).hexdigest(),
+                      "flow_scale": config.flow_scale, "motion": config.prior_motion, "prior": config.flow_prior,
+                      "search": searched_prior_signature()}, sort_keys=True)
+    folder = bank.folder / f"synthetic-{hashlib.sha1(key.encode()).hexdigest()[:12]}" if bank.folder else None
+    if folder is not None and (folder / "manifest.json").exists():
+        log(f"using the synthetic occlusions in {folder}")
+        return TripletBank.load(folder)
+    log(f"making {count} triplets with synthetic occlusions (once)")
+    pool = build_synthetic_pool(bank, indices, count, partial(flows_for, config), seed, workers, log)
+    if folder is None:
+        return pool
+    pool.save(folder)
+    return TripletBank.load(folder)

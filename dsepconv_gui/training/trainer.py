@@ -6,9 +6,9 @@ from __future__ import annotations
 import math
 import os
 import signal
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -17,11 +17,11 @@ import torch
 from ..core.checkpoint import load_checkpoint, save_checkpoint
 from ..core.config import DSepConvConfig
 from ..core.errors import CheckpointError, InputError
-from ..core.flow_prior import flows_for, mirror_signs, time_reversal
+from ..core.flow_prior import mirror_signs, time_reversal
 from ..progress_bar import Progress
 from ..core.network import DSepConvNet, prior_frame
 from .losses import LossWeights, interpolation_loss
-from .synthetic_occlusion import add_moving_patch
+from .synthetic_occlusion import load_or_build_synthetic_pool
 from .triplet_bank import TripletBank
 
 STATE_NAME = "train_state.pt"
@@ -50,29 +50,29 @@ class TrainOptions:
     device: str = "cpu"
     init: Path | None = None  # start from this model file's weights (same parameter shapes)
     synthetic_occlusions: int = 0  # crops per batch with a moving patch (synthetic_occlusion.py)
+    synthetic_pool: int = 2000  # triplets with a moving patch prepared once, drawn from at random
+    time_limit: float | None = None  # seconds of training: stop then (the schedule ends with it)
+    workers: int = 1  # processes that prepare the synthetic pool (workers.py)
+    loader_workers: int = 0  # processes that prepare batches while the device trains (0: in this one)
 
 
 def sample_batch(
     bank: TripletBank, indices: np.ndarray, batch_size: int, crop: int, rng: np.random.Generator, with_flows: bool,
-    synthetic_occlusions: int = 0, flows_of: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+    synthetic: TripletBank | None = None, synthetic_occlusions: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """Random crops with horizontal, vertical and temporal flips (flows transformed alike).
-    The first `synthetic_occlusions` crops get a patch of another triplet moving across them
-    (synthetic_occlusion.py), their flows computed by flows_of(frame0, frame2) (uint8 RGB).
+    The first `synthetic_occlusions` crops come from the `synthetic` pool (triplets with a
+    patch moving across them, synthetic_occlusion.py), the rest from bank[indices].
     Returns frame0, truth, frame2 (B, 3, crop, crop) in [0, 1] and flows (B, C, crop, crop)."""
     size = bank.frames.shape[2]
     if crop > size:
         raise InputError(f"training crop {crop} is larger than the bank's {size}-pixel triplets")
     frames_out, flows_out = [], []
-    for n, i in enumerate(rng.choice(indices, size=batch_size)):
+    for n in range(batch_size):
+        source, i = (synthetic, rng.integers(len(synthetic))) if n < synthetic_occlusions else (bank, rng.choice(indices))
         y, x = rng.integers(0, size - crop + 1, size=2)
-        frames = np.asarray(bank.frames[i, :, y:y + crop, x:x + crop])  # (3, h, w, 3) uint8
-        flows = np.asarray(bank.flows[i, :, y:y + crop, x:x + crop], dtype=np.float32) if with_flows else None
-        if n < synthetic_occlusions:
-            frames = add_moving_patch(frames, bank.frames[rng.choice(indices), 1], rng)
-            if flows is not None:
-                flows = flows_of(frames[0], frames[2])
-        frames = frames.astype(np.float32) / 255.0
+        frames = np.asarray(source.frames[i, :, y:y + crop, x:x + crop]).astype(np.float32) / 255.0  # (3, h, w, 3)
+        flows = np.asarray(source.flows[i, :, y:y + crop, x:x + crop], dtype=np.float32) if with_flows else None
         if rng.random() < 0.5:  # mirror left-right: dx changes sign
             frames = frames[:, :, ::-1]
             if flows is not None:
@@ -94,9 +94,30 @@ def sample_batch(
     return stacked[:, 0], stacked[:, 1], stacked[:, 2], flows_tensor
 
 
-def learning_rate_at(options: TrainOptions, iteration: int) -> float:
-    """Cosine decay from learning_rate to final_learning_rate over the run."""
-    progress = min(iteration / max(options.iterations, 1), 1.0)
+class _Batches(torch.utils.data.IterableDataset):
+    """sample_batch forever, for a DataLoader whose workers prepare batches while the
+    accelerator trains; each worker draws from its own random stream."""
+
+    def __init__(self, bank, indices, options, with_flows, synthetic, seed) -> None:
+        super().__init__()
+        self.arguments = (bank, indices, options.batch_size, options.crop)
+        self.with_flows, self.synthetic, self.count = with_flows, synthetic, options.synthetic_occlusions
+        self.seed = seed
+
+    def __iter__(self):
+        worker = torch.utils.data.get_worker_info()
+        rng = np.random.default_rng([*self.seed, worker.id if worker else 0])
+        while True:
+            yield sample_batch(*self.arguments, rng, self.with_flows, self.synthetic, self.count)
+
+
+def learning_rate_at(options: TrainOptions, iteration: int, elapsed: float = 0.0) -> float:
+    """Cosine decay from learning_rate to final_learning_rate over the run: over its
+    iterations, or over its time limit when that ends it first (elapsed: seconds trained)."""
+    progress = iteration / max(options.iterations, 1)
+    if options.time_limit:
+        progress = max(progress, elapsed / options.time_limit)
+    progress = min(progress, 1.0)
     cosine = 0.5 * (1 + math.cos(math.pi * progress))
     return options.final_learning_rate + (options.learning_rate - options.final_learning_rate) * cosine
 
@@ -148,11 +169,10 @@ def validate(model: DSepConvNet, bank: TripletBank, indices: np.ndarray, device:
     return {name: float(np.mean(values)) for name, values in scores.items() if values}
 
 
-def train(options: TrainOptions, bank: TripletBank, resume: bool = False, log: Callable[[str], None] = print) -> Path:
-    """Train (or resume) into options.run_dir; returns the path of the last checkpoint."""
-    run_dir = options.run_dir
-    run_dir.mkdir(parents=True, exist_ok=True)
-    device = torch.device(options.device)
+def split_indices(options: TrainOptions, bank: TripletBank, log: Callable[[str], None] = print
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """The bank's training and held-out validation triplets (every n-th source held out,
+    options.min_start_psnr applied to both)."""
     with_flows = options.config.flow_prior != "none"
     if with_flows and bank.flows is None:
         raise InputError("this configuration needs flows, but the triplet bank was built without them")
@@ -171,6 +191,30 @@ def train(options: TrainOptions, bank: TripletBank, resume: bool = False, log: C
             raise InputError(f"no triplet's starting point reaches {options.min_start_psnr} dB; lower the threshold")
         train_indices, val_indices = np.flatnonzero(usable), np.arange(0)
     log(f"{len(train_indices)} training triplets, {len(val_indices)} held out for validation")
+    return train_indices, val_indices
+
+
+def synthetic_pool_for(options: TrainOptions, bank: TripletBank, train_indices: np.ndarray,
+                       log: Callable[[str], None] = print) -> TripletBank | None:
+    """The pool of synthetic occlusions the run draws from (None when it uses none)."""
+    if options.synthetic_occlusions <= 0:
+        return None
+    return load_or_build_synthetic_pool(bank, train_indices, options.synthetic_pool, options.config,
+                                        options.seed, options.workers, log)
+
+
+def train(options: TrainOptions, bank: TripletBank, resume: bool = False, log: Callable[[str], None] = print) -> Path:
+    """Train (or resume) into options.run_dir; returns the path of the last checkpoint."""
+    train_indices, val_indices = split_indices(options, bank, log)
+    synthetic = synthetic_pool_for(options, bank, train_indices, log)
+    run_dir = options.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    device = torch.device(options.device)
+    if device.type == "cuda":  # TF32 matrix and convolution arithmetic: the network is float32 either way
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+    with_flows = options.config.flow_prior != "none"
 
     state_path, weights_path = run_dir / STATE_NAME, run_dir / WEIGHTS_NAME
     iteration = 0
@@ -181,7 +225,6 @@ def train(options: TrainOptions, bank: TripletBank, resume: bool = False, log: C
         optimizer.load_state_dict(state["optimizer"])
         iteration = int(state["iteration"])
         best_psnr = float(state.get("best_psnr", float("-inf")))
-        rng = np.random.default_rng([options.seed, iteration])
         log(f"resumed {run_dir} at iteration {iteration}")
     else:
         if resume:
@@ -193,7 +236,6 @@ def train(options: TrainOptions, bank: TripletBank, resume: bool = False, log: C
             log(f"starting from the weights of {options.init}")
         model = model.to(device).train()
         optimizer = torch.optim.Adamax(model.parameters(), lr=options.learning_rate)
-        rng = np.random.default_rng(options.seed)
         best_psnr = float("-inf")
 
     def save(reason: str, path: Path = weights_path, scores: dict | None = None) -> None:
@@ -208,20 +250,37 @@ def train(options: TrainOptions, bank: TripletBank, resume: bool = False, log: C
         torch.save({"optimizer": optimizer.state_dict(), "iteration": iteration, "best_psnr": best_psnr}, tmp)
         os.replace(tmp, state_path)
 
+    def validate_and_keep() -> None:
+        """Validate, keep this snapshot, and keep it as the best when it is."""
+        nonlocal best_psnr
+        scores = validate(model, bank, val_indices, device)
+        log("\nvalidation at {}: {}".format(iteration, ", ".join(f"{k} {v:.3f} dB" for k, v in scores.items())))
+        save("validation", run_dir / VALIDATED_NAME.format(iteration), scores)
+        if scores["model"] > best_psnr:
+            best_psnr = scores["model"]
+            save("best validation", run_dir / BEST_NAME, scores)
+            log(f"new best: {run_dir / BEST_NAME}")
+
     def on_sigterm(signum, frame):  # a background run stopped with kill: save like Ctrl-C
         raise KeyboardInterrupt
 
     previous_handler = signal.signal(signal.SIGTERM, on_sigterm) if _main_thread() else None
     progress = Progress(options.iterations, iteration, unit="it")
     smoothed = None
+    batches = iter(torch.utils.data.DataLoader(
+        _Batches(bank, train_indices, options, with_flows, synthetic, (options.seed, iteration)), batch_size=None,
+        num_workers=options.loader_workers, pin_memory=device.type == "cuda",
+        prefetch_factor=4 if options.loader_workers else None, persistent_workers=options.loader_workers > 0))
+    started = time.monotonic()
     try:
         while iteration < options.iterations:
+            elapsed = time.monotonic() - started
+            if options.time_limit is not None and elapsed >= options.time_limit:
+                log(f"\ntime limit of {options.time_limit:.0f} s reached at iteration {iteration}")
+                break
             for group in optimizer.param_groups:
-                group["lr"] = learning_rate_at(options, iteration)
-            f0, truth, f2, flows = sample_batch(bank, train_indices, options.batch_size, options.crop, rng, with_flows,
-                                                options.synthetic_occlusions, partial(flows_for, options.config))
-            f0, truth, f2 = f0.to(device), truth.to(device), f2.to(device)
-            flows = flows.to(device) if flows is not None else None
+                group["lr"] = learning_rate_at(options, iteration, elapsed)
+            f0, truth, f2, flows = (t.to(device, non_blocking=True) if t is not None else None for t in next(batches))
             loss, parts = interpolation_loss(model, f0, truth, f2, flows, options.weights)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"loss became {loss.item()} at iteration {iteration}")
@@ -234,13 +293,12 @@ def train(options: TrainOptions, bank: TripletBank, resume: bool = False, log: C
             if iteration % options.checkpoint_every == 0 or iteration == options.iterations:
                 save("interval")
             if len(val_indices) and (iteration % options.validate_every == 0 or iteration == options.iterations):
-                scores = validate(model, bank, val_indices, device)
-                log("\nvalidation at {}: {}".format(iteration, ", ".join(f"{k} {v:.3f} dB" for k, v in scores.items())))
-                save("validation", run_dir / VALIDATED_NAME.format(iteration), scores)
-                if scores["model"] > best_psnr:
-                    best_psnr = scores["model"]
-                    save("best validation", run_dir / BEST_NAME, scores)
-                    log(f"new best: {run_dir / BEST_NAME}")
+                validate_and_keep()
+        else:
+            return weights_path
+        save("time limit")  # the loop ended on the time limit: the last state is validated too
+        if len(val_indices) and iteration % options.validate_every:
+            validate_and_keep()
     except KeyboardInterrupt:
         save("interrupted")
         log(f"\ninterrupted: checkpoint saved at iteration {iteration} in {run_dir}; continue with --resume")

@@ -20,6 +20,7 @@ from ..core.errors import InputError
 from ..core.flow_prior import bidirectional_flow, searched_prior, searched_prior_signature
 from ..core.scene_cuts import DEFAULT_CUT_THRESHOLD, thumbnail_difference
 from .sources import Source, read_frames
+from .workers import parallel_map
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ class TripletBank:
         flows = np.load(folder / "flows.npy", mmap_mode="r") if (folder / "flows.npy").exists() else None
         return cls(frames=frames, flows=flows, source=np.load(folder / "source.npy"), manifest=manifest, folder=folder)
 
-    def with_prior_motion(self, motion: str, log: Callable[[str], None] = print) -> TripletBank:
+    def with_prior_motion(self, motion: str, log: Callable[[str], None] = print, workers: int = 1) -> TripletBank:
         """The bank with the flow input a network with this prior_motion takes. "searched"
         is derived from each stored crop and its DIS flows (flow_prior.searched_prior), so
         an object within the search radius of a crop's edge can be missed; computed once
@@ -81,11 +82,10 @@ class TripletBank:
         log(f"deriving the {motion} prior flows of {len(self)} triplets (once)")
         derived = np.empty(shape, np.float16)
         start = time.monotonic()
-        for i in range(len(self)):
-            flows = np.asarray(self.flows[i], dtype=np.float32)
-            derived[i] = searched_prior(self.frames[i, 0], self.frames[i, 2], flows[0:2], flows[2:4])
-            if (i + 1) % 200 == 0:
-                log(f"  {i + 1}/{len(self)} ({time.monotonic() - start:.0f} s)")
+        chunks = [range(i, min(i + DERIVE_CHUNK, len(self))) for i in range(0, len(self), DERIVE_CHUNK)]
+        for chunk, flows in zip(chunks, parallel_map(_searched_flows, chunks, workers, shared=self)):
+            derived[chunk.start:chunk.stop] = flows
+            log(f"  {chunk.stop}/{len(self)} ({time.monotonic() - start:.0f} s)")
         if path is None:
             return replace(self, flows=derived)
         tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
@@ -102,62 +102,107 @@ class TripletBank:
         (folder / "manifest.json").write_text(json.dumps(self.manifest, indent=2))
 
 
+DERIVE_CHUNK = 16  # triplets per job when deriving flows
+
+
+def _searched_flows(bank: TripletBank, chunk: range) -> np.ndarray:
+    """The searched prior's flows (len(chunk), 6, S, S) float16 of some of a bank's triplets."""
+    out = []
+    for i in chunk:
+        flows = np.asarray(bank.flows[i], dtype=np.float32)
+        out.append(searched_prior(bank.frames[i, 0], bank.frames[i, 2], flows[0:2], flows[2:4]).astype(np.float16))
+    return np.stack(out)
+
+
 def build_bank(
     sources: list[Source],
     settings: BankSettings,
     log: Callable[[str], None] = print,
+    workers: int = 1,
 ) -> TripletBank:
-    """Pick up to settings.triplets_per_source triplets from every source."""
-    rng = np.random.default_rng(settings.seed)
-    s = settings.crop
-    frames_out, flows_out, source_out = [], [], []
+    """Pick up to settings.triplets_per_source triplets from every source, then compute their
+    flows on the whole frames, `workers` processes at a time (workers.py; sources are picked
+    one per process, flows a few triplets per job, so that the cores finish together). Each
+    source's picks depend on the seed and its index only."""
+    frames_out, pairs, source_out = [], [], []
     stats = {"cuts": 0, "static": 0, "too_small": 0}
     per_source = []
     start = time.monotonic()
-    for index, source in enumerate(sources):
-        frames = list(read_frames(source, settings.max_short_side))
-        if not frames or min(frames[0].shape[:2]) < s:
-            stats["too_small"] += 1
-            log(f"skip {source.name}: {len(frames)} frames smaller than the {s}-pixel crop")
+    jobs = parallel_map(_triplets_of_source, enumerate(sources), workers, shared=settings)
+    for index, (source, picked) in enumerate(zip(sources, jobs)):
+        for key in stats:
+            stats[key] += picked["stats"][key]
+        if picked["too_small"]:
+            log(f"skip {source.name}: {picked['frames']} frames smaller than the {settings.crop}-pixel crop")
             continue
-        candidates = [(t, k) for k in settings.strides for t in range(len(frames) - 2 * k)]
-        rng.shuffle(candidates)
-        taken = 0
-        for t, k in candidates:
-            if taken >= settings.triplets_per_source:
-                break
-            f0, f1, f2 = frames[t], frames[t + k], frames[t + 2 * k]
-            if thumbnail_difference(f0, f1) > settings.cut_threshold or thumbnail_difference(f1, f2) > settings.cut_threshold:
-                stats["cuts"] += 1
-                continue
-            h, w = f0.shape[:2]
-            best, best_motion = None, -1.0
-            for _ in range(settings.window_tries):
-                y, x = int(rng.integers(0, h - s + 1)), int(rng.integers(0, w - s + 1))
-                motion = float(np.abs(f0[y:y + s, x:x + s].astype(np.int16) - f2[y:y + s, x:x + s]).mean())
-                if motion > best_motion:
-                    best, best_motion = (y, x), motion
-            if best_motion < settings.static_threshold:
-                stats["static"] += 1
-                continue
-            y, x = best
-            frames_out.append(np.stack([f[y:y + s, x:x + s] for f in (f0, f1, f2)]))
-            if settings.with_flows:
-                flows_out.append(bidirectional_flow(f0, f2, settings.flow_scale)[:, y:y + s, x:x + s].astype(np.float16))
-            source_out.append(index)
-            taken += 1
-        per_source.append({"source": source.name, "frames": len(frames), "triplets": taken})
-        log(f"[{index + 1}/{len(sources)}] {source.name}: {taken} triplets from {len(frames)} frames "
-            f"({time.monotonic() - start:.0f} s)")
+        frames_out += picked["triplets"]
+        pairs += picked["pairs"]
+        source_out += [index] * len(picked["triplets"])
+        per_source.append({"source": source.name, "frames": picked["frames"], "triplets": len(picked["triplets"])})
+        log(f"[{index + 1}/{len(sources)}] {source.name}: {len(picked['triplets'])} triplets from "
+            f"{picked['frames']} frames ({time.monotonic() - start:.0f} s)")
     if not frames_out:
         raise InputError("no usable triplets found in the training sources")
+    flows = None
+    if settings.with_flows:
+        chunks = [pairs[i:i + FLOW_CHUNK] for i in range(0, len(pairs), FLOW_CHUNK)]
+        flows, done = [], 0
+        for chunk_flows in parallel_map(_crop_flows, chunks, workers, shared=settings.flow_scale):
+            flows += chunk_flows
+            done += len(chunk_flows)
+            if done % (10 * FLOW_CHUNK) < FLOW_CHUNK or done == len(pairs):
+                log(f"  flows: {done}/{len(pairs)} ({time.monotonic() - start:.0f} s)")
+        flows = np.stack(flows)
     manifest = {"settings": asdict(settings), "stats": stats, "sources": per_source, "count": len(frames_out)}
-    return TripletBank(
-        frames=np.stack(frames_out),
-        flows=np.stack(flows_out) if settings.with_flows else None,
-        source=np.array(source_out, dtype=np.int32),
-        manifest=manifest,
-    )
+    return TripletBank(frames=np.stack(frames_out), flows=flows, source=np.array(source_out, dtype=np.int32),
+                       manifest=manifest)
+
+
+FLOW_CHUNK = 8  # triplets per job when computing flows
+
+
+def _crop_flows(flow_scale: float, chunk: list[tuple[np.ndarray, np.ndarray, int, int, int]]) -> list[np.ndarray]:
+    """DIS flows of whole frame pairs (frame 0, frame 2, y, x, side), cropped, float16."""
+    return [bidirectional_flow(f0, f2, flow_scale)[:, y:y + s, x:x + s].astype(np.float16)
+            for f0, f2, y, x, s in chunk]
+
+
+def _triplets_of_source(settings: BankSettings, job: tuple[int, Source]) -> dict:
+    """One source's triplets (crops), the whole outer frames of each (for their flows), and
+    what was skipped."""
+    index, source = job
+    rng = np.random.default_rng([settings.seed, index])
+    s = settings.crop
+    stats = {"cuts": 0, "static": 0, "too_small": 0}
+    frames = list(read_frames(source, settings.max_short_side))
+    picked = {"frames": len(frames), "triplets": [], "pairs": [], "stats": stats, "too_small": False}
+    if not frames or min(frames[0].shape[:2]) < s:
+        stats["too_small"] += 1
+        picked["too_small"] = True
+        return picked
+    candidates = [(t, k) for k in settings.strides for t in range(len(frames) - 2 * k)]
+    rng.shuffle(candidates)
+    for t, k in candidates:
+        if len(picked["triplets"]) >= settings.triplets_per_source:
+            break
+        f0, f1, f2 = frames[t], frames[t + k], frames[t + 2 * k]
+        if thumbnail_difference(f0, f1) > settings.cut_threshold or thumbnail_difference(f1, f2) > settings.cut_threshold:
+            stats["cuts"] += 1
+            continue
+        h, w = f0.shape[:2]
+        best, best_motion = None, -1.0
+        for _ in range(settings.window_tries):
+            y, x = int(rng.integers(0, h - s + 1)), int(rng.integers(0, w - s + 1))
+            motion = float(np.abs(f0[y:y + s, x:x + s].astype(np.int16) - f2[y:y + s, x:x + s]).mean())
+            if motion > best_motion:
+                best, best_motion = (y, x), motion
+        if best_motion < settings.static_threshold:
+            stats["static"] += 1
+            continue
+        y, x = best
+        picked["triplets"].append(np.stack([f[y:y + s, x:x + s] for f in (f0, f1, f2)]))
+        picked["pairs"].append((f0, f2, y, x, s))
+    return picked
 
 
 def bank_folder(cache_root: Path, sources: list[Source], settings: BankSettings) -> Path:
@@ -173,13 +218,14 @@ def bank_folder(cache_root: Path, sources: list[Source], settings: BankSettings)
 
 
 def load_or_build_bank(
-    cache_root: Path, sources: list[Source], settings: BankSettings, log: Callable[[str], None] = print
+    cache_root: Path, sources: list[Source], settings: BankSettings, log: Callable[[str], None] = print,
+    workers: int = 1,
 ) -> TripletBank:
     folder = bank_folder(cache_root, sources, settings)
     if (folder / "manifest.json").exists():
         log(f"using the triplet bank in {folder}")
         return TripletBank.load(folder)
     log(f"building a triplet bank from {len(sources)} sources into {folder} (once)")
-    bank = build_bank(sources, settings, log)
+    bank = build_bank(sources, settings, log, workers)
     bank.save(folder)
     return TripletBank.load(folder)

@@ -1,0 +1,56 @@
+"""Preparing training data on every core: one process per job, each single-threaded.
+
+OpenCV's DIS flow and the patch search run on one core each; a machine with many cores (the
+GPU machines have 16) prepares a triplet bank that many times faster when every core takes
+its own sources or triplets. Jobs read large arrays (a bank's frames and flows) through
+`shared`, which forked workers inherit instead of receiving it pickled.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, TypeVar
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+_shared: Any = None  # what a forked worker's job reads besides its item
+
+
+def default_workers() -> int:
+    return os.cpu_count() or 1
+
+
+def parallel_map(
+    job: Callable[[Any, Item], Result], items: Iterable[Item], workers: int, shared: Any = None
+) -> Iterator[Result]:
+    """job(shared, item) for every item, in order, in `workers` forked processes (in this
+    process when workers <= 1). Results are yielded as they are ready, in the items' order."""
+    items = list(items)
+    if workers <= 1 or len(items) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        for item in items:
+            yield job(shared, item)
+        return
+    global _shared
+    _shared = shared
+    try:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(min(workers, len(items)), mp_context=context, initializer=_one_thread) as pool:
+            yield from pool.map(_run, [job] * len(items), items)
+    finally:
+        _shared = None
+
+
+def _run(job: Callable[[Any, Item], Result], item: Item) -> Result:
+    return job(_shared, item)
+
+
+def _one_thread() -> None:
+    import cv2
+    import torch
+
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
