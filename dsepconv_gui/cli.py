@@ -142,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--synthetic-occlusions", type=int, default=0, metavar="N",
                    help="crops per batch with a patch of another triplet moving across them: occlusions "
                    "with an exact answer (default 0)")
+    p.add_argument("--visibility-weight", type=float, default=0.0,
+                   help="weight of the loss on the frame that cannot show a pixel of a synthetic occlusion "
+                   "(its total weight Σ v·h·m squared; default 0)")
     p.add_argument("--synthetic-pool", type=int, default=2000, metavar="N",
                    help="how many such triplets are prepared (once, cached with the bank) to draw from (default 2000)")
     p.add_argument("--offset-weight", type=float, default=0.0,
@@ -346,7 +349,7 @@ def run_train(args: argparse.Namespace) -> None:
         synthetic_occlusions=args.synthetic_occlusions, synthetic_pool=args.synthetic_pool,
         time_limit=args.time_limit, workers=workers, loader_workers=args.loader_workers,
         weights=LossWeights(flip=args.flip_weight, gradient=args.gradient_weight, census=args.census_weight,
-                            offset=args.offset_weight),
+                            offset=args.offset_weight, visibility=args.visibility_weight),
     )
     if args.prepare_only:
         synthetic_pool_for(options, bank, split_indices(options, bank, log)[0], log)

@@ -69,7 +69,7 @@ def test_sampled_batches_keep_frames_and_flows_consistent_under_flips():
     rng = np.random.default_rng(1)
     seen = set()
     for _ in range(10):
-        f0, truth, f2, flows = sample_batch(bank, np.arange(len(bank)), 4, 32, rng, with_flows=True)
+        f0, truth, f2, flows, _ = sample_batch(bank, np.arange(len(bank)), 4, 32, rng, with_flows=True)
         for b in range(4):
             fy, fx = int(flows[b, 0, 0, 0]), int(flows[b, 1, 0, 0])
             seen.add((fy, fx))
@@ -101,6 +101,44 @@ def test_bank_from_a_frame_folder(frame_folder):
     assert len(bank) == 4
     assert bank.frames.shape == (4, 3, 64, 64, 3) and bank.flows.shape == (4, 4, 64, 64)
     assert np.abs(bank.flows.astype(np.float32)).max() > 0.5  # the demo moves
+
+
+def test_a_bank_built_by_several_processes_is_the_one_built_by_one(frame_folder, tmp_path):
+    second = tmp_path / "second"
+    second.mkdir()
+    for index, frame in enumerate(render_demo_frames(6, height=80, width=96)):
+        write_image(second / f"{index:04d}.png", frame[::-1])
+    sources = discover_sources([frame_folder, second])
+    settings = BankSettings(crop=64, triplets_per_source=3, strides=(1,), window_tries=2)
+    one = build_bank(sources, settings, log=lambda m: None, workers=1)
+    several = build_bank(sources, settings, log=lambda m: None, workers=2)
+    assert len(one) == 6 and set(one.source) == {0, 1}
+    np.testing.assert_array_equal(one.frames, several.frames)
+    np.testing.assert_array_equal(one.flows, several.flows)
+    np.testing.assert_array_equal(one.source, several.source)
+    derived_one = one.with_prior_motion("searched", lambda m: None, workers=1)
+    derived_several = several.with_prior_motion("searched", lambda m: None, workers=2)
+    np.testing.assert_array_equal(derived_one.flows, derived_several.flows)
+
+
+def test_the_time_limit_ends_the_run_and_its_schedule(tmp_path, monkeypatch):
+    options = TrainOptions(run_dir=tmp_path / "run", config=TINY_FLOW, iterations=1000, learning_rate=1e-3, batch_size=2,
+                           crop=32, validate_every=500,
+                           final_learning_rate=1e-5, time_limit=100.0)
+    assert trainer_module.learning_rate_at(options, 0, 0.0) == pytest.approx(1e-3)
+    # Half the time gone at 1 % of the iterations: half-way through the cosine.
+    assert trainer_module.learning_rate_at(options, 10, 50.0) == pytest.approx((1e-3 + 1e-5) / 2)
+    assert trainer_module.learning_rate_at(options, 10, 150.0) == pytest.approx(1e-5)
+    clock = iter(float(t) for t in range(0, 10000, 40))  # each look at the clock: 40 s later
+    monkeypatch.setattr(trainer_module.time, "monotonic", lambda: next(clock))
+    bank = translating_bank(count=10)
+    bank.source[:] = np.arange(10)  # source 9 is held out
+    messages = []
+    train(options, bank, log=messages.append)
+    state = torch.load(tmp_path / "run" / "train_state.pt", weights_only=True)
+    assert 1 <= state["iteration"] < 5  # stopped by the clock, not by the 1,000 iterations
+    assert any("time limit" in m for m in messages)
+    assert load_checkpoint(tmp_path / "run" / "best.safetensors").metadata["training"]["iteration"] == state["iteration"]
 
 
 def test_two_iteration_training_run_checkpoints_resumes_and_is_interruptible(frame_folder, tmp_path, monkeypatch):
@@ -226,7 +264,7 @@ def test_sampled_batches_flip_the_searched_middle_displacement_with_the_frames()
     bank = translating_bank().with_prior_motion("searched")
     rng = np.random.default_rng(1)
     for _ in range(5):
-        f0, truth, f2, flows = sample_batch(bank, np.arange(len(bank)), 4, 32, rng, with_flows=True)
+        f0, truth, f2, flows, _ = sample_batch(bank, np.arange(len(bank)), 4, 32, rng, with_flows=True)
         # Frame 1 is read half the flow back, whatever flips were drawn.
         torch.testing.assert_close(flows[:, 4:6, 8:24, 8:24], -0.5 * flows[:, 0:2, 8:24, 8:24])
 

@@ -12,7 +12,11 @@ from dsepconv_gui.core.config import DSepConvConfig
 from dsepconv_gui.core.network import prior_start
 from dsepconv_gui.training.losses import LossWeights, interpolation_loss, offset_residual_penalty
 from dsepconv_gui.core.flow_prior import flows_for
-from dsepconv_gui.training.synthetic_occlusion import MAX_HALF_MOTION, add_moving_patch, build_synthetic_pool
+from dsepconv_gui.training.losses import visibility_loss
+from dsepconv_gui.training.synthetic_occlusion import (
+    MAX_HALF_MOTION, SEEN_IN_BOTH, SEEN_IN_FIRST_ONLY, SEEN_IN_SECOND_ONLY, add_moving_patch, build_synthetic_pool,
+)
+from dsepconv_gui.training.trainer import sample_batch as sample
 from dsepconv_gui.training.trainer import TrainOptions, VALIDATED_NAME, sample_batch, train
 
 from .conftest import make_random_network
@@ -25,7 +29,7 @@ def test_the_patch_moves_in_a_straight_line_and_the_truth_is_its_middle_position
     donor = np.full((64, 64, 3), 200, np.uint8)
     moved = 0
     for _ in range(50):
-        out = add_moving_patch(frames, donor, rng)
+        out, visibility = add_moving_patch(frames, donor, rng)
         assert not frames.any()  # the input is left alone
         if not out.any():
             continue  # a move too large for the crop leaves it as it was
@@ -41,8 +45,46 @@ def test_the_patch_moves_in_a_straight_line_and_the_truth_is_its_middle_position
         crops = [out[k, b[0]:b[2] + 1, b[1]:b[3] + 1] for k, b in enumerate(boxes)]
         np.testing.assert_array_equal(crops[0], crops[1])
         np.testing.assert_array_equal(crops[0], crops[2])
+        # The visibility map: background in the middle frame that one outer frame's patch hides.
+        patch = out[..., 0] > 0
+        background = ~patch[1]
+        np.testing.assert_array_equal(visibility == SEEN_IN_SECOND_ONLY, background & patch[0] & ~patch[2])
+        np.testing.assert_array_equal(visibility == SEEN_IN_FIRST_ONLY, background & patch[2] & ~patch[0])
+        assert (visibility == SEEN_IN_SECOND_ONLY).any() and (visibility == SEEN_IN_FIRST_ONLY).any()
         moved += 1
     assert moved > 30
+
+
+def test_time_reversal_swaps_which_frame_shows_a_pixel():
+    bank = translating_bank(count=2, size=32)
+    bank.visibility = np.zeros((2, 32, 32), np.int8)
+    bank.visibility[:, :, :4] = SEEN_IN_FIRST_ONLY  # a strip on the left: mirrored to the right
+    rng = np.random.default_rng(0)
+    seen = set()
+    for _ in range(30):
+        *_, visibility = sample(bank, np.arange(2), 1, 32, rng, True, bank, 1)
+        strip = visibility[0] != SEEN_IN_BOTH
+        assert strip.sum() == 4 * 32 and (strip[:, :4].all() or strip[:, -4:].all())
+        seen.add(int(visibility[0][strip][0]))
+    assert seen == {SEEN_IN_FIRST_ONLY, SEEN_IN_SECOND_ONLY}
+
+
+def test_visibility_loss_is_the_hidden_frames_weight():
+    config = DSepConvConfig(kernel_size=5, base_width=2, flow_prior="dis", prior_sampling="bicubic")
+    model = make_random_network(config)
+    model.initialize_heads()  # bicubic kernels summing to one, masks 0.5: each frame weighs 1/2
+    frames = torch.rand(2, 3, 32, 32)
+    output = model(frames[:1], frames[1:], flows=torch.zeros(1, 4, 32, 32), return_terms=True)
+    visibility = torch.zeros(1, 32, 32, dtype=torch.int8)
+    assert visibility_loss(output.terms, visibility).item() == 0  # nothing known
+    visibility[0, :8] = SEEN_IN_SECOND_ONLY
+    visibility[0, 8:12] = SEEN_IN_FIRST_ONLY
+    assert visibility_loss(output.terms, visibility).item() == pytest.approx(0.25, rel=1e-4)
+    with torch.no_grad():
+        model.mask1[-1].bias.fill_(-20.0)  # frame 1's masks 0: it weighs nothing anywhere
+    output = model(frames[:1], frames[1:], flows=torch.zeros(1, 4, 32, 32), return_terms=True)
+    # The 8 rows where frame 1 is hidden cost nothing now, the 4 where frame 2 is still 0.25.
+    assert visibility_loss(output.terms, visibility).item() == pytest.approx(0.25 * 4 / 12, rel=1e-3)
 
 
 def test_synthetic_triplets_get_flows_of_their_own_frames_and_batches_draw_them_first():
@@ -60,9 +102,11 @@ def test_synthetic_triplets_get_flows_of_their_own_frames_and_batches_draw_them_
         np.testing.assert_array_equal(frame2, made[2])
         assert not any(np.array_equal(made, original) for original in bank.frames)  # each got a patch
     rng = np.random.default_rng(3)
-    f0, truth, f2, flows = sample_batch(bank, np.arange(4), 3, 32, rng, True, synthetic=pool, synthetic_occlusions=2)
+    f0, truth, f2, flows, visibility = sample_batch(bank, np.arange(4), 3, 32, rng, True, synthetic=pool,
+                                                   synthetic_occlusions=2)
     assert (flows[:2].abs() == 7).all()  # (flips may change signs)
     assert not (flows[2].abs() == 7).all()  # the third comes from the bank
+    assert (visibility[2] == SEEN_IN_BOTH).all()  # nothing known of a bank crop
 
 
 def test_the_pool_is_the_same_made_in_several_processes():

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 import torch
 
 from ..core.flow_prior import time_reversal
+from ..core.deformable_separable_conv import tap_weights
 from ..core.network import DeformableTerm, DSepConvNet, prior_start
+from .synthetic_occlusion import SEEN_IN_FIRST_ONLY, SEEN_IN_SECOND_ONLY
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,7 @@ class LossWeights:
     gradient: float = 1.0
     census: float = 0.0
     offset: float = 0.0
+    visibility: float = 0.0
     eps: float = 1e-6
 
 
@@ -76,6 +79,23 @@ def offset_residual_penalty(model: DSepConvNet, terms: tuple[DeformableTerm, Def
     return total / 2
 
 
+def visibility_loss(terms: tuple[DeformableTerm, DeformableTerm], visibility: torch.Tensor) -> torch.Tensor:
+    """Where a synthetic occlusion says which frame alone shows a middle pixel (visibility
+    (B, H, W): SEEN_IN_FIRST_ONLY or SEEN_IN_SECOND_ONLY), the other frame's total weight
+    Σ v·h·m squared, averaged over those pixels (0 where there are none). The photometric loss
+    can also be lowered there by moving the hidden frame's taps onto nearby background; this
+    says the blend is what should change, which is what the masks are for."""
+    total = terms[0].vertical.new_zeros(())
+    count = 0
+    for hidden_in, term in ((SEEN_IN_SECOND_ONLY, terms[0]), (SEEN_IN_FIRST_ONLY, terms[1])):
+        where = visibility == hidden_in
+        if where.any():
+            weight = tap_weights(term.vertical, term.horizontal, term.mask).sum(dim=1)
+            total = total + (weight[where] ** 2).sum()
+            count += int(where.sum())
+    return total / max(count, 1)
+
+
 def reverse_flows(flows: torch.Tensor | None) -> torch.Tensor | None:
     """The flow input of the time-reversed pair (flow_prior.time_reversal)."""
     if flows is None:
@@ -91,9 +111,12 @@ def interpolation_loss(
     frame2: torch.Tensor,
     flows: torch.Tensor | None,
     weights: LossWeights,
+    visibility: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """The total loss for a batch and its parts (as floats, for the progress line)."""
-    output = model(frame0, frame2, flows=flows, return_terms=weights.offset > 0)
+    """The total loss for a batch and its parts (as floats, for the progress line);
+    visibility (B, H, W) as sample_batch gives it, for the visibility term."""
+    uses_visibility = weights.visibility > 0 and visibility is not None and model.config.use_mask
+    output = model(frame0, frame2, flows=flows, return_terms=weights.offset > 0 or uses_visibility)
     prediction = output.frame
     reconstruction = charbonnier(prediction, truth, weights.eps)
     gradient = gradient_loss(prediction, truth, weights.eps)
@@ -107,6 +130,10 @@ def interpolation_loss(
         offset = offset_residual_penalty(model, output.terms)
         total = total + weights.offset * offset
         parts["offset"] = offset.item()
+    if uses_visibility:
+        seen = visibility_loss(output.terms, visibility)
+        total = total + weights.visibility * seen
+        parts["visibility"] = seen.item()
     if weights.flip > 0:
         reversed_prediction = model(frame2, frame0, flows=reverse_flows(flows)).frame
         flip = charbonnier(reversed_prediction, truth, weights.eps) + weights.gradient * gradient_loss(

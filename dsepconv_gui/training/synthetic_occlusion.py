@@ -27,6 +27,9 @@ from .workers import parallel_map
 
 MIN_SIDE_FRACTION, MAX_SIDE_FRACTION = 1 / 6, 2 / 5  # of the crop
 MIN_HALF_MOTION, MAX_HALF_MOTION = 2, 12  # pixels from frame 0 to the middle (v/2)
+# What a synthetic triplet's visibility map says of each middle pixel: which outer frame
+# alone shows what is there (the background the patch uncovers or is about to cover).
+SEEN_IN_BOTH, SEEN_IN_FIRST_ONLY, SEEN_IN_SECOND_ONLY = 0, 1, 2
 
 
 def patch_shape(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
@@ -38,10 +41,14 @@ def patch_shape(height: int, width: int, rng: np.random.Generator) -> np.ndarray
     return ((y - cy) / (height / 2)) ** 2 + ((x - cx) / (width / 2)) ** 2 <= 1.0
 
 
-def add_moving_patch(frames: np.ndarray, donor: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def add_moving_patch(
+    frames: np.ndarray, donor: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """frames (3, S, S, 3) uint8 (frame 0, truth, frame 2) with a patch of donor (D, D, 3)
     uint8 pasted at p, p + v/2, p + v; v/2 whole pixels, the patch inside the crop in all
-    three. Returns a new array; frames is not changed."""
+    three. Returns a new array (frames is not changed) and the visibility map (S, S) int8:
+    SEEN_IN_FIRST_ONLY where the middle frame shows background that the patch covers in
+    frame 2 only, SEEN_IN_SECOND_ONLY where it covers it in frame 0 only, else SEEN_IN_BOTH."""
     size = frames.shape[1]
     side_range = (max(int(size * MIN_SIDE_FRACTION), 4), max(int(size * MAX_SIDE_FRACTION), 5))
     height, width = (int(v) for v in rng.integers(*side_range, size=2))
@@ -52,19 +59,25 @@ def add_moving_patch(frames: np.ndarray, donor: np.ndarray, rng: np.random.Gener
         if np.abs(half).max() >= MIN_HALF_MOTION:
             break
     span = 2 * np.abs(half)
+    visibility = np.full((size, size), SEEN_IN_BOTH, np.int8)
     if height + span[0] > size or width + span[1] > size:
-        return frames.copy()  # too large a move for this crop: left as it is
+        return frames.copy(), visibility  # too large a move for this crop: left as it is
     y0 = int(rng.integers(0, size - height - span[0] + 1)) + max(-2 * int(half[0]), 0)
     x0 = int(rng.integers(0, size - width - span[1] + 1)) + max(-2 * int(half[1]), 0)
     dy, dx = rng.integers(0, donor.shape[0] - height + 1), rng.integers(0, donor.shape[1] - width + 1)
     texture = donor[dy:dy + height, dx:dx + width]
     shape = patch_shape(height, width, rng)
     out = frames.copy()
+    covered = np.zeros((3, size, size), bool)  # where the patch is in each frame
     for k in range(3):
         y, x = y0 + k * int(half[0]), x0 + k * int(half[1])
         region = out[k, y:y + height, x:x + width]
         region[shape] = texture[shape]
-    return out
+        covered[k, y:y + height, x:x + width] = shape
+    background = ~covered[1]
+    visibility[background & covered[0] & ~covered[2]] = SEEN_IN_SECOND_ONLY
+    visibility[background & covered[2] & ~covered[0]] = SEEN_IN_FIRST_ONLY
+    return out, visibility
 
 
 # A pool of such triplets is prepared once (with flows of their own frames, which cost a DIS
@@ -80,33 +93,36 @@ def build_synthetic_pool(
     """`count` triplets of bank (drawn from indices) with a patch of another one moving across
     them, and their flows computed by flows_of(frame0, frame2); source as the base triplet's."""
     chunks = [range(i, min(i + POOL_CHUNK, count)) for i in range(0, count, POOL_CHUNK)]
-    frames, flows, sources = [], [], []
+    frames, flows, sources, visibility = [], [], [], []
     start = time.monotonic()
     for chunk, made in zip(chunks, parallel_map(_pool_chunk, chunks, workers, shared=(bank, indices, flows_of, seed))):
         frames += made[0]
         flows += made[1]
         sources += made[2]
+        visibility += made[3]
         log(f"  synthetic occlusions: {chunk.stop}/{count} ({time.monotonic() - start:.0f} s)")
     return TripletBank(frames=np.stack(frames), flows=None if flows[0] is None else np.stack(flows),
-                       source=np.array(sources, np.int32), manifest={"count": count, "seed": seed})
+                       source=np.array(sources, np.int32), manifest={"count": count, "seed": seed},
+                       visibility=np.stack(visibility))
 
 
-def _pool_chunk(shared, chunk: range) -> tuple[list, list, list]:
+def _pool_chunk(shared, chunk: range) -> tuple[list, list, list, list]:
     bank, indices, flows_of, seed = shared
-    frames, flows, sources = [], [], []
+    frames, flows, sources, visibilities = [], [], [], []
     for j in chunk:
         rng = np.random.default_rng([seed, j])
         base = int(rng.choice(indices))
         original = np.asarray(bank.frames[base])
         for _ in range(20):  # a move too large for the crop leaves it unchanged: draw again
-            made = add_moving_patch(original, np.asarray(bank.frames[rng.choice(indices), 1]), rng)
+            made, visibility = add_moving_patch(original, np.asarray(bank.frames[rng.choice(indices), 1]), rng)
             if not np.array_equal(made, original):
                 break
         flow = flows_of(made[0], made[2])
         frames.append(made)
         flows.append(None if flow is None else flow.astype(np.float16))
         sources.append(int(bank.source[base]))
-    return frames, flows, sources
+        visibilities.append(visibility)
+    return frames, flows, sources, visibilities
 
 
 def load_or_build_synthetic_pool(
@@ -115,7 +131,7 @@ def load_or_build_synthetic_pool(
 ) -> TripletBank:
     """build_synthetic_pool with the configuration's flows, cached in the bank's folder (when
     it has one) under a name that says what shaped it."""
-    key = json.dumps({"count": count, "seed": seed, "indices": hashlib.sha1(np.asarray(indices).tobytes()).hexdigest(),
+    key = json.dumps({"version": 2, "count": count, "seed": seed, "indices": hashlib.sha1(np.asarray(indices).tobytes()).hexdigest(),
                       "flow_scale": config.flow_scale, "motion": config.prior_motion, "prior": config.flow_prior,
                       "search": searched_prior_signature()}, sort_keys=True)
     folder = bank.folder / f"synthetic-{hashlib.sha1(key.encode()).hexdigest()[:12]}" if bank.folder else None

@@ -21,7 +21,9 @@ from ..core.flow_prior import mirror_signs, time_reversal
 from ..progress_bar import Progress
 from ..core.network import DSepConvNet, prior_frame
 from .losses import LossWeights, interpolation_loss
-from .synthetic_occlusion import load_or_build_synthetic_pool
+from .synthetic_occlusion import (
+    SEEN_IN_BOTH, SEEN_IN_FIRST_ONLY, SEEN_IN_SECOND_ONLY, load_or_build_synthetic_pool,
+)
 from .triplet_bank import TripletBank
 
 STATE_NAME = "train_state.pt"
@@ -59,39 +61,44 @@ class TrainOptions:
 def sample_batch(
     bank: TripletBank, indices: np.ndarray, batch_size: int, crop: int, rng: np.random.Generator, with_flows: bool,
     synthetic: TripletBank | None = None, synthetic_occlusions: int = 0,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """Random crops with horizontal, vertical and temporal flips (flows transformed alike).
-    The first `synthetic_occlusions` crops come from the `synthetic` pool (triplets with a
-    patch moving across them, synthetic_occlusion.py), the rest from bank[indices].
-    Returns frame0, truth, frame2 (B, 3, crop, crop) in [0, 1] and flows (B, C, crop, crop)."""
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    """Random crops with horizontal, vertical and temporal flips (flows and visibility
+    transformed alike). The first `synthetic_occlusions` crops come from the `synthetic` pool
+    (triplets with a patch moving across them, synthetic_occlusion.py), the rest from
+    bank[indices]. Returns frame0, truth, frame2 (B, 3, crop, crop) in [0, 1], flows
+    (B, C, crop, crop) and visibility (B, crop, crop) int8 (SEEN_IN_BOTH where unknown)."""
     size = bank.frames.shape[2]
     if crop > size:
         raise InputError(f"training crop {crop} is larger than the bank's {size}-pixel triplets")
-    frames_out, flows_out = [], []
+    frames_out, flows_out, visibility_out = [], [], []
     for n in range(batch_size):
         source, i = (synthetic, rng.integers(len(synthetic))) if n < synthetic_occlusions else (bank, rng.choice(indices))
         y, x = rng.integers(0, size - crop + 1, size=2)
         frames = np.asarray(source.frames[i, :, y:y + crop, x:x + crop]).astype(np.float32) / 255.0  # (3, h, w, 3)
         flows = np.asarray(source.flows[i, :, y:y + crop, x:x + crop], dtype=np.float32) if with_flows else None
+        visibility = (np.full((crop, crop), SEEN_IN_BOTH, np.int8) if source.visibility is None
+                      else source.visibility[i, y:y + crop, x:x + crop])
         if rng.random() < 0.5:  # mirror left-right: dx changes sign
-            frames = frames[:, :, ::-1]
+            frames, visibility = frames[:, :, ::-1], visibility[:, ::-1]
             if flows is not None:
                 flows = flows[:, :, ::-1] * mirror_signs(len(flows), "x")[:, None, None]
         if rng.random() < 0.5:  # mirror up-down: dy changes sign
-            frames = frames[:, ::-1]
+            frames, visibility = frames[:, ::-1], visibility[::-1]
             if flows is not None:
                 flows = flows[:, ::-1] * mirror_signs(len(flows), "y")[:, None, None]
-        if rng.random() < 0.5:  # reverse time: the flows swap roles
+        if rng.random() < 0.5:  # reverse time: the flows swap roles, and the frames that show a pixel
             frames = frames[::-1]
+            visibility = np.choose(visibility, [SEEN_IN_BOTH, SEEN_IN_SECOND_ONLY, SEEN_IN_FIRST_ONLY]).astype(np.int8)
             if flows is not None:
                 order, signs = time_reversal(len(flows))
                 flows = flows[order] * signs[:, None, None]
         frames_out.append(np.ascontiguousarray(frames.transpose(0, 3, 1, 2)))
+        visibility_out.append(np.ascontiguousarray(visibility))
         if flows is not None:
             flows_out.append(np.ascontiguousarray(flows))
     stacked = torch.from_numpy(np.stack(frames_out))  # (B, 3 frames, 3, h, w)
     flows_tensor = torch.from_numpy(np.stack(flows_out)) if with_flows else None
-    return stacked[:, 0], stacked[:, 1], stacked[:, 2], flows_tensor
+    return stacked[:, 0], stacked[:, 1], stacked[:, 2], flows_tensor, torch.from_numpy(np.stack(visibility_out))
 
 
 class _Batches(torch.utils.data.IterableDataset):
@@ -280,8 +287,9 @@ def train(options: TrainOptions, bank: TripletBank, resume: bool = False, log: C
                 break
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate_at(options, iteration, elapsed)
-            f0, truth, f2, flows = (t.to(device, non_blocking=True) if t is not None else None for t in next(batches))
-            loss, parts = interpolation_loss(model, f0, truth, f2, flows, options.weights)
+            f0, truth, f2, flows, visibility = (t.to(device, non_blocking=True) if t is not None else None
+                                                for t in next(batches))
+            loss, parts = interpolation_loss(model, f0, truth, f2, flows, options.weights, visibility)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"loss became {loss.item()} at iteration {iteration}")
             optimizer.zero_grad(set_to_none=True)

@@ -42,13 +42,15 @@ class BankSettings:
 @dataclass
 class TripletBank:
     """frames (N, 3, S, S, 3) uint8 RGB; flows (N, 4, S, S) float16 (DIS, 1→2 then 2→1) or
-    None, or (N, 6, S, S) after with_prior_motion("searched"); source (N,) int."""
+    None, or (N, 6, S, S) after with_prior_motion("searched"); source (N,) int; visibility
+    (N, S, S) int8 for triplets whose occlusions are known (synthetic_occlusion.py), else None."""
 
     frames: np.ndarray
     flows: np.ndarray | None
     source: np.ndarray
     manifest: dict
     folder: Path | None = None  # where it is cached (derived flows are cached there too)
+    visibility: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -61,7 +63,9 @@ class TripletBank:
         manifest = json.loads(manifest_path.read_text())
         frames = np.load(folder / "frames.npy", mmap_mode="r")
         flows = np.load(folder / "flows.npy", mmap_mode="r") if (folder / "flows.npy").exists() else None
-        return cls(frames=frames, flows=flows, source=np.load(folder / "source.npy"), manifest=manifest, folder=folder)
+        visibility = np.load(folder / "visibility.npy") if (folder / "visibility.npy").exists() else None
+        return cls(frames=frames, flows=flows, source=np.load(folder / "source.npy"), manifest=manifest, folder=folder,
+                   visibility=visibility)
 
     def with_prior_motion(self, motion: str, log: Callable[[str], None] = print, workers: int = 1) -> TripletBank:
         """The bank with the flow input a network with this prior_motion takes. "searched"
@@ -99,6 +103,8 @@ class TripletBank:
         np.save(folder / "source.npy", self.source)
         if self.flows is not None:
             np.save(folder / "flows.npy", self.flows)
+        if self.visibility is not None:
+            np.save(folder / "visibility.npy", self.visibility)
         (folder / "manifest.json").write_text(json.dumps(self.manifest, indent=2))
 
 
