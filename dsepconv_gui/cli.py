@@ -145,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--visibility-weight", type=float, default=0.0,
                    help="weight of the loss on the frame that cannot show a pixel of a synthetic occlusion "
                    "(its total weight Σ v·h·m squared; default 0)")
+    p.add_argument("--train-only", default="", metavar="MODULES",
+                   help="comma-separated modules to train, the rest frozen (e.g. mask1,mask2,blend); default all")
     p.add_argument("--synthetic-pool", type=int, default=2000, metavar="N",
                    help="how many such triplets are prepared (once, cached with the bank) to draw from (default 2000)")
     p.add_argument("--offset-weight", type=float, default=0.0,
@@ -348,6 +350,7 @@ def run_train(args: argparse.Namespace) -> None:
         min_start_psnr=args.min_start_psnr, init=args.init,
         synthetic_occlusions=args.synthetic_occlusions, synthetic_pool=args.synthetic_pool,
         time_limit=args.time_limit, workers=workers, loader_workers=args.loader_workers,
+        train_only=tuple(name for name in args.train_only.split(",") if name),
         weights=LossWeights(flip=args.flip_weight, gradient=args.gradient_weight, census=args.census_weight,
                             offset=args.offset_weight, visibility=args.visibility_weight),
     )

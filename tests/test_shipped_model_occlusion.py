@@ -1,5 +1,5 @@
 """The shipped model has learned occlusion: where an object uncovers background, the frame that
-shows the background weighs more (its taps' total weight Σ v·h·m, and its mask). The file
+shows the background weighs more (its taps' total weight Σ v·h·m, and its mask). Two files
 before it weighed both frames 0.5 everywhere (masks flat at 0.50 ± 0.01)."""
 
 from __future__ import annotations
@@ -41,9 +41,9 @@ def test_the_frame_that_shows_an_uncovered_region_weighs_more():
     rows = slice(top + 4, top + SIDE - 4)
     # Halfway, the square has left [LEFT, LEFT + MOTION/2): background that frame 1 hid and frame 2 shows.
     uncovered = (rows, slice(LEFT + 2, LEFT + MOTION // 2 - 2))
-    # Measured with the shipped file: +0.19 (the issue's goal is +0.3; an earlier checkpoint of
-    # the same run reached +0.52 at a lower validation score: see models/README.md).
-    assert float((weight2 - weight1)[uncovered].mean()) >= 0.15
+    # Issue 13's goal: +0.3. Measured with the shipped file: +0.31 (its masks +0.31); the file
+    # before it, without the visibility loss on synthetic occlusions, +0.19 (models/README.md).
+    assert float((weight2 - weight1)[uncovered].mean()) >= 0.3
     assert float(term2.mask[:, uncovered[0], uncovered[1]].mean()) > float(term1.mask[:, uncovered[0], uncovered[1]].mean())
     # Where both frames show the background the weights stay balanced.
     clear = (slice(0, 16), slice(0, W))

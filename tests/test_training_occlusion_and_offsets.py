@@ -149,3 +149,27 @@ def test_every_validation_keeps_its_own_checkpoint(tmp_path):
         kept = load_checkpoint(tmp_path / "run" / VALIDATED_NAME.format(iteration))
         assert kept.metadata["training"]["iteration"] == iteration
         assert "model" in kept.metadata["validation_psnr"]
+
+
+def test_train_only_changes_just_the_named_modules(tmp_path):
+    from dsepconv_gui.core.errors import InputError
+    from dsepconv_gui.training.trainer import trainable_parameters
+
+    bank = translating_bank(count=10)
+    bank.source[:] = np.arange(10)
+    config = DSepConvConfig(kernel_size=5, base_width=2, flow_prior="dis", prior_sampling="bicubic")
+    start = make_random_network(config)
+    init = tmp_path / "start.safetensors"
+    from dsepconv_gui.core.checkpoint import save_checkpoint
+
+    save_checkpoint(init, start, {})
+    options = TrainOptions(run_dir=tmp_path / "run", config=config, iterations=3, batch_size=2, crop=32,
+                           validate_every=10, checkpoint_every=3, init=init, train_only=("mask1", "mask2"),
+                           learning_rate=1e-2)
+    train(options, bank, log=lambda message: None)
+    trained = load_checkpoint(tmp_path / "run" / "last.safetensors").model.state_dict()
+    before = start.state_dict()
+    changed = {name.split(".")[0] for name in before if not torch.equal(before[name], trained[name])}
+    assert changed == {"mask1", "mask2"}
+    with pytest.raises(InputError, match="no module named maks1"):
+        trainable_parameters(make_random_network(config), ("maks1",))

@@ -56,6 +56,7 @@ class TrainOptions:
     time_limit: float | None = None  # seconds of training: stop then (the schedule ends with it)
     workers: int = 1  # processes that prepare the synthetic pool (workers.py)
     loader_workers: int = 0  # processes that prepare batches while the device trains (0: in this one)
+    train_only: tuple[str, ...] = ()  # train just the modules of these names (e.g. "mask1"); () trains all
 
 
 def sample_batch(
@@ -227,7 +228,7 @@ def train(options: TrainOptions, bank: TripletBank, resume: bool = False, log: C
     iteration = 0
     if resume and state_path.exists():
         model = load_checkpoint(weights_path, expected_config=options.config, device=device).model.train()
-        optimizer = torch.optim.Adamax(model.parameters(), lr=options.learning_rate)
+        optimizer = torch.optim.Adamax(trainable_parameters(model, options.train_only), lr=options.learning_rate)
         state = torch.load(state_path, map_location="cpu", weights_only=True)
         optimizer.load_state_dict(state["optimizer"])
         iteration = int(state["iteration"])
@@ -242,7 +243,7 @@ def train(options: TrainOptions, bank: TripletBank, resume: bool = False, log: C
             load_initial_weights(model, options.init)
             log(f"starting from the weights of {options.init}")
         model = model.to(device).train()
-        optimizer = torch.optim.Adamax(model.parameters(), lr=options.learning_rate)
+        optimizer = torch.optim.Adamax(trainable_parameters(model, options.train_only), lr=options.learning_rate)
         best_psnr = float("-inf")
 
     def save(reason: str, path: Path = weights_path, scores: dict | None = None) -> None:
@@ -315,6 +316,23 @@ def train(options: TrainOptions, bank: TripletBank, resume: bool = False, log: C
         if previous_handler is not None:
             signal.signal(signal.SIGTERM, previous_handler)
     return weights_path
+
+
+def trainable_parameters(model: DSepConvNet, train_only: tuple[str, ...]) -> list[torch.nn.Parameter]:
+    """The parameters a run trains: all, or those of the named top-level modules (the others
+    are frozen). Unknown names: InputError listing the known ones."""
+    if not train_only:
+        return list(model.parameters())
+    known = [name for name, _ in model.named_children()]
+    unknown = sorted(set(train_only) - set(known))
+    if unknown:
+        raise InputError(f"no module named {', '.join(unknown)} to train; the network's modules: {', '.join(known)}")
+    chosen = []
+    for name, parameter in model.named_parameters():
+        parameter.requires_grad_(name.split(".")[0] in train_only)
+        if parameter.requires_grad:
+            chosen.append(parameter)
+    return chosen
 
 
 def load_initial_weights(model: DSepConvNet, path: Path) -> None:
