@@ -341,6 +341,12 @@ def run_train(args: argparse.Namespace) -> None:
                             with_flows=config.flow_prior != "none", flow_scale=config.flow_scale, seed=args.seed)
     log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
     workers = args.workers or default_workers()
+    if args.synthetic_occlusions > 0 and args.synthetic_pool < 1:
+        raise InputError("--synthetic-pool must be at least 1 when --synthetic-occlusions is set")
+    if args.visibility_weight > 0 and args.synthetic_occlusions <= 0:
+        raise InputError("--visibility-weight needs --synthetic-occlusions: only synthetic occlusions have a known visibility")
+    if args.loader_workers < 0:
+        raise InputError("--loader-workers must be 0 or more")
     bank = load_or_build_bank(args.bank_cache, sources, settings, log, workers)
     bank = bank.with_prior_motion(config.prior_motion, log, workers)
     options = TrainOptions(

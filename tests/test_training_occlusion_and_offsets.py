@@ -173,3 +173,24 @@ def test_train_only_changes_just_the_named_modules(tmp_path):
     assert changed == {"mask1", "mask2"}
     with pytest.raises(InputError, match="no module named maks1"):
         trainable_parameters(make_random_network(config), ("maks1",))
+
+
+def test_a_background_that_moves_with_the_patch_hides_nothing():
+    frames = np.zeros((3, 64, 64, 3), np.uint8)
+    donor = np.full((64, 64, 3), 200, np.uint8)
+    checked = 0
+    for seed in range(20):
+        still, still_map = add_moving_patch(frames, donor, np.random.default_rng(seed))
+        if not still.any():
+            continue
+        ys0, xs0 = np.nonzero(still[0, ..., 0])
+        ys1, xs1 = np.nonzero(still[1, ..., 0])
+        half = np.array([ys1.min() - ys0.min(), xs1.min() - xs0.min()])
+        zero = np.zeros((2, 64, 64))
+        _, same_map = add_moving_patch(frames, donor, np.random.default_rng(seed), zero)
+        np.testing.assert_array_equal(same_map, still_map)  # no motion: as a still background
+        along = np.broadcast_to(-half[:, None, None], (2, 64, 64)).astype(float)  # background at p - v/2 in frame 0
+        _, moving_map = add_moving_patch(frames, donor, np.random.default_rng(seed), along)
+        assert (still_map != SEEN_IN_BOTH).any() and (moving_map == SEEN_IN_BOTH).all()
+        checked += 1
+    assert checked > 10

@@ -115,7 +115,7 @@ def interpolation_loss(
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """The total loss for a batch and its parts (as floats, for the progress line);
     visibility (B, H, W) as sample_batch gives it, for the visibility term."""
-    uses_visibility = weights.visibility > 0 and visibility is not None and model.config.use_mask
+    uses_visibility = weights.visibility > 0 and visibility is not None
     output = model(frame0, frame2, flows=flows, return_terms=weights.offset > 0 or uses_visibility)
     prediction = output.frame
     reconstruction = charbonnier(prediction, truth, weights.eps)

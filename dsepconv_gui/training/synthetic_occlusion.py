@@ -42,13 +42,16 @@ def patch_shape(height: int, width: int, rng: np.random.Generator) -> np.ndarray
 
 
 def add_moving_patch(
-    frames: np.ndarray, donor: np.ndarray, rng: np.random.Generator
+    frames: np.ndarray, donor: np.ndarray, rng: np.random.Generator, background_motion: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """frames (3, S, S, 3) uint8 (frame 0, truth, frame 2) with a patch of donor (D, D, 3)
     uint8 pasted at p, p + v/2, p + v; v/2 whole pixels, the patch inside the crop in all
     three. Returns a new array (frames is not changed) and the visibility map (S, S) int8:
     SEEN_IN_FIRST_ONLY where the middle frame shows background that the patch covers in
-    frame 2 only, SEEN_IN_SECOND_ONLY where it covers it in frame 0 only, else SEEN_IN_BOTH."""
+    frame 2 only, SEEN_IN_SECOND_ONLY where it covers it in frame 0 only, else SEEN_IN_BOTH.
+    The background moves too: background_motion (2, S, S) says, for each middle pixel p,
+    that its background is at p + d in frame 0 and p - d in frame 2 (the flow prior's middle
+    displacement, as (dy, dx)); None for a still background. The map is as right as it is."""
     size = frames.shape[1]
     side_range = (max(int(size * MIN_SIDE_FRACTION), 4), max(int(size * MAX_SIDE_FRACTION), 5))
     height, width = (int(v) for v in rng.integers(*side_range, size=2))
@@ -74,9 +77,15 @@ def add_moving_patch(
         region = out[k, y:y + height, x:x + width]
         region[shape] = texture[shape]
         covered[k, y:y + height, x:x + width] = shape
+    hidden_in_first, hidden_in_second = covered[0], covered[2]
+    if background_motion is not None:  # each middle pixel's background, looked up where it is in frames 0 and 2
+        rows, columns = np.mgrid[:size, :size]
+        d = np.rint(background_motion).astype(int)
+        hidden_in_first = covered[0][np.clip(rows + d[0], 0, size - 1), np.clip(columns + d[1], 0, size - 1)]
+        hidden_in_second = covered[2][np.clip(rows - d[0], 0, size - 1), np.clip(columns - d[1], 0, size - 1)]
     background = ~covered[1]
-    visibility[background & covered[0] & ~covered[2]] = SEEN_IN_SECOND_ONLY
-    visibility[background & covered[2] & ~covered[0]] = SEEN_IN_FIRST_ONLY
+    visibility[background & hidden_in_first & ~hidden_in_second] = SEEN_IN_SECOND_ONLY
+    visibility[background & hidden_in_second & ~hidden_in_first] = SEEN_IN_FIRST_ONLY
     return out, visibility
 
 
@@ -113,8 +122,9 @@ def _pool_chunk(shared, chunk: range) -> tuple[list, list, list, list]:
         rng = np.random.default_rng([seed, j])
         base = int(rng.choice(indices))
         original = np.asarray(bank.frames[base])
+        motion = None if bank.flows is None else middle_displacement_of(np.asarray(bank.flows[base], np.float32))
         for _ in range(20):  # a move too large for the crop leaves it unchanged: draw again
-            made, visibility = add_moving_patch(original, np.asarray(bank.frames[rng.choice(indices), 1]), rng)
+            made, visibility = add_moving_patch(original, np.asarray(bank.frames[rng.choice(indices), 1]), rng, motion)
             if not np.array_equal(made, original):
                 break
         flow = flows_of(made[0], made[2])
@@ -125,13 +135,19 @@ def _pool_chunk(shared, chunk: range) -> tuple[list, list, list, list]:
     return frames, flows, sources, visibilities
 
 
+def middle_displacement_of(flows: np.ndarray) -> np.ndarray:
+    """(2, S, S): where the middle pixel's content is in frame 0 (p + d; frame 2 at p - d), from
+    a bank's flows: the searched prior's own channels, or (F21 - F12) / 4 (network.prior_displacements)."""
+    return flows[4:6] if len(flows) == 6 else 0.25 * (flows[2:4] - flows[0:2])
+
+
 def load_or_build_synthetic_pool(
     bank: TripletBank, indices: np.ndarray, count: int, config: DSepConvConfig,
     seed: int = 0, workers: int = 1, log: Callable[[str], None] = print,
 ) -> TripletBank:
     """build_synthetic_pool with the configuration's flows, cached in the bank's folder (when
     it has one) under a name that says what shaped it."""
-    key = json.dumps({"version": 2, "count": count, "seed": seed, "indices": hashlib.sha1(np.asarray(indices).tobytes()).hexdigest(),
+    key = json.dumps({"version": 3, "count": count, "seed": seed, "indices": hashlib.sha1(np.asarray(indices).tobytes()).hexdigest(),
                       "flow_scale": config.flow_scale, "motion": config.prior_motion, "prior": config.flow_prior,
                       "search": searched_prior_signature()}, sort_keys=True)
     folder = bank.folder / f"synthetic-{hashlib.sha1(key.encode()).hexdigest()[:12]}" if bank.folder else None

@@ -233,6 +233,10 @@ def train(options: TrainOptions, bank: TripletBank, resume: bool = False, log: C
         optimizer.load_state_dict(state["optimizer"])
         iteration = int(state["iteration"])
         best_psnr = float(state.get("best_psnr", float("-inf")))
+        seconds_before = float(state.get("seconds", 0.0))
+        if tuple(state.get("train_only", ())) != options.train_only:
+            raise InputError(f"{run_dir} was trained with --train-only {','.join(state.get('train_only', ())) or '(all)'}; "
+                             f"resume it with the same modules, or start a new run with --init")
         log(f"resumed {run_dir} at iteration {iteration}")
     else:
         if resume:
@@ -245,6 +249,7 @@ def train(options: TrainOptions, bank: TripletBank, resume: bool = False, log: C
         model = model.to(device).train()
         optimizer = torch.optim.Adamax(trainable_parameters(model, options.train_only), lr=options.learning_rate)
         best_psnr = float("-inf")
+        seconds_before = 0.0
 
     def save(reason: str, path: Path = weights_path, scores: dict | None = None) -> None:
         metadata = {"training": {"iteration": iteration, "options": _describe(options), "bank": bank.manifest.get("stats"),
@@ -255,7 +260,8 @@ def train(options: TrainOptions, bank: TripletBank, resume: bool = False, log: C
         if path != weights_path:
             return
         tmp = state_path.with_suffix(".tmp")
-        torch.save({"optimizer": optimizer.state_dict(), "iteration": iteration, "best_psnr": best_psnr}, tmp)
+        torch.save({"optimizer": optimizer.state_dict(), "iteration": iteration, "best_psnr": best_psnr,
+                    "seconds": time.monotonic() - started, "train_only": list(options.train_only)}, tmp)
         os.replace(tmp, state_path)
 
     def validate_and_keep() -> None:
@@ -279,7 +285,7 @@ def train(options: TrainOptions, bank: TripletBank, resume: bool = False, log: C
         _Batches(bank, train_indices, options, with_flows, synthetic, (options.seed, iteration)), batch_size=None,
         num_workers=options.loader_workers, pin_memory=device.type == "cuda",
         prefetch_factor=4 if options.loader_workers else None, persistent_workers=options.loader_workers > 0))
-    started = time.monotonic()
+    started = time.monotonic() - seconds_before  # a resumed run's time limit counts the time already trained
     try:
         while iteration < options.iterations:
             elapsed = time.monotonic() - started

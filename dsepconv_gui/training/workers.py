@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
@@ -28,9 +29,10 @@ def parallel_map(
     job: Callable[[Any, Item], Result], items: Iterable[Item], workers: int, shared: Any = None
 ) -> Iterator[Result]:
     """job(shared, item) for every item, in order, in `workers` forked processes (in this
-    process when workers <= 1). Results are yielded as they are ready, in the items' order."""
+    process when workers <= 1, or off Linux, where forking a process that runs OpenCV or torch
+    is not safe). Results are yielded as they are ready, in the items' order."""
     items = list(items)
-    if workers <= 1 or len(items) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+    if workers <= 1 or len(items) <= 1 or not sys.platform.startswith("linux"):
         for item in items:
             yield job(shared, item)
         return
@@ -49,8 +51,8 @@ def _run(job: Callable[[Any, Item], Result], item: Item) -> Result:
 
 
 def _one_thread() -> None:
+    # Not torch.set_num_threads: in a child forked after the parent's OpenMP pool ran, it
+    # hangs (seen in the test suite). The jobs here run OpenCV and NumPy only.
     import cv2
-    import torch
 
     cv2.setNumThreads(1)
-    torch.set_num_threads(1)
