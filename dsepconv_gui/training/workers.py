@@ -36,23 +36,23 @@ def parallel_map(
         for item in items:
             yield job(shared, item)
         return
+    import cv2
+
     global _shared
     _shared = shared
+    # OpenCV single-threaded before forking: a child forked while the parent's OpenCV thread
+    # pool exists hangs when it touches that pool (seen in the test suite, at setNumThreads in
+    # the child; torch.set_num_threads hangs likewise). Each child works on one core anyway.
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
     try:
         context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(min(workers, len(items)), mp_context=context, initializer=_one_thread) as pool:
+        with ProcessPoolExecutor(min(workers, len(items)), mp_context=context) as pool:
             yield from pool.map(_run, [job] * len(items), items)
     finally:
         _shared = None
+        cv2.setNumThreads(threads)
 
 
 def _run(job: Callable[[Any, Item], Result], item: Item) -> Result:
     return job(_shared, item)
-
-
-def _one_thread() -> None:
-    # Not torch.set_num_threads: in a child forked after the parent's OpenMP pool ran, it
-    # hangs (seen in the test suite). The jobs here run OpenCV and NumPy only.
-    import cv2
-
-    cv2.setNumThreads(1)
