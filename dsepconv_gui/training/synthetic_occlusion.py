@@ -19,9 +19,11 @@ from collections.abc import Callable
 from functools import partial
 
 import numpy as np
+import torch
 
 from ..core.config import DSepConvConfig
 from ..core.flow_prior import flows_for, searched_prior_signature
+from ..core.network import prior_displacements
 from .triplet_bank import TripletBank
 from .workers import parallel_map
 
@@ -137,8 +139,8 @@ def _pool_chunk(shared, chunk: range) -> tuple[list, list, list, list]:
 
 def middle_displacement_of(flows: np.ndarray) -> np.ndarray:
     """(2, S, S): where the middle pixel's content is in frame 0 (p + d; frame 2 at p - d), from
-    a bank's flows: the searched prior's own channels, or (F21 - F12) / 4 (network.prior_displacements)."""
-    return flows[4:6] if len(flows) == 6 else 0.25 * (flows[2:4] - flows[0:2])
+    a bank's flows (C, S, S), as the network reads it (network.prior_displacements)."""
+    return prior_displacements(torch.from_numpy(flows)[None])[0][0].numpy()
 
 
 def load_or_build_synthetic_pool(
