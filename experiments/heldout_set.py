@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dsepconv_gui.core.images import write_image
-from dsepconv_gui.core.scene_cuts import thumbnail_difference
+from dsepconv_gui.frames.images import write_image
+from dsepconv_gui.frames.scene_cuts import thumbnail_difference
 from dsepconv_gui.training.sources import discover_sources, read_frames
 from dsepconv_gui.training.trainer import TrainOptions
 from dsepconv_gui.training.triplet_bank import BankSettings

@@ -17,10 +17,10 @@ import argparse
 import cv2
 import numpy as np
 
-from dsepconv_gui.core.device import resolve_device
-from dsepconv_gui.core.intermediates_export import term_total_weight
-from dsepconv_gui.core.interpolator import Interpolator
-from dsepconv_gui.core.model_files import resolve_model
+from dsepconv_gui.interpolation.intermediates import term_total_weight
+from dsepconv_gui.interpolation.interpolator import Interpolator
+from dsepconv_gui.model.device import resolve_device
+from dsepconv_gui.model.weights import resolve_model
 
 H, W, SIDE, LEFT = 96, 160, 32, 48
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dsepconv_gui.core.device import resolve_device  # noqa: E402
-from dsepconv_gui.core.intermediates_export import term_total_weight  # noqa: E402
-from dsepconv_gui.core.interpolator import Interpolator  # noqa: E402
-from dsepconv_gui.core.model_files import resolve_model  # noqa: E402
-from tests.test_shipped_model_occlusion import H, LEFT, MOTION, SIDE, uncovering_pair  # noqa: E402
+from dsepconv_gui.interpolation.intermediates import term_total_weight
+from dsepconv_gui.interpolation.interpolator import Interpolator
+from dsepconv_gui.model.device import resolve_device
+from dsepconv_gui.model.weights import resolve_model
+from tests.test_shipped_model_occlusion import LEFT, MOTION, SIDE, H, uncovering_pair  # noqa: E402
 
 
 def main() -> None:

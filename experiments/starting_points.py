@@ -6,7 +6,7 @@ selection set drawn from the training footage and on the benchmarks. Produces th
     python experiments/starting_points.py --benchmarks
     python experiments/starting_points.py --only search --only projected   # only these rows
 
-All candidates use the same OpenCV DIS flows (dsepconv_gui.core.flow_prior.dis_flow).
+All candidates use the same OpenCV DIS flows (dsepconv_gui.flow.prior.dis_flow).
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dsepconv_gui.core.flow_prior import bidirectional_flow, dis_flow, searched_prior  # noqa: E402
-from dsepconv_gui.core.flow_projection import linear_middle, middle_displacement  # noqa: E402
-from dsepconv_gui.core.flow_search import consistent_repairs, repaired_flow  # noqa: E402
-from dsepconv_gui.core.images import read_image  # noqa: E402
-from dsepconv_gui.core.scene_cuts import thumbnail_difference  # noqa: E402
-from dsepconv_gui.training.sources import discover_sources, read_frames  # noqa: E402
+from dsepconv_gui.flow.prior import bidirectional_flow, dis_flow, searched_prior
+from dsepconv_gui.flow.projection import linear_middle, middle_displacement
+from dsepconv_gui.flow.search import consistent_repairs, repaired_flow
+from dsepconv_gui.frames.images import read_image
+from dsepconv_gui.frames.scene_cuts import thumbnail_difference
+from dsepconv_gui.training.sources import discover_sources, read_frames
 
 DATA = ROOT.parent / "shared" / "data"
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from dsepconv_gui.core.device import resolve_device
-from dsepconv_gui.core.images import read_image
-from dsepconv_gui.core.intermediates_export import term_total_weight
-from dsepconv_gui.core.interpolator import Interpolator
-from dsepconv_gui.core.model_files import resolve_model
+from dsepconv_gui.frames.images import read_image
+from dsepconv_gui.interpolation.intermediates import term_total_weight
+from dsepconv_gui.interpolation.interpolator import Interpolator
+from dsepconv_gui.model.device import resolve_device
+from dsepconv_gui.model.weights import resolve_model
 from dsepconv_gui.training.sources import Source, read_frames
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "train"

@@ -7,8 +7,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-from dsepconv_gui.core.checkpoint import ARCHITECTURE, FORMAT, FORMAT_VERSION
-from dsepconv_gui.core.config import DSepConvConfig
+from dsepconv_gui.model.checkpoint import ARCHITECTURE, FORMAT, FORMAT_VERSION
+from dsepconv_gui.model.config import DSepConvConfig
 
 from .conftest import make_random_network
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from dsepconv_gui.core.config import DSepConvConfig
-from dsepconv_gui.core.network import DSepConvNet
+from dsepconv_gui.model.config import DSepConvConfig
+from dsepconv_gui.model.network import DSepConvNet
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

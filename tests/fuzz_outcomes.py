@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from dsepconv_gui.core.errors import DSepConvError
+from dsepconv_gui.base.errors import DSepConvError
 
 
 class FuzzOutcomes:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dsepconv_gui.core.audio_tracks import GeneratedAudio
-from dsepconv_gui.core.video_writer import VideoWriter
+from dsepconv_gui.video.audio import GeneratedAudio
+from dsepconv_gui.video.writer import VideoWriter
 
 WIDTH, HEIGHT, SIDE = 192, 96, 24
 START_X, SPEED = 16, 6  # pixels, pixels per frame

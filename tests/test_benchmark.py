@@ -3,7 +3,7 @@ the machines are shared and noisy)."""
 
 from __future__ import annotations
 
-from dsepconv_gui.benchmark import format_report, measure_parts, measure_size, parse_size, timed
+from dsepconv_gui.cli.benchmark import format_report, measure_parts, measure_size, parse_size, timed
 
 
 def test_parse_size():

@@ -8,11 +8,11 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from dsepconv_gui.core.checkpoint import load_checkpoint, read_header, save_checkpoint
-from dsepconv_gui.core.config import DSepConvConfig
-from dsepconv_gui.core.errors import CheckpointError
-from dsepconv_gui.core.model_files import resolve_model
-from dsepconv_gui.core.safe_output import temp_file
+from dsepconv_gui.base.errors import CheckpointError
+from dsepconv_gui.base.safe_output import temp_file
+from dsepconv_gui.model.checkpoint import load_checkpoint, read_header, save_checkpoint
+from dsepconv_gui.model.config import DSepConvConfig
+from dsepconv_gui.model.weights import resolve_model
 
 from .conftest import make_random_network
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dsepconv_gui.cli import main
-from dsepconv_gui.core.checkpoint import save_checkpoint
-from dsepconv_gui.core.images import read_image, write_image
+from dsepconv_gui.cli.main import main
+from dsepconv_gui.frames.images import read_image, write_image
+from dsepconv_gui.model.checkpoint import save_checkpoint
 
 from .conftest import make_random_network, shared_benchmark
 
@@ -114,8 +114,8 @@ def test_interpolate_a_real_middlebury_pair(tmp_path):
 
 def test_an_error_whose_reason_spans_lines_is_printed_on_one(monkeypatch, capsys):
     # a library's reason (a decoder's, a parser's) may hold line breaks: still one line
-    from dsepconv_gui import cli
-    from dsepconv_gui.core.errors import InputError
+    from dsepconv_gui.base.errors import InputError
+    from dsepconv_gui.cli import main as cli
 
     def fail(args):
         raise InputError("clip.mp4: cannot read (first line\n  second line\n)")

@@ -13,9 +13,9 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
-from dsepconv_gui.core.audio_tracks import CopiedAudio
-from dsepconv_gui.core.clips import VideoClip, open_clip
-from dsepconv_gui.core.export import ExportSettings, export_clip
+from dsepconv_gui.export.clip_export import ExportSettings, export_clip
+from dsepconv_gui.video.audio import CopiedAudio
+from dsepconv_gui.video.clips import VideoClip, open_clip
 
 FRAMES, RATE = 48, 25
 PICTURE = ["-f", "lavfi", "-i", f"testsrc=size=96x64:rate={RATE}:duration={FRAMES / RATE}"]
@@ -265,6 +265,6 @@ def test_audio_whose_first_packets_are_damaged_is_still_exported(tmp_path):
 
 
 def test_the_open_dialog_and_training_take_these_containers():
-    from dsepconv_gui.core.clips import VIDEO_EXTENSIONS
+    from dsepconv_gui.video.clips import VIDEO_EXTENSIONS
 
     assert {".ts", ".m2ts", ".mts", ".mpg", ".vob"} <= set(VIDEO_EXTENSIONS)

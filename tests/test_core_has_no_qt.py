@@ -31,7 +31,7 @@ def test_export_and_file_checks_import_without_torch():
     # modules that do that must not take the seconds that importing torch does.
     run_fresh(
         "import sys\n"
-        "import dsepconv_gui.core.export, dsepconv_gui.core.clips, dsepconv_gui.core.images\n"
-        "import dsepconv_gui.core.safe_output, dsepconv_gui.core.input_paths\n"
+        "import dsepconv_gui.export.clip_export, dsepconv_gui.video.clips, dsepconv_gui.frames.images\n"
+        "import dsepconv_gui.base.safe_output, dsepconv_gui.base.input_paths\n"
         "assert 'torch' not in sys.modules, 'torch imported'\n"
     )

@@ -9,12 +9,12 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
-from dsepconv_gui.core.deformable_separable_conv import (
+from dsepconv_gui.base.errors import InputError
+from dsepconv_gui.model.deformable_separable_conv import (
     deformable_separable_conv,
     deformable_separable_conv_streaming,
     mean_displacement,
 )
-from dsepconv_gui.core.errors import InputError
 
 
 def random_parameters(b=2, c=3, h=5, w=6, n=3, offset_scale=2.0, dtype=torch.float64, seed=0):

@@ -5,13 +5,13 @@ import json
 import numpy as np
 import pytest
 
-from dsepconv_gui.cli import main
-from dsepconv_gui.core import classical_interpolators as classical
-from dsepconv_gui.core.demo import render_demo_frames
-from dsepconv_gui.core.errors import InputError
-from dsepconv_gui.core.images import read_image, write_image
-from dsepconv_gui.core.metrics import interpolation_error, psnr, ssim
-from dsepconv_gui.evaluation import find_sequences
+from dsepconv_gui.base.errors import InputError
+from dsepconv_gui.cli.evaluation import find_sequences
+from dsepconv_gui.cli.main import main
+from dsepconv_gui.frames.demo import render_demo_frames
+from dsepconv_gui.frames.images import read_image, write_image
+from dsepconv_gui.frames.metrics import interpolation_error, psnr, ssim
+from dsepconv_gui.interpolation import classical
 
 from .conftest import shared_benchmark
 

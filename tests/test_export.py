@@ -11,15 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dsepconv_gui.cli import main
-from dsepconv_gui.core.clips import open_clip
-from dsepconv_gui.core.device import resolve_device
-from dsepconv_gui.core.errors import InputError
-from dsepconv_gui.core.export import ExportError, ExportSettings, export_clip
-from dsepconv_gui.core.export_plan import factor_plan, parse_rate, rate_plan
-from dsepconv_gui.core.interpolator import Interpolator
-from dsepconv_gui.core.model_files import random_model
-from dsepconv_gui.core.video_writer import VideoWriter
+from dsepconv_gui.base.errors import InputError
+from dsepconv_gui.cli.main import main
+from dsepconv_gui.export.clip_export import ExportError, ExportSettings, export_clip
+from dsepconv_gui.export.plan import factor_plan, parse_rate, rate_plan
+from dsepconv_gui.interpolation.interpolator import Interpolator
+from dsepconv_gui.model.device import resolve_device
+from dsepconv_gui.model.weights import random_model
+from dsepconv_gui.video.clips import open_clip
+from dsepconv_gui.video.writer import VideoWriter
 
 from .conftest import SHARED_DATA
 from .media import SPEED, START_X, decode, square_x, write_flat_clip_with_audio, write_square_clip
@@ -257,7 +257,7 @@ def test_user_mistakes_are_refused_before_any_work(tmp_path, square_clip, settin
 
 def test_read_only_destination_folder_is_refused(tmp_path, square_clip, monkeypatch):
     # Root may write into a 0500 folder, so the permission answer is simulated.
-    import dsepconv_gui.core.video_writer as video_writer
+    import dsepconv_gui.video.writer as video_writer
 
     folder = tmp_path / "locked"
     folder.mkdir()

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dsepconv_gui.cli import main
-from dsepconv_gui.core.clips import open_clip
-from dsepconv_gui.core.export import ExportSettings, export_clip
-from dsepconv_gui.core.export_plan import factor_plan
+from dsepconv_gui.cli.main import main
+from dsepconv_gui.export.clip_export import ExportSettings, export_clip
+from dsepconv_gui.export.plan import factor_plan
+from dsepconv_gui.video.clips import open_clip
 
 from .media import decode, write_flat_clip_with_audio, write_square_clip
 

@@ -21,11 +21,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dsepconv_gui.core.errors import InputError
-from dsepconv_gui.core.images import MAX_FRAME_PIXELS, read_image
+from dsepconv_gui.base.errors import InputError
+from dsepconv_gui.frames.images import MAX_FRAME_PIXELS, read_image
 
+from .crafted_images import (
+    CHANNELS,
+    PNG_SIGNATURE,
+    bmp,
+    exif_orientation,
+    ihdr,
+    jpeg_with_header,
+    png_chunk,
+    tiff,
+)
 from .fuzz_outcomes import FuzzOutcomes
-from .crafted_images import CHANNELS, PNG_SIGNATURE, bmp, exif_orientation, ihdr, jpeg_with_header, png_chunk, tiff
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))  # per format, as in test_fuzz_loaders
 

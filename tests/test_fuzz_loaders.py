@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dsepconv_gui.core.clips import open_clip
+from dsepconv_gui.video.clips import open_clip
 
 from .fuzz_outcomes import FuzzOutcomes
 from .media import write_square_clip

@@ -19,12 +19,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dsepconv_gui.core.checkpoint import load_checkpoint
-from dsepconv_gui.core.config import (FLOW_PRIORS, MAX_BASE_WIDTH, MAX_KERNEL_SIZE, PRESETS, PRIOR_MOTIONS,
-                                      PRIOR_SAMPLINGS, DSepConvConfig)
+from dsepconv_gui.model.checkpoint import load_checkpoint
+from dsepconv_gui.model.config import (
+    FLOW_PRIORS,
+    MAX_BASE_WIDTH,
+    MAX_KERNEL_SIZE,
+    PRESETS,
+    PRIOR_MOTIONS,
+    PRIOR_SAMPLINGS,
+    DSepConvConfig,
+)
 
-from .fuzz_outcomes import FuzzOutcomes
 from .checkpoint_files import TINY, checkpoint_parts, write_checkpoint_file
+from .fuzz_outcomes import FuzzOutcomes
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 OUTCOMES = FuzzOutcomes("loaded", time_limit=30.0)

@@ -14,11 +14,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import Qt, QTimer  # noqa: E402
 
-from dsepconv_gui.core.demo import render_demo_frames  # noqa: E402
-from dsepconv_gui.core.images import read_image  # noqa: E402
-from dsepconv_gui.core.video_writer import VideoWriter  # noqa: E402
-from dsepconv_gui.gui.main_window import MainWindow  # noqa: E402
-from dsepconv_gui.gui.settings import AppSettings  # noqa: E402
+from dsepconv_gui.frames.demo import render_demo_frames
+from dsepconv_gui.frames.images import read_image
+from dsepconv_gui.gui.main_window import MainWindow
+from dsepconv_gui.gui.settings import AppSettings
+from dsepconv_gui.video.writer import VideoWriter
 
 
 @pytest.fixture

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 import torch
 
-from dsepconv_gui.cli import main
-from dsepconv_gui.core.checkpoint import load_checkpoint
-from dsepconv_gui.core.config import MAX_BASE_WIDTH, MAX_KERNEL_SIZE, DSepConvConfig
-from dsepconv_gui.core.errors import CheckpointError
-from dsepconv_gui.core.images import write_image
+from dsepconv_gui.base.errors import CheckpointError
+from dsepconv_gui.cli.main import main
+from dsepconv_gui.frames.images import write_image
+from dsepconv_gui.model.checkpoint import load_checkpoint
+from dsepconv_gui.model.config import MAX_BASE_WIDTH, MAX_KERNEL_SIZE, DSepConvConfig
 
 from .checkpoint_files import TINY, checkpoint_parts, write_checkpoint_file
 
@@ -176,7 +176,7 @@ def test_hostile_model_file_is_one_line_and_status_2(tmp_path, frames, monkeypat
 
 def test_the_network_is_never_built_for_weights_that_do_not_fit(tmp_path, monkeypatch):
     """The largest allowed configuration over tiny weights: refused before any network exists."""
-    import dsepconv_gui.core.checkpoint as checkpoint
+    import dsepconv_gui.model.checkpoint as checkpoint
 
     built = []
 

@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from dsepconv_gui.cli import main
-from dsepconv_gui.core import images
-from dsepconv_gui.core.clips import ClipError, open_clip
-from dsepconv_gui.core.errors import InputError
-from dsepconv_gui.core.images import read_image, write_image
+from dsepconv_gui.base.errors import InputError
+from dsepconv_gui.cli.main import main
+from dsepconv_gui.frames import images
+from dsepconv_gui.frames.images import read_image, write_image
+from dsepconv_gui.video.clips import ClipError, open_clip
 
 from .crafted_images import png, zero_rows_png
 

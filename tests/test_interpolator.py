@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from dsepconv_gui.core.checkpoint import LoadedModel
-from dsepconv_gui.core.device import resolve_device
-from dsepconv_gui.core.errors import DeviceError, InputError
-from dsepconv_gui.core.intermediates_export import write_intermediates
-from dsepconv_gui.core.interpolator import Interpolator
+from dsepconv_gui.base.errors import DeviceError, InputError
+from dsepconv_gui.interpolation.intermediates import write_intermediates
+from dsepconv_gui.interpolation.interpolator import Interpolator
+from dsepconv_gui.model.checkpoint import LoadedModel
+from dsepconv_gui.model.device import resolve_device
 
 from .conftest import make_random_network
 
@@ -46,7 +46,7 @@ def test_result_matches_the_network_and_terms_sum_to_it(interpolator):
 
 
 def test_identical_frames_give_that_frame_for_the_untrained_average_network():
-    from dsepconv_gui.core.model_files import random_model
+    from dsepconv_gui.model.weights import random_model
 
     interpolator = Interpolator(random_model("tiny"), resolve_device("cpu"))
     a, _ = random_frames(37, 29, seed=2)
@@ -101,9 +101,9 @@ def test_fast_inference_path_agrees_with_the_reference_path(motion, scale):
     # flows the configuration asks for.
     import copy
 
-    from dsepconv_gui.core.config import DSepConvConfig
-    from dsepconv_gui.core.flow_prior import prior_flows
-    from dsepconv_gui.core.interpolator import frame_to_tensor, tensor_to_frame
+    from dsepconv_gui.flow.prior import prior_flows
+    from dsepconv_gui.interpolation.interpolator import frame_to_tensor, tensor_to_frame
+    from dsepconv_gui.model.config import DSepConvConfig
 
     model = make_random_network(DSepConvConfig(kernel_size=5, base_width=2, flow_prior="dis", prior_sampling="bicubic",
                                                prior_motion=motion, flow_scale=scale))

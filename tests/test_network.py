@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from dsepconv_gui.core.config import PRESETS, DSepConvConfig, preset
-from dsepconv_gui.core.deformable_separable_conv import deformable_separable_conv
-from dsepconv_gui.core.errors import ConfigError, InputError
-from dsepconv_gui.core.network import DSepConvNet, alignment_padding
+from dsepconv_gui.base.errors import ConfigError, InputError
+from dsepconv_gui.model.config import PRESETS, DSepConvConfig, preset
+from dsepconv_gui.model.deformable_separable_conv import deformable_separable_conv
+from dsepconv_gui.model.network import DSepConvNet, alignment_padding
 
 from .conftest import make_random_network
 
@@ -118,7 +118,7 @@ def test_network_on_cuda_agrees_with_cpu():
 
 
 def test_cubic_weights_sum_to_one_and_interpolate_exactly_at_whole_pixels():
-    from dsepconv_gui.core.network import cubic_weights
+    from dsepconv_gui.model.network import cubic_weights
 
     t = torch.linspace(0, 0.999, 50)
     weights = torch.stack(cubic_weights(t))
@@ -130,7 +130,7 @@ def test_untrained_bicubic_prior_network_reads_the_frames_as_opencv_bicubic():
     import cv2
     import numpy as np
 
-    from dsepconv_gui.core.network import prior_displacements, prior_frame
+    from dsepconv_gui.model.network import prior_displacements, prior_frame
 
     config = DSepConvConfig(kernel_size=5, base_width=2, flow_prior="dis", prior_sampling="bicubic")
     model = DSepConvNet(config).eval()

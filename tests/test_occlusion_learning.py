@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from dsepconv_gui.core.checkpoint import save_checkpoint
-from dsepconv_gui.core.config import EVIDENCE_CHANNELS, DSepConvConfig, preset
-from dsepconv_gui.core.errors import ConfigError
-from dsepconv_gui.core.network import DSepConvNet, prior_displacements, warp
-from dsepconv_gui.core.occlusion_evidence import occlusion_evidence
+from dsepconv_gui.base.errors import ConfigError
+from dsepconv_gui.model.checkpoint import save_checkpoint
+from dsepconv_gui.model.config import EVIDENCE_CHANNELS, DSepConvConfig, preset
+from dsepconv_gui.model.network import DSepConvNet, prior_displacements, warp
+from dsepconv_gui.model.occlusion_evidence import occlusion_evidence
 from dsepconv_gui.training.losses import census_loss, charbonnier, reverse_flows
 from dsepconv_gui.training.trainer import load_initial_weights
 

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dsepconv_gui.cli import main
-from dsepconv_gui.core.clips import open_clip
-from dsepconv_gui.core.errors import InputError
-from dsepconv_gui.core.export import ExportSettings, export_clip, size_text
-from dsepconv_gui.core.images import read_image, write_image
+from dsepconv_gui.base.errors import InputError
+from dsepconv_gui.cli.main import main
+from dsepconv_gui.export.clip_export import ExportSettings, export_clip, size_text
+from dsepconv_gui.frames.images import read_image, write_image
+from dsepconv_gui.video.clips import open_clip
 
 from .media import decode, write_square_clip
 
@@ -267,7 +267,7 @@ def test_a_signal_removes_the_partial_file_and_leaves_the_destination(tmp_path, 
 
 
 def test_a_killed_runs_temporary_is_removed_by_the_next_export_but_a_live_ones_is_not(tmp_path, clip_path):
-    from dsepconv_gui.core.safe_output import temp_file
+    from dsepconv_gui.base.safe_output import temp_file
 
     out = tmp_path / "out.mp4"
     process = start_slow_export(clip_path, out)
@@ -338,7 +338,7 @@ def test_size_text(size, text):
 def test_a_hostile_frame_list_in_the_folder_is_ignored(tmp_path):
     from fractions import Fraction
 
-    from dsepconv_gui.core.video_writer import ImageSequenceWriter
+    from dsepconv_gui.video.writer import ImageSequenceWriter
 
     folder = tmp_path / "frames"
     folder.mkdir()

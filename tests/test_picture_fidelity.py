@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dsepconv_gui.core.clips import open_clip
-from dsepconv_gui.core.export import ExportSettings, export_clip
-from dsepconv_gui.core.orientation import Orientation, from_display_matrix, upright
-from dsepconv_gui.core.video_writer import open_writer
+from dsepconv_gui.export.clip_export import ExportSettings, export_clip
+from dsepconv_gui.frames.orientation import Orientation, from_display_matrix, upright
+from dsepconv_gui.video.clips import open_clip
+from dsepconv_gui.video.writer import open_writer
 
 from .media import decode
 

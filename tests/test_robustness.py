@@ -15,14 +15,14 @@ import pytest
 import torch
 from PIL import Image
 
-from dsepconv_gui.core.clips import ClipError, open_clip
-from dsepconv_gui.core.device import resolve_device
-from dsepconv_gui.core.errors import InputError
-from dsepconv_gui.core.export import ExportSettings, export_clip
-from dsepconv_gui.core.export_plan import rate_plan
-from dsepconv_gui.core.images import MAX_FRAME_PIXELS
-from dsepconv_gui.core.interpolator import Interpolator
-from dsepconv_gui.core.model_files import random_model
+from dsepconv_gui.base.errors import InputError
+from dsepconv_gui.export.clip_export import ExportSettings, export_clip
+from dsepconv_gui.export.plan import rate_plan
+from dsepconv_gui.frames.images import MAX_FRAME_PIXELS
+from dsepconv_gui.interpolation.interpolator import Interpolator
+from dsepconv_gui.model.device import resolve_device
+from dsepconv_gui.model.weights import random_model
+from dsepconv_gui.video.clips import ClipError, open_clip
 
 from .media import write_flat_clip_with_audio, write_square_clip
 

@@ -5,12 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from dsepconv_gui.core.config import DSepConvConfig, preset
-from dsepconv_gui.core.errors import ConfigError, InputError
-from dsepconv_gui.core.flow_prior import mirror_signs, prior_flows, time_reversal
-from dsepconv_gui.core.flow_projection import linear_middle, middle_displacement
-from dsepconv_gui.core.flow_search import SEARCH_RADIUS, consistent_repairs, repaired_flow, warp_cost
-from dsepconv_gui.core.network import DSepConvNet, prior_displacements, prior_frame
+from dsepconv_gui.base.errors import ConfigError, InputError
+from dsepconv_gui.flow.layout import mirror_signs, time_reversal
+from dsepconv_gui.flow.prior import prior_flows
+from dsepconv_gui.flow.projection import linear_middle, middle_displacement
+from dsepconv_gui.flow.search import SEARCH_RADIUS, consistent_repairs, repaired_flow, warp_cost
+from dsepconv_gui.model.config import DSepConvConfig, preset
+from dsepconv_gui.model.network import DSepConvNet, prior_displacements, prior_frame
 
 from .conftest import make_random_network
 
@@ -51,7 +52,7 @@ def test_search_leaves_a_flow_that_explains_the_frames_alone():
 
 
 def test_search_work_is_bounded_when_the_flow_fails_everywhere(monkeypatch):
-    from dsepconv_gui.core import flow_search
+    from dsepconv_gui.flow import search as flow_search
 
     rng = np.random.default_rng(0)
     a, b = (rng.integers(0, 256, (400, 600, 3), dtype=np.uint8) for _ in range(2))  # 70 tiles, all failing
@@ -164,7 +165,7 @@ def test_config_and_network_take_six_flow_channels_with_the_searched_prior():
 
 
 def test_flow_on_upscaled_frames_is_scaled_back():
-    from dsepconv_gui.core.flow_prior import dis_flow
+    from dsepconv_gui.flow.prior import dis_flow
 
     rng = np.random.default_rng(0)
     texture = cv2_blur(rng.integers(0, 256, (140, 180, 3), dtype=np.uint8))
@@ -176,7 +177,7 @@ def test_flow_on_upscaled_frames_is_scaled_back():
 
 
 def test_flow_scale_stops_enlarging_at_full_hd():
-    from dsepconv_gui.core.flow_prior import effective_scale
+    from dsepconv_gui.flow.prior import effective_scale
 
     assert effective_scale(480, 640, 1.5) == 1.5
     assert effective_scale(720, 1280, 1.5) == pytest.approx(1.5)

@@ -7,10 +7,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from dsepconv_gui.core.device import resolve_device
-from dsepconv_gui.core.intermediates_export import term_total_weight
-from dsepconv_gui.core.interpolator import Interpolator
-from dsepconv_gui.core.model_files import DEFAULT_MODEL_NAME, MODELS_DIR, resolve_model
+from dsepconv_gui.interpolation.intermediates import term_total_weight
+from dsepconv_gui.interpolation.interpolator import Interpolator
+from dsepconv_gui.model.device import resolve_device
+from dsepconv_gui.model.weights import DEFAULT_MODEL_NAME, MODELS_DIR, resolve_model
 
 SHIPPED = MODELS_DIR / DEFAULT_MODEL_NAME  # the file itself, whatever $DSEPCONV_MODEL says
 H, W, SIDE, MOTION, LEFT = 96, 160, 32, 16, 48

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from dsepconv_gui.core.config import DSepConvConfig, preset
-from dsepconv_gui.core.device import resolve_device
-from dsepconv_gui.core.flow_prior import bidirectional_flow
-from dsepconv_gui.core.interpolator import Interpolator
-from dsepconv_gui.core.checkpoint import LoadedModel
-from dsepconv_gui.core.tiled_inference import (
+from dsepconv_gui.flow.prior import bidirectional_flow
+from dsepconv_gui.interpolation.interpolator import Interpolator
+from dsepconv_gui.model.checkpoint import LoadedModel
+from dsepconv_gui.model.config import DSepConvConfig, preset
+from dsepconv_gui.model.device import resolve_device
+from dsepconv_gui.model.tiling import (
     MIN_TILE,
     forward_within_memory,
     tile_side_for,

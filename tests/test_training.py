@@ -5,17 +5,17 @@ import numpy as np
 import pytest
 import torch
 
-from dsepconv_gui.cli import main
-from dsepconv_gui.core.checkpoint import load_checkpoint
-from dsepconv_gui.core.config import DSepConvConfig
-from dsepconv_gui.core.demo import render_demo_frames
-from dsepconv_gui.core.errors import CheckpointError, InputError
-from dsepconv_gui.core.images import write_image
+from dsepconv_gui.base.errors import CheckpointError, InputError
+from dsepconv_gui.cli.main import main
+from dsepconv_gui.frames.demo import render_demo_frames
+from dsepconv_gui.frames.images import write_image
+from dsepconv_gui.frames.scene_cuts import thumbnail_difference
+from dsepconv_gui.model.checkpoint import load_checkpoint
+from dsepconv_gui.model.config import DSepConvConfig
 from dsepconv_gui.training import trainer as trainer_module
 from dsepconv_gui.training.losses import LossWeights, charbonnier, gradient_loss, interpolation_loss
 from dsepconv_gui.training.sources import discover_sources
 from dsepconv_gui.training.trainer import TrainOptions, sample_batch, train
-from dsepconv_gui.core.scene_cuts import thumbnail_difference
 from dsepconv_gui.training.triplet_bank import BankSettings, TripletBank, build_bank
 
 from .conftest import make_random_network
@@ -146,7 +146,7 @@ def test_two_iteration_training_run_checkpoints_resumes_and_is_interruptible(fra
     common = ["train", str(frame_folder), "--run-dir", str(run), "--batch-size", "2", "--crop", "32",
               "--bank-crop", "64", "--triplets-per-source", "3", "--bank-cache", str(tmp_path / "banks"),
               "--checkpoint-every", "1", "--validate-every", "1", "--device", "cpu", "--threads", "1"]
-    monkeypatch.setitem(__import__("dsepconv_gui.core.config", fromlist=["PRESETS"]).PRESETS, "test-flow", TINY_FLOW)
+    monkeypatch.setitem(__import__("dsepconv_gui.model.config", fromlist=["PRESETS"]).PRESETS, "test-flow", TINY_FLOW)
     assert main(common + ["--config", "test-flow", "--iterations", "2"]) == 0
     first = load_checkpoint(run / "last.safetensors")
     assert first.config == TINY_FLOW and first.metadata["training"]["iteration"] == 2
@@ -193,7 +193,7 @@ def test_training_on_benchmarks_is_refused(tmp_path, capsys):
 
 
 def test_duration_format_counts_hours_past_a_day():
-    from dsepconv_gui.progress_bar import format_duration
+    from dsepconv_gui.base.progress_bar import format_duration
 
     assert format_duration(3723) == "1:02:03"
     assert format_duration(30 * 3600 + 5) == "30:00:05"
@@ -243,7 +243,7 @@ def test_bank_derives_and_caches_the_searched_prior_flows(tmp_path):
     assert loaded.with_prior_motion("linear") is loaded
     messages = []
     derived = loaded.with_prior_motion("searched", messages.append)
-    from dsepconv_gui.core.flow_prior import searched_prior_signature
+    from dsepconv_gui.flow.prior import searched_prior_signature
 
     cache = tmp_path / "bank" / f"flows-searched-{searched_prior_signature()}.npy"
     assert derived.flows.shape == (3, 6, 48, 48) and cache.exists()
@@ -272,7 +272,7 @@ def test_sampled_batches_flip_the_searched_middle_displacement_with_the_frames()
 def test_a_run_can_start_from_another_models_weights(tmp_path):
     bank = translating_bank(count=4)
     source = make_random_network(DSepConvConfig(kernel_size=5, base_width=2, flow_prior="dis", prior_sampling="bicubic"))
-    from dsepconv_gui.core.checkpoint import save_checkpoint
+    from dsepconv_gui.model.checkpoint import save_checkpoint
     save_checkpoint(tmp_path / "linear.safetensors", source)
     messages = []
     options = TrainOptions(run_dir=tmp_path / "run", config=TINY_SEARCHED, iterations=1, batch_size=1, crop=32,

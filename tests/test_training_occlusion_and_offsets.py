@@ -7,17 +7,26 @@ import numpy as np
 import pytest
 import torch
 
-from dsepconv_gui.core.checkpoint import load_checkpoint
-from dsepconv_gui.core.config import DSepConvConfig
-from dsepconv_gui.core.network import prior_start
-from dsepconv_gui.training.losses import LossWeights, interpolation_loss, offset_residual_penalty
-from dsepconv_gui.core.flow_prior import flows_for
-from dsepconv_gui.training.losses import visibility_loss
-from dsepconv_gui.training.synthetic_occlusion import (
-    MAX_HALF_MOTION, SEEN_IN_BOTH, SEEN_IN_FIRST_ONLY, SEEN_IN_SECOND_ONLY, add_moving_patch, build_synthetic_pool,
+from dsepconv_gui.flow.prior import flows_for
+from dsepconv_gui.model.checkpoint import load_checkpoint
+from dsepconv_gui.model.config import DSepConvConfig
+from dsepconv_gui.model.network import prior_start
+from dsepconv_gui.training.losses import (
+    LossWeights,
+    interpolation_loss,
+    offset_residual_penalty,
+    visibility_loss,
 )
+from dsepconv_gui.training.synthetic_occlusion import (
+    MAX_HALF_MOTION,
+    SEEN_IN_BOTH,
+    SEEN_IN_FIRST_ONLY,
+    SEEN_IN_SECOND_ONLY,
+    add_moving_patch,
+    build_synthetic_pool,
+)
+from dsepconv_gui.training.trainer import VALIDATED_NAME, TrainOptions, sample_batch, train
 from dsepconv_gui.training.trainer import sample_batch as sample
-from dsepconv_gui.training.trainer import TrainOptions, VALIDATED_NAME, sample_batch, train
 
 from .conftest import make_random_network
 from .test_training import TINY_FLOW, translating_bank
@@ -152,7 +161,7 @@ def test_every_validation_keeps_its_own_checkpoint(tmp_path):
 
 
 def test_train_only_changes_just_the_named_modules(tmp_path):
-    from dsepconv_gui.core.errors import InputError
+    from dsepconv_gui.base.errors import InputError
     from dsepconv_gui.training.trainer import trainable_parameters
 
     bank = translating_bank(count=10)
@@ -160,7 +169,7 @@ def test_train_only_changes_just_the_named_modules(tmp_path):
     config = DSepConvConfig(kernel_size=5, base_width=2, flow_prior="dis", prior_sampling="bicubic")
     start = make_random_network(config)
     init = tmp_path / "start.safetensors"
-    from dsepconv_gui.core.checkpoint import save_checkpoint
+    from dsepconv_gui.model.checkpoint import save_checkpoint
 
     save_checkpoint(init, start, {})
     options = TrainOptions(run_dir=tmp_path / "run", config=config, iterations=3, batch_size=2, crop=32,

@@ -2,7 +2,13 @@
 
 import numpy as np
 
-from dsepconv_gui.core.visualize import color_wheel, color_wheel_legend, flow_to_color, heatmap, montage
+from dsepconv_gui.frames.visualize import (
+    color_wheel,
+    color_wheel_legend,
+    flow_to_color,
+    heatmap,
+    montage,
+)
 
 
 def test_color_wheel_has_the_middlebury_55_hues_starting_at_red():

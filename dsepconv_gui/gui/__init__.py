@@ -5,7 +5,7 @@ import os
 # pyqtgraph picks the first Qt binding it finds; this app is PySide6 (Qt 6).
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 
-import PySide6  # noqa: E402,F401  (imported before pyqtgraph on purpose)
 import pyqtgraph as pg  # noqa: E402
+import PySide6  # noqa: E402,F401  (imported before pyqtgraph on purpose)
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)

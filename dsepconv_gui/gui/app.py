@@ -9,7 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-from .main_window import MainWindow
+from dsepconv_gui.gui.main_window import MainWindow
 
 
 def parse_arguments(argv: list[str]) -> argparse.Namespace:

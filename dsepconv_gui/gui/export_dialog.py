@@ -28,14 +28,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.clips import Clip
-from ..core.errors import DSepConvError
-from ..core.export import DEFAULT_DEPTH, ExportSettings, ExportSummary, export_clip, prepare_export
-from ..core.export_plan import parse_rate
-from ..core.scene_cuts import DEFAULT_CUT_THRESHOLD
-from ..core.video_writer import CODECS
-from ..progress_bar import format_duration
-from .jobs import JobContext, JobRunner
+from dsepconv_gui.base.errors import DSepConvError
+from dsepconv_gui.base.progress_bar import format_duration
+from dsepconv_gui.export.clip_export import (
+    DEFAULT_DEPTH,
+    ExportSettings,
+    ExportSummary,
+    export_clip,
+    prepare_export,
+)
+from dsepconv_gui.export.plan import parse_rate
+from dsepconv_gui.frames.scene_cuts import DEFAULT_CUT_THRESHOLD
+from dsepconv_gui.gui.jobs import JobContext, JobRunner
+from dsepconv_gui.video.clips import Clip
+from dsepconv_gui.video.writer import CODECS
 
 CHANNEL = "export"
 SUFFIX = {"h264": ".mp4", "ffv1": ".mkv", "prores": ".mov", "png": ""}

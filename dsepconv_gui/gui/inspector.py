@@ -10,8 +10,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
-from ..core.network import DeformableTerm
-from .image_view import ImageView
+from dsepconv_gui.gui.image_view import ImageView
+from dsepconv_gui.model.network import DeformableTerm
 
 POSITIVE = (255, 170, 0)
 NEGATIVE = (0, 190, 255)

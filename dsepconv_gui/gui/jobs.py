@@ -16,7 +16,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from ..core.errors import DSepConvError
+from dsepconv_gui.base.errors import DSepConvError
 
 
 class Cancelled(Exception):

@@ -30,21 +30,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.clips import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, Clip, demo_clip, open_clip
-from ..core.device import resolve_device
-from ..core.errors import DSepConvError
-from ..core.interpolator import Interpolator
-from ..core.model_files import resolve_model
-from ..core.pair_analysis import PairAnalysis, analyse_pair
-from ..core.slow_motion import intermediate_frames
-from ..core.visualize import color_wheel_legend, flow_to_color
-from .image_view import ImageView, ViewLinker
-from .export_dialog import ExportDialog
-from .inspector import InspectorPanel, TapOverlay, taps_at
-from .jobs import JobContext, JobRunner
-from .settings import AppSettings
-from .slow_motion_panel import SlowMotionPanel
-from .timeline import Timeline, to_pixmap
+from dsepconv_gui.base.errors import DSepConvError
+from dsepconv_gui.frames.visualize import color_wheel_legend, flow_to_color
+from dsepconv_gui.gui.export_dialog import ExportDialog
+from dsepconv_gui.gui.image_view import ImageView, ViewLinker
+from dsepconv_gui.gui.inspector import InspectorPanel, TapOverlay, taps_at
+from dsepconv_gui.gui.jobs import JobContext, JobRunner
+from dsepconv_gui.gui.settings import AppSettings
+from dsepconv_gui.gui.slow_motion_panel import SlowMotionPanel
+from dsepconv_gui.gui.timeline import Timeline, to_pixmap
+from dsepconv_gui.interpolation.bisection import intermediate_frames
+from dsepconv_gui.interpolation.interpolator import Interpolator
+from dsepconv_gui.interpolation.pair_analysis import PairAnalysis, analyse_pair
+from dsepconv_gui.model.device import resolve_device
+from dsepconv_gui.model.weights import resolve_model
+from dsepconv_gui.video.clips import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, Clip, demo_clip, open_clip
 
 THUMBNAILS = 16
 SLOWMO_CACHE_FRAMES = 2000  # interpolated preview frames kept between plays

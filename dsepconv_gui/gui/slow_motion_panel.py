@@ -5,9 +5,17 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QTimer, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
-from .image_view import ImageView
+from dsepconv_gui.gui.image_view import ImageView
 
 SCALES = {"full resolution": 1.0, "half (preview)": 0.5, "quarter (preview)": 0.25}
 

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 import torch
 
-from ..core.flow_prior import time_reversal
-from ..core.deformable_separable_conv import tap_weights
-from ..core.network import DeformableTerm, DSepConvNet, prior_start
-from .synthetic_occlusion import SEEN_IN_FIRST_ONLY, SEEN_IN_SECOND_ONLY
+from dsepconv_gui.flow.layout import time_reversal
+from dsepconv_gui.model.deformable_separable_conv import tap_weights
+from dsepconv_gui.model.network import DeformableTerm, DSepConvNet, prior_start
+from dsepconv_gui.training.synthetic_occlusion import SEEN_IN_FIRST_ONLY, SEEN_IN_SECOND_ONLY
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..core.clips import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, numbered_images
-from ..core.errors import InputError
-from ..core.images import read_image
+from dsepconv_gui.base.errors import InputError
+from dsepconv_gui.frames.images import read_image
+from dsepconv_gui.video.clips import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, numbered_images, open_clip
 
 
 @dataclass(frozen=True)
@@ -61,32 +61,15 @@ def _scaled(frame: np.ndarray, max_short_side: int) -> np.ndarray:
 def read_frames(source: Source, max_short_side: int = 360) -> Iterator[np.ndarray]:
     """The source's frames in order, RGB uint8, scaled down to max_short_side."""
     if source.kind == "video":
-        capture = cv2.VideoCapture(str(source.path))
-        if not capture.isOpened():
-            raise InputError(f"{source.path}: cannot open video")
+        clip = open_clip(source.path)  # the app's decoder: the same frames as it shows
         try:
-            while True:
-                ok, bgr = capture.read()
-                if not ok:
-                    break
-                yield _scaled(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), max_short_side)
+            for _, frame in clip.iter_frames():
+                yield _scaled(frame, max_short_side)
         finally:
-            capture.release()
+            clip.close()
     elif source.kind == "vimeo":
         for name in ("im1.png", "im2.png", "im3.png"):
             yield _scaled(read_image(source.path / name), max_short_side)
     else:
         for path in numbered_images(source.path):
             yield _scaled(read_image(path), max_short_side)
-
-
-def frame_rate(source: Source) -> float | None:
-    """Frames per second of a video source (None for image folders)."""
-    if source.kind != "video":
-        return None
-    capture = cv2.VideoCapture(str(source.path))
-    try:
-        fps = capture.get(cv2.CAP_PROP_FPS)
-    finally:
-        capture.release()
-    return fps if fps and fps > 0 else None

@@ -21,11 +21,12 @@ from functools import partial
 import numpy as np
 import torch
 
-from ..core.config import DSepConvConfig
-from ..core.flow_prior import flows_for, searched_prior_signature
-from ..core.network import prior_displacements
-from .triplet_bank import TripletBank
-from .workers import parallel_map
+from dsepconv_gui.flow.prior import searched_prior_signature
+from dsepconv_gui.interpolation.interpolator import flows_for
+from dsepconv_gui.model.config import DSepConvConfig
+from dsepconv_gui.model.network import prior_displacements
+from dsepconv_gui.training.triplet_bank import TripletBank
+from dsepconv_gui.training.workers import parallel_map
 
 MIN_SIDE_FRACTION, MAX_SIDE_FRACTION = 1 / 6, 2 / 5  # of the crop
 MIN_HALF_MOTION, MAX_HALF_MOTION = 2, 12  # pixels from frame 0 to the middle (v/2)

@@ -14,17 +14,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..core.checkpoint import load_checkpoint, save_checkpoint
-from ..core.config import DSepConvConfig
-from ..core.errors import CheckpointError, InputError
-from ..core.flow_prior import mirror_signs, time_reversal
-from ..progress_bar import Progress
-from ..core.network import DSepConvNet, prior_frame
-from .losses import LossWeights, interpolation_loss
-from .synthetic_occlusion import (
-    SEEN_IN_BOTH, SEEN_IN_FIRST_ONLY, SEEN_IN_SECOND_ONLY, load_or_build_synthetic_pool,
+from dsepconv_gui.base.errors import CheckpointError, InputError
+from dsepconv_gui.base.progress_bar import Progress
+from dsepconv_gui.flow.layout import mirror_signs, time_reversal
+from dsepconv_gui.model.checkpoint import load_checkpoint, save_checkpoint
+from dsepconv_gui.model.config import DSepConvConfig
+from dsepconv_gui.model.network import DSepConvNet, prior_frame
+from dsepconv_gui.training.losses import LossWeights, interpolation_loss
+from dsepconv_gui.training.synthetic_occlusion import (
+    SEEN_IN_BOTH,
+    SEEN_IN_FIRST_ONLY,
+    SEEN_IN_SECOND_ONLY,
+    load_or_build_synthetic_pool,
 )
-from .triplet_bank import TripletBank
+from dsepconv_gui.training.triplet_bank import TripletBank
 
 STATE_NAME = "train_state.pt"
 WEIGHTS_NAME = "last.safetensors"

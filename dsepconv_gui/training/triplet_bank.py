@@ -16,11 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.errors import InputError
-from ..core.flow_prior import bidirectional_flow, searched_prior, searched_prior_signature
-from ..core.scene_cuts import DEFAULT_CUT_THRESHOLD, thumbnail_difference
-from .sources import Source, read_frames
-from .workers import parallel_map
+from dsepconv_gui.base.errors import InputError
+from dsepconv_gui.flow.layout import FLOW12, FLOW21
+from dsepconv_gui.flow.prior import bidirectional_flow, searched_prior, searched_prior_signature
+from dsepconv_gui.frames.scene_cuts import DEFAULT_CUT_THRESHOLD, thumbnail_difference
+from dsepconv_gui.training.sources import Source, read_frames
+from dsepconv_gui.training.workers import parallel_map
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ def _searched_flows(bank: TripletBank, chunk: range) -> np.ndarray:
     out = []
     for i in chunk:
         flows = np.asarray(bank.flows[i], dtype=np.float32)
-        out.append(searched_prior(bank.frames[i, 0], bank.frames[i, 2], flows[0:2], flows[2:4]).astype(np.float16))
+        out.append(searched_prior(bank.frames[i, 0], bank.frames[i, 2], flows[FLOW12], flows[FLOW21]).astype(np.float16))
     return np.stack(out)
 
 

@@ -1,0 +1,1 @@
+"""The `dsepconv` command line, the benchmark evaluation and the speed benchmark."""

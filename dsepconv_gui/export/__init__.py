@@ -1,0 +1,1 @@
+"""Exporting interpolated clips: the timing plan and the streaming export."""

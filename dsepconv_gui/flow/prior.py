@@ -1,0 +1,97 @@
+"""A classical optical-flow estimate (OpenCV DIS) as the starting point of the tap offsets.
+
+The paper notes that with n = 1 DSepConv is flow-based warping; a model configured with
+flow_prior="dis" starts every tap of frame k where DIS flow points and learns the residual
+offsets, kernels and masks on top. Flows are computed on whole frames, in numpy.
+
+What the network receives (`prior_flows`), by the configuration's prior_motion:
+- "linear": (4, H, W), flow 1→2 then flow 2→1; the taps start at (flow21 - flow12)/4 read
+  at the middle pixel itself.
+- "searched": (6, H, W), the two flows with what DIS plainly misses found by a patch search
+  (flow_search.py), then the middle frame's displacement to frame 1: the linear estimate
+  with the found objects projected to where they are halfway (flow_projection.py).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from dsepconv_gui.flow.layout import FLOW12, FLOW21, flow_channels
+from dsepconv_gui.flow.projection import middle_displacement
+from dsepconv_gui.flow.search import found_motion
+
+# Below this side DIS has no pyramid to work with; such frames get zero flow.
+MIN_FLOW_SIDE = 16
+# flow_scale enlarges frames for DIS up to this many pixels (1920 × 1080), no further:
+# large frames already show DIS fine detail, and DIS's time grows with the pixels.
+MAX_SCALED_PIXELS = 1920 * 1080
+
+
+def effective_scale(height: int, width: int, scale: float) -> float:
+    """scale, reduced so that an enlarged frame stays within MAX_SCALED_PIXELS (never below 1
+    for an enlargement; a reduction is kept as asked)."""
+    if scale <= 1.0:
+        return scale
+    return max(1.0, min(scale, (MAX_SCALED_PIXELS / (height * width)) ** 0.5))
+
+
+def dis_flow(source: np.ndarray, target: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """Dense flow from source to target (RGB uint8 (H, W, 3) each) as (2, H, W) float32
+    (dy, dx) in pixels: pixel p of source is at p + flow(p) in target.
+
+    DIS with the medium preset at finest scale 0 (full resolution) and variational
+    refinement, the strongest of OpenCV's DIS settings on the benchmarks. With scale ≠ 1
+    it runs on both frames resized by scale (cubic; see effective_scale) and the flow is
+    resized back.
+    """
+    h, w = source.shape[:2]
+    if min(h, w) < MIN_FLOW_SIDE:
+        return np.zeros((2, h, w), np.float32)
+    scale = effective_scale(h, w, scale)
+    if scale != 1.0:
+        size = (max(round(w * scale), 1), max(round(h * scale), 1))
+        resized = [cv2.resize(f, size, interpolation=cv2.INTER_CUBIC) for f in (source, target)]
+        flow = dis_flow(*resized)
+        back = [cv2.resize(np.ascontiguousarray(c), (w, h), interpolation=cv2.INTER_LINEAR) for c in flow]
+        return np.stack([back[0] * (h / size[1]), back[1] * (w / size[0])]).astype(np.float32)
+    estimator = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    estimator.setFinestScale(0)
+    flow = estimator.calc(cv2.cvtColor(source, cv2.COLOR_RGB2GRAY), cv2.cvtColor(target, cv2.COLOR_RGB2GRAY), None)
+    return np.ascontiguousarray(flow[:, :, ::-1].transpose(2, 0, 1))
+
+
+def bidirectional_flow(frame1: np.ndarray, frame2: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """(4, H, W) float32: flow 1→2 (dy, dx) then flow 2→1 (dy, dx), the network's prior input."""
+    return np.concatenate([dis_flow(frame1, frame2, scale), dis_flow(frame2, frame1, scale)], axis=0)
+
+
+def prior_flows(frame1: np.ndarray, frame2: np.ndarray, motion: str = "linear", scale: float = 1.0) -> np.ndarray:
+    """The flow input of a flow-prior network for prior_motion `motion` and flow_scale
+    `scale` (see the module docstring): (4, H, W) or (6, H, W) float32."""
+    flow_channels(motion)  # refuses an unknown motion
+    flows = bidirectional_flow(frame1, frame2, scale)
+    if motion == "linear":
+        return flows
+    return searched_prior(frame1, frame2, flows[FLOW12], flows[FLOW21])
+
+
+def searched_prior_signature() -> str:
+    """A short hash of everything that shapes searched_prior's output, for caches of it."""
+    import hashlib
+    import json
+
+    from dsepconv_gui.flow import search as flow_search
+
+    settings = {name: getattr(flow_search, name) for name in (
+        "SEARCH_RADIUS", "PATCH", "FAILURE_COST", "REPLACE_RATIO", "TILE", "MAX_TILES", "LENGTH_PENALTY", "CONSISTENCY")}
+    settings["projection"] = 2  # raise when flow_projection changes what it computes
+    return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def searched_prior(frame1: np.ndarray, frame2: np.ndarray, flow12: np.ndarray, flow21: np.ndarray) -> np.ndarray:
+    """(6, H, W) float32 from DIS flows already computed: the flows with the search's finds,
+    then the middle displacement."""
+    flow12, flow21, found12, found21 = found_motion(frame1, frame2, flow12, flow21)
+    middle = middle_displacement(flow12, flow21, found12, found21)
+    return np.concatenate([flow12, flow21, middle], axis=0).astype(np.float32)

@@ -1,0 +1,83 @@
+"""Everything the app shows for one input pair, computed in one place without Qt: the
+interpolated frame with its intermediates, the truth and error when it exists, and the
+classical interpolators on the same pair."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dsepconv_gui.frames.metrics import psnr
+from dsepconv_gui.interpolation.classical import dis_flow_halfway, frame_average
+from dsepconv_gui.interpolation.intermediates import term_mean_displacement, term_total_weight
+from dsepconv_gui.interpolation.interpolator import InterpolationResult, Interpolator
+from dsepconv_gui.video.clips import Clip
+
+PEERS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+    "frame average": frame_average,
+    "DIS flow": dis_flow_halfway,
+}
+
+
+@dataclass(frozen=True)
+class PairAnalysis:
+    """index_a and index_b are the input frames; truth_index the true middle frame, if any."""
+
+    index_a: int
+    index_b: int
+    truth_index: int | None
+    frame_a: np.ndarray
+    frame_b: np.ndarray
+    result: InterpolationResult
+    mean_displacements: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+    total_weights: tuple[np.ndarray, np.ndarray]  # Σ v·h·m of frame A's taps and of frame B's, (H, W)
+    truth: np.ndarray | None = None
+    psnr: float | None = None
+    peers: dict[str, np.ndarray] = field(default_factory=dict)
+    peer_psnr: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def error_map(self) -> np.ndarray | None:
+        """Mean absolute error over RGB per pixel (H, W), 0..255, or None without truth."""
+        if self.truth is None:
+            return None
+        return np.abs(self.result.frame.astype(np.float32) - self.truth).mean(axis=2)
+
+
+def analyse_pair(
+    interpolator: Interpolator,
+    clip: Clip,
+    index: int,
+    step: int = 1,
+    with_peers: bool = False,
+    check: Callable[[], None] = lambda: None,
+) -> PairAnalysis:
+    """Interpolate between frames index and index + step (step 2 makes frame index + 1 the
+    truth). `check` is called between stages and may raise to cancel."""
+    if step not in (1, 2):
+        raise ValueError(f"step must be 1 or 2, got {step}")
+    last = len(clip) - 1
+    index_a = max(0, min(index, last - step))
+    index_b = min(index_a + step, last)
+    frame_a, frame_b = clip.read(index_a), clip.read(index_b)
+    truth_index = index_a + 1 if step == 2 and index_b == index_a + 2 else None
+    truth = clip.read(truth_index) if truth_index is not None else None
+    check()
+    result = interpolator.interpolate(frame_a, frame_b, with_terms=True)
+    check()
+    displacements = tuple(term_mean_displacement(term) for term in result.terms)
+    weights = tuple(term_total_weight(term) for term in result.terms)
+    peers, peer_psnr = {}, {}
+    if with_peers:
+        for name, peer in PEERS.items():
+            check()
+            peers[name] = peer(frame_a, frame_b)
+            if truth is not None:
+                peer_psnr[name] = psnr(peers[name], truth)
+    return PairAnalysis(
+        index_a=index_a, index_b=index_b, truth_index=truth_index, frame_a=frame_a, frame_b=frame_b,
+        result=result, mean_displacements=displacements, total_weights=weights, truth=truth,
+        psnr=psnr(result.frame, truth) if truth is not None else None, peers=peers, peer_psnr=peer_psnr,
+    )

@@ -1,0 +1,396 @@
+"""The DSepConv network (paper section 2): a U-Net and three estimators of per-pixel
+kernels, offsets and masks, followed by the deformable separable convolution."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from dsepconv_gui.base.errors import InputError
+from dsepconv_gui.flow.layout import BIDIRECTIONAL, FLOW12, FLOW21, MIDDLE
+from dsepconv_gui.model.config import DSepConvConfig
+from dsepconv_gui.model.deformable_separable_conv import (
+    deformable_separable_conv,
+    deformable_separable_conv_streaming,
+    warp,
+)
+from dsepconv_gui.model.occlusion_evidence import occlusion_evidence
+
+# Five average poolings: the network works on sides that are multiples of 32.
+ALIGNMENT = 32
+# Flows enter the network divided by this, to be of the order of one.
+FLOW_INPUT_SCALE = 16.0
+
+
+def conv3x3(in_channels: int, out_channels: int) -> nn.Conv2d:
+    return nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1)
+
+
+class ConvBlock(nn.Sequential):
+    """Three 3×3 convolutions, each followed by a ReLU."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__(
+            conv3x3(in_channels, out_channels), nn.ReLU(inplace=True),
+            conv3x3(out_channels, out_channels), nn.ReLU(inplace=True),
+            conv3x3(out_channels, out_channels), nn.ReLU(inplace=True),
+        )
+
+
+class Upsample(nn.Sequential):
+    """Bilinear ×2 upsampling, then a 3×3 convolution and a ReLU."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__(
+            nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+            conv3x3(channels, channels), nn.ReLU(inplace=True),
+        )
+
+
+class EncoderDecoder(nn.Module):
+    """SepConv's U-Net: five conv levels with average pooling, a bilinear-upsampling decoder,
+    skip connections by addition. Maps (B, in_channels, H, W) to (B, head_width, H/2, W/2)."""
+
+    def __init__(self, config: DSepConvConfig, in_channels: int = 6) -> None:
+        super().__init__()
+        w1, w2, w3, w4, w5 = config.level_widths
+        self.encoders = nn.ModuleList(
+            [ConvBlock(in_channels, w1), ConvBlock(w1, w2), ConvBlock(w2, w3), ConvBlock(w3, w4), ConvBlock(w4, w5)]
+        )
+        # Decoder from the deepest level up: block, upsample, add the encoder skip of that size.
+        self.decoders = nn.ModuleList(
+            [ConvBlock(w5, w5), ConvBlock(w5, w4), ConvBlock(w4, w3), ConvBlock(w3, w2)]
+        )
+        self.upsamples = nn.ModuleList([Upsample(w5), Upsample(w4), Upsample(w3), Upsample(w2)])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = []
+        for encoder in self.encoders:
+            x = encoder(x)
+            skips.append(x)
+            x = F.avg_pool2d(x, kernel_size=2, stride=2)
+        # The first level's features are not added back (as in SepConv): the heads work at H/2.
+        for decoder, upsample, skip in zip(self.decoders, self.upsamples, reversed(skips[1:])):
+            x = upsample(decoder(x)) + skip
+        return x
+
+
+class EstimatorHead(nn.Sequential):
+    """One estimator sub-network: three 3×3 conv + ReLU, bilinear ×2 upsampling, one 3×3 conv.
+    Maps the U-Net's (B, head_width, H/2, W/2) features to (B, out_channels, H, W)."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__(
+            conv3x3(in_channels, in_channels), nn.ReLU(inplace=True),
+            conv3x3(in_channels, in_channels), nn.ReLU(inplace=True),
+            conv3x3(in_channels, out_channels), nn.ReLU(inplace=True),
+            nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+            conv3x3(out_channels, out_channels),
+        )
+
+
+class BlendHead(nn.Sequential):
+    """An estimator of one signed map (the blend logit). EstimatorHead narrows to its output
+    channels before the last ReLU, which for one channel leaves a map of one sign plus a
+    constant; this one keeps its width up to the last convolution, as the same layers in the
+    same order otherwise."""
+
+    def __init__(self, in_channels: int) -> None:
+        super().__init__(
+            conv3x3(in_channels, in_channels), nn.ReLU(inplace=True),
+            conv3x3(in_channels, in_channels), nn.ReLU(inplace=True),
+            conv3x3(in_channels, in_channels), nn.ReLU(inplace=True),
+            nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+            conv3x3(in_channels, 1),
+        )
+
+
+@dataclass(frozen=True)
+class DeformableTerm:
+    """What one input frame contributes to the output, and the parameters that made it.
+
+    Shapes as tensors (B, ...) or, after `map` to numpy for one item, without the batch axis:
+    vertical, horizontal (B, n, H, W); offset_y, offset_x (B, n*n, H, W) in pixels, tap
+    k = i*n + j; mask (B, n*n, H, W) in [0, 1] or None for a model without masks; result
+    (B, 3, H, W): the input frame convolved with these kernels, offsets and mask; prior
+    (B, 2, H, W): the (dy, dx) every tap started from (a model with a flow prior), else None.
+    The offsets include the prior: they say where the taps land.
+    """
+
+    vertical: Any
+    horizontal: Any
+    offset_y: Any
+    offset_x: Any
+    mask: Any
+    result: Any
+    prior: Any = None
+
+    def map(self, fn: Callable[[Any], Any]) -> DeformableTerm:
+        """The same term with fn applied to every array (None stays None)."""
+        return replace(
+            self,
+            **{f.name: None if getattr(self, f.name) is None else fn(getattr(self, f.name)) for f in fields(self)},
+        )
+
+
+@dataclass(frozen=True)
+class DSepConvOutput:
+    """The interpolated frame (B, 3, H, W) and, when asked for, the two frames' terms."""
+
+    frame: torch.Tensor
+    terms: tuple[DeformableTerm, DeformableTerm] | None = None
+
+
+class DSepConvNet(nn.Module):
+    """DSepConv: two frames in [0, 1], (B, 3, H, W) each, to the frame halfway between."""
+
+    def __init__(self, config: DSepConvConfig) -> None:
+        super().__init__()
+        self.config = config
+        n, width = config.kernel_size, config.head_width
+        self.features = EncoderDecoder(config, config.input_channels)
+        self.vertical1, self.vertical2 = EstimatorHead(width, n), EstimatorHead(width, n)
+        self.horizontal1, self.horizontal2 = EstimatorHead(width, n), EstimatorHead(width, n)
+        self.offset_y1, self.offset_y2 = EstimatorHead(width, n * n), EstimatorHead(width, n * n)
+        self.offset_x1, self.offset_x2 = EstimatorHead(width, n * n), EstimatorHead(width, n * n)
+        self.mask1 = EstimatorHead(width, n * n) if config.use_mask else None
+        self.mask2 = EstimatorHead(width, n * n) if config.use_mask else None
+        # One logit per pixel that moves weight from one frame to the other: frame 1's mask
+        # logits minus it, frame 2's plus it (config.occlusion_blend).
+        self.blend = BlendHead(width) if config.occlusion_blend else None
+        self.initialize_weights()
+
+    def initialize_weights(self) -> None:
+        """He initialisation for every 3×3 conv (each is followed by a ReLU), so activations
+        keep their scale through the deep U-Net; PyTorch's default shrinks them about tenfold
+        by the heads, which starves the zero-initialised last layers of gradient. Then the
+        heads' start (initialize_heads)."""
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+                nn.init.zeros_(module.bias)
+        self.initialize_heads()
+
+    def initialize_heads(self) -> None:
+        """Start as the average of the two frames: the heads' last layers have zero weights,
+        offsets and mask logits start at zero (mask 0.5, as in deformable convolution v2) and
+        each 1-D kernel is a unit tap at its centre, scaled so both frames weigh 1/2."""
+        n = self.config.kernel_size
+        initial_mask = 0.5 if self.config.use_mask else 1.0
+        centre_value = (0.5 / initial_mask) ** 0.5
+        for head in self.heads():
+            nn.init.zeros_(head[-1].weight)
+            nn.init.zeros_(head[-1].bias)
+        if self.config.flow_prior != "none" and self.config.prior_sampling == "bicubic":
+            return  # the cubic weights are the kernels' start (prior_start); masks at 0.5 halve each frame
+        with torch.no_grad():
+            for head in (self.vertical1, self.vertical2, self.horizontal1, self.horizontal2):
+                head[-1].bias[n // 2] = centre_value
+
+    def heads(self) -> list[EstimatorHead]:
+        """Every estimator sub-network (kernels, offsets and, if used, masks)."""
+        heads = [self.vertical1, self.vertical2, self.horizontal1, self.horizontal2,
+                 self.offset_y1, self.offset_y2, self.offset_x1, self.offset_x2]
+        heads += [self.mask1, self.mask2] if self.config.use_mask else []
+        return heads + ([self.blend] if self.blend is not None else [])
+
+    # Heads whose weights a model file without them may lack: they start at zero, so a model
+    # started from such a file (train --init) computes what the file's model computes.
+    NEUTRAL_AT_START = ("blend",)
+
+    def parameter_count(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def forward(
+        self,
+        frame1: torch.Tensor,
+        frame2: torch.Tensor,
+        return_terms: bool = False,
+        flows: torch.Tensor | None = None,
+    ) -> DSepConvOutput:
+        """Interpolate the middle frame of two (B, 3, H, W) frames in [0, 1].
+
+        Any size: frames are padded (replicate) to a multiple of 32 for the network and its
+        outputs cropped back. `return_terms` adds each frame's kernels, offsets, masks and
+        deformable result, which are computed anyway. A model with a flow prior needs
+        `flows` (B, 4, H, W): flow 1→2 (dy, dx) then 2→1 (dy, dx), and with
+        prior_motion="searched" (B, 6, H, W), the middle displacement after them; see
+        flow_prior.prior_flows.
+        """
+        term1, term2 = self.estimate(frame1, frame2, flows)
+        term1 = replace(term1, result=synthesize(frame1, term1))
+        term2 = replace(term2, result=synthesize(frame2, term2))
+        frame = term1.result + term2.result
+        return DSepConvOutput(frame=frame, terms=(term1, term2) if return_terms else None)
+
+    def estimate(
+        self, frame1: torch.Tensor, frame2: torch.Tensor, flows: torch.Tensor | None = None
+    ) -> tuple[DeformableTerm, DeformableTerm]:
+        """The network part: each frame's kernels, offsets (prior included) and masks, at the
+        frames' size, with result None. `synthesize` applies them; tiled inference runs this
+        on tiles and synthesises each tile's pixels from the whole frames."""
+        check_frame_pair(frame1, frame2)
+        h, w = frame1.shape[-2:]
+        uses_prior = self.config.flow_prior != "none"
+        if uses_prior:
+            check_flows(flows, frame1, self.config.flow_channels)
+        pad = alignment_padding(h, w)
+        if any(pad):
+            frame1 = F.pad(frame1, pad, mode="replicate")
+            frame2 = F.pad(frame2, pad, mode="replicate")
+            flows = F.pad(flows, pad, mode="replicate") if uses_prior else None
+        inputs = [frame1 - 0.5, frame2 - 0.5]
+        prior1 = prior2 = None
+        if uses_prior:
+            prior1, prior2 = prior_displacements(flows)
+            warped1, warped2 = warp(frame1, prior1), warp(frame2, prior2)
+            inputs += [flows[:, BIDIRECTIONAL] / FLOW_INPUT_SCALE, warped1 - 0.5, warped2 - 0.5]
+            if self.config.occlusion_evidence:
+                inputs.append(occlusion_evidence(frame1, frame2, flows, prior1, prior2, warped1, warped2))
+        x = torch.cat(inputs, dim=1)
+        if self.features.encoders[0][0].weight.is_contiguous(memory_format=torch.channels_last):
+            x = x.contiguous(memory_format=torch.channels_last)  # see Interpolator: faster convs on CPU
+        features = self.features(x)
+        blend = self.blend(features) if self.blend is not None else None
+        term1 = self._term(features, prior1, self.vertical1, self.horizontal1, self.offset_y1, self.offset_x1, self.mask1,
+                           None if blend is None else -blend)
+        term2 = self._term(features, prior2, self.vertical2, self.horizontal2, self.offset_y2, self.offset_x2, self.mask2,
+                           blend)
+        if not any(pad):
+            return term1, term2
+        left, _, top, _ = pad
+        return (term1.map(lambda t: t[..., top:top + h, left:left + w]),
+                term2.map(lambda t: t[..., top:top + h, left:left + w]))
+
+    def _term(self, features, prior, vertical, horizontal, offset_y, offset_x, mask, blend=None) -> DeformableTerm:
+        v, h = vertical(features), horizontal(features)
+        dy, dx = offset_y(features), offset_x(features)
+        if prior is not None:
+            base = prior_start(prior, self.config.kernel_size, self.config.prior_sampling)
+            v, h = v + base.vertical, h + base.horizontal
+            dy, dx = dy + base.offset_y, dx + base.offset_x
+        m = None
+        if mask is not None:
+            logits = mask(features)
+            m = torch.sigmoid(logits if blend is None else logits + blend)
+        return DeformableTerm(vertical=v, horizontal=h, offset_y=dy, offset_x=dx, mask=m, result=None, prior=prior)
+
+
+def synthesize(frame: torch.Tensor, term: DeformableTerm, origin: tuple[int, int] = (0, 0)) -> torch.Tensor:
+    """frame convolved with a term's kernels, offsets and mask. While gradients are recorded
+    this is the reference op (all taps at once); for inference the streaming op, which holds
+    one tap's samples at a time and can synthesise a region (origin) from the whole frame."""
+    parameters = (term.vertical, term.horizontal, term.offset_y, term.offset_x, term.mask)
+    if torch.is_grad_enabled() and origin == (0, 0) and term.vertical.shape[-2:] == frame.shape[-2:]:
+        return deformable_separable_conv(frame, *parameters)
+    return deformable_separable_conv_streaming(frame, *parameters, origin=origin)
+
+
+def cubic_weights(t: torch.Tensor, a: float = -0.75) -> tuple[torch.Tensor, ...]:
+    """Keys' cubic convolution weights of the pixels at -1, 0, 1, 2 for a read at fraction t
+    in [0, 1) past pixel 0 (a = -0.75, as OpenCV's INTER_CUBIC)."""
+    def near(x):  # |x| <= 1
+        return ((a + 2) * x - (a + 3)) * x * x + 1
+
+    def far(x):  # 1 < |x| < 2
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+
+    return far(1 + t), near(t), near(1 - t), far(2 - t)
+
+
+@dataclass(frozen=True)
+class PriorStart:
+    """Where an untrained flow-prior network's kernels and offsets start (the heads add to it)."""
+
+    vertical: torch.Tensor | float
+    horizontal: torch.Tensor | float
+    offset_y: torch.Tensor
+    offset_x: torch.Tensor
+
+
+def prior_start(prior: torch.Tensor, kernel_size: int, sampling: str) -> PriorStart:
+    """The start for a prior displacement (B, 2, H, W). "bilinear": every tap at the prior
+    (the heads' kernel biases make a centred unit tap). "bicubic": taps at the prior's whole
+    part floor(d), so that they read whole pixels, and the 1-D kernels are the cubic weights
+    of the fraction d - floor(d) on taps r-1..r+2 (r the centre): together a bicubic read."""
+    if sampling != "bicubic":
+        return PriorStart(0.0, 0.0, prior[:, 0:1], prior[:, 1:2])
+    whole = torch.floor(prior)
+    fraction = prior - whole
+    r = kernel_size // 2
+
+    def kernel(t: torch.Tensor) -> torch.Tensor:  # (B, 1, H, W) -> (B, n, H, W)
+        zeros = torch.zeros_like(t)
+        taps = [zeros] * kernel_size
+        for k, weight in zip(range(r - 1, r + 3), cubic_weights(t)):
+            taps[k] = weight
+        return torch.cat(taps, dim=1)
+
+    return PriorStart(kernel(fraction[:, 0:1]), kernel(fraction[:, 1:2]), whole[:, 0:1], whole[:, 1:2])
+
+
+def prior_frame(config: DSepConvConfig, frame1: torch.Tensor, frame2: torch.Tensor, flows: torch.Tensor) -> torch.Tensor:
+    """What an untrained flow-prior network outputs: the two frames read at the prior's
+    positions (bilinearly or bicubically, per config) and averaged."""
+    prior1, prior2 = prior_displacements(flows)
+    out = []
+    for frame, prior in ((frame1, prior1), (frame2, prior2)):
+        start = prior_start(prior, config.kernel_size, config.prior_sampling)
+        if config.prior_sampling == "bicubic":
+            n = config.kernel_size
+            ones = torch.ones_like(start.offset_y).expand(-1, n * n, -1, -1)
+            out.append(deformable_separable_conv(frame, start.vertical, start.horizontal,
+                                                 start.offset_y * ones, start.offset_x * ones))
+        else:
+            out.append(warp(frame, prior))
+    return (out[0] + out[1]) / 2
+
+
+def prior_displacements(flows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where the taps of frames 1 and 2 start, (B, 2, H, W) each as (dy, dx), from flows
+    (B, 4, H, W) = flow 1→2 then 2→1, or (B, 6, H, W) whose last two channels are the
+    middle displacement (flow_projection.py). With four: middle pixel p reads
+    frame 1 near p - flow12(p)/2 ≈ p + flow21(p)/2; averaging the two estimates (measured:
+    +0.24 dB on middlebury-other over flow12 alone) gives a prior symmetric in time. Either
+    way frame 2 reads at the mirrored position."""
+    if flows.shape[1] == 6:
+        prior1 = flows[:, MIDDLE]
+    else:
+        prior1 = 0.25 * (flows[:, FLOW21] - flows[:, FLOW12])
+    return prior1, -prior1
+
+
+def check_flows(flows: torch.Tensor | None, frame: torch.Tensor, channels: int = 4) -> None:
+    """Raise InputError unless flows is (B, channels, H, W) for frames of frame's shape."""
+    if flows is None:
+        raise InputError(
+            f"this model starts its offsets from optical flow: pass flows (B, {channels}, H, W) "
+            "(see dsepconv_gui.flow.prior)"
+        )
+    b, _, h, w = frame.shape
+    if tuple(flows.shape) != (b, channels, h, w):
+        raise InputError(f"flows must have shape {(b, channels, h, w)}, got {tuple(flows.shape)}")
+
+
+def check_frame_pair(frame1: torch.Tensor, frame2: torch.Tensor) -> None:
+    """Raise InputError unless both are (B, 3, H, W) floating tensors of the same shape."""
+    for name, frame in (("frame1", frame1), ("frame2", frame2)):
+        if frame.dim() != 4 or frame.shape[1] != 3:
+            raise InputError(f"{name} must be (B, 3, H, W), got shape {tuple(frame.shape)}")
+        if not frame.is_floating_point():
+            raise InputError(f"{name} must be a floating tensor in [0, 1], got {frame.dtype}")
+        if frame.shape[-1] < 1 or frame.shape[-2] < 1:
+            raise InputError(f"{name} is empty: shape {tuple(frame.shape)}")
+    if frame1.shape != frame2.shape:
+        raise InputError(f"frames differ in shape: {tuple(frame1.shape)} and {tuple(frame2.shape)}")
+
+
+def alignment_padding(height: int, width: int) -> tuple[int, int, int, int]:
+    """(left, right, top, bottom) padding that makes both sides multiples of ALIGNMENT,
+    split evenly so that both borders see the same context."""
+    extra_h, extra_w = -height % ALIGNMENT, -width % ALIGNMENT
+    return (extra_w // 2, extra_w - extra_w // 2, extra_h // 2, extra_h - extra_h // 2)

@@ -1,0 +1,1 @@
+"""Video files: the only package that imports PyAV (decoding, encoding, audio, streaming)."""
