@@ -219,7 +219,7 @@ def test_dump_intermediates_keeps_unrelated_files_and_never_replaces_an_input(pa
 # mid-export (after the temporary file exists, before the export is done).
 SLOW_CLI = """
 import sys, time
-from dsepconv_gui import cli
+from dsepconv_gui.cli import main as cli
 
 class Slow:
     class loaded:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from dsepconv_gui.flow.prior import flows_for
+from dsepconv_gui.interpolation.interpolator import flows_for
 from dsepconv_gui.model.checkpoint import load_checkpoint
 from dsepconv_gui.model.config import DSepConvConfig
 from dsepconv_gui.model.network import prior_start
