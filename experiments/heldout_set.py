@@ -26,8 +26,12 @@ from dsepconv_gui.training.triplet_bank import BankSettings
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("data", nargs="+", type=Path, help="the training data, as given to dsepconv train")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "data", nargs="+", type=Path, help="the training data, as given to dsepconv train"
+    )
     parser.add_argument("-o", "--output", type=Path, required=True)
     parser.add_argument("--per-source", type=int, default=30)
     parser.add_argument("--strides", type=int, nargs="+", default=[1, 2, 3])

@@ -28,15 +28,21 @@ H, W, SIDE, LEFT = 96, 160, 32, 48
 def moving_square(seed: int, motion: int) -> tuple[np.ndarray, np.ndarray]:
     """Frames 1 and 2: a textured square at x = LEFT, then LEFT + motion (moving right)."""
     rng = np.random.default_rng(seed)
-    background = cv2.resize(rng.integers(0, 140, (H // 4, W // 4, 3), dtype=np.uint8), (W, H),
-                            interpolation=cv2.INTER_CUBIC)
-    square = cv2.resize(rng.integers(150, 256, (SIDE // 4, SIDE // 4, 3), dtype=np.uint8), (SIDE, SIDE),
-                        interpolation=cv2.INTER_NEAREST)
+    background = cv2.resize(
+        rng.integers(0, 140, (H // 4, W // 4, 3), dtype=np.uint8),
+        (W, H),
+        interpolation=cv2.INTER_CUBIC,
+    )
+    square = cv2.resize(
+        rng.integers(150, 256, (SIDE // 4, SIDE // 4, 3), dtype=np.uint8),
+        (SIDE, SIDE),
+        interpolation=cv2.INTER_NEAREST,
+    )
     top = (H - SIDE) // 2
     frames = []
     for x in (LEFT, LEFT + motion):
         frame = background.copy()
-        frame[top:top + SIDE, x:x + SIDE] = square
+        frame[top : top + SIDE, x : x + SIDE] = square
         frames.append(frame)
     return frames[0], frames[1]
 
@@ -52,8 +58,12 @@ DIRECTIONS = {
 
 def probe(interpolator: Interpolator, seeds=(0, 1, 2), motions=(12, 16, 24)) -> dict[str, float]:
     """Mean weight and mask leads of the frame that shows each strip, over all pairs."""
-    leads: dict[str, list[float]] = {"uncovered weight": [], "uncovered mask": [],
-                                     "covered weight": [], "covered mask": []}
+    leads: dict[str, list[float]] = {
+        "uncovered weight": [],
+        "uncovered mask": [],
+        "covered weight": [],
+        "covered mask": [],
+    }
     top = (H - SIDE) // 2
     rows = slice(top + 4, top + SIDE - 4)
     for seed in seeds:
@@ -76,7 +86,9 @@ def probe(interpolator: Interpolator, seeds=(0, 1, 2), motions=(12, 16, 24)) -> 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("models", nargs="+", help="model files or random:PRESET")
     args = parser.parse_args()
     device = resolve_device("cpu")
@@ -85,8 +97,11 @@ def main() -> None:
     for spec in args.models:
         loaded, _ = resolve_model(spec)
         leads = probe(Interpolator(loaded, device))
-        print(f"| {spec} | {leads['uncovered weight']:+.2f} / {leads['uncovered mask']:+.2f} "
-              f"| {leads['covered weight']:+.2f} / {leads['covered mask']:+.2f} |", flush=True)
+        print(
+            f"| {spec} | {leads['uncovered weight']:+.2f} / {leads['uncovered mask']:+.2f} "
+            f"| {leads['covered weight']:+.2f} / {leads['covered mask']:+.2f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -27,11 +27,20 @@ def main() -> None:
     leading = (rows, slice(LEFT + SIDE + 2, LEFT + SIDE + MOTION // 2 - 2))
     for name in sys.argv[1:]:
         loaded, _ = resolve_model(name, "cpu")
-        term1, term2 = Interpolator(loaded, resolve_device("cpu")).interpolate(*uncovering_pair(), with_terms=True).terms
+        term1, term2 = (
+            Interpolator(loaded, resolve_device("cpu"))
+            .interpolate(*uncovering_pair(), with_terms=True)
+            .terms
+        )
         w1, w2 = term_total_weight(term1), term_total_weight(term2)
-        mask_lead = term2.mask[:, uncovered[0], uncovered[1]].mean() - term1.mask[:, uncovered[0], uncovered[1]].mean()
-        print(f"{name}: uncovered W2 - W1 {(w2 - w1)[uncovered].mean():+.2f}, mask2 - mask1 {mask_lead:+.2f}; "
-              f"leading edge W1 - W2 {(w1 - w2)[leading].mean():+.2f}; both see W2 - W1 {(w2 - w1)[0:16].mean():+.2f}")
+        mask_lead = (
+            term2.mask[:, uncovered[0], uncovered[1]].mean()
+            - term1.mask[:, uncovered[0], uncovered[1]].mean()
+        )
+        print(
+            f"{name}: uncovered W2 - W1 {(w2 - w1)[uncovered].mean():+.2f}, mask2 - mask1 {mask_lead:+.2f}; "
+            f"leading edge W1 - W2 {(w1 - w2)[leading].mean():+.2f}; both see W2 - W1 {(w2 - w1)[0:16].mean():+.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -50,10 +50,17 @@ def selection_set(per_source: int = 4) -> list[tuple[str, np.ndarray, np.ndarray
 
 def benchmark_set():
     root = DATA / "benchmarks"
-    out = [("middlebury-other", *(read_image(d / n) for n in ("frame10.png", "frame10i11.png", "frame11.png")))
-           for d in sorted((root / "middlebury-other").iterdir())]
-    out += [("ucf101-dvf21", *(read_image(d / f"frame{k}.png") for k in range(3)))
-            for d in sorted((root / "ucf101-dvf21").iterdir())]
+    out = [
+        (
+            "middlebury-other",
+            *(read_image(d / n) for n in ("frame10.png", "frame10i11.png", "frame11.png")),
+        )
+        for d in sorted((root / "middlebury-other").iterdir())
+    ]
+    out += [
+        ("ucf101-dvf21", *(read_image(d / f"frame{k}.png") for k in range(3)))
+        for d in sorted((root / "ucf101-dvf21").iterdir())
+    ]
     return out
 
 
@@ -63,8 +70,12 @@ def sample(field: np.ndarray, d: np.ndarray, interpolation=cv2.INTER_LINEAR) -> 
     rows, cols = np.mgrid[0:h, 0:w].astype(np.float32)
     mx, my = cols + d[1], rows + d[0]
     if field.ndim == 3 and field.shape[0] in (2, 4):
-        return np.stack([cv2.remap(c, mx, my, interpolation, borderMode=cv2.BORDER_REPLICATE) for c in field])
-    return cv2.remap(field, mx, my, interpolation, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+        return np.stack(
+            [cv2.remap(c, mx, my, interpolation, borderMode=cv2.BORDER_REPLICATE) for c in field]
+        )
+    return cv2.remap(field, mx, my, interpolation, borderMode=cv2.BORDER_REPLICATE).astype(
+        np.float32
+    )
 
 
 def fixed_point(flow: np.ndarray, iterations: int = 3) -> np.ndarray:
@@ -99,7 +110,10 @@ def flows(f0, f2, scale=1.0):
     if scale == 1.0:
         return dis_flow(f0, f2), dis_flow(f2, f0)
     h, w = f0.shape[:2]
-    up = [cv2.resize(f, (int(w * scale), int(h * scale)), interpolation=cv2.INTER_CUBIC) for f in (f0, f2)]
+    up = [
+        cv2.resize(f, (int(w * scale), int(h * scale)), interpolation=cv2.INTER_CUBIC)
+        for f in (f0, f2)
+    ]
     back = lambda f: np.stack([cv2.resize(c, (w, h)) for c in f]) / scale  # noqa: E731
     return back(dis_flow(up[0], up[1])), back(dis_flow(up[1], up[0]))
 
@@ -121,7 +135,11 @@ def project_all(f12, f21):
                 targets.append((ty * w + tx)[inside])
                 motions.append(sign * 0.5 * flow[:, inside])
                 priorities.append(priority[inside])
-    target, motion, priority = np.concatenate(targets), np.concatenate(motions, 1), np.concatenate(priorities)
+    target, motion, priority = (
+        np.concatenate(targets),
+        np.concatenate(motions, 1),
+        np.concatenate(priorities),
+    )
     best = np.full(h * w, -1.0)
     np.maximum.at(best, target, priority)
     keep = priority >= best[target] - 0.5
@@ -129,7 +147,9 @@ def project_all(f12, f21):
     count = np.bincount(target, minlength=h * w)
     out = linear_middle(f12, f21).reshape(2, -1).copy()
     for c in range(2):
-        out[c, count > 0] = np.bincount(target, motion[c], minlength=h * w)[count > 0] / count[count > 0]
+        out[c, count > 0] = (
+            np.bincount(target, motion[c], minlength=h * w)[count > 0] / count[count > 0]
+        )
     return out.reshape(2, h, w)
 
 
@@ -151,7 +171,7 @@ def starts(f0, f2):
     def occlusion_weights():
         e1 = np.linalg.norm(sample(f12, d) + sample(f21, d + sample(f12, d)), axis=0)
         e2 = np.linalg.norm(sample(f21, -d) + sample(f12, -d + sample(f21, -d)), axis=0)
-        a1, a2 = np.exp(-e1**2), np.exp(-e2**2)
+        a1, a2 = np.exp(-(e1**2)), np.exp(-(e2**2))
         weight = ((a1 + 1e-3) / (a1 + a2 + 2e-3))[..., None]
         return weight * sample(f0, d) + (1 - weight) * sample(f2, -d)
 
@@ -167,16 +187,29 @@ def starts(f0, f2):
         ("bicubic read at the symmetric prior", lambda: bicubic(d)),
         ("bilinear, prior by fixed-point iteration", fixed_point_start),
         ("bilinear, forward-backward occlusion weights", occlusion_weights),
-        ("bicubic, soft choice among 5 candidates",
-         lambda: soft_choice(candidates(f12, f21), f0, f2, cv2.INTER_CUBIC)),
-        ("same, DIS on frames upscaled 1.5x",
-         lambda: soft_choice(candidates(*flows(f0, f2, 1.5)), f0, f2, cv2.INTER_CUBIC)),
+        (
+            "bicubic, soft choice among 5 candidates",
+            lambda: soft_choice(candidates(f12, f21), f0, f2, cv2.INTER_CUBIC),
+        ),
+        (
+            "same, DIS on frames upscaled 1.5x",
+            lambda: soft_choice(candidates(*flows(f0, f2, 1.5)), f0, f2, cv2.INTER_CUBIC),
+        ),
         ("bicubic, every pixel projected to the middle", lambda: bicubic(project_all(f12, f21))),
-        ("bicubic, search repairs unchecked, every pixel projected", lambda: bicubic(project_all(*repairs()))),
-        ("bicubic, search finds checked both ways and projected",
-         lambda: bicubic(middle_displacement(*consistent_repairs(f12, f21, *repairs())))),
-        ("search finds projected, DIS on frames upscaled 1.5x (shipped)",
-         lambda: bicubic(searched_prior(f0, f2, *np.split(bidirectional_flow(f0, f2, 1.5), 2))[4:6])),
+        (
+            "bicubic, search repairs unchecked, every pixel projected",
+            lambda: bicubic(project_all(*repairs())),
+        ),
+        (
+            "bicubic, search finds checked both ways and projected",
+            lambda: bicubic(middle_displacement(*consistent_repairs(f12, f21, *repairs()))),
+        ),
+        (
+            "search finds projected, DIS on frames upscaled 1.5x (shipped)",
+            lambda: bicubic(
+                searched_prior(f0, f2, *np.split(bidirectional_flow(f0, f2, 1.5), 2))[4:6]
+            ),
+        ),
     ]
 
 
@@ -189,8 +222,13 @@ def psnr(prediction, truth):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--benchmarks", action="store_true", help="score on the benchmarks instead")
-    parser.add_argument("--only", action="append", default=[], metavar="TEXT",
-                        help="only the starts whose name contains TEXT (repeatable: any of them)")
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="only the starts whose name contains TEXT (repeatable: any of them)",
+    )
     args = parser.parse_args()
     data = benchmark_set() if args.benchmarks else selection_set()
     scores: dict[tuple[str, str], list[float]] = {}

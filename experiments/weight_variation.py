@@ -24,16 +24,23 @@ DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "train"
 
 
 def pairs() -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    airplane = list(read_frames(Source(DATA / "clips" / "moviepy-airplane.mp4", "video"), max_short_side=10_000))
+    airplane = list(
+        read_frames(Source(DATA / "clips" / "moviepy-airplane.mp4", "video"), max_short_side=10_000)
+    )
     libby = DATA / "davis2016-val" / "libby"
     return {
         "moviepy-airplane.mp4 frames 30, 31": (airplane[30], airplane[31]),
-        "DAVIS libby (held out) frames 0, 2": (read_image(libby / "00000.jpg"), read_image(libby / "00002.jpg")),
+        "DAVIS libby (held out) frames 0, 2": (
+            read_image(libby / "00000.jpg"),
+            read_image(libby / "00002.jpg"),
+        ),
     }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("models", nargs="+")
     args = parser.parse_args()
     device = resolve_device("cpu")
@@ -46,8 +53,10 @@ def main() -> None:
             weight = term_total_weight(term1)
             mask = term1.mask.mean(axis=0)
             low, high = np.percentile(weight, [1, 99])
-            print(f"{name} | {pair} | std W1 {weight.std():.4f} | std mean mask1 {mask.std():.4f} "
-                  f"| W1 {low:.2f} to {high:.2f}")
+            print(
+                f"{name} | {pair} | std W1 {weight.std():.4f} | std mean mask1 {mask.std():.4f} "
+                f"| W1 {low:.2f} to {high:.2f}"
+            )
 
 
 if __name__ == "__main__":

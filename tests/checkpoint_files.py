@@ -15,7 +15,9 @@ from .conftest import make_random_network
 TINY = DSepConvConfig(kernel_size=3, base_width=2)
 
 
-def checkpoint_parts(config: DSepConvConfig = TINY, seed: int = 0) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
+def checkpoint_parts(
+    config: DSepConvConfig = TINY, seed: int = 0
+) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
     """The header (string metadata) and tensors of a valid checkpoint of `config`."""
     header = {
         "format": FORMAT,
@@ -28,7 +30,9 @@ def checkpoint_parts(config: DSepConvConfig = TINY, seed: int = 0) -> tuple[dict
     return header, {name: t.detach().contiguous() for name, t in model.state_dict().items()}
 
 
-def write_checkpoint_file(path: Path, header: dict[str, str | None], tensors: dict[str, torch.Tensor]) -> Path:
+def write_checkpoint_file(
+    path: Path, header: dict[str, str | None], tensors: dict[str, torch.Tensor]
+) -> Path:
     """A safetensors file with this header (keys whose value is None left out) and tensors."""
     save_file(tensors, str(path), metadata={k: v for k, v in header.items() if v is not None})
     return path

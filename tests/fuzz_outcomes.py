@@ -12,7 +12,9 @@ from dsepconv_gui.base.errors import DSepConvError
 
 
 class FuzzOutcomes:
-    def __init__(self, success: str, time_limit: float, refusal: type[Exception] = DSepConvError) -> None:
+    def __init__(
+        self, success: str, time_limit: float, refusal: type[Exception] = DSepConvError
+    ) -> None:
         self.success, self.time_limit, self.refusal = success, time_limit, refusal
         self.tried = self.succeeded = self.refused = 0
         self.slowest = (0.0, "")

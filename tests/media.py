@@ -24,10 +24,12 @@ def square_texture(seed: int = 0) -> np.ndarray:
     return np.kron(coarse, np.ones((4, 4, 1), dtype=np.uint8))
 
 
-def square_frame(x: int, background: int = BACKGROUND, texture: np.ndarray | None = None) -> np.ndarray:
+def square_frame(
+    x: int, background: int = BACKGROUND, texture: np.ndarray | None = None
+) -> np.ndarray:
     frame = np.full((HEIGHT, WIDTH, 3), background, dtype=np.uint8)
     y = (HEIGHT - SIDE) // 2
-    frame[y:y + SIDE, x:x + SIDE] = square_texture() if texture is None else texture
+    frame[y : y + SIDE, x : x + SIDE] = square_texture() if texture is None else texture
     return frame
 
 
@@ -36,16 +38,27 @@ def tone(seconds: float, frequency: float = 440.0) -> np.ndarray:
     return (0.3 * np.sin(2 * np.pi * frequency * t)).astype(np.float32)[None]
 
 
-def write_square_clip(path: Path, frames: int = 12, rate: Fraction = Fraction(24), audio: bool = True,
-                      cut_at: int | None = None, codec: str = "h264") -> Path:
+def write_square_clip(
+    path: Path,
+    frames: int = 12,
+    rate: Fraction = Fraction(24),
+    audio: bool = True,
+    cut_at: int | None = None,
+    codec: str = "h264",
+) -> Path:
     """The moving square; from frame `cut_at` on, a different shot (bright background, the
     square elsewhere) so that a cut lies between cut_at - 1 and cut_at."""
     track = GeneratedAudio(tone(frames / rate), SAMPLE_RATE) if audio else None
     with VideoWriter(path, rate, codec=codec, crf=0, audio=track) as writer:
         for i in range(frames):
             if cut_at is not None and i >= cut_at:
-                writer.write(square_frame(WIDTH - SIDE - 8 - 2 * (i - cut_at), background=210,
-                                          texture=255 - square_texture(1)))
+                writer.write(
+                    square_frame(
+                        WIDTH - SIDE - 8 - 2 * (i - cut_at),
+                        background=210,
+                        texture=255 - square_texture(1),
+                    )
+                )
             else:
                 writer.write(square_frame(START_X + SPEED * i))
     return path
@@ -86,8 +99,9 @@ def decode(path: Path) -> tuple[list[np.ndarray], list[float], dict]:
     return frames, times, facts
 
 
-def write_flat_clip_with_audio(path: Path, audio_codec: str, samples: np.ndarray, sample_format: str,
-                               chunk: int, garble=None) -> Path:
+def write_flat_clip_with_audio(
+    path: Path, audio_codec: str, samples: np.ndarray, sample_format: str, chunk: int, garble=None
+) -> Path:
     """12 flat FFV1 frames (64×48 at 24 fps) in Matroska and `samples` (1, n) as a mono
     48 kHz audio stream encoded with `audio_codec` in frames of `chunk` samples. `garble`,
     if given, maps each audio packet to the packet muxed instead (a damaged stream)."""
@@ -98,13 +112,18 @@ def write_flat_clip_with_audio(path: Path, audio_codec: str, samples: np.ndarray
         video.width, video.height, video.pix_fmt = 64, 48, "bgr0"
         audio = container.add_stream(audio_codec, rate=48000, layout="mono")
         for i in range(12):
-            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 20 * i, np.uint8), format="rgb24")
+            frame = av.VideoFrame.from_ndarray(
+                np.full((48, 64, 3), 20 * i, np.uint8), format="rgb24"
+            )
             frame.pts = i
             for packet in video.encode(frame):
                 container.mux(packet)
         for start in range(0, samples.shape[1], chunk):
-            piece = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, start:start + chunk]),
-                                               format=sample_format, layout="mono")
+            piece = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(samples[:, start : start + chunk]),
+                format=sample_format,
+                layout="mono",
+            )
             piece.sample_rate, piece.pts = 48000, start
             for packet in audio.encode(piece):
                 container.mux(garble(packet) if garble else packet)

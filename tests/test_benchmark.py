@@ -18,10 +18,16 @@ def test_timed_takes_the_median_after_a_warm_up():
 
 def test_measure_size_and_parts():
     row = measure_size("random:tiny", "96x64", runs=1, tile=None)
-    assert row["tile"] == "auto" and row["frame_seconds"] > 0 and row["peak_memory_bytes"] > 10_000_000
+    assert (
+        row["tile"] == "auto" and row["frame_seconds"] > 0 and row["peak_memory_bytes"] > 10_000_000
+    )
     assert measure_size("random:tiny", "96x64", runs=1, tile=128)["tile"] == 128
     parts = measure_parts("random:tiny", "96x64", runs=1)
-    assert parts["network_flops"] > 0 and parts["network_seconds"] > 0 and parts["synthesis_seconds"] > 0
+    assert (
+        parts["network_flops"] > 0
+        and parts["network_seconds"] > 0
+        and parts["synthesis_seconds"] > 0
+    )
 
 
 def test_report_prints_ratios_to_the_peers():
@@ -31,9 +37,18 @@ def test_report_prints_ratios_to_the_peers():
         "parts": [measure_parts("random:tiny", "96x64", runs=1) | {"size": "640x480"}],
         "peers": {"dis_seconds": 0.1, "minterpolate_seconds": 0.05},
         "tiling": {"tile": 512, "psnr_tiled_vs_untiled": 80.0},
-        "end_to_end": {"frames_written": 9, "seconds": 3.0, "output_fps": 3.0, "size": "640x360",
-                       "ffmpeg_seconds": 0.3, "ffmpeg_output_fps": 30.0},
-        "quality": {"DSepConv (x)": {"middlebury-other": 34.5}, "OpenCV DIS flow, warped halfway": {"middlebury-other": 34.4}},
+        "end_to_end": {
+            "frames_written": 9,
+            "seconds": 3.0,
+            "output_fps": 3.0,
+            "size": "640x360",
+            "ffmpeg_seconds": 0.3,
+            "ffmpeg_output_fps": 30.0,
+        },
+        "quality": {
+            "DSepConv (x)": {"middlebury-other": 34.5},
+            "OpenCV DIS flow, warped halfway": {"middlebury-other": 34.4},
+        },
     }
     text = format_report(report)
     assert "fp32 matmul peak 50.0 GFLOP/s" in text and "% peak" in text and "DSC %" in text

@@ -20,7 +20,11 @@ from .conftest import make_random_network
 @pytest.fixture
 def saved(tmp_path):
     model = make_random_network(DSepConvConfig(kernel_size=3, base_width=2), seed=1)
-    path = save_checkpoint(tmp_path / "model.safetensors", model, {"training": {"data": "synthetic"}, "scores": {"psnr": 1.5}})
+    path = save_checkpoint(
+        tmp_path / "model.safetensors",
+        model,
+        {"training": {"data": "synthetic"}, "scores": {"psnr": 1.5}},
+    )
     return model, path
 
 
@@ -97,6 +101,7 @@ def test_weights_that_do_not_match_the_stored_configuration(tmp_path):
     path = save_checkpoint(tmp_path / "m.safetensors", small)
     # Rewrite the header to claim another kernel size: the tensors no longer fit.
     from safetensors import safe_open
+
     with safe_open(str(path), framework="pt") as f:
         header = f.metadata()
         tensors = {k: f.get_tensor(k) for k in f.keys()}

@@ -31,7 +31,21 @@ def model_file(tmp_path):
 
 def test_interpolate_writes_a_frame_of_the_input_size(pair, model_file, tmp_path, capsys):
     out = tmp_path / "mid.png"
-    assert main(["interpolate", *map(str, pair), "-o", str(out), "--model", str(model_file), "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "interpolate",
+                *map(str, pair),
+                "-o",
+                str(out),
+                "--model",
+                str(model_file),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     assert read_image(out).shape == (33, 17, 3)
     assert "17×33" in capsys.readouterr().out
 
@@ -42,19 +56,40 @@ def test_tile_option(pair, model_file, tmp_path, capsys):
     assert main(base + ["-o", str(whole)]) == 0
     assert main(base + ["-o", str(tiled), "--tile", "32"]) == 0  # 33×17: tiles of 32 with margins
     assert np.abs(read_image(whole).astype(int) - read_image(tiled)).max() <= 1
-    assert main(base + ["-o", str(tiled), "--tile", "8", "--overwrite"]) == 2  # an existing output needs -y
+    assert (
+        main(base + ["-o", str(tiled), "--tile", "8", "--overwrite"]) == 2
+    )  # an existing output needs -y
     assert "--tile must be at least 32" in capsys.readouterr().err
 
 
 def test_dump_intermediates(pair, model_file, tmp_path):
     dump = tmp_path / "dump"
-    code = main(["interpolate", *map(str, pair), "-o", str(tmp_path / "m.png"),
-                 "--model", str(model_file), "--dump-intermediates", str(dump)])
+    code = main(
+        [
+            "interpolate",
+            *map(str, pair),
+            "-o",
+            str(tmp_path / "m.png"),
+            "--model",
+            str(model_file),
+            "--dump-intermediates",
+            str(dump),
+        ]
+    )
     assert code == 0
     manifest = json.loads((dump / "intermediates.json").read_text())
-    for name in ("frame1_vertical.npy", "frame2_horizontal.npy", "frame1_offset_x.npy", "frame2_offset_y.npy",
-                 "frame1_mask.npy", "frame2_result.png", "frame1_offsets_taps.png", "frame2_mask_taps.png",
-                 "frame1_kernels.png", "offsets_legend.png"):
+    for name in (
+        "frame1_vertical.npy",
+        "frame2_horizontal.npy",
+        "frame1_offset_x.npy",
+        "frame2_offset_y.npy",
+        "frame1_mask.npy",
+        "frame2_result.png",
+        "frame1_offsets_taps.png",
+        "frame2_mask_taps.png",
+        "frame1_kernels.png",
+        "offsets_legend.png",
+    ):
         assert (dump / name).exists(), name
         assert name in manifest["files"]
     assert np.load(dump / "frame1_offset_x.npy").shape == (9, 33, 17)
@@ -63,19 +98,41 @@ def test_dump_intermediates(pair, model_file, tmp_path):
 @pytest.mark.parametrize(
     "setup, expected",
     [
-        (lambda p: ["interpolate", str(p / "missing.png"), str(p / "b.png")], "missing.png: no such file"),
-        (lambda p: ["interpolate", str(p / "text.png"), str(p / "b.png")], "text.png: not a readable image"),
+        (
+            lambda p: ["interpolate", str(p / "missing.png"), str(p / "b.png")],
+            "missing.png: no such file",
+        ),
+        (
+            lambda p: ["interpolate", str(p / "text.png"), str(p / "b.png")],
+            "text.png: not a readable image",
+        ),
         (lambda p: ["interpolate", str(p / "a.png"), str(p / "big.png")], "frames differ in size"),
-        (lambda p: ["interpolate", str(p / "a.png"), str(p / "b.png"), "--model", str(p / "text.png")],
-         "text.png: not a readable DSepConv checkpoint"),
-        (lambda p: ["interpolate", str(p / "a.png"), str(p / "b.png"), "--device", "gpu7"], "device 'gpu7'"),
+        (
+            lambda p: [
+                "interpolate",
+                str(p / "a.png"),
+                str(p / "b.png"),
+                "--model",
+                str(p / "text.png"),
+            ],
+            "text.png: not a readable DSepConv checkpoint",
+        ),
+        (
+            lambda p: ["interpolate", str(p / "a.png"), str(p / "b.png"), "--device", "gpu7"],
+            "device 'gpu7'",
+        ),
     ],
 )
 def test_user_errors_print_one_line_without_traceback(pair, tmp_path, setup, expected):
     (tmp_path / "text.png").write_text("this is not an image")
     write_image(tmp_path / "big.png", np.zeros((40, 40, 3), np.uint8))
     args = setup(tmp_path) + ["-o", str(tmp_path / "out.png")]
-    done = subprocess.run([sys.executable, "-m", "dsepconv_gui.cli", *args], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "dsepconv_gui.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2
     lines = [line for line in done.stderr.splitlines() if not line.startswith("warning:")]
     assert len(lines) == 1, done.stderr
@@ -105,8 +162,19 @@ def test_demo_writes_frames_and_reports_psnr(tmp_path, capsys):
 def test_interpolate_a_real_middlebury_pair(tmp_path):
     folder = shared_benchmark("middlebury-other", "Beanbags")
     out = tmp_path / "beanbags.png"
-    code = main(["interpolate", str(folder / "frame10.png"), str(folder / "frame11.png"), "-o", str(out),
-                 "--model", "random:tiny", "--dump-intermediates", str(tmp_path / "dump")])
+    code = main(
+        [
+            "interpolate",
+            str(folder / "frame10.png"),
+            str(folder / "frame11.png"),
+            "-o",
+            str(out),
+            "--model",
+            "random:tiny",
+            "--dump-intermediates",
+            str(tmp_path / "dump"),
+        ]
+    )
     assert code == 0
     assert read_image(out).shape == read_image(folder / "frame10.png").shape
     assert np.load(tmp_path / "dump" / "frame1_offset_y.npy").shape[1:] == read_image(out).shape[:2]
@@ -122,4 +190,7 @@ def test_an_error_whose_reason_spans_lines_is_printed_on_one(monkeypatch, capsys
 
     monkeypatch.setattr(cli, "run_info", fail)
     assert main(["info"]) == 2
-    assert capsys.readouterr().err == "dsepconv: error: clip.mp4: cannot read (first line | second line | )\n"
+    assert (
+        capsys.readouterr().err
+        == "dsepconv: error: clip.mp4: cannot read (first line | second line | )\n"
+    )

@@ -29,15 +29,32 @@ INDEXLESS = {
     "mpeg2.ts": PICTURE + MPEG2,
     "interlaced.ts": PICTURE + MPEG2 + ["-flags", "+ilme+ildct", "-alternate_scan", "1"],
     # AVCHD: interlaced H.264 and AC-3 in 192-byte M2TS packets
-    "avchd.m2ts": PICTURE + SOUND + H264 + ["-flags", "+ildct+ilme", "-x264opts", "interlaced=1:scenecut=0",
-                                            "-c:a", "ac3", "-f", "mpegts", "-mpegts_m2ts_mode", "1"],
+    "avchd.m2ts": PICTURE
+    + SOUND
+    + H264
+    + [
+        "-flags",
+        "+ildct+ilme",
+        "-x264opts",
+        "interlaced=1:scenecut=0",
+        "-c:a",
+        "ac3",
+        "-f",
+        "mpegts",
+        "-mpegts_m2ts_mode",
+        "1",
+    ],
     "dvd.mpg": PICTURE + SOUND + MPEG2 + ["-c:a", "mp2", "-f", "vob"],
 }
 
 
 def ffmpeg(*args: str) -> None:
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", *args], check=True,
-                   stdin=subprocess.DEVNULL, timeout=60)
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", *args],
+        check=True,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+    )
 
 
 def decode_from_first_keyframe(path: Path) -> list[np.ndarray]:
@@ -51,7 +68,9 @@ def decode_from_first_keyframe(path: Path) -> list[np.ndarray]:
             except av.error.InvalidDataError:
                 continue
             for frame in decoded:
-                started = started or frame.key_frame or frame.pict_type == av.video.frame.PictureType.I
+                started = (
+                    started or frame.key_frame or frame.pict_type == av.video.frame.PictureType.I
+                )
                 if started:
                     frames.append(frame.to_ndarray(format="rgb24"))
     return frames
@@ -112,7 +131,9 @@ def test_indexless_containers_open_read_and_export_every_frame(media, name, tmp_
     check_export(clip, tmp_path)
 
 
-def test_a_transport_stream_seeks_back_by_steps_before_decoding_from_the_start(tmp_path, monkeypatch):
+def test_a_transport_stream_seeks_back_by_steps_before_decoding_from_the_start(
+    tmp_path, monkeypatch
+):
     """FFmpeg's seek in a TS lands on the keyframe after the time asked for: frames far from
     the start are found by stepping back, not by decoding the whole file again."""
     path = tmp_path / "long.ts"
@@ -121,7 +142,9 @@ def test_a_transport_stream_seeks_back_by_steps_before_decoding_from_the_start(t
     assert len(clip) == 200
     reopened = []
     original = VideoClip._reopen
-    monkeypatch.setattr(VideoClip, "_reopen", lambda self, c: reopened.append(1) or original(self, c))
+    monkeypatch.setattr(
+        VideoClip, "_reopen", lambda self, c: reopened.append(1) or original(self, c)
+    )
     reference = decode_from_first_keyframe(path)
     clip.cache_size = 0
     for k in (190, 150, 100, 61, 60, 59, 3, 0):
@@ -135,7 +158,9 @@ def test_indexed_containers_seek_without_reopening(tmp_path, monkeypatch):
     clip = open_clip(path)
     reopened = []
     original = VideoClip._reopen
-    monkeypatch.setattr(VideoClip, "_reopen", lambda self, c: reopened.append(1) or original(self, c))
+    monkeypatch.setattr(
+        VideoClip, "_reopen", lambda self, c: reopened.append(1) or original(self, c)
+    )
     check_reads(clip, decode_from_first_keyframe(path))
     assert reopened == []
 
@@ -160,12 +185,14 @@ def remux_from_packet_5(source: Path, path: Path) -> Path:
 def cut_bytes(source: Path, path: Path) -> Path:
     """A recording that starts mid-stream: the transport stream from a third of its bytes on."""
     data = source.read_bytes()
-    path.write_bytes(data[len(data) // 3 // 188 * 188:])
+    path.write_bytes(data[len(data) // 3 // 188 * 188 :])
     return path
 
 
-@pytest.mark.parametrize("source, cut", [("clip.mp4", cut_with_ffmpeg), ("clip.mp4", remux_from_packet_5),
-                                         ("clip.ts", cut_bytes)])
+@pytest.mark.parametrize(
+    "source, cut",
+    [("clip.mp4", cut_with_ffmpeg), ("clip.mp4", remux_from_packet_5), ("clip.ts", cut_bytes)],
+)
 def test_streams_that_start_mid_gop_skip_the_undecodable_frames_and_say_so(tmp_path, source, cut):
     whole = tmp_path / source
     ffmpeg(*PICTURE, *(H264 if source.endswith(".mp4") else MPEG2), str(whole))
@@ -174,8 +201,11 @@ def test_streams_that_start_mid_gop_skip_the_undecodable_frames_and_say_so(tmp_p
     reference = decode_from_first_keyframe(path)
     assert 0 < len(clip) == len(reference) < FRAMES
     (note,) = clip.notes
-    skipped = re.fullmatch(r"the first (\d+) frame\(s\) could not be decoded \(the stream starts mid-GOP, "
-                           r"or is damaged at its start\) and are skipped", note)
+    skipped = re.fullmatch(
+        r"the first (\d+) frame\(s\) could not be decoded \(the stream starts mid-GOP, "
+        r"or is damaged at its start\) and are skipped",
+        note,
+    )
     assert skipped and int(skipped.group(1)) == stored_frames(path) - len(clip) > 0
     assert clip.timestamps[0] == 0.0
     assert clip.timestamps == pytest.approx([k / RATE for k in range(len(clip))])
@@ -190,13 +220,18 @@ def test_a_damaged_first_keyframe_skips_its_gop_and_says_so(tmp_path):
         first = next(p for p in container.demux(video=0) if p.size)
         at, size = first.pos, first.size
     data = bytearray(path.read_bytes())
-    data[at:at + size] = np.random.default_rng(0).integers(0, 256, size, dtype=np.uint8).tobytes()
+    data[at : at + size] = np.random.default_rng(0).integers(0, 256, size, dtype=np.uint8).tobytes()
     path.write_bytes(bytes(data))
     clip = open_clip(path)
     assert len(clip) == FRAMES - 12
-    (note,) = clip.notes  # FFmpeg's parser finds no keyframe in the noise: it may be a mid-GOP start
-    assert re.fullmatch(r"the first 12 frame\(s\) could not be decoded \((damaged|.*or is damaged at its start)\) "
-                        r"and are skipped", note)
+    (note,) = (
+        clip.notes
+    )  # FFmpeg's parser finds no keyframe in the noise: it may be a mid-GOP start
+    assert re.fullmatch(
+        r"the first 12 frame\(s\) could not be decoded \((damaged|.*or is damaged at its start)\) "
+        r"and are skipped",
+        note,
+    )
     check_reads(clip, decode_from_first_keyframe(path))
 
 
@@ -207,10 +242,15 @@ def transport_stream_with_audio(path: Path) -> Path:
 
 def audio_and_video_spans(path: Path) -> tuple[tuple[float, float], tuple[float, float]]:
     """((start, end) of the video, (start, end) of the audio) in seconds, from the packets."""
+
     def span(packets) -> tuple[float, float]:
-        packets = [p for p in packets if p.size and p.pts is not None and p.pts >= 0]  # AAC priming: pts < 0
+        packets = [
+            p for p in packets if p.size and p.pts is not None and p.pts >= 0
+        ]  # AAC priming: pts < 0
         last = max(packets, key=lambda p: p.pts)
-        return float(packets[0].pts * packets[0].time_base), float((last.pts + last.duration) * last.time_base)
+        return float(packets[0].pts * packets[0].time_base), float(
+            (last.pts + last.duration) * last.time_base
+        )
 
     with av.open(str(path)) as container:
         video = span(container.demux(video=0))
@@ -228,7 +268,7 @@ def test_a_transport_stream_with_damaged_packets_exports_with_its_audio_in_sync(
     data = bytearray(path.read_bytes())
     packets = len(data) // 188
     for k in range(packets // 3, 2 * packets // 3, 9):
-        data[k * 188:(k + 1) * 188] = bytes(188)
+        data[k * 188 : (k + 1) * 188] = bytes(188)
     path.write_bytes(bytes(data))
     clip = open_clip(path)
     assert 0 < len(clip) < FRAMES
@@ -251,14 +291,20 @@ def test_audio_whose_first_packets_are_damaged_is_still_exported(tmp_path):
     data = bytearray(path.read_bytes())
     with av.open(str(path)) as container:
         pid = container.streams.audio[0].id
-    audio = [k for k in range(len(data) // 188) if (data[k * 188 + 1] & 0x1F) << 8 | data[k * 188 + 2] == pid]
+    audio = [
+        k
+        for k in range(len(data) // 188)
+        if (data[k * 188 + 1] & 0x1F) << 8 | data[k * 188 + 2] == pid
+    ]
     noise = np.random.default_rng(0).integers(0, 256, 166, dtype=np.uint8).tobytes()
     for k in audio[:6]:  # past the packet and PES headers: the MP2 frames' own headers
-        data[k * 188 + 22:(k + 1) * 188] = noise
+        data[k * 188 + 22 : (k + 1) * 188] = noise
     path.write_bytes(bytes(data))
     assert CopiedAudio.probe(path) is None
     out = tmp_path / "out.mp4"
-    summary = export_clip(open_clip(path), ExportSettings(out, factor=2, keep_duration=True), average)
+    summary = export_clip(
+        open_clip(path), ExportSettings(out, factor=2, keep_duration=True), average
+    )
     assert summary.audio == "re-encoded mp2 to AAC"
     (_, video_end), (audio_start, audio_end) = audio_and_video_spans(out)
     assert audio_start == 0 and audio_end == pytest.approx(video_end, abs=1 / (2 * RATE))

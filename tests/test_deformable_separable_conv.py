@@ -78,8 +78,12 @@ def test_matches_per_pixel_loop(n, with_mask):
 
 
 def test_matches_per_pixel_loop_in_float32_with_large_offsets():
-    frame, v, h, dy, dx, mask = random_parameters(h=4, w=7, n=3, offset_scale=10.0, dtype=torch.float32)
-    expected = per_pixel_loop(frame.double(), v.double(), h.double(), dy.double(), dx.double(), mask.double())
+    frame, v, h, dy, dx, mask = random_parameters(
+        h=4, w=7, n=3, offset_scale=10.0, dtype=torch.float32
+    )
+    expected = per_pixel_loop(
+        frame.double(), v.double(), h.double(), dy.double(), dx.double(), mask.double()
+    )
     actual = deformable_separable_conv(frame, v, h, dy, dx, mask)
     torch.testing.assert_close(actual.double(), expected, rtol=1e-4, atol=1e-4)
 
@@ -152,7 +156,9 @@ def test_bad_shapes_raise_clear_errors():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
 def test_cuda_agrees_with_cpu():
-    params = random_parameters(b=2, c=3, h=16, w=20, n=5, offset_scale=5.0, dtype=torch.float32, seed=8)
+    params = random_parameters(
+        b=2, c=3, h=16, w=20, n=5, offset_scale=5.0, dtype=torch.float32, seed=8
+    )
     cpu = deformable_separable_conv(*params)
     cuda = deformable_separable_conv(*(t.cuda() for t in params))
     torch.testing.assert_close(cuda.cpu(), cpu, rtol=1e-4, atol=1e-4)
@@ -165,28 +171,41 @@ def test_cuda_agrees_with_cpu():
         torch.testing.assert_close(cuda_grad, cpu_grad, rtol=1e-3, atol=1e-3)
 
 
-@pytest.mark.parametrize("n, with_mask, size", [(5, True, (7, 9)), (3, False, (1, 6)), (1, True, (4, 1))])
+@pytest.mark.parametrize(
+    "n, with_mask, size", [(5, True, (7, 9)), (3, False, (1, 6)), (1, True, (4, 1))]
+)
 def test_streaming_path_agrees_with_the_reference(n, with_mask, size):
-    frame, v, h, dy, dx, mask = random_parameters(b=2, h=size[0], w=size[1], n=n, offset_scale=6.0, seed=11)
+    frame, v, h, dy, dx, mask = random_parameters(
+        b=2, h=size[0], w=size[1], n=n, offset_scale=6.0, seed=11
+    )
     mask = mask if with_mask else None
-    torch.testing.assert_close(deformable_separable_conv_streaming(frame, v, h, dy, dx, mask),
-                               deformable_separable_conv(frame, v, h, dy, dx, mask), rtol=0, atol=1e-12)
+    torch.testing.assert_close(
+        deformable_separable_conv_streaming(frame, v, h, dy, dx, mask),
+        deformable_separable_conv(frame, v, h, dy, dx, mask),
+        rtol=0,
+        atol=1e-12,
+    )
 
 
 def test_streaming_region_reads_the_whole_frame():
     frame, v, h, dy, dx, mask = random_parameters(b=1, h=12, w=10, n=5, offset_scale=8.0, seed=12)
     full = deformable_separable_conv(frame, v, h, dy, dx, mask)
     region = (Ellipsis, slice(3, 9), slice(2, 7))
-    part = deformable_separable_conv_streaming(frame, v[region], h[region], dy[region], dx[region], mask[region],
-                                               origin=(3, 2))
+    part = deformable_separable_conv_streaming(
+        frame, v[region], h[region], dy[region], dx[region], mask[region], origin=(3, 2)
+    )
     torch.testing.assert_close(part, full[region], rtol=0, atol=1e-12)
     with pytest.raises(InputError, match="offset_x must have shape"):
-        deformable_separable_conv_streaming(frame, v[region], h[region], dy[region], dx, mask[region])
+        deformable_separable_conv_streaming(
+            frame, v[region], h[region], dy[region], dx, mask[region]
+        )
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
 def test_streaming_path_on_cuda_agrees_with_cpu():
-    params = random_parameters(b=1, c=3, h=16, w=20, n=5, offset_scale=5.0, dtype=torch.float32, seed=13)
+    params = random_parameters(
+        b=1, c=3, h=16, w=20, n=5, offset_scale=5.0, dtype=torch.float32, seed=13
+    )
     cpu = deformable_separable_conv_streaming(*params)
     cuda = deformable_separable_conv_streaming(*(t.cuda() for t in params))
     torch.testing.assert_close(cuda.cpu(), cpu, rtol=1e-4, atol=1e-4)

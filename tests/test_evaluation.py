@@ -23,8 +23,10 @@ def benchmarks(tmp_path):
     middlebury, triplets = tmp_path / "mb", tmp_path / "tri"
     for index in range(2):
         a, mid, b = frames[index], frames[index + 1], frames[index + 2]
-        for root, names in ((middlebury, ("frame10.png", "frame10i11.png", "frame11.png")),
-                            (triplets, ("frame0.png", "frame1.png", "frame2.png"))):
+        for root, names in (
+            (middlebury, ("frame10.png", "frame10i11.png", "frame11.png")),
+            (triplets, ("frame0.png", "frame1.png", "frame2.png")),
+        ):
             (root / f"seq{index}").mkdir(parents=True, exist_ok=True)
             for name, frame in zip(names, (a, mid, b)):
                 write_image(root / f"seq{index}" / name, frame)
@@ -64,7 +66,9 @@ def test_classical_peers_beat_nothing_and_dis_beats_the_average():
 
 def test_ffmpeg_minterpolate_gives_the_middle_frame():
     if classical.find_ffmpeg() is None:
-        pytest.skip("no ffmpeg binary (imageio-ffmpeg is a declared dependency; this should not happen)")
+        pytest.skip(
+            "no ffmpeg binary (imageio-ffmpeg is a declared dependency; this should not happen)"
+        )
     frames = render_demo_frames(3)
     a, truth, b = frames
     middle = classical.ffmpeg_minterpolate(a, b)
@@ -75,8 +79,21 @@ def test_ffmpeg_minterpolate_gives_the_middle_frame():
 def test_eval_command_prints_the_table_and_writes_json_and_frames(benchmarks, tmp_path, capsys):
     middlebury, triplets = benchmarks
     out, report = tmp_path / "out", tmp_path / "scores.json"
-    code = main(["eval", str(middlebury), str(triplets), "--model", "random:tiny", "--device", "cpu",
-                 "--save-dir", str(out), "--json", str(report)])
+    code = main(
+        [
+            "eval",
+            str(middlebury),
+            str(triplets),
+            "--model",
+            "random:tiny",
+            "--device",
+            "cpu",
+            "--save-dir",
+            str(out),
+            "--json",
+            str(report),
+        ]
+    )
     assert code == 0
     table = capsys.readouterr().out
     for method in ("DSepConv", "frame average", "OpenCV DIS flow", "ffmpeg minterpolate"):
@@ -85,11 +102,18 @@ def test_eval_command_prints_the_table_and_writes_json_and_frames(benchmarks, tm
     data = json.loads(report.read_text())
     scores = data["results"]["mb"]["frame average"]
     truth = read_image(middlebury / "seq0" / "frame10i11.png")
-    expected = psnr(classical.frame_average(read_image(middlebury / "seq0" / "frame10.png"),
-                                            read_image(middlebury / "seq0" / "frame11.png")), truth)
+    expected = psnr(
+        classical.frame_average(
+            read_image(middlebury / "seq0" / "frame10.png"),
+            read_image(middlebury / "seq0" / "frame11.png"),
+        ),
+        truth,
+    )
     assert scores["sequences"][0]["psnr"] == pytest.approx(expected)
     # The untrained tiny network starts as the frame average, so it scores the same.
-    model_scores = data["results"]["mb"][next(m for m in data["results"]["mb"] if m.startswith("DSepConv"))]
+    model_scores = data["results"]["mb"][
+        next(m for m in data["results"]["mb"] if m.startswith("DSepConv"))
+    ]
     assert abs(model_scores["mean"]["psnr"] - scores["mean"]["psnr"]) < 0.1
     assert read_image(out / "mb" / "seq1" / "frame10i11.png").shape == truth.shape
     assert (out / "tri" / "seq0" / "frame1.png").exists()
@@ -100,10 +124,25 @@ def test_save_dir_that_would_overwrite_the_ground_truth_is_refused(benchmarks, t
     # folder would put the model's frames over the ground truth
     middlebury, triplets = benchmarks
     before = {p: p.read_bytes() for p in tmp_path.rglob("*.png")}
-    assert main(["eval", str(middlebury), str(triplets), "--model", "random:tiny", "--no-peers",
-                 "--save-dir", str(tmp_path / ".")]) == 2
+    assert (
+        main(
+            [
+                "eval",
+                str(middlebury),
+                str(triplets),
+                "--model",
+                "random:tiny",
+                "--no-peers",
+                "--save-dir",
+                str(tmp_path / "."),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
-    assert "is the input frame" in err and "--save-dir" in err and len(err.strip().splitlines()) == 1
+    assert (
+        "is the input frame" in err and "--save-dir" in err and len(err.strip().splitlines()) == 1
+    )
     assert {p: p.read_bytes() for p in tmp_path.rglob("*.png")} == before
 
 
@@ -115,7 +154,10 @@ def test_eval_of_a_folder_without_sequences_is_a_clear_error(tmp_path, capsys):
 def test_dis_peer_on_a_real_middlebury_sequence():
     folder = shared_benchmark("middlebury-other", "RubberWhale")
     a, b, truth = (read_image(folder / n) for n in ("frame10.png", "frame11.png", "frame10i11.png"))
-    assert psnr(classical.dis_flow_halfway(a, b), truth) > psnr(classical.frame_average(a, b), truth) + 3
+    assert (
+        psnr(classical.dis_flow_halfway(a, b), truth)
+        > psnr(classical.frame_average(a, b), truth) + 3
+    )
 
 
 def test_ssim_fits_its_window_to_small_frames():
@@ -129,7 +171,9 @@ def test_ssim_fits_its_window_to_small_frames():
 
 def test_ffmpeg_minterpolate_on_frames_smaller_than_its_blocks():
     if classical.find_ffmpeg() is None:
-        pytest.skip("no ffmpeg binary (imageio-ffmpeg is a declared dependency; this should not happen)")
+        pytest.skip(
+            "no ffmpeg binary (imageio-ffmpeg is a declared dependency; this should not happen)"
+        )
     a = np.random.default_rng(2).integers(0, 256, (4, 5, 3), dtype=np.uint8)
     middle = classical.ffmpeg_minterpolate(a, a)
     assert middle.shape == a.shape and np.abs(middle.astype(int) - a).mean() < 8
@@ -141,9 +185,13 @@ def test_eval_on_frames_smaller_than_the_ssim_window(tmp_path, capsys, height, w
     sequence = tmp_path / "tiny" / "seq"
     sequence.mkdir(parents=True)
     for index in range(3):
-        write_image(sequence / f"frame{index}.png", rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
+        write_image(
+            sequence / f"frame{index}.png", rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        )
     report = tmp_path / "scores.json"
-    assert main(["eval", str(tmp_path / "tiny"), "--model", "random:tiny", "--json", str(report)]) == 0
+    assert (
+        main(["eval", str(tmp_path / "tiny"), "--model", "random:tiny", "--json", str(report)]) == 0
+    )
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.startswith("| ") and "PSNR" not in line]
     assert len(rows) == 4  # the model and the three peers

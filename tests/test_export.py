@@ -48,10 +48,17 @@ def leftovers(folder: Path) -> list[str]:
 
 # --- timing plans ---------------------------------------------------------------------
 
+
 def test_factor_plan_counts_and_keep_duration():
     plan = factor_plan(10, Fraction(24), 4)
     assert len(plan.frames) == 9 * 4 + 1 and plan.rate == 96
-    assert [f.position for f in plan.frames[:5]] == [0, Fraction(1, 4), Fraction(1, 2), Fraction(3, 4), 0]
+    assert [f.position for f in plan.frames[:5]] == [
+        0,
+        Fraction(1, 4),
+        Fraction(1, 2),
+        Fraction(3, 4),
+        0,
+    ]
     kept = factor_plan(10, Fraction(24), 4, keep_duration=True)
     assert len(kept.frames) == 40
     assert kept.output_duration == pytest.approx(kept.input_duration)
@@ -85,7 +92,9 @@ def test_rate_plan_follows_variable_timestamps():
     assert len(plan.frames) == round(0.45 * 20)
     by_index = {f.index: f for f in plan.frames}
     assert by_index[2].first == 1 and by_index[2].is_copy  # t = 0.10 falls on input frame 1
-    assert by_index[5].first == 2 and by_index[5].position == Fraction(1, 2)  # 0.25 halfway 0.15..0.35
+    assert by_index[5].first == 2 and by_index[5].position == Fraction(
+        1, 2
+    )  # 0.25 halfway 0.15..0.35
     assert by_index[8].first == 4  # within the last frame's display time: held
 
 
@@ -93,11 +102,22 @@ def test_rate_plan_copies_frames_that_fall_on_input_frames():
     stamps = [i / 25 for i in range(25)]
     plan = rate_plan(stamps, 1 / 25, Fraction(50), depth=3)
     assert len(plan.frames) == 50
-    assert all(f.is_copy for f in plan.frames[::2]) and not any(f.is_copy for f in plan.frames[1:-1:2])
+    assert all(f.is_copy for f in plan.frames[::2]) and not any(
+        f.is_copy for f in plan.frames[1:-1:2]
+    )
 
 
-@pytest.mark.parametrize("text, rate", [("60", 60), ("23.976", Fraction(24000, 1001)), ("59.94", Fraction(60000, 1001)),
-                                        ("30000/1001", Fraction(30000, 1001)), ("25.0", 25), ("12.5", Fraction(25, 2))])
+@pytest.mark.parametrize(
+    "text, rate",
+    [
+        ("60", 60),
+        ("23.976", Fraction(24000, 1001)),
+        ("59.94", Fraction(60000, 1001)),
+        ("30000/1001", Fraction(30000, 1001)),
+        ("25.0", 25),
+        ("12.5", Fraction(25, 2)),
+    ],
+)
 def test_parse_rate(text, rate):
     assert parse_rate(text) == rate
 
@@ -110,6 +130,7 @@ def test_parse_rate_refuses_nonsense(text):
 
 # --- whole exports --------------------------------------------------------------------
 
+
 def test_factor_two_export_frames_rate_audio_and_motion(tmp_path, square_clip, midpoint):
     out = tmp_path / "x2.mp4"
     summary = export_clip(open_clip(square_clip), ExportSettings(out, factor=2), midpoint)
@@ -121,40 +142,57 @@ def test_factor_two_export_frames_rate_audio_and_motion(tmp_path, square_clip, m
     assert facts["audio_seconds"] == pytest.approx(12 / 24, abs=1 / 48)
     assert summary.cuts == [] and summary.max_timing_error == 0
     for i, frame in enumerate(frames):
-        assert square_x(frame) == pytest.approx(START_X + SPEED * i / 2, abs=1.0), f"output frame {i}"
+        assert square_x(frame) == pytest.approx(START_X + SPEED * i / 2, abs=1.0), (
+            f"output frame {i}"
+        )
 
 
 def test_export_to_an_ntsc_rate_has_exact_timestamps_and_motion(tmp_path, square_clip, midpoint):
     out = tmp_path / "60.mp4"
-    summary = export_clip(open_clip(square_clip), ExportSettings(out, fps=Fraction(60000, 1001), depth=3), midpoint)
+    summary = export_clip(
+        open_clip(square_clip), ExportSettings(out, fps=Fraction(60000, 1001), depth=3), midpoint
+    )
     frames, times, facts = decode(out)
     assert facts["rate"] == Fraction(60000, 1001)
     assert len(frames) == summary.frames_written == round(Fraction(12, 24) * Fraction(60000, 1001))
-    assert times == pytest.approx([float(i * Fraction(1001, 60000)) for i in range(len(frames))], abs=1e-9)
-    assert abs(len(frames) / facts["rate"] - 0.5) <= 1 / facts["rate"]  # duration kept within a frame
+    assert times == pytest.approx(
+        [float(i * Fraction(1001, 60000)) for i in range(len(frames))], abs=1e-9
+    )
+    assert (
+        abs(len(frames) / facts["rate"] - 0.5) <= 1 / facts["rate"]
+    )  # duration kept within a frame
     assert facts["audio_seconds"] == pytest.approx(0.5, abs=float(1 / facts["rate"]))
     assert 0 < summary.max_timing_error <= (1 / 24) / 16
     for frame, t in zip(frames, times):
         input_position = min(t * 24, 11)  # the last frame is held
         allowed = 1.0 + SPEED * summary.max_timing_error * 24
-        assert square_x(frame) == pytest.approx(START_X + SPEED * input_position, abs=allowed), f"at {t:.4f} s"
+        assert square_x(frame) == pytest.approx(START_X + SPEED * input_position, abs=allowed), (
+            f"at {t:.4f} s"
+        )
 
 
 def test_keep_duration_and_range(tmp_path, square_clip):
     out = tmp_path / "range.mkv"
-    summary = export_clip(open_clip(square_clip), ExportSettings(out, factor=4, start=2, end=7, keep_duration=True,
-                                                                 codec="ffv1"), average)
+    summary = export_clip(
+        open_clip(square_clip),
+        ExportSettings(out, factor=4, start=2, end=7, keep_duration=True, codec="ffv1"),
+        average,
+    )
     frames, _, facts = decode(out)
     assert len(frames) == 6 * 4
     assert facts["rate"] == 96
     assert facts["audio_seconds"] == pytest.approx(6 / 24, abs=1 / 96 + 1024 / 48000)
     assert summary.input_frames == 6
-    assert square_x(frames[0]) == pytest.approx(START_X + 2 * SPEED, abs=1.0)  # starts at input frame 2
+    assert square_x(frames[0]) == pytest.approx(
+        START_X + 2 * SPEED, abs=1.0
+    )  # starts at input frame 2
 
 
 def test_png_sequence_export(tmp_path, square_clip):
     out = tmp_path / "frames"
-    summary = export_clip(open_clip(square_clip), ExportSettings(out, factor=2, codec="png"), average)
+    summary = export_clip(
+        open_clip(square_clip), ExportSettings(out, factor=2, codec="png"), average
+    )
     assert len(list(out.glob("frame_*.png"))) == 23
     assert (out / "rate.txt").read_text().strip() == "48/1"
     assert any("PNG sequence cannot hold audio" in w for w in summary.warnings)
@@ -176,7 +214,9 @@ def test_no_blended_frame_at_a_cut(tmp_path, midpoint):
 
 def test_clip_without_audio_exports_video_with_a_warning(tmp_path, midpoint):
     clip_path = write_square_clip(tmp_path / "silent.mp4", frames=6, audio=False)
-    summary = export_clip(open_clip(clip_path), ExportSettings(tmp_path / "o.mp4", factor=2), average)
+    summary = export_clip(
+        open_clip(clip_path), ExportSettings(tmp_path / "o.mp4", factor=2), average
+    )
     assert summary.audio == "none" and any("no audio stream" in w for w in summary.warnings)
     assert decode(tmp_path / "o.mp4")[2]["audio_streams"] == 0
 
@@ -205,7 +245,12 @@ def test_cancel_leaves_the_existing_file_untouched_and_no_temporary_files(tmp_pa
             raise StopHere
 
     with pytest.raises(StopHere):
-        export_clip(open_clip(square_clip), ExportSettings(out, factor=2, overwrite=True), average, cancel_after_three)
+        export_clip(
+            open_clip(square_clip),
+            ExportSettings(out, factor=2, overwrite=True),
+            average,
+            cancel_after_three,
+        )
     assert out.read_bytes() == b"an earlier export"
     assert leftovers(tmp_path) == []
 
@@ -213,8 +258,12 @@ def test_cancel_leaves_the_existing_file_untouched_and_no_temporary_files(tmp_pa
 def test_cancelled_export_leaves_no_file(tmp_path, square_clip):
     out = tmp_path / "new.mp4"
     with pytest.raises(KeyboardInterrupt):
-        export_clip(open_clip(square_clip), ExportSettings(out, factor=2), average,
-                    lambda p: (_ for _ in ()).throw(KeyboardInterrupt) if p.done == 5 else None)
+        export_clip(
+            open_clip(square_clip),
+            ExportSettings(out, factor=2),
+            average,
+            lambda p: (_ for _ in ()).throw(KeyboardInterrupt) if p.done == 5 else None,
+        )
     assert not out.exists() and leftovers(tmp_path) == []
 
 
@@ -241,13 +290,16 @@ def test_existing_destination_needs_overwrite(tmp_path, square_clip):
     assert out.read_bytes() == b"keep me"
 
 
-@pytest.mark.parametrize("settings, message", [
-    (dict(output="missing/out.mp4", factor=2), "does not exist"),
-    (dict(output="out.avi", factor=2), "goes in"),
-    (dict(output="out.mkv", factor=2, codec="prores"), "goes in .mov"),
-    (dict(output="out.mp4", factor=2, start=5, end=50), "outside the clip"),
-    (dict(output="out.mp4"), "either a factor"),
-])
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        (dict(output="missing/out.mp4", factor=2), "does not exist"),
+        (dict(output="out.avi", factor=2), "goes in"),
+        (dict(output="out.mkv", factor=2, codec="prores"), "goes in .mov"),
+        (dict(output="out.mp4", factor=2, start=5, end=50), "outside the clip"),
+        (dict(output="out.mp4"), "either a factor"),
+    ],
+)
 def test_user_mistakes_are_refused_before_any_work(tmp_path, square_clip, settings, message):
     settings["output"] = tmp_path / settings["output"]
     with pytest.raises(InputError, match=message):
@@ -262,7 +314,11 @@ def test_read_only_destination_folder_is_refused(tmp_path, square_clip, monkeypa
     folder = tmp_path / "locked"
     folder.mkdir()
     real_access = os.access
-    monkeypatch.setattr(video_writer.os, "access", lambda path, mode: False if Path(path) == folder else real_access(path, mode))
+    monkeypatch.setattr(
+        video_writer.os,
+        "access",
+        lambda path, mode: False if Path(path) == folder else real_access(path, mode),
+    )
     with pytest.raises(InputError, match="locked: destination folder is not writable"):
         export_clip(open_clip(square_clip), ExportSettings(folder / "o.mp4", factor=2), average)
     assert list(folder.iterdir()) == []
@@ -275,12 +331,27 @@ def test_not_enough_disk_space_is_refused_up_front(tmp_path, square_clip, monkey
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 1000, 1000))
     with pytest.raises(InputError, match="not enough free disk space"):
-        export_clip(open_clip(square_clip), ExportSettings(tmp_path / "o.mkv", factor=8, codec="ffv1"), average)
+        export_clip(
+            open_clip(square_clip),
+            ExportSettings(tmp_path / "o.mkv", factor=8, codec="ffv1"),
+            average,
+        )
 
 
 def test_cli_export_and_its_errors(tmp_path, square_clip, capsys):
     out = tmp_path / "cli.mp4"
-    args = ["export", str(square_clip), "-o", str(out), "--factor", "2", "--model", "random:tiny", "--range", "0:3"]
+    args = [
+        "export",
+        str(square_clip),
+        "-o",
+        str(out),
+        "--factor",
+        "2",
+        "--model",
+        "random:tiny",
+        "--range",
+        "0:3",
+    ]
     assert main(args) == 0
     assert len(decode(out)[0]) == 7
     assert "7 frames" in capsys.readouterr().out
@@ -288,8 +359,23 @@ def test_cli_export_and_its_errors(tmp_path, square_clip, capsys):
     assert "already exists" in capsys.readouterr().err
     with pytest.raises(SystemExit):  # argparse: --factor and --fps together
         main(args + ["--overwrite", "--fps", "30"])
-    assert main(["export", str(square_clip), "-o", str(tmp_path / "t.mp4"), "--fps", "30", "--range", "0.1s:0.3s",
-                 "--model", "random:tiny"]) == 0
+    assert (
+        main(
+            [
+                "export",
+                str(square_clip),
+                "-o",
+                str(tmp_path / "t.mp4"),
+                "--fps",
+                "30",
+                "--range",
+                "0.1s:0.3s",
+                "--model",
+                "random:tiny",
+            ]
+        )
+        == 0
+    )
     assert decode(tmp_path / "t.mp4")[2]["rate"] == 30
 
 
@@ -302,7 +388,9 @@ def test_export_of_a_real_clip_plays_with_its_audio(tmp_path):
     summary = export_clip(clip, ExportSettings(out, factor=2, end=24, keep_duration=True), average)
     frames, times, facts = decode(out)
     assert len(frames) == 25 * 2 and facts["rate"] == 50
-    assert facts["audio_seconds"] == pytest.approx(25 / 25, abs=0.05)  # mp3 copied, cut to the range
+    assert facts["audio_seconds"] == pytest.approx(
+        25 / 25, abs=0.05
+    )  # mp3 copied, cut to the range
     assert summary.audio == "copied (mp3)"
 
 

@@ -17,7 +17,28 @@ from dsepconv_gui.video.clips import open_clip
 from .media import decode, write_flat_clip_with_audio, write_square_clip
 
 # Input frame times (ms) of a variable-rate clip: bursts and gaps, 1 ms clock.
-VFR_MS = [0, 20, 40, 100, 180, 200, 300, 320, 400, 500, 520, 600, 700, 720, 800, 900, 940, 1000, 1100, 1150]
+VFR_MS = [
+    0,
+    20,
+    40,
+    100,
+    180,
+    200,
+    300,
+    320,
+    400,
+    500,
+    520,
+    600,
+    700,
+    720,
+    800,
+    900,
+    940,
+    1000,
+    1100,
+    1150,
+]
 AUDIO_RATE = 48000
 AAC_FRAME = 1024 / AUDIO_RATE  # copied audio starts and ends on whole AAC frames
 BURST_AT = 0.520  # the audio's burst starts with input frame 10
@@ -39,7 +60,7 @@ def write_vfr_clip(path: Path, stamps_ms: list[int] = VFR_MS, audio_seconds: flo
         audio = container.add_stream("aac", rate=AUDIO_RATE, layout="mono")
         for i, t in enumerate(stamps_ms):
             image = np.full((48, 64, 3), 30, np.uint8)
-            image[:, (4 * i) % 56:(4 * i) % 56 + 8] = 230
+            image[:, (4 * i) % 56 : (4 * i) % 56 + 8] = 230
             frame = av.VideoFrame.from_ndarray(image, format="rgb24")
             frame.pts, frame.time_base = t, Fraction(1, 1000)
             for packet in video.encode(frame):
@@ -48,11 +69,18 @@ def write_vfr_clip(path: Path, stamps_ms: list[int] = VFR_MS, audio_seconds: flo
             container.mux(packet)
         n = int(round(audio_seconds * AUDIO_RATE))
         t = np.arange(n) / AUDIO_RATE
-        samples = np.where(t >= BURST_AT, 0.5 * np.sin(2 * np.pi * 440 * t), 0).astype(np.float32)[None]
+        samples = np.where(t >= BURST_AT, 0.5 * np.sin(2 * np.pi * 440 * t), 0).astype(np.float32)[
+            None
+        ]
         for start in range(0, n, 1024):
-            piece = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, start:start + 1024]), format="fltp",
-                                               layout="mono")
-            piece.sample_rate, piece.pts, piece.time_base = AUDIO_RATE, start, Fraction(1, AUDIO_RATE)
+            piece = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(samples[:, start : start + 1024]), format="fltp", layout="mono"
+            )
+            piece.sample_rate, piece.pts, piece.time_base = (
+                AUDIO_RATE,
+                start,
+                Fraction(1, AUDIO_RATE),
+            )
             for packet in audio.encode(piece):
                 container.mux(packet)
         for packet in audio.encode(None):
@@ -80,14 +108,20 @@ def vfr_clip(tmp_path_factory) -> Path:
 
 # --- the plan -------------------------------------------------------------------------
 
+
 def test_factor_plan_places_frames_at_the_inputs_own_times():
     stamps = [0.0, 0.1, 0.15, 0.35, 0.4]
     plan = factor_plan(5, Fraction(20), 4, timestamps=stamps)
     assert plan.timed and len(plan.frames) == 4 * 4 + 1
     assert [f.time for f in plan.frames[4:9]] == pytest.approx([0.1, 0.1125, 0.125, 0.1375, 0.15])
-    assert [(f.first, f.position) for f in plan.frames[5:8]] == [(1, Fraction(1, 4)), (1, Fraction(1, 2)),
-                                                                 (1, Fraction(3, 4))]
-    assert plan.output_duration == pytest.approx(0.4 + 0.05 / 4)  # the last frame for one output frame
+    assert [(f.first, f.position) for f in plan.frames[5:8]] == [
+        (1, Fraction(1, 4)),
+        (1, Fraction(1, 2)),
+        (1, Fraction(3, 4)),
+    ]
+    assert plan.output_duration == pytest.approx(
+        0.4 + 0.05 / 4
+    )  # the last frame for one output frame
     kept = factor_plan(5, Fraction(20), 4, keep_duration=True, timestamps=stamps)
     assert len(kept.frames) == 5 * 4 and all(f.first == 4 and f.is_copy for f in kept.frames[-4:])
     assert [f.time for f in kept.frames[-4:]] == pytest.approx([0.4, 0.4125, 0.425, 0.4375])
@@ -105,13 +139,18 @@ def test_factor_plan_of_regular_timestamps_is_exactly_the_constant_rate_plan():
 
 # --- exports of a variable-rate clip ----------------------------------------------------
 
+
 @pytest.mark.parametrize("factor", [2, 4])
 @pytest.mark.parametrize("keep", [False, True])
-def test_factor_export_of_a_variable_rate_clip_keeps_its_timing_and_audio_sync(tmp_path, vfr_clip, factor, keep):
+def test_factor_export_of_a_variable_rate_clip_keeps_its_timing_and_audio_sync(
+    tmp_path, vfr_clip, factor, keep
+):
     clip = open_clip(vfr_clip)
     nominal = clip.info.rate
     out = tmp_path / "slow.mp4"
-    summary = export_clip(clip, ExportSettings(out, factor=factor, start=5, end=14, keep_duration=keep), average)
+    summary = export_clip(
+        clip, ExportSettings(out, factor=factor, start=5, end=14, keep_duration=keep), average
+    )
     frames, times, facts = decode(out)
     one_frame = 1 / float(nominal * factor)  # an output frame at the nominal rate
     stamps = [t / 1000 - 0.2 for t in VFR_MS[5:15]]
@@ -136,7 +175,10 @@ def test_factor_export_of_a_variable_rate_clip_to_a_png_folder_lists_the_times(t
     out = tmp_path / "frames"
     export_clip(open_clip(vfr_clip), ExportSettings(out, factor=2, codec="png"), average)
     lines = (out / "timestamps.txt").read_text().splitlines()
-    assert lines[0] == "# timestamp format v2" and len(lines) - 1 == len(list(out.glob("frame_*.png"))) == 39
+    assert (
+        lines[0] == "# timestamp format v2"
+        and len(lines) - 1 == len(list(out.glob("frame_*.png"))) == 39
+    )
     assert [float(x) for x in lines[1:6]] == pytest.approx([0, 10, 20, 30, 40])
     assert float(lines[-1]) == pytest.approx(1150)
     assert (out / "rate.txt").exists()
@@ -148,35 +190,57 @@ def test_factor_export_of_a_constant_rate_clip_is_unchanged(tmp_path):
     assert open_clip(clip_path).timestamps[1] == pytest.approx(0.042)
     for keep, count in ((False, 11 * 4 + 1), (True, 12 * 4)):
         out = tmp_path / f"x4_{keep}.mp4"
-        summary = export_clip(open_clip(clip_path), ExportSettings(out, factor=4, keep_duration=keep), average)
+        summary = export_clip(
+            open_clip(clip_path), ExportSettings(out, factor=4, keep_duration=keep), average
+        )
         frames, times, facts = decode(out)
         assert len(frames) == count and facts["rate"] == 96
         assert times == pytest.approx([i / 96 for i in range(count)], abs=1e-9)
         assert summary.max_timing_error == 0
     png = tmp_path / "frames"
     export_clip(open_clip(clip_path), ExportSettings(png, factor=2, codec="png"), average)
-    assert (png / "rate.txt").read_text().strip() == "48/1" and not (png / "timestamps.txt").exists()
+    assert (png / "rate.txt").read_text().strip() == "48/1" and not (
+        png / "timestamps.txt"
+    ).exists()
 
 
 # --- the command line ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, message", [
-    ("nans:infs", "'nans' is not a frame number or a time"),
-    ("0:infs", "'infs' is not a frame number or a time"),
-    ("0s:nans", "'nans' is not a frame number or a time"),
-    ("abc:3", "'abc' is not a frame number"),
-    ("1.5:4", "'1.5' is not a frame number"),
-    ("-2:5", "'-2' is negative"),
-    ("0s:-1s", "'-1s' is negative"),
-    ("7:3", "its end (frame 3) comes before its start (frame 7)"),
-    ("0.6s:0.3s", "comes before its start"),
-    ("50s:", "starts after the clip's last frame"),
-    ("5", "must be START:END"),
-])
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("nans:infs", "'nans' is not a frame number or a time"),
+        ("0:infs", "'infs' is not a frame number or a time"),
+        ("0s:nans", "'nans' is not a frame number or a time"),
+        ("abc:3", "'abc' is not a frame number"),
+        ("1.5:4", "'1.5' is not a frame number"),
+        ("-2:5", "'-2' is negative"),
+        ("0s:-1s", "'-1s' is negative"),
+        ("7:3", "its end (frame 3) comes before its start (frame 7)"),
+        ("0.6s:0.3s", "comes before its start"),
+        ("50s:", "starts after the clip's last frame"),
+        ("5", "must be START:END"),
+    ],
+)
 def test_bad_ranges_are_refused_with_a_clear_message(tmp_path, vfr_clip, capsys, text, message):
     out = tmp_path / "out.mp4"
-    assert main(["export", str(vfr_clip), "-o", str(out), "--factor", "2", "--model", "random:tiny",
-                 f"--range={text}"]) == 2
+    assert (
+        main(
+            [
+                "export",
+                str(vfr_clip),
+                "-o",
+                str(out),
+                "--factor",
+                "2",
+                "--model",
+                "random:tiny",
+                f"--range={text}",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert not out.exists()
@@ -184,19 +248,39 @@ def test_bad_ranges_are_refused_with_a_clear_message(tmp_path, vfr_clip, capsys,
 
 def test_good_ranges_still_work(tmp_path, vfr_clip, capsys):
     out = tmp_path / "out.mp4"
-    assert main(["export", str(vfr_clip), "-o", str(out), "--factor", "2", "--model", "random:tiny",
-                 "--range", "0.3s:0.5s"]) == 0
+    assert (
+        main(
+            [
+                "export",
+                str(vfr_clip),
+                "-o",
+                str(out),
+                "--factor",
+                "2",
+                "--model",
+                "random:tiny",
+                "--range",
+                "0.3s:0.5s",
+            ]
+        )
+        == 0
+    )
     assert len(decode(out)[0]) == (9 - 6) * 2 + 1  # frames at 0.3 .. 0.5 s are 6 .. 9
 
 
 def test_the_command_line_prints_a_damaged_clips_notes(tmp_path, capsys):
-    whole = write_square_clip(tmp_path / "whole.mkv", frames=24, codec="ffv1", audio=False).read_bytes()
+    whole = write_square_clip(
+        tmp_path / "whole.mkv", frames=24, codec="ffv1", audio=False
+    ).read_bytes()
     damaged = tmp_path / "cut.mkv"
-    damaged.write_bytes(whole[:len(whole) * 2 // 3])
+    damaged.write_bytes(whole[: len(whole) * 2 // 3])
     notes = open_clip(damaged).notes
     assert any("frames readable" in note for note in notes)
     out = tmp_path / "out.mp4"
-    assert main(["export", str(damaged), "-o", str(out), "--factor", "2", "--model", "random:tiny"]) == 0
+    assert (
+        main(["export", str(damaged), "-o", str(out), "--factor", "2", "--model", "random:tiny"])
+        == 0
+    )
     err = capsys.readouterr().err
     assert f"note: {damaged}: {notes[0]}" in err
 
@@ -206,8 +290,9 @@ def test_reencoded_audio_starts_where_the_first_exported_frame_is(tmp_path):
     # the sound must stay where it was relative to the first exported frame, not move earlier.
     t = np.arange(AUDIO_RATE // 2) / AUDIO_RATE
     burst = np.where(t >= 0.25, 0.5 * np.sin(2 * np.pi * 440 * t), 0)
-    source = write_flat_clip_with_audio(tmp_path / "mp2.mkv", "mp2", (burst * 32767).astype(np.int16)[None],
-                                        "s16", 1152)
+    source = write_flat_clip_with_audio(
+        tmp_path / "mp2.mkv", "mp2", (burst * 32767).astype(np.int16)[None], "s16", 1152
+    )
     out = tmp_path / "out.mp4"
     summary = export_clip(open_clip(source), ExportSettings(out, factor=2, start=3), average)
     assert summary.audio == "re-encoded mp2 to AAC"

@@ -47,13 +47,24 @@ FORMATS: dict[str, int] = {}
 EDGES = [0, 1, 2, 7680, 7681, 4320, 4321, 65535, 65536, 2**31 - 1, 2**32 - 1]
 SMALL = st.integers(1, 40)
 size = st.sampled_from(["small", "small", "small", "edge", "any"]).flatmap(
-    lambda kind: {"small": SMALL, "edge": st.sampled_from(EDGES), "any": st.integers(0, 2**32 - 1)}[kind])
+    lambda kind: {"small": SMALL, "edge": st.sampled_from(EDGES), "any": st.integers(0, 2**32 - 1)}[
+        kind
+    ]
+)
 size16 = size.map(lambda n: n if n < 65536 else n % 65536)
 size31 = size.map(lambda n: n % 2**31)
 orientation = st.one_of(st.integers(1, 8), st.integers(0, 65535))
 # PNG: the valid bit depths of each colour type; other pairs are drawn too, less often.
 PNG_DEPTHS = {0: [1, 2, 4, 8, 16], 2: [8, 16], 3: [1, 2, 4, 8], 4: [8, 16], 6: [8, 16]}
-ADAM7 = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
+ADAM7 = [
+    (0, 0, 8, 8),
+    (4, 0, 8, 8),
+    (0, 4, 4, 8),
+    (2, 0, 4, 4),
+    (0, 2, 2, 4),
+    (1, 0, 2, 2),
+    (0, 1, 1, 2),
+]
 
 
 def rarely(draw) -> bool:
@@ -67,9 +78,11 @@ def report_cases():
     growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - peak_before
     formats = ", ".join(f"{name} {count}" for name, count in FORMATS.items())
     tried, rest = OUTCOMES.summary().split(" tried, ")
-    print(f"\nimage-header fuzz: {tried} tried ({formats}), {rest}; "
-          f"slowest {OUTCOMES.slowest[0]:.2f} s ({OUTCOMES.slowest[1]}); "
-          f"peak memory grew by {growth / 2**20:.0f} MB")
+    print(
+        f"\nimage-header fuzz: {tried} tried ({formats}), {rest}; "
+        f"slowest {OUTCOMES.slowest[0]:.2f} s ({OUTCOMES.slowest[1]}); "
+        f"peak memory grew by {growth / 2**20:.0f} MB"
+    )
     assert growth < MEMORY_LIMIT, f"peak memory grew by {growth / 2**20:.0f} MB"
 
 
@@ -82,7 +95,12 @@ def read_crafted(name: str, data: bytes) -> None:
         with OUTCOMES.case(f"{name}, {len(data)} bytes"):
             frame = read_image(path)
             assert isinstance(frame, np.ndarray) and frame.dtype == np.uint8
-            assert frame.ndim == 3 and frame.shape[2] == 3 and frame.shape[0] >= 1 and frame.shape[1] >= 1
+            assert (
+                frame.ndim == 3
+                and frame.shape[2] == 3
+                and frame.shape[0] >= 1
+                and frame.shape[1] >= 1
+            )
             assert frame.shape[0] * frame.shape[1] <= MAX_FRAME_PIXELS
 
 
@@ -101,19 +119,29 @@ def png_data_size(width: int, height: int, depth: int, colour: int, interlace: i
 def png_files(draw) -> bytes:
     width, height = draw(size), draw(size)
     if rarely(draw):
-        colour, depth = draw(st.sampled_from([0, 2, 3, 4, 6, 1, 7, 255])), draw(st.sampled_from([0, 1, 3, 8, 16, 255]))
+        colour, depth = (
+            draw(st.sampled_from([0, 2, 3, 4, 6, 1, 7, 255])),
+            draw(st.sampled_from([0, 1, 3, 8, 16, 255])),
+        )
     else:
         colour = draw(st.sampled_from(sorted(PNG_DEPTHS)))
         depth = draw(st.sampled_from(PNG_DEPTHS[colour]))
     interlace = draw(st.sampled_from([0, 1, 2])) if rarely(draw) else draw(st.sampled_from([0, 1]))
-    header = ihdr(width, height, depth, colour, interlace,
-                  compression=1 if rarely(draw) else 0, filter_method=1 if rarely(draw) else 0)
+    header = ihdr(
+        width,
+        height,
+        depth,
+        colour,
+        interlace,
+        compression=1 if rarely(draw) else 0,
+        filter_method=1 if rarely(draw) else 0,
+    )
     # Pixel data: when the frame is small, the rows it asks for (random filter bytes and
     # samples, sometimes cut short), else a few bytes, compressed or not.
     needed = png_data_size(width, height, depth, colour, interlace)
     if needed <= 1 << 16 and not rarely(draw):
         seed = draw(st.binary(min_size=1, max_size=64))
-        rows = (seed * (needed // len(seed) + 1))[:needed if not rarely(draw) else needed // 2]
+        rows = (seed * (needed // len(seed) + 1))[: needed if not rarely(draw) else needed // 2]
         idat = zlib.compress(rows)
     else:
         idat = draw(st.one_of(st.binary(max_size=32), st.binary(max_size=32).map(zlib.compress)))
@@ -137,25 +165,38 @@ def test_png_headers_decode_or_are_refused(data):
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(width=size16, height=size16, precision=st.sampled_from([8, 8, 8, 8, 12, 16, 0, 255]),
-       turn=st.one_of(st.none(), orientation))
+@given(
+    width=size16,
+    height=size16,
+    precision=st.sampled_from([8, 8, 8, 8, 12, 16, 0, 255]),
+    turn=st.one_of(st.none(), orientation),
+)
 def test_jpeg_headers_decode_or_are_refused(width, height, precision, turn):
     read_crafted("crafted.jpg", jpeg_with_header(width, height, precision, turn))
 
 
 @st.composite
 def bmp_files(draw) -> bytes:
-    width = draw(size31) if not rarely(draw) else draw(st.integers(-2**31, 0))
+    width = draw(size31) if not rarely(draw) else draw(st.integers(-(2**31), 0))
     height = draw(size31) * draw(st.sampled_from([1, -1]))  # negative: rows top-down
     if rarely(draw):
-        bits, compression = draw(st.sampled_from([0, 7, 64, 16, 32])), draw(st.sampled_from([1, 2, 3, 4, 5, 6, 99]))
+        bits, compression = (
+            draw(st.sampled_from([0, 7, 64, 16, 32])),
+            draw(st.sampled_from([1, 2, 3, 4, 5, 6, 99])),
+        )
     else:
         bits, compression = draw(st.sampled_from([1, 4, 8, 24, 32])), 0
-    palette = 2 ** bits if bits <= 8 and not rarely(draw) else draw(st.sampled_from([0, 2, 16, 256, 4096]))
+    palette = (
+        2**bits if bits <= 8 and not rarely(draw) else draw(st.sampled_from([0, 2, 16, 256, 4096]))
+    )
     row = (abs(width) * bits + 31) // 32 * 4
     needed = row * abs(height)
     seed = draw(st.binary(min_size=1, max_size=64))
-    pixels = (seed * (needed // len(seed) + 1))[:needed] if needed <= 1 << 16 and not rarely(draw) else seed
+    pixels = (
+        (seed * (needed // len(seed) + 1))[:needed]
+        if needed <= 1 << 16 and not rarely(draw)
+        else seed
+    )
     return bmp(width, height, bits, compression, pixels, palette)
 
 
@@ -169,16 +210,32 @@ def test_bmp_headers_decode_or_are_refused(data):
 def tiff_files(draw) -> bytes:
     width, height = draw(size), draw(size)
     if rarely(draw):
-        bits, samples = draw(st.sampled_from([0, 1, 3, 16, 32, 64])), draw(st.sampled_from([0, 1, 2, 3, 4, 9]))
-        photometric, compression = draw(st.sampled_from([0, 1, 2, 3, 5, 6, 99])), draw(st.sampled_from([1, 2, 5, 7, 8, 32773, 9]))
+        bits, samples = (
+            draw(st.sampled_from([0, 1, 3, 16, 32, 64])),
+            draw(st.sampled_from([0, 1, 2, 3, 4, 9])),
+        )
+        photometric, compression = (
+            draw(st.sampled_from([0, 1, 2, 3, 5, 6, 99])),
+            draw(st.sampled_from([1, 2, 5, 7, 8, 32773, 9])),
+        )
     else:
         samples = draw(st.sampled_from([1, 3, 4]))
-        bits, photometric, compression = draw(st.sampled_from([8, 16])), (1 if samples == 1 else 2), 1
+        bits, photometric, compression = (
+            draw(st.sampled_from([8, 16])),
+            (1 if samples == 1 else 2),
+            1,
+        )
     rows = draw(size) if rarely(draw) else None
     needed = width * height * samples * max(bits, 1) // 8
     seed = draw(st.binary(min_size=1, max_size=64))
-    pixels = (seed * (needed // len(seed) + 1))[:needed] if needed <= 1 << 16 and not rarely(draw) else seed
-    return tiff(width, height, bits, samples, photometric, compression, draw(orientation), rows, pixels)
+    pixels = (
+        (seed * (needed // len(seed) + 1))[:needed]
+        if needed <= 1 << 16 and not rarely(draw)
+        else seed
+    )
+    return tiff(
+        width, height, bits, samples, photometric, compression, draw(orientation), rows, pixels
+    )
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])

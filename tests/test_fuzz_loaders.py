@@ -62,7 +62,7 @@ def mutate(data: bytes, mutations) -> bytes:
         elif kind == "insert":
             data[at:at] = payload
         else:
-            data[at:at + len(payload)] = payload
+            data[at : at + len(payload)] = payload
     return bytes(data)
 
 
@@ -84,7 +84,9 @@ def report_cases():
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(suffix=st.sampled_from([".mp4", ".mkv"]), mutations=st.lists(mutation, min_size=1, max_size=4))
+@given(
+    suffix=st.sampled_from([".mp4", ".mkv"]), mutations=st.lists(mutation, min_size=1, max_size=4)
+)
 def test_mutated_videos_open_or_are_refused(suffix, mutations):
     with tempfile.TemporaryDirectory(prefix="dsepconv-fuzz-") as tmp:
         path = Path(tmp) / f"clip{suffix}"
@@ -93,7 +95,9 @@ def test_mutated_videos_open_or_are_refused(suffix, mutations):
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(suffix=st.sampled_from([".png", ".jpg"]), mutations=st.lists(mutation, min_size=1, max_size=4))
+@given(
+    suffix=st.sampled_from([".png", ".jpg"]), mutations=st.lists(mutation, min_size=1, max_size=4)
+)
 def test_mutated_images_in_a_sequence_open_or_are_refused(suffix, mutations):
     with tempfile.TemporaryDirectory(prefix="dsepconv-fuzz-") as tmp:
         folder = Path(tmp) / "frames"

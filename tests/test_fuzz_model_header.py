@@ -40,33 +40,63 @@ HEADER, TENSORS = checkpoint_parts()
 WEIGHTS = {
     "fitting": TENSORS,
     "of kernel_size 5": checkpoint_parts(DSepConvConfig(kernel_size=5, base_width=2))[1],
-    "without masks": checkpoint_parts(DSepConvConfig(kernel_size=3, base_width=2, use_mask=False))[1],
+    "without masks": checkpoint_parts(DSepConvConfig(kernel_size=3, base_width=2, use_mask=False))[
+        1
+    ],
     "one missing": dict(list(TENSORS.items())[1:]),
-    "one of integers": {**TENSORS, "features.encoders.0.0.bias": TENSORS["features.encoders.0.0.bias"].int()},
+    "one of integers": {
+        **TENSORS,
+        "features.encoders.0.0.bias": TENSORS["features.encoders.0.0.bias"].int(),
+    },
 }
 
 # Any JSON value Python can write (integers within the 4,300 digits it will print).
 json_values = st.recursive(
-    st.none() | st.booleans() | st.floats() | st.integers(-(10**4000), 10**4000) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children, max_size=5),
+    st.none()
+    | st.booleans()
+    | st.floats()
+    | st.integers(-(10**4000), 10**4000)
+    | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children, max_size=5)
+    ),
     max_leaves=20,
 )
 # What a configuration field might be set to: near and far outside its bounds, of every type.
 field_values = st.one_of(
     json_values,
     st.integers(-3, 2 * MAX_BASE_WIDTH + 2),
-    st.sampled_from([0, 1, 3, 5, MAX_KERNEL_SIZE, MAX_KERNEL_SIZE + 2, MAX_BASE_WIDTH, MAX_BASE_WIDTH + 1,
-                     100_000, 100_001, 2**63, -(2**63)]),
+    st.sampled_from(
+        [
+            0,
+            1,
+            3,
+            5,
+            MAX_KERNEL_SIZE,
+            MAX_KERNEL_SIZE + 2,
+            MAX_BASE_WIDTH,
+            MAX_BASE_WIDTH + 1,
+            100_000,
+            100_001,
+            2**63,
+            -(2**63),
+        ]
+    ),
     st.floats(),
     st.sampled_from(FLOW_PRIORS + PRIOR_SAMPLINGS + PRIOR_MOTIONS + ("", "none ")),
 )
 FIELDS = sorted(TINY.to_dict())
 # JSON text that Python's parser cannot take (nesting past its recursion limit, long
 # integers) or that a careless scan would take long over.
-deep_text = st.builds(lambda n, bracket: bracket[0] * n + bracket[1] * n,
-                      st.integers(1, 200_000), st.sampled_from(["[]", ('{"a":' , "}")]))
+deep_text = st.builds(
+    lambda n, bracket: bracket[0] * n + bracket[1] * n,
+    st.integers(1, 200_000),
+    st.sampled_from(["[]", ('{"a":', "}")]),
+)
 long_int_text = st.integers(1, 6000).map(lambda n: "1" + "0" * n)
-open_string_text = st.integers(1, 300_000).map(lambda n: '"' + '\\"' * n)  # escaped quotes, never closed
+open_string_text = st.integers(1, 300_000).map(
+    lambda n: '"' + '\\"' * n
+)  # escaped quotes, never closed
 raw_text = st.one_of(deep_text, long_int_text, open_string_text, st.text(max_size=50))
 
 
@@ -87,9 +117,15 @@ def mutated_configs(draw) -> str:
     return text
 
 
-config_texts = st.one_of(mutated_configs(), json_values.map(json.dumps), raw_text, st.just(TINY.to_json()))
-metadata_texts = st.one_of(json_values.map(json.dumps), raw_text, st.just(HEADER["metadata"]),
-                           st.builds(lambda text: '{"notes": ' + text + "}", raw_text))
+config_texts = st.one_of(
+    mutated_configs(), json_values.map(json.dumps), raw_text, st.just(TINY.to_json())
+)
+metadata_texts = st.one_of(
+    json_values.map(json.dumps),
+    raw_text,
+    st.just(HEADER["metadata"]),
+    st.builds(lambda text: '{"notes": ' + text + "}", raw_text),
+)
 
 
 def load(path: Path) -> None:
@@ -105,7 +141,11 @@ def report_cases():
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(config=config_texts, metadata=metadata_texts | st.none(), weights=st.sampled_from(sorted(WEIGHTS)))
+@given(
+    config=config_texts,
+    metadata=metadata_texts | st.none(),
+    weights=st.sampled_from(sorted(WEIGHTS)),
+)
 def test_hostile_headers_load_or_are_refused(config, metadata, weights):
     with tempfile.TemporaryDirectory(prefix="dsepconv-fuzz-") as tmp:
         header = {**HEADER, "config": config, "metadata": metadata}

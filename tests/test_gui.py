@@ -64,8 +64,12 @@ def test_open_step_interpolate_and_inspect(qtbot, window, clip_path):
     assert window.views["mask_a"].image.shape == (96, 128)
     # each frame's total weight beside its mask: what the view shows is Σ v·h·m of that frame
     term_a = analysis.result.terms[0]
-    expected = np.einsum("ihw,jhw,ijhw->hw", term_a.vertical, term_a.horizontal,
-                         term_a.mask.reshape(n := analysis.result.kernel_size, n, 96, 128))
+    expected = np.einsum(
+        "ihw,jhw,ijhw->hw",
+        term_a.vertical,
+        term_a.horizontal,
+        term_a.mask.reshape(n := analysis.result.kernel_size, n, 96, 128),
+    )
     np.testing.assert_allclose(window.views["weight_a"].image, expected, rtol=1e-4, atol=1e-5)
     assert window.views["weight_b"].image.shape == (96, 128)
 
@@ -150,7 +154,11 @@ def test_event_loop_keeps_running_during_interpolation(qtbot, window, clip_path)
     timer.timeout.connect(lambda: ticks.append(time.monotonic()))
     timer.start()
     window.slowmo.factor.setCurrentText("×8")
-    with qtbot.waitSignal(window.jobs.busy_changed, timeout=120000, check_params_cb=lambda c, busy: c == "slowmo" and not busy):
+    with qtbot.waitSignal(
+        window.jobs.busy_changed,
+        timeout=120000,
+        check_params_cb=lambda c, busy: c == "slowmo" and not busy,
+    ):
         window.start_slow_motion()
     timer.stop()
     gaps = np.diff(ticks)
@@ -158,7 +166,9 @@ def test_event_loop_keeps_running_during_interpolation(qtbot, window, clip_path)
     assert gaps.max() < 0.1, f"the UI stalled for {gaps.max() * 1000:.0f} ms"
 
 
-def test_a_corrupt_clip_shows_a_message_and_a_good_one_still_works(qtbot, window, clip_path, tmp_path):
+def test_a_corrupt_clip_shows_a_message_and_a_good_one_still_works(
+    qtbot, window, clip_path, tmp_path
+):
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"this is not a video" * 100)
     assert open_and_wait(qtbot, window, broken) == 0
@@ -203,8 +213,23 @@ def test_screenshot_mode_writes_a_real_picture(tmp_path, clip_path):
     out = tmp_path / "shot.png"
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", DSEPCONV_SETTINGS=str(tmp_path / "s.ini"))
     main = Path(__file__).resolve().parents[1] / "main.py"
-    done = subprocess.run([sys.executable, str(main), "--screenshot", str(out), "--model", "random:tiny",
-                           "--device", "cpu", str(clip_path)], capture_output=True, text=True, timeout=300, env=env)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(main),
+            "--screenshot",
+            str(out),
+            "--model",
+            "random:tiny",
+            "--device",
+            "cpu",
+            str(clip_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert done.returncode == 0, done.stderr
     image = read_image(out)
     assert image.shape[0] > 300 and image.shape[1] > 600
@@ -228,6 +253,7 @@ def test_dropping_files_opens_them(qtbot, window, clip_path):
 
 
 # ----- export dialog -------------------------------------------------------------------------
+
 
 def open_export(qtbot, window, tmp_path, frames=10):
     from .media import write_square_clip

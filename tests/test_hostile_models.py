@@ -23,11 +23,15 @@ from dsepconv_gui.model.config import MAX_BASE_WIDTH, MAX_KERNEL_SIZE, DSepConvC
 from .checkpoint_files import TINY, checkpoint_parts, write_checkpoint_file
 
 # A refusal reads the header and the tensors' shapes only: well under this.
-FAST = 30.0  # seconds: catches a hang or an allocation of the size a header claims, not a speed goal
+FAST = (
+    30.0  # seconds: catches a hang or an allocation of the size a header claims, not a speed goal
+)
 
 HEADER, TENSORS = checkpoint_parts()
 DEEP = "[" * 100_000 + "]" * 100_000
-DEEP_BUT_SHORT = "[" * 2000 + "]" * 2000  # deeper than Python's recursion limit, within the config's length
+DEEP_BUT_SHORT = (
+    "[" * 2000 + "]" * 2000
+)  # deeper than Python's recursion limit, within the config's length
 BIG_INT = "1" + "0" * 4300  # 4,301 digits: beyond Python's limit for int()
 
 
@@ -48,28 +52,63 @@ FIRST = sorted(TENSORS)[0]
 HEADER_CASES = [
     ("config-nested-100000", {"config": DEEP}, "characters long"),
     ("config-nested-2000", {"config": DEEP_BUT_SHORT}, "nests 2,000 levels deep"),
-    ("config-field-nested-1500", {"config": config_json(base_width="[" * 1500 + "]" * 1500)}, "levels deep"),
+    (
+        "config-field-nested-1500",
+        {"config": config_json(base_width="[" * 1500 + "]" * 1500)},
+        "levels deep",
+    ),
     ("metadata-nested-100000", {"metadata": DEEP}, "nests 100,000 levels deep"),
     ("metadata-field-nested-100000", {"metadata": '{"scores": ' + DEEP + "}"}, "levels deep"),
     ("config-4301-digit-int", {"config": config_json(base_width=BIG_INT)}, "characters long"),
-    ("metadata-4301-digit-int", {"metadata": '{"parameters": ' + BIG_INT + "}"},
-     "the metadata holds an integer too long to read (over 4,300 digits)"),
+    (
+        "metadata-4301-digit-int",
+        {"metadata": '{"parameters": ' + BIG_INT + "}"},
+        "the metadata holds an integer too long to read (over 4,300 digits)",
+    ),
     ("config-too-long", {"config": " " * 5000 + TINY.to_json()}, "characters long"),
     ("metadata-too-long", {"metadata": json.dumps({"notes": "x" * 1_100_000})}, "characters long"),
     ("metadata-not-json", {"metadata": "{"}, "not valid JSON"),
     # Escaped quotes in a string left open: a scan that restarts at every quote is quadratic.
-    ("metadata-open-string-of-escaped-quotes", {"metadata": '"' + '\\"' * 500_000}, "not valid JSON"),
-    ("metadata-a-megabyte-of-brackets", {"metadata": "[" * 500_000 + "]" * 500_000}, "nests 500,000 levels deep"),
+    (
+        "metadata-open-string-of-escaped-quotes",
+        {"metadata": '"' + '\\"' * 500_000},
+        "not valid JSON",
+    ),
+    (
+        "metadata-a-megabyte-of-brackets",
+        {"metadata": "[" * 500_000 + "]" * 500_000},
+        "nests 500,000 levels deep",
+    ),
     ("config-not-json", {"config": "kernel_size=3"}, "not valid JSON"),
     ("config-missing", {"config": None}, "not valid JSON"),
     ("config-a-list", {"config": "[3, 2]"}, "must be a mapping"),
     ("config-null", {"config": "null"}, "must be a mapping"),
     ("config-a-string", {"config": '"tiny"'}, "must be a mapping"),
-    ("base-width-100000", {"config": config_json(base_width="100000")}, "base_width must be between 1 and 128"),
-    ("kernel-size-100001", {"config": config_json(kernel_size="100001")}, "kernel_size must be odd and between 1 and 25"),
-    ("base-width-just-too-big", {"config": config_json(base_width=str(MAX_BASE_WIDTH + 1))}, "base_width"),
-    ("kernel-size-just-too-big", {"config": config_json(kernel_size=str(MAX_KERNEL_SIZE + 2))}, "kernel_size"),
-    ("kernel-size-3000-digits", {"config": config_json(kernel_size="9" * 3000)}, "kernel_size must be odd"),
+    (
+        "base-width-100000",
+        {"config": config_json(base_width="100000")},
+        "base_width must be between 1 and 128",
+    ),
+    (
+        "kernel-size-100001",
+        {"config": config_json(kernel_size="100001")},
+        "kernel_size must be odd and between 1 and 25",
+    ),
+    (
+        "base-width-just-too-big",
+        {"config": config_json(base_width=str(MAX_BASE_WIDTH + 1))},
+        "base_width",
+    ),
+    (
+        "kernel-size-just-too-big",
+        {"config": config_json(kernel_size=str(MAX_KERNEL_SIZE + 2))},
+        "kernel_size",
+    ),
+    (
+        "kernel-size-3000-digits",
+        {"config": config_json(kernel_size="9" * 3000)},
+        "kernel_size must be odd",
+    ),
     ("kernel-size-zero", {"config": config_json(kernel_size="0")}, "kernel_size"),
     ("kernel-size-negative", {"config": config_json(kernel_size="-3")}, "kernel_size"),
     ("kernel-size-even", {"config": config_json(kernel_size="4")}, "kernel_size"),
@@ -83,7 +122,11 @@ HEADER_CASES = [
     ("base-width-an-object", {"config": config_json(base_width='{"a": 1}')}, "must be int"),
     ("use-mask-an-int", {"config": config_json(use_mask="1")}, "must be bool"),
     ("flow-prior-a-number", {"config": config_json(flow_prior="3")}, "must be str"),
-    ("flow-prior-unknown", {"config": config_json(flow_prior='"raft"')}, "flow_prior must be one of"),
+    (
+        "flow-prior-unknown",
+        {"config": config_json(flow_prior='"raft"')},
+        "flow_prior must be one of",
+    ),
     ("flow-scale-nan", {"config": config_json(flow_scale="NaN")}, "flow_scale"),
     ("flow-scale-infinity", {"config": config_json(flow_scale="Infinity")}, "flow_scale"),
     ("flow-scale-minus-infinity", {"config": config_json(flow_scale="-Infinity")}, "flow_scale"),
@@ -94,28 +137,63 @@ HEADER_CASES = [
     # Missing fields take their defaults (kernel_size 5, base_width 32): then the weights do not fit.
     ("fields-missing", {"config": "{}"}, "weights do not match"),
     # Valid and as large as allowed (about 0.4 G parameters): refused from the shapes, never built.
-    ("largest-config-tiny-weights",
-     {"config": config_json(kernel_size=str(MAX_KERNEL_SIZE), base_width=str(MAX_BASE_WIDTH))}, "wrong shape"),
+    (
+        "largest-config-tiny-weights",
+        {"config": config_json(kernel_size=str(MAX_KERNEL_SIZE), base_width=str(MAX_BASE_WIDTH))},
+        "wrong shape",
+    ),
 ]
 
 TENSOR_CASES = [
-    ("extra-tensor", {**TENSORS, "evil.weight": torch.zeros(3)}, "1 unexpected (e.g. 'evil.weight')"),
+    (
+        "extra-tensor",
+        {**TENSORS, "evil.weight": torch.zeros(3)},
+        "1 unexpected (e.g. 'evil.weight')",
+    ),
     ("missing-tensor", drop(FIRST), f"1 missing (e.g. {FIRST})"),
     ("no-tensors", {}, "missing"),
-    ("wrong-shape", {**TENSORS, FIRST: torch.zeros(TENSORS[FIRST].numel() + 1)}, "1 of the wrong shape"),
-    ("int-weights", {**TENSORS, FIRST: TENSORS[FIRST].to(torch.int32)}, "not of floating-point numbers (e.g. "
-     f"{FIRST}: I32)"),
+    (
+        "wrong-shape",
+        {**TENSORS, FIRST: torch.zeros(TENSORS[FIRST].numel() + 1)},
+        "1 of the wrong shape",
+    ),
+    (
+        "int-weights",
+        {**TENSORS, FIRST: TENSORS[FIRST].to(torch.int32)},
+        f"not of floating-point numbers (e.g. {FIRST}: I32)",
+    ),
     ("bool-weights", {**TENSORS, FIRST: TENSORS[FIRST] > 0}, "BOOL"),
-    ("uint8-weights", {k: v.to(torch.uint8) for k, v in TENSORS.items()}, "not of floating-point numbers"),
-    ("weights-of-kernel-size-5", checkpoint_parts(DSepConvConfig(kernel_size=5, base_width=2))[1], "wrong shape"),
-    ("weights-of-base-width-4", checkpoint_parts(DSepConvConfig(kernel_size=3, base_width=4))[1], "wrong shape"),
-    ("weights-without-masks", checkpoint_parts(DSepConvConfig(kernel_size=3, base_width=2, use_mask=False))[1],
-     "missing"),
-    ("weights-with-a-flow-prior",
-     checkpoint_parts(DSepConvConfig(kernel_size=3, base_width=2, flow_prior="dis"))[1], "wrong shape"),
+    (
+        "uint8-weights",
+        {k: v.to(torch.uint8) for k, v in TENSORS.items()},
+        "not of floating-point numbers",
+    ),
+    (
+        "weights-of-kernel-size-5",
+        checkpoint_parts(DSepConvConfig(kernel_size=5, base_width=2))[1],
+        "wrong shape",
+    ),
+    (
+        "weights-of-base-width-4",
+        checkpoint_parts(DSepConvConfig(kernel_size=3, base_width=4))[1],
+        "wrong shape",
+    ),
+    (
+        "weights-without-masks",
+        checkpoint_parts(DSepConvConfig(kernel_size=3, base_width=2, use_mask=False))[1],
+        "missing",
+    ),
+    (
+        "weights-with-a-flow-prior",
+        checkpoint_parts(DSepConvConfig(kernel_size=3, base_width=2, flow_prior="dis"))[1],
+        "wrong shape",
+    ),
 ]
 
-CASES = [pytest.param({**HEADER, **changes}, TENSORS, words, id=name) for name, changes, words in HEADER_CASES]
+CASES = [
+    pytest.param({**HEADER, **changes}, TENSORS, words, id=name)
+    for name, changes, words in HEADER_CASES
+]
 CASES += [pytest.param(HEADER, tensors, words, id=name) for name, tensors, words in TENSOR_CASES]
 
 
@@ -132,8 +210,19 @@ def entrances(model, frames, out):
     """The ways a user hands a model file to the command line: (arguments, environment)."""
     return {
         "info --model": (["info", "--model", str(model)], {}),
-        "interpolate --model": (["interpolate", *map(str, frames), "-o", str(out), "--model", str(model),
-                                 "--device", "cpu"], {}),
+        "interpolate --model": (
+            [
+                "interpolate",
+                *map(str, frames),
+                "-o",
+                str(out),
+                "--model",
+                str(model),
+                "--device",
+                "cpu",
+            ],
+            {},
+        ),
         "DSEPCONV_MODEL info": (["info"], {"DSEPCONV_MODEL": str(model)}),
     }
 
@@ -159,7 +248,9 @@ def test_the_unaltered_file_loads_through_every_entrance(tmp_path, frames, monke
 
 
 @pytest.mark.parametrize("header, tensors, words", CASES)
-def test_hostile_model_file_is_one_line_and_status_2(tmp_path, frames, monkeypatch, capsys, header, tensors, words):
+def test_hostile_model_file_is_one_line_and_status_2(
+    tmp_path, frames, monkeypatch, capsys, header, tensors, words
+):
     model = write_checkpoint_file(tmp_path / "hostile.safetensors", header, tensors)
     out_png = tmp_path / "out.png"
     for name, (argv, env) in entrances(model, frames, out_png).items():
@@ -167,7 +258,10 @@ def test_hostile_model_file_is_one_line_and_status_2(tmp_path, frames, monkeypat
         lines = err.splitlines()
         assert code == 2, (name, err)
         assert len(lines) == 1, (name, err[:2000])
-        assert lines[0].startswith("dsepconv: error: ") and "hostile.safetensors" in lines[0], (name, lines[0][:500])
+        assert lines[0].startswith("dsepconv: error: ") and "hostile.safetensors" in lines[0], (
+            name,
+            lines[0][:500],
+        )
         assert words in lines[0], (name, lines[0][:500])
         assert len(lines[0]) < 2000, (name, f"{len(lines[0])} characters")
         assert seconds < FAST, (name, f"{seconds:.1f} s")
@@ -187,12 +281,17 @@ def test_the_network_is_never_built_for_weights_that_do_not_fit(tmp_path, monkey
 
     monkeypatch.setattr(checkpoint, "DSepConvNet", Recording)
     largest = DSepConvConfig(kernel_size=MAX_KERNEL_SIZE, base_width=MAX_BASE_WIDTH)
-    path = write_checkpoint_file(tmp_path / "m.safetensors", {**HEADER, "config": largest.to_json()}, TENSORS)
+    path = write_checkpoint_file(
+        tmp_path / "m.safetensors", {**HEADER, "config": largest.to_json()}, TENSORS
+    )
     with pytest.raises(CheckpointError, match="wrong shape"):
         load_checkpoint(path)
     assert built == ["meta"], built
     built.clear()
-    assert load_checkpoint(write_checkpoint_file(tmp_path / "ok.safetensors", HEADER, TENSORS)).config == TINY
+    assert (
+        load_checkpoint(write_checkpoint_file(tmp_path / "ok.safetensors", HEADER, TENSORS)).config
+        == TINY
+    )
     assert built == ["meta", "cpu"]
 
 
@@ -203,18 +302,32 @@ def test_half_precision_weights_load_as_float32(tmp_path):
 
 
 def test_metadata_nested_within_the_limit_still_loads(tmp_path):
-    note = "brackets in text: " + "[{" * 40 + ' a quote " and a backslash \\ ' + "[" * 40  # not nesting
+    note = (
+        "brackets in text: " + "[{" * 40 + ' a quote " and a backslash \\ ' + "[" * 40
+    )  # not nesting
     metadata = json.dumps({"history": [[[[{"psnr": 30.5}]]]], "note": note})
-    path = write_checkpoint_file(tmp_path / "m.safetensors", {**HEADER, "metadata": metadata}, TENSORS)
+    path = write_checkpoint_file(
+        tmp_path / "m.safetensors", {**HEADER, "metadata": metadata}, TENSORS
+    )
     loaded = load_checkpoint(path)
     assert loaded.metadata["history"] == [[[[{"psnr": 30.5}]]]] and loaded.metadata["note"] == note
 
 
 def test_deeply_nested_header_through_a_real_process(tmp_path, frames):
     """$DSEPCONV_MODEL in a separate process: one line, status 2, no traceback."""
-    model = write_checkpoint_file(tmp_path / "deep.safetensors", {**HEADER, "metadata": DEEP}, TENSORS)
-    done = subprocess.run([sys.executable, "-m", "dsepconv_gui.cli", "info"], capture_output=True, text=True,
-                          timeout=120, env={**os.environ, "DSEPCONV_MODEL": str(model)})
+    model = write_checkpoint_file(
+        tmp_path / "deep.safetensors", {**HEADER, "metadata": DEEP}, TENSORS
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "dsepconv_gui.cli", "info"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "DSEPCONV_MODEL": str(model)},
+    )
     assert done.returncode == 2, done.stderr[-2000:]
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
-    assert "deep.safetensors: bad metadata in checkpoint: the metadata nests 100,000 levels deep" in done.stderr
+    assert (
+        "deep.safetensors: bad metadata in checkpoint: the metadata nests 100,000 levels deep"
+        in done.stderr
+    )

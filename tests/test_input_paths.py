@@ -46,10 +46,13 @@ def run_cli(args: list[str], capsys, timeout: float = 60.0) -> tuple[int, list[s
     assert not thread.is_alive(), f"dsepconv {' '.join(args)} did not finish in {timeout} s"
     assert "error" not in outcome, f"uncaught {outcome.get('error')!r}"
     err = capsys.readouterr().err
-    return outcome["code"], [line for line in err.splitlines() if line and not line.startswith("warning:")]
+    return outcome["code"], [
+        line for line in err.splitlines() if line and not line.startswith("warning:")
+    ]
 
 
 # ----- paths that are not readable files ---------------------------------------------------------
+
 
 def make_path(kind: str, folder: Path, monkeypatch) -> tuple[Path, str]:
     """A path of the given kind and the words its refusal must contain."""
@@ -93,20 +96,52 @@ def make_path(kind: str, folder: Path, monkeypatch) -> tuple[Path, str]:
     raise AssertionError(kind)
 
 
-KINDS = ["missing", "dangling link", "link loop", "folder", "named pipe", "socket", "character device",
-         "unreadable", "empty"]
+KINDS = [
+    "missing",
+    "dangling link",
+    "link loop",
+    "folder",
+    "named pipe",
+    "socket",
+    "character device",
+    "unreadable",
+    "empty",
+]
 
 
-@pytest.mark.parametrize("command, kind", [
-    (command, kind) for command in ("interpolate", "export", "info") for kind in KINDS
-    if (command, kind) != ("export", "folder")  # a folder of numbered images is an export's input
-])
+@pytest.mark.parametrize(
+    "command, kind",
+    [
+        (command, kind)
+        for command in ("interpolate", "export", "info")
+        for kind in KINDS
+        if (command, kind)
+        != ("export", "folder")  # a folder of numbered images is an export's input
+    ],
+)
 def test_unusable_paths_are_named_for_what_they_are(command, kind, tmp_path, monkeypatch, capsys):
     good = write_image(tmp_path / "good.png", np.zeros((8, 8, 3), np.uint8))
     path, words = make_path(kind, tmp_path, monkeypatch)
     args = {
-        "interpolate": ["interpolate", str(path), str(good), "-o", str(tmp_path / "out.png"), "--model", "random:tiny"],
-        "export": ["export", str(path), "-o", str(tmp_path / "out.mp4"), "--factor", "2", "--model", "random:tiny"],
+        "interpolate": [
+            "interpolate",
+            str(path),
+            str(good),
+            "-o",
+            str(tmp_path / "out.png"),
+            "--model",
+            "random:tiny",
+        ],
+        "export": [
+            "export",
+            str(path),
+            "-o",
+            str(tmp_path / "out.mp4"),
+            "--factor",
+            "2",
+            "--model",
+            "random:tiny",
+        ],
         "info": ["info", "--model", str(path)],
     }[command]
     code, lines = run_cli(args, capsys)
@@ -119,12 +154,17 @@ def test_unusable_paths_are_named_for_what_they_are(command, kind, tmp_path, mon
 
 # ----- image headers: the size limit before decoding ----------------------------------------------
 
+
 def test_png_declaring_100000_by_100000_is_refused_from_its_header(tmp_path, capsys):
     path = tmp_path / "huge.png"
     path.write_bytes(png(100_000, 100_000))
-    with pytest.raises(InputError, match="huge.png: declares a frame of more than .* " + re.escape(LIMIT)):
+    with pytest.raises(
+        InputError, match="huge.png: declares a frame of more than .* " + re.escape(LIMIT)
+    ):
         read_image(path)
-    code, lines = run_cli(["interpolate", str(path), str(path), "-o", str(tmp_path / "out.png")], capsys)
+    code, lines = run_cli(
+        ["interpolate", str(path), str(path), "-o", str(tmp_path / "out.png")], capsys
+    )
     assert code == 2 and len(lines) == 1 and LIMIT in lines[0]
 
 
@@ -170,7 +210,9 @@ def test_an_image_folder_with_a_frame_over_the_limit_is_refused_on_opening(tmp_p
     folder.mkdir()
     write_image(folder / "frame_0.png", np.zeros((8, 8, 3), np.uint8))
     (folder / "frame_1.png").write_bytes(png(10_000, 10_000))
-    with pytest.raises(ClipError, match="frame_1.png: frames of 10000×10000 .* exceed the limit of 33.2 megapixels"):
+    with pytest.raises(
+        ClipError, match="frame_1.png: frames of 10000×10000 .* exceed the limit of 33.2 megapixels"
+    ):
         open_clip(folder)
 
 
@@ -194,6 +236,7 @@ def test_a_decoder_error_is_an_input_error(tmp_path, monkeypatch):
 
 # ----- EXIF orientation ------------------------------------------------------------------------
 
+
 def source_image(height: int = 48, width: int = 64) -> np.ndarray:
     """Large flat blocks of distinct colours, so that JPEG keeps them and any turn shows."""
     rng = np.random.default_rng(3)
@@ -204,7 +247,9 @@ def source_image(height: int = 48, width: int = 64) -> np.ndarray:
 def write_oriented(path: Path, orientation: int, pixels: np.ndarray | None = None) -> Path:
     exif = Image.Exif()
     exif[0x0112] = orientation
-    Image.fromarray(source_image() if pixels is None else pixels).save(path, exif=exif, quality=95, subsampling=0)
+    Image.fromarray(source_image() if pixels is None else pixels).save(
+        path, exif=exif, quality=95, subsampling=0
+    )
     return path
 
 

@@ -18,12 +18,16 @@ from .conftest import make_random_network
 @pytest.fixture
 def interpolator():
     model = make_random_network()
-    return Interpolator(LoadedModel(model=model, config=model.config, source="test"), resolve_device("cpu"))
+    return Interpolator(
+        LoadedModel(model=model, config=model.config, source="test"), resolve_device("cpu")
+    )
 
 
 def random_frames(h, w, seed=0):
     rng = np.random.default_rng(seed)
-    return rng.integers(0, 256, (h, w, 3), dtype=np.uint8), rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    return rng.integers(0, 256, (h, w, 3), dtype=np.uint8), rng.integers(
+        0, 256, (h, w, 3), dtype=np.uint8
+    )
 
 
 @pytest.mark.parametrize("size", [(1, 1), (2, 3), (33, 17), (4, 300)])
@@ -87,7 +91,14 @@ def test_write_intermediates(interpolator, tmp_path):
         for name in ("vertical", "horizontal", "offset_y", "offset_x", "mask", "result"):
             saved = np.load(folder / f"frame{index}_{name}.npy")
             np.testing.assert_array_equal(saved, getattr(term, name))
-        for picture in ("offsets_taps", "mean_displacement", "mask_taps", "mask_mean", "kernels", "result"):
+        for picture in (
+            "offsets_taps",
+            "mean_displacement",
+            "mask_taps",
+            "mask_mean",
+            "kernels",
+            "result",
+        ):
             assert (folder / f"frame{index}_{picture}.png").stat().st_size > 0
             assert f"frame{index}_{picture}.png" in manifest["files"]
     assert manifest["kernel_size"] == 3 and manifest["width"] == 24
@@ -105,12 +116,26 @@ def test_fast_inference_path_agrees_with_the_reference_path(motion, scale):
     from dsepconv_gui.interpolation.interpolator import frame_to_tensor, tensor_to_frame
     from dsepconv_gui.model.config import DSepConvConfig
 
-    model = make_random_network(DSepConvConfig(kernel_size=5, base_width=2, flow_prior="dis", prior_sampling="bicubic",
-                                               prior_motion=motion, flow_scale=scale))
+    model = make_random_network(
+        DSepConvConfig(
+            kernel_size=5,
+            base_width=2,
+            flow_prior="dis",
+            prior_sampling="bicubic",
+            prior_motion=motion,
+            flow_scale=scale,
+        )
+    )
     reference = copy.deepcopy(model)
-    interpolator = Interpolator(LoadedModel(model=model, config=model.config, source="test"), resolve_device("cpu"))
+    interpolator = Interpolator(
+        LoadedModel(model=model, config=model.config, source="test"), resolve_device("cpu")
+    )
     a, b = random_frames(40, 56, seed=4)
     fast = interpolator.interpolate(a, b).frame
     flows = torch.from_numpy(prior_flows(a, b, motion, scale))[None]
-    slow = reference(frame_to_tensor(a, "cpu", torch.float32), frame_to_tensor(b, "cpu", torch.float32), flows=flows).frame
+    slow = reference(
+        frame_to_tensor(a, "cpu", torch.float32),
+        frame_to_tensor(b, "cpu", torch.float32),
+        flows=flows,
+    ).frame
     assert np.abs(fast.astype(int) - tensor_to_frame(slow.detach())).max() <= 1

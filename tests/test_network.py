@@ -27,7 +27,9 @@ def test_heads_have_the_paper_output_channels():
     assert model.offset_x2[-1].out_channels == 49
     assert model.mask1[-1].out_channels == 49
     assert len(model.heads()) == 10
-    assert len(DSepConvNet(DSepConvConfig(kernel_size=7, base_width=2, use_mask=False)).heads()) == 8
+    assert (
+        len(DSepConvNet(DSepConvConfig(kernel_size=7, base_width=2, use_mask=False)).heads()) == 8
+    )
 
 
 @pytest.mark.parametrize("size", [(1, 1), (33, 17), (2, 3), (64, 96), (31, 65)])
@@ -54,7 +56,9 @@ def test_terms_sum_to_the_output_and_are_the_op_applied_to_each_frame(random_net
     # 40×50 is padded to 64×64; the cropped parameters on the unpadded frame give the same
     # result because replicate padding is what the op's border rule reads anyway.
     for frame, term in zip((a, b), out.terms):
-        direct = deformable_separable_conv(frame, term.vertical, term.horizontal, term.offset_y, term.offset_x, term.mask)
+        direct = deformable_separable_conv(
+            frame, term.vertical, term.horizontal, term.offset_y, term.offset_x, term.mask
+        )
         torch.testing.assert_close(direct, term.result, rtol=1e-4, atol=1e-5)
     assert out.terms[0].offset_x.abs().max() > 0.01  # the perturbed network moves taps
     assert ((out.terms[0].mask > 0) & (out.terms[0].mask < 1)).all()
@@ -82,7 +86,9 @@ def test_bad_frames_raise_clear_errors(random_network):
     with pytest.raises(InputError, match=r"\(B, 3, H, W\)"):
         random_network(torch.rand(1, 4, 8, 8), torch.rand(1, 4, 8, 8))
     with pytest.raises(InputError, match="floating"):
-        random_network(torch.zeros(1, 3, 8, 8, dtype=torch.uint8), torch.zeros(1, 3, 8, 8, dtype=torch.uint8))
+        random_network(
+            torch.zeros(1, 3, 8, 8, dtype=torch.uint8), torch.zeros(1, 3, 8, 8, dtype=torch.uint8)
+        )
     with pytest.raises(InputError, match="empty"):
         random_network(torch.rand(1, 3, 0, 8), torch.rand(1, 3, 0, 8))
 
@@ -123,7 +129,9 @@ def test_cubic_weights_sum_to_one_and_interpolate_exactly_at_whole_pixels():
     t = torch.linspace(0, 0.999, 50)
     weights = torch.stack(cubic_weights(t))
     torch.testing.assert_close(weights.sum(0), torch.ones(50))
-    assert torch.allclose(torch.stack(cubic_weights(torch.tensor(0.0))), torch.tensor([0.0, 1.0, 0.0, 0.0]))
+    assert torch.allclose(
+        torch.stack(cubic_weights(torch.tensor(0.0))), torch.tensor([0.0, 1.0, 0.0, 0.0])
+    )
 
 
 def test_untrained_bicubic_prior_network_reads_the_frames_as_opencv_bicubic():
@@ -147,8 +155,19 @@ def test_untrained_bicubic_prior_network_reads_the_frames_as_opencv_bicubic():
     expected = 0
     for frame, prior in ((frames[0], prior1), (frames[1], prior2)):
         dy, dx = prior[0, 0].numpy(), prior[0, 1].numpy()
-        expected = expected + cv2.remap(frame, cols + dx, rows + dy, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE) / 2
-    inner = (slice(None), slice(None), slice(8, -8), slice(8, -8))  # OpenCV's border rule differs for cubic
+        expected = (
+            expected
+            + cv2.remap(
+                frame, cols + dx, rows + dy, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
+            )
+            / 2
+        )
+    inner = (
+        slice(None),
+        slice(None),
+        slice(8, -8),
+        slice(8, -8),
+    )  # OpenCV's border rule differs for cubic
     expected = torch.from_numpy(expected).permute(2, 0, 1)[None]
     torch.testing.assert_close(out[inner], expected[inner], rtol=0, atol=1e-4)
     torch.testing.assert_close(start, out, rtol=0, atol=1e-5)

@@ -28,15 +28,17 @@ def occlusion_pair() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     frames, flows = [], np.zeros((4, SIZE, SIZE), np.float32)
     for k, x in enumerate((LEFT, LEFT + MOTION)):
         frame = background.copy()
-        frame[:, top:top + SIDE, x:x + SIDE] = square
+        frame[:, top : top + SIDE, x : x + SIDE] = square
         frames.append(torch.from_numpy(frame)[None])
-        flows[2 * k + 1, top:top + SIDE, x:x + SIDE] = MOTION if k == 0 else -MOTION
+        flows[2 * k + 1, top : top + SIDE, x : x + SIDE] = MOTION if k == 0 else -MOTION
     return frames[0], frames[1], torch.from_numpy(flows)[None]
 
 
 def evidence_of(frame1, frame2, flows) -> torch.Tensor:
     prior1, prior2 = prior_displacements(flows)
-    return occlusion_evidence(frame1, frame2, flows, prior1, prior2, warp(frame1, prior1), warp(frame2, prior2))
+    return occlusion_evidence(
+        frame1, frame2, flows, prior1, prior2, warp(frame1, prior1), warp(frame2, prior2)
+    )
 
 
 def test_evidence_marks_the_frame_whose_pixels_have_no_match():
@@ -78,18 +80,28 @@ def test_evidence_needs_a_flow_prior_and_the_blend_masks():
         DSepConvConfig(occlusion_evidence=True)
     with pytest.raises(ConfigError, match="occlusion_blend needs masks"):
         DSepConvConfig(occlusion_blend=True, use_mask=False)
-    assert preset("flow-small-evidence").input_channels == preset("flow-small-searched").input_channels + 5
+    assert (
+        preset("flow-small-evidence").input_channels
+        == preset("flow-small-searched").input_channels + 5
+    )
 
 
 def test_a_model_with_evidence_starts_as_the_model_file_without(tmp_path):
-    base = DSepConvConfig(kernel_size=5, base_width=2, flow_prior="dis", prior_sampling="bicubic",
-                          prior_motion="searched")
+    base = DSepConvConfig(
+        kernel_size=5,
+        base_width=2,
+        flow_prior="dis",
+        prior_sampling="bicubic",
+        prior_motion="searched",
+    )
     torch.manual_seed(0)
     source = DSepConvNet(base)
     for head in source.heads():  # trained-looking heads, so the comparison means something
         torch.nn.init.normal_(head[-1].weight, std=0.05)
     path = save_checkpoint(tmp_path / "base.safetensors", source)
-    widened = DSepConvNet(DSepConvConfig(**{**base.to_dict(), "occlusion_evidence": True, "occlusion_blend": True}))
+    widened = DSepConvNet(
+        DSepConvConfig(**{**base.to_dict(), "occlusion_evidence": True, "occlusion_blend": True})
+    )
     load_initial_weights(widened, path)
     frame1, frame2, flows = occlusion_pair()
     flows = torch.cat([flows, 0.25 * (flows[:, 2:4] - flows[:, 0:2])], dim=1)

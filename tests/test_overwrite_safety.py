@@ -35,7 +35,10 @@ def hidden(folder: Path) -> list[str]:
 
 def snapshot(folder: Path) -> dict[str, bytes | None]:
     """Every file and folder under `folder` with its bytes (None for a folder)."""
-    return {str(p.relative_to(folder)): None if p.is_dir() else p.read_bytes() for p in sorted(folder.rglob("*"))}
+    return {
+        str(p.relative_to(folder)): None if p.is_dir() else p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+    }
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +56,7 @@ def export(source: Path, output: Path, **settings):
 
 
 # --- 1. a PNG export into an existing folder ---------------------------------------------
+
 
 def test_png_export_into_a_folder_replaces_only_its_own_files(tmp_path, clip_path):
     folder = tmp_path / "DIR"
@@ -79,8 +83,9 @@ def test_png_export_into_a_folder_replaces_only_its_own_files(tmp_path, clip_pat
     # A shorter export removes the earlier export's frames it does not rewrite, and only those.
     (folder / "frame_000099.png").write_bytes(b"not from an export")
     export(source, folder, codec="png", overwrite=True, end=3)  # 4 frames ×2: 7 frames
-    assert sorted(p.name for p in folder.glob("frame_*.png")) == [f"frame_{i:06d}.png" for i in range(7)] + [
-        "frame_000099.png"]
+    assert sorted(p.name for p in folder.glob("frame_*.png")) == [
+        f"frame_{i:06d}.png" for i in range(7)
+    ] + ["frame_000099.png"]
     after = snapshot(folder)
     assert {k: after.get(k) for k in kept} == kept
     assert hidden(tmp_path) == []
@@ -95,8 +100,11 @@ def test_an_empty_folder_needs_no_overwrite_and_keeps_its_place(tmp_path, clip_p
 
 # --- 2. the output is never an input -----------------------------------------------------
 
+
 @pytest.mark.parametrize("spelling", ["relative", "dotted", "symlink", "hardlink"])
-def test_output_equal_to_the_input_is_refused_even_with_overwrite(tmp_path, clip_path, spelling, monkeypatch):
+def test_output_equal_to_the_input_is_refused_even_with_overwrite(
+    tmp_path, clip_path, spelling, monkeypatch
+):
     source = tmp_path / "same.mp4"
     source.write_bytes(clip_path.read_bytes())
     original = source.read_bytes()
@@ -121,7 +129,19 @@ def test_cli_refuses_to_export_over_its_input_in_one_line(tmp_path, clip_path, c
     source = tmp_path / "same.mp4"
     source.write_bytes(clip_path.read_bytes())
     monkeypatch.chdir(tmp_path)
-    code = main(["export", "same.mp4", "-o", "./same.mp4", "--overwrite", "--factor", "2", "--model", "random:tiny"])
+    code = main(
+        [
+            "export",
+            "same.mp4",
+            "-o",
+            "./same.mp4",
+            "--overwrite",
+            "--factor",
+            "2",
+            "--model",
+            "random:tiny",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "same.mp4: is the input" in err
@@ -142,6 +162,7 @@ def test_png_output_that_is_the_input_image_folder_is_refused(tmp_path):
 
 
 # --- 3. interpolate ----------------------------------------------------------------------
+
 
 @pytest.fixture
 def pair(tmp_path):
@@ -165,7 +186,9 @@ def test_interpolate_never_writes_over_an_input(pair, tmp_path, capsys):
     assert b.read_bytes() == before
 
 
-def test_interpolate_needs_overwrite_for_an_existing_output_and_writes_atomically(pair, tmp_path, capsys):
+def test_interpolate_needs_overwrite_for_an_existing_output_and_writes_atomically(
+    pair, tmp_path, capsys
+):
     a, b = pair
     out = tmp_path / "mid.png"
     out.write_bytes(b"an earlier result")
@@ -178,7 +201,9 @@ def test_interpolate_needs_overwrite_for_an_existing_output_and_writes_atomicall
     assert hidden(tmp_path) == []
 
 
-@pytest.mark.parametrize("name, signature", [("mid", b"\x89PNG"), ("mid.jpg", b"\xff\xd8"), ("mid.TIF", b"II*\x00")])
+@pytest.mark.parametrize(
+    "name, signature", [("mid", b"\x89PNG"), ("mid.jpg", b"\xff\xd8"), ("mid.TIF", b"II*\x00")]
+)
 def test_interpolate_writes_the_format_of_the_destinations_name(pair, tmp_path, name, signature):
     # the frame is written to a temporary first: its format is still the destination's (PNG without a suffix)
     a, b = pair
@@ -187,16 +212,28 @@ def test_interpolate_writes_the_format_of_the_destinations_name(pair, tmp_path, 
     assert hidden(tmp_path) == []
 
 
-def test_dump_intermediates_keeps_unrelated_files_and_never_replaces_an_input(pair, tmp_path, capsys):
+def test_dump_intermediates_keeps_unrelated_files_and_never_replaces_an_input(
+    pair, tmp_path, capsys
+):
     a, b = pair
     dump = tmp_path / "dump"
     dump.mkdir()
     (dump / "notes.txt").write_text("mine")
-    assert interpolate(str(a), str(b), "-o", str(tmp_path / "m.png"), "--dump-intermediates", str(dump)) == 2
+    assert (
+        interpolate(
+            str(a), str(b), "-o", str(tmp_path / "m.png"), "--dump-intermediates", str(dump)
+        )
+        == 2
+    )
     assert "dump: already exists and is not empty (use --overwrite" in capsys.readouterr().err
     assert sorted(p.name for p in dump.iterdir()) == ["notes.txt"]
 
-    assert interpolate(str(a), str(b), "-o", str(tmp_path / "m.png"), "--dump-intermediates", str(dump), "-y") == 0
+    assert (
+        interpolate(
+            str(a), str(b), "-o", str(tmp_path / "m.png"), "--dump-intermediates", str(dump), "-y"
+        )
+        == 0
+    )
     assert (dump / "notes.txt").read_text() == "mine"
     assert (dump / "intermediates.json").exists() and (dump / "frame1_result.png").exists()
     assert hidden(tmp_path) == [] and hidden(dump) == []
@@ -207,7 +244,9 @@ def test_dump_intermediates_keeps_unrelated_files_and_never_replaces_an_input(pa
     frame = own / "output.png"
     frame.write_bytes(a.read_bytes())
     before = snapshot(own)
-    code = interpolate(str(frame), str(b), "-o", str(tmp_path / "n.png"), "--dump-intermediates", str(own), "-y")
+    code = interpolate(
+        str(frame), str(b), "-o", str(tmp_path / "n.png"), "--dump-intermediates", str(own), "-y"
+    )
     assert code == 2 and "is the input" in capsys.readouterr().err
     assert snapshot(own) == before and not (tmp_path / "n.png").exists()
     assert hidden(tmp_path) == [] and hidden(own) == []
@@ -239,8 +278,23 @@ sys.exit(cli.main(sys.argv[1:]))
 
 def start_slow_export(clip: Path, out: Path) -> subprocess.Popen:
     process = subprocess.Popen(
-        [sys.executable, "-c", SLOW_CLI, "export", str(clip), "-o", str(out), "--factor", "2", "--overwrite",
-         "--no-audio"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            SLOW_CLI,
+            "export",
+            str(clip),
+            "-o",
+            str(out),
+            "--factor",
+            "2",
+            "--overwrite",
+            "--no-audio",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 90
     while not hidden(out.parent):
         if process.poll() is not None or time.monotonic() > deadline:
@@ -258,15 +312,23 @@ def test_a_signal_removes_the_partial_file_and_leaves_the_destination(tmp_path, 
     process.send_signal(signum)
     _, err = process.communicate(timeout=60)
     assert process.returncode == 128 + signum, err
-    said = [line for line in err.splitlines() if line.startswith("dsepconv")]  # past the clip and the bar
+    said = [
+        line for line in err.splitlines() if line.startswith("dsepconv")
+    ]  # past the clip and the bar
     assert len(said) == 1 and said[0] == err.strip().splitlines()[-1], err
     assert "Traceback" not in err
-    assert said[0] == ("dsepconv: interrupted" if signum == signal.SIGINT else f"dsepconv: stopped by {signum.name}")
+    assert said[0] == (
+        "dsepconv: interrupted"
+        if signum == signal.SIGINT
+        else f"dsepconv: stopped by {signum.name}"
+    )
     assert out.read_bytes() == b"an earlier export"
     assert hidden(tmp_path) == []
 
 
-def test_a_killed_runs_temporary_is_removed_by_the_next_export_but_a_live_ones_is_not(tmp_path, clip_path):
+def test_a_killed_runs_temporary_is_removed_by_the_next_export_but_a_live_ones_is_not(
+    tmp_path, clip_path
+):
     from dsepconv_gui.base.safe_output import temp_file
 
     out = tmp_path / "out.mp4"
@@ -277,7 +339,9 @@ def test_a_killed_runs_temporary_is_removed_by_the_next_export_but_a_live_ones_i
     assert len(left) == 1 and str(process.pid) in left[0]
 
     live = temp_file(out)  # a temporary of this (running) process
-    other = tmp_path / f".other.mp4.dsepconv-{process.pid}-abcdefgh.part.mp4"  # another destination's
+    other = (
+        tmp_path / f".other.mp4.dsepconv-{process.pid}-abcdefgh.part.mp4"
+    )  # another destination's
     other.write_bytes(b"")
     export(clip_path, out)
     assert hidden(tmp_path) == sorted([live.name, other.name])
@@ -287,7 +351,10 @@ def test_a_killed_runs_temporary_is_removed_by_the_next_export_but_a_live_ones_i
 
 # --- 5. long names -------------------------------------------------------------------------
 
-def test_names_up_to_the_limit_work_and_longer_ones_are_refused_in_one_line(tmp_path, clip_path, capsys):
+
+def test_names_up_to_the_limit_work_and_longer_ones_are_refused_in_one_line(
+    tmp_path, clip_path, capsys
+):
     longest = tmp_path / ("n" * 251 + ".mp4")
     export(clip_path, longest, end=2)
     assert len(decode(longest)[0]) == 5 and hidden(tmp_path) == []
@@ -296,7 +363,9 @@ def test_names_up_to_the_limit_work_and_longer_ones_are_refused_in_one_line(tmp_
     assert len(list(folder.glob("frame_*.png"))) == 5 and hidden(tmp_path) == []
 
     too_long = tmp_path / ("n" * 252 + ".mp4")
-    code = main(["export", str(clip_path), "-o", str(too_long), "--factor", "2", "--model", "random:tiny"])
+    code = main(
+        ["export", str(clip_path), "-o", str(too_long), "--factor", "2", "--model", "random:tiny"]
+    )
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "too long" in err and "Traceback" not in err
@@ -314,6 +383,7 @@ def test_interpolate_to_a_255_byte_name(pair, tmp_path):
 
 # --- 6. sizes in messages ------------------------------------------------------------------
 
+
 def test_free_space_message_never_says_zero_megabytes(tmp_path, clip_path, monkeypatch):
     import shutil
     from collections import namedtuple
@@ -324,13 +394,25 @@ def test_free_space_message_never_says_zero_megabytes(tmp_path, clip_path, monke
         export(clip_path, tmp_path / "o.mkv", codec="ffv1", factor=8)
     message = str(refused.value)
     assert " 0 MB" not in message
-    assert "needs at least 420 kB" in message and "1.00 kB free" in message  # 57 frames × 192×96 × 0.4
+    assert (
+        "needs at least 420 kB" in message and "1.00 kB free" in message
+    )  # 57 frames × 192×96 × 0.4
 
 
-@pytest.mark.parametrize("size, text", [
-    (0, "0 bytes"), (1, "1 byte"), (999, "999 bytes"), (1000, "1.00 kB"), (12345, "12.3 kB"),
-    (999_499, "999 kB"), (999_500, "1.00 MB"), (4_567_000, "4.57 MB"), (1_200_000_000, "1.20 GB"),
-])
+@pytest.mark.parametrize(
+    "size, text",
+    [
+        (0, "0 bytes"),
+        (1, "1 byte"),
+        (999, "999 bytes"),
+        (1000, "1.00 kB"),
+        (12345, "12.3 kB"),
+        (999_499, "999 kB"),
+        (999_500, "1.00 MB"),
+        (4_567_000, "4.57 MB"),
+        (1_200_000_000, "1.20 GB"),
+    ],
+)
 def test_size_text(size, text):
     assert size_text(size) == text
 
@@ -342,7 +424,9 @@ def test_a_hostile_frame_list_in_the_folder_is_ignored(tmp_path):
 
     folder = tmp_path / "frames"
     folder.mkdir()
-    (folder / ImageSequenceWriter.MANIFEST).write_text("[" * 100_000 + "]" * 100_000)  # nested past recursion
+    (folder / ImageSequenceWriter.MANIFEST).write_text(
+        "[" * 100_000 + "]" * 100_000
+    )  # nested past recursion
     (folder / "notes.txt").write_text("mine")
     with ImageSequenceWriter(folder, Fraction(24)) as writer:
         writer.write(np.zeros((4, 6, 3), np.uint8))

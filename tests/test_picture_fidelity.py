@@ -35,7 +35,10 @@ def run_ffmpeg(*args: str) -> None:
 def pattern(index: int) -> np.ndarray:
     """An asymmetric picture (random 8×8 blocks), different for every frame."""
     rng = np.random.default_rng(index)
-    return np.kron(rng.integers(0, 256, (HEIGHT // 8, WIDTH // 8, 3), dtype=np.uint8), np.ones((8, 8, 1), np.uint8))
+    return np.kron(
+        rng.integers(0, 256, (HEIGHT // 8, WIDTH // 8, 3), dtype=np.uint8),
+        np.ones((8, 8, 1), np.uint8),
+    )
 
 
 def write_rotated(path: Path, degrees: int, hflip: bool = False, frames: int = 4) -> Path:
@@ -61,6 +64,7 @@ def average(a, b):
 
 
 # --- rotation -------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("degrees, turns", [(90, 1), (180, 2), (270, 3), (-180, 2), (-90, 3)])
 def test_rotated_clip_is_read_upright_with_its_displayed_size(tmp_path, degrees, turns):
@@ -89,7 +93,19 @@ def test_phone_style_mp4_display_matrix_and_old_rotate_tag(tmp_path):
     source = tmp_path / "source.mkv"
     write_rotated(source, 0)
     phone = tmp_path / "phone.mp4"
-    run_ffmpeg("-display_rotation", "-180", "-i", str(source), "-c:v", "libx264", "-qp", "0", "-pix_fmt", "yuv444p", str(phone))
+    run_ffmpeg(
+        "-display_rotation",
+        "-180",
+        "-i",
+        str(source),
+        "-c:v",
+        "libx264",
+        "-qp",
+        "0",
+        "-pix_fmt",
+        "yuv444p",
+        str(phone),
+    )
     clip = open_clip(phone)
     assert (clip.info.width, clip.info.height) == (WIDTH, HEIGHT)
     assert np.abs(clip.read(0).astype(int) - np.rot90(pattern(0), 2)).max() <= 3
@@ -108,12 +124,30 @@ def test_display_matrix_between_quarter_turns_goes_to_the_nearest():
     assert np.array_equal(upright(pattern(0), Orientation()), pattern(0))
 
 
-@pytest.mark.parametrize("tag, size", [("90", (HEIGHT, WIDTH)), ("-90.4", (HEIGHT, WIDTH)), ("nan", (WIDTH, HEIGHT)),
-                                       ("inf", (WIDTH, HEIGHT)), ("1e400", (WIDTH, HEIGHT)), ("up", (WIDTH, HEIGHT))])
+@pytest.mark.parametrize(
+    "tag, size",
+    [
+        ("90", (HEIGHT, WIDTH)),
+        ("-90.4", (HEIGHT, WIDTH)),
+        ("nan", (WIDTH, HEIGHT)),
+        ("inf", (WIDTH, HEIGHT)),
+        ("1e400", (WIDTH, HEIGHT)),
+        ("up", (WIDTH, HEIGHT)),
+    ],
+)
 def test_a_rotate_tag_that_is_not_a_finite_number_is_passed_over(tmp_path, tag, size):
     path = tmp_path / "tagged.mkv"
-    run_ffmpeg("-f", "lavfi", "-i", f"testsrc=size={WIDTH}x{HEIGHT}:rate=24:duration=0.25", "-c:v", "ffv1",
-               "-metadata:s:v:0", f"rotate={tag}", str(path))
+    run_ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc=size={WIDTH}x{HEIGHT}:rate=24:duration=0.25",
+        "-c:v",
+        "ffv1",
+        "-metadata:s:v:0",
+        f"rotate={tag}",
+        str(path),
+    )
     clip = open_clip(path)
     assert (clip.info.width, clip.info.height) == size and clip.read(0).shape[:2] == size[::-1]
 
@@ -127,7 +161,9 @@ def test_export_of_a_rotated_clip_is_upright_without_rotation_metadata(tmp_path,
     assert summary.frames_written == len(frames) == 7
     assert frames[0].shape == (WIDTH, HEIGHT, 3)  # displayed: 48 wide, 64 high
     error = np.abs(frames[2].astype(int) - np.rot90(pattern(1), 1))
-    assert error.max() == 0 if codec == "ffv1" else error.mean() < 10  # 4:2:0 blurs colour edges (~5); turned wrong: ~85
+    assert (
+        error.max() == 0 if codec == "ffv1" else error.mean() < 10
+    )  # 4:2:0 blurs colour edges (~5); turned wrong: ~85
     import av
 
     with av.open(str(output)) as container:
@@ -137,6 +173,7 @@ def test_export_of_a_rotated_clip_is_upright_without_rotation_metadata(tmp_path,
 
 
 # --- odd frame sizes ------------------------------------------------------------------
+
 
 def write_frames(path: Path, codec: str, frames: list[np.ndarray]) -> list[np.ndarray]:
     """Write with the project's writer and read back (video or PNG folder)."""
@@ -151,7 +188,9 @@ def write_frames(path: Path, codec: str, frames: list[np.ndarray]) -> list[np.nd
 
 
 @pytest.mark.parametrize("width, height", [(1, 1), (3, 5), (33, 17), (34, 17)])
-@pytest.mark.parametrize("codec, suffix", [("ffv1", ".mkv"), ("png", ""), ("h264", ".mp4"), ("prores", ".mov")])
+@pytest.mark.parametrize(
+    "codec, suffix", [("ffv1", ".mkv"), ("png", ""), ("h264", ".mp4"), ("prores", ".mov")]
+)
 def test_odd_frame_sizes_are_kept_exactly(tmp_path, width, height, codec, suffix):
     rng = np.random.default_rng(width * height)
     frames = [rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(3)]
@@ -174,23 +213,60 @@ def test_odd_size_h264_export_says_how_it_kept_the_size(tmp_path):
     with av.open(str(summary.output)) as container:
         stream = container.streams.video[0]
         assert (stream.width, stream.height) == (33, 17)
-    even = export_clip(open_clip(tmp_path / "out.mp4"), ExportSettings(tmp_path / "even.mkv", factor=2, codec="ffv1"), average)
+    even = export_clip(
+        open_clip(tmp_path / "out.mp4"),
+        ExportSettings(tmp_path / "even.mkv", factor=2, codec="ffv1"),
+        average,
+    )
     assert not any("yuv444p" in w for w in even.warnings)
 
 
 # --- streams besides the first audio track ----------------------------------------------
 
+
 @pytest.fixture
 def many_streams(tmp_path) -> Path:
     """Video, two audio tracks (440 Hz and 660 Hz) and two subtitle streams in Matroska."""
     subtitles = tmp_path / "subs.srt"
-    subtitles.write_text("1\n00:00:00,000 --> 00:00:00,400\nhello\n\n2\n00:00:00,500 --> 00:00:00,900\nworld\n")
+    subtitles.write_text(
+        "1\n00:00:00,000 --> 00:00:00,400\nhello\n\n2\n00:00:00,500 --> 00:00:00,900\nworld\n"
+    )
     path = tmp_path / "many.mkv"
-    run_ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x48:rate=24:duration=1",
-               "-f", "lavfi", "-i", "sine=frequency=440:duration=1",
-               "-f", "lavfi", "-i", "sine=frequency=660:duration=1", "-i", str(subtitles),
-               "-map", "0", "-map", "1", "-map", "2", "-map", "3", "-map", "3",
-               "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-c:s", "srt", str(path))
+    run_ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=64x48:rate=24:duration=1",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:duration=1",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=660:duration=1",
+        "-i",
+        str(subtitles),
+        "-map",
+        "0",
+        "-map",
+        "1",
+        "-map",
+        "2",
+        "-map",
+        "3",
+        "-map",
+        "3",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-c:s",
+        "srt",
+        str(path),
+    )
     return path
 
 
@@ -206,10 +282,14 @@ def dominant_frequency(path: Path, number: int) -> float:
 
 
 @pytest.mark.parametrize("suffix, codec", [(".mp4", "h264"), (".mkv", "ffv1")])
-def test_every_audio_track_is_copied_and_dropped_subtitles_are_said(tmp_path, many_streams, suffix, codec):
+def test_every_audio_track_is_copied_and_dropped_subtitles_are_said(
+    tmp_path, many_streams, suffix, codec
+):
     clip = open_clip(many_streams)
     output = tmp_path / f"out{suffix}"
-    summary = export_clip(clip, ExportSettings(output, factor=2, codec=codec, start=4, end=15), average)
+    summary = export_clip(
+        clip, ExportSettings(output, factor=2, codec=codec, start=4, end=15), average
+    )
     _, _, facts = decode(output)
     assert facts["audio_streams"] == 2
     assert summary.audio.startswith("2 tracks")
@@ -219,19 +299,34 @@ def test_every_audio_track_is_copied_and_dropped_subtitles_are_said(tmp_path, ma
 
 
 def test_png_sequence_says_how_many_audio_tracks_it_drops(tmp_path, many_streams):
-    summary = export_clip(open_clip(many_streams), ExportSettings(tmp_path / "frames", factor=2, codec="png"), average)
+    summary = export_clip(
+        open_clip(many_streams), ExportSettings(tmp_path / "frames", factor=2, codec="png"), average
+    )
     assert any("2 tracks" in w and "PNG" in w for w in summary.warnings), summary.warnings
 
 
 @pytest.mark.parametrize("codec, pix_fmt", [("png", "rgba"), ("ffv1", "yuva420p")])
 def test_dropped_alpha_is_said_when_opened_and_exported(tmp_path, codec, pix_fmt):
     source = tmp_path / "alpha.mov" if codec == "png" else tmp_path / "alpha.mkv"
-    run_ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x48:rate=24:duration=0.25", "-vf", "format=rgba",
-               "-c:v", codec, "-pix_fmt", pix_fmt, str(source))
+    run_ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=64x48:rate=24:duration=0.25",
+        "-vf",
+        "format=rgba",
+        "-c:v",
+        codec,
+        "-pix_fmt",
+        pix_fmt,
+        str(source),
+    )
     clip = open_clip(source)
     (note,) = [note for note in clip.notes if "alpha" in note]
     summary = export_clip(clip, ExportSettings(tmp_path / "out.mp4", factor=2), average)
-    assert "alpha channel is not kept" in note and note in summary.warnings, summary.warnings  # in the same words
+    assert "alpha channel is not kept" in note and note in summary.warnings, (
+        summary.warnings
+    )  # in the same words
 
 
 def test_opaque_clip_has_no_alpha_warning(tmp_path):

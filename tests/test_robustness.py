@@ -59,18 +59,21 @@ def good_mkv(tmp_path_factory) -> Path:
 
 # ----- video files ---------------------------------------------------------------------------
 
+
 def test_truncated_mp4_is_refused_with_a_message(good_mp4, tmp_path):
     path = tmp_path / "truncated.mp4"
     data = good_mp4.read_bytes()
-    path.write_bytes(data[:len(data) // 2])  # the index (moov) is at the end: nothing to go by
-    with pytest.raises(ClipError, match="truncated.mp4: cannot open as video: not a video file, or damaged"):
+    path.write_bytes(data[: len(data) // 2])  # the index (moov) is at the end: nothing to go by
+    with pytest.raises(
+        ClipError, match="truncated.mp4: cannot open as video: not a video file, or damaged"
+    ):
         open_and_read_all(path)
 
 
 def test_truncated_mkv_opens_with_the_frames_it_has_and_says_so(good_mkv, tmp_path):
     path = tmp_path / "truncated.mkv"
     data = good_mkv.read_bytes()
-    path.write_bytes(data[:len(data) // 2])
+    path.write_bytes(data[: len(data) // 2])
     clip, frames, error = open_and_read_all(path)
     assert 0 < len(clip) < 24 and frames == len(clip) and error is None
     assert any("frames readable" in note for note in clip.notes)
@@ -80,7 +83,9 @@ def test_random_bytes_in_the_middle_lose_only_the_damaged_frames(good_mp4, tmp_p
     path = tmp_path / "noise.mp4"
     data = bytearray(good_mp4.read_bytes())
     middle = len(data) // 2
-    data[middle:middle + 2000] = np.random.default_rng(0).integers(0, 256, 2000, dtype=np.uint8).tobytes()
+    data[middle : middle + 2000] = (
+        np.random.default_rng(0).integers(0, 256, 2000, dtype=np.uint8).tobytes()
+    )
     path.write_bytes(bytes(data))
     clip = open_clip(path)
     replaced: list[int] = []
@@ -89,13 +94,18 @@ def test_random_bytes_in_the_middle_lose_only_the_damaged_frames(good_mp4, tmp_p
     with pytest.raises(ClipError, match=f"frame {replaced[0]} is damaged"):
         list(clip.iter_frames())
     summary = export_clip(clip, ExportSettings(tmp_path / "out.mp4", factor=2), average)
-    assert summary.frames_written == 47 and any("damaged input frame" in w for w in summary.warnings)
+    assert summary.frames_written == 47 and any(
+        "damaged input frame" in w for w in summary.warnings
+    )
 
 
-@pytest.mark.parametrize("name, content, message", [
-    ("zero.mp4", b"", "empty file"),
-    ("text.mp4", b"this is a text file, not a video\n" * 40, "cannot open as video"),
-])
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("zero.mp4", b"", "empty file"),
+        ("text.mp4", b"this is a text file, not a video\n" * 40, "cannot open as video"),
+    ],
+)
 def test_files_that_are_not_videos_are_refused(tmp_path, name, content, message):
     path = tmp_path / name
     path.write_bytes(content)
@@ -109,7 +119,9 @@ def test_audio_only_file_is_refused(tmp_path):
         stream = container.add_stream("aac", rate=48000, layout="mono")
         samples = (np.sin(np.arange(48000) / 10) * 0.3).astype(np.float32)[None]
         for start in range(0, 48000, 1024):
-            frame = av.AudioFrame.from_ndarray(samples[:, start:start + 1024], format="fltp", layout="mono")
+            frame = av.AudioFrame.from_ndarray(
+                samples[:, start : start + 1024], format="fltp", layout="mono"
+            )
             frame.sample_rate, frame.pts = 48000, start
             for packet in stream.encode(frame):
                 container.mux(packet)
@@ -124,16 +136,26 @@ def test_broken_audio_stream_exports_the_video_with_a_warning(tmp_path):
 
     def garble(packet):
         garbage = av.Packet(rng.integers(0, 256, packet.size, dtype=np.uint8).tobytes())
-        garbage.pts, garbage.dts, garbage.time_base, garbage.stream = packet.pts, packet.dts, packet.time_base, packet.stream
+        garbage.pts, garbage.dts, garbage.time_base, garbage.stream = (
+            packet.pts,
+            packet.dts,
+            packet.time_base,
+            packet.stream,
+        )
         return garbage
 
     samples = (np.sin(np.arange(24000) / 10) * 0.3).astype(np.float32)[None]
-    path = write_flat_clip_with_audio(tmp_path / "broken_audio.mkv", "mp2", samples, "fltp", 1152, garble)
+    path = write_flat_clip_with_audio(
+        tmp_path / "broken_audio.mkv", "mp2", samples, "fltp", 1152, garble
+    )
     clip, frames, error = open_and_read_all(path)
     assert frames == 12 and error is None
     summary = export_clip(clip, ExportSettings(tmp_path / "out.mp4", factor=2), average)
     assert summary.frames_written == 23 and summary.audio == "none"
-    assert any("audio" in w and "cannot be decoded" in w or "no decodable audio" in w for w in summary.warnings)
+    assert any(
+        "audio" in w and "cannot be decoded" in w or "no decodable audio" in w
+        for w in summary.warnings
+    )
 
 
 def test_single_frame_video_opens_and_exports_that_frame(tmp_path):
@@ -151,7 +173,9 @@ def test_variable_frame_rate_video_is_timed_by_its_timestamps(tmp_path):
         stream.width, stream.height, stream.pix_fmt = 64, 48, "bgr0"
         stream.codec_context.time_base = Fraction(1, 1000)
         for i, ms in enumerate(stamps_ms):
-            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 30 * i, np.uint8), format="rgb24")
+            frame = av.VideoFrame.from_ndarray(
+                np.full((48, 64, 3), 30 * i, np.uint8), format="rgb24"
+            )
             frame.pts, frame.time_base = ms, Fraction(1, 1000)
             for packet in stream.encode(frame):
                 container.mux(packet)
@@ -185,7 +209,10 @@ def test_missing_path_and_unreadable_file(tmp_path, good_mp4, monkeypatch):
 
 # ----- image sequences -----------------------------------------------------------------------
 
-def write_frames(folder: Path, count: int = 4, size=(40, 30), numbers=None, suffix=".png") -> list[Path]:
+
+def write_frames(
+    folder: Path, count: int = 4, size=(40, 30), numbers=None, suffix=".png"
+) -> list[Path]:
     folder.mkdir(exist_ok=True)
     paths = []
     for i, number in enumerate(numbers or range(count)):
@@ -209,7 +236,9 @@ def test_frames_of_another_size_refuse_the_folder_naming_the_first(tmp_path):
     odd = tmp_path / "seq" / "frame_0003.png"
     cv2.imwrite(str(odd), np.zeros((31, 40, 3), np.uint8))
     write_frames(tmp_path / "seq", numbers=[4], size=(20, 20))
-    with pytest.raises(ClipError, match="frame_0003.png: 40×31 differs from the first frame's 40×30"):
+    with pytest.raises(
+        ClipError, match="frame_0003.png: 40×31 differs from the first frame's 40×30"
+    ):
         open_clip(tmp_path / "seq")
 
 
@@ -244,6 +273,7 @@ def test_damaged_image_in_a_sequence_is_named(tmp_path):
 
 # ----- frame sizes -----------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def flow_interpolator():
     return Interpolator(random_model("flow-small"), resolve_device("cpu"))
@@ -266,6 +296,7 @@ def test_frames_above_the_limit_are_refused_with_the_limit(flow_interpolator):
 
 
 # ----- memory ----------------------------------------------------------------------------------
+
 
 def test_out_of_memory_in_the_model_falls_back_to_tiles_and_says_so():
     loaded = random_model("flow-small")

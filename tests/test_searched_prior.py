@@ -21,12 +21,14 @@ def ball_triplet(step=(-6, 7), size=(96, 128), ball=(40, 50)):
     It moves three times its size between the outer frames, which DIS does not follow."""
     h, w = size
     rows, cols = np.mgrid[0:h, 0:w]
-    sky = np.stack([200 + 20 * np.sin(rows / 17.0), 210 + 15 * np.cos(cols / 23.0), 240 + 0 * rows], -1)
+    sky = np.stack(
+        [200 + 20 * np.sin(rows / 17.0), 210 + 15 * np.cos(cols / 23.0), 240 + 0 * rows], -1
+    )
     frames = []
     for k in range(3):
         frame = sky.copy()
         y, x = ball[0] + k * step[0], ball[1] + k * step[1]
-        frame[y:y + 7, x:x + 7] = (70, 60, 50)
+        frame[y : y + 7, x : x + 7] = (70, 60, 50)
         frames.append(np.clip(frame, 0, 255).astype(np.uint8))
     return frames
 
@@ -40,7 +42,9 @@ def test_search_repairs_a_flow_that_misses_a_small_fast_object():
     wrong = np.zeros((2, *f0.shape[:2]), np.float32)  # what DIS gives the ball: the sky's motion
     assert warp_cost(f0, f2, wrong)[43, 53] > 120
     repaired = repaired_flow(f0, f2, wrong)
-    np.testing.assert_array_equal(repaired[:, 41:46, 51:56], np.broadcast_to(np.float32([[[-12]], [[14]]]), (2, 5, 5)))
+    np.testing.assert_array_equal(
+        repaired[:, 41:46, 51:56], np.broadcast_to(np.float32([[[-12]], [[14]]]), (2, 5, 5))
+    )
     # The sky far from the ball was explained already and keeps its flow.
     np.testing.assert_array_equal(repaired[:, 80:, :20], wrong[:, 80:, :20])
 
@@ -55,10 +59,16 @@ def test_search_work_is_bounded_when_the_flow_fails_everywhere(monkeypatch):
     from dsepconv_gui.flow import search as flow_search
 
     rng = np.random.default_rng(0)
-    a, b = (rng.integers(0, 256, (400, 600, 3), dtype=np.uint8) for _ in range(2))  # 70 tiles, all failing
+    a, b = (
+        rng.integers(0, 256, (400, 600, 3), dtype=np.uint8) for _ in range(2)
+    )  # 70 tiles, all failing
     searched = []
     real = flow_search.search_flow
-    monkeypatch.setattr(flow_search, "search_flow", lambda *args, **kw: searched.append(args[2:4]) or real(*args, **kw))
+    monkeypatch.setattr(
+        flow_search,
+        "search_flow",
+        lambda *args, **kw: searched.append(args[2:4]) or real(*args, **kw),
+    )
     flow_search.repaired_flow(a, b, np.zeros((2, 400, 600), np.float32))
     assert len(searched) == flow_search.MAX_TILES
 
@@ -84,26 +94,32 @@ def test_projection_puts_the_found_ball_halfway_and_keeps_the_sky_still():
     # its motion lands there exactly, not a pixel wider.
     projected = np.any(d != linear_middle(flow12, flow21), axis=0)
     assert projected[34:41, 57:64].all() and projected.sum() == 49
-    np.testing.assert_allclose(d[:, 34:41, 57:64], np.broadcast_to(np.float32([[[6]], [[-7]]]), (2, 7, 7)))
+    np.testing.assert_allclose(
+        d[:, 34:41, 57:64], np.broadcast_to(np.float32([[[6]], [[-7]]]), (2, 7, 7))
+    )
     # Read at the middle pixel itself (the linear estimate) the ball's motion is not there.
     assert np.abs(linear_middle(flow12, flow21)[:, 35:40, 58:63]).max() == 0
     assert np.abs(d[:, 70:, :]).max() == 0
     # Nothing found: the linear estimate everywhere.
     nothing = np.zeros((h, w), bool)
-    np.testing.assert_array_equal(middle_displacement(flow12, flow21, nothing, nothing), linear_middle(flow12, flow21))
+    np.testing.assert_array_equal(
+        middle_displacement(flow12, flow21, nothing, nothing), linear_middle(flow12, flow21)
+    )
     # Time reversed (the flows and what was found swap roles): the displacement changes sign,
     # also where finds of both frames land on one pixel.
     rng = np.random.default_rng(5)
     f12, f21 = (rng.normal(0, 4, (2, h, w)).astype(np.float32) for _ in range(2))
     k12, k21 = rng.random((h, w)) < 0.2, rng.random((h, w)) < 0.2
-    np.testing.assert_allclose(middle_displacement(f21, f12, k21, k12), -middle_displacement(f12, f21, k12, k21), atol=1e-5)
+    np.testing.assert_allclose(
+        middle_displacement(f21, f12, k21, k12), -middle_displacement(f12, f21, k12, k21), atol=1e-5
+    )
 
 
 def test_repairs_the_other_direction_does_not_undo_are_dropped():
     h, w = 30, 40
     flow12, flow21 = np.zeros((2, h, w), np.float32), np.zeros((2, h, w), np.float32)
     repaired12, repaired21 = flow12.copy(), flow21.copy()
-    repaired12[:, 5, 5] = (10, 12)   # frame 2 finds its way back from (15, 17)
+    repaired12[:, 5, 5] = (10, 12)  # frame 2 finds its way back from (15, 17)
     repaired21[:, 15, 17] = (-10, -12)
     repaired12[:, 20, 30] = (-8, 5)  # a look-alike patch in an occlusion: nothing comes back
     kept12, kept21, found12, found21 = consistent_repairs(flow12, flow21, repaired12, repaired21)
@@ -149,8 +165,13 @@ def test_config_and_network_take_six_flow_channels_with_the_searched_prior():
     # Files written before prior_motion existed read as "linear".
     assert DSepConvConfig.from_dict({"flow_prior": "dis"}).prior_motion == "linear"
 
-    tiny = DSepConvConfig(kernel_size=5, base_width=2, flow_prior="dis", prior_sampling="bicubic",
-                          prior_motion="searched")
+    tiny = DSepConvConfig(
+        kernel_size=5,
+        base_width=2,
+        flow_prior="dis",
+        prior_sampling="bicubic",
+        prior_motion="searched",
+    )
     model = make_random_network(tiny)
     frames = torch.rand(2, 1, 3, 32, 32)
     flows = torch.randn(1, 6, 32, 32)
@@ -160,7 +181,9 @@ def test_config_and_network_take_six_flow_channels_with_the_searched_prior():
     torch.testing.assert_close(prior1, flows[:, 4:6])
     torch.testing.assert_close(prior2, -flows[:, 4:6])
     # The same weights work under both motions: the features see only the two flows.
-    linear = DSepConvNet(DSepConvConfig(kernel_size=5, base_width=2, flow_prior="dis", prior_sampling="bicubic"))
+    linear = DSepConvNet(
+        DSepConvConfig(kernel_size=5, base_width=2, flow_prior="dis", prior_sampling="bicubic")
+    )
     linear.load_state_dict(model.state_dict())
 
 
@@ -169,11 +192,16 @@ def test_flow_on_upscaled_frames_is_scaled_back():
 
     rng = np.random.default_rng(0)
     texture = cv2_blur(rng.integers(0, 256, (140, 180, 3), dtype=np.uint8))
-    a, b = texture[10:110, 10:160], texture[12:112, 7:157]  # b(p) = a(p + (2, -3)): a's p is at p - (2, -3) in b
+    a, b = (
+        texture[10:110, 10:160],
+        texture[12:112, 7:157],
+    )  # b(p) = a(p + (2, -3)): a's p is at p - (2, -3) in b
     for scale in (1.0, 1.5):
         flow = dis_flow(a, b, scale)
         assert flow.shape == (2, 100, 150)
-        np.testing.assert_allclose(np.median(flow[:, 20:80, 20:130], axis=(1, 2)), [-2, 3], atol=0.1)
+        np.testing.assert_allclose(
+            np.median(flow[:, 20:80, 20:130], axis=(1, 2)), [-2, 3], atol=0.1
+        )
 
 
 def test_flow_scale_stops_enlarging_at_full_hd():
@@ -195,7 +223,9 @@ def cv2_blur(image):
 def test_flow_scale_is_a_checked_float_that_older_files_lack():
     assert preset("flow-small-searched").flow_scale == 1.5
     assert DSepConvConfig.from_dict({"flow_prior": "dis"}).flow_scale == 1.0
-    assert DSepConvConfig.from_json(preset("flow-small-searched").to_json()) == preset("flow-small-searched")
+    assert DSepConvConfig.from_json(preset("flow-small-searched").to_json()) == preset(
+        "flow-small-searched"
+    )
     with pytest.raises(ConfigError, match="flow_scale must be between"):
         DSepConvConfig(flow_prior="dis", flow_scale=10.0)
     with pytest.raises(ConfigError, match="must be float"):
@@ -213,6 +243,13 @@ def test_bank_folders_keep_their_name_unless_the_flow_scale_changes(tmp_path):
     sources = [Source(path=tmp_path / "clip.mp4", kind="video")]
     before = asdict(BankSettings())
     del before["flow_scale"]  # how the key was computed before the field existed
-    key = json.dumps({"sources": [str((tmp_path / "clip.mp4").resolve())], "settings": before}, sort_keys=True)
-    assert bank_folder(tmp_path, sources, BankSettings()).name == f"bank-{hashlib.sha1(key.encode()).hexdigest()[:12]}"
-    assert bank_folder(tmp_path, sources, BankSettings(flow_scale=1.5)) != bank_folder(tmp_path, sources, BankSettings())
+    key = json.dumps(
+        {"sources": [str((tmp_path / "clip.mp4").resolve())], "settings": before}, sort_keys=True
+    )
+    assert (
+        bank_folder(tmp_path, sources, BankSettings()).name
+        == f"bank-{hashlib.sha1(key.encode()).hexdigest()[:12]}"
+    )
+    assert bank_folder(tmp_path, sources, BankSettings(flow_scale=1.5)) != bank_folder(
+        tmp_path, sources, BankSettings()
+    )

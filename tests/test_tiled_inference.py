@@ -28,7 +28,7 @@ FLOW_CONFIG = DSepConvConfig(kernel_size=3, base_width=2, flow_prior="dis")
 def pair(h=150, w=170, seed=0):
     rng = np.random.default_rng(seed)
     base = rng.integers(0, 256, (h + 8, w + 8, 3), dtype=np.uint8)
-    a, b = base[4:4 + h, 2:2 + w], base[4:4 + h, 6:6 + w]
+    a, b = base[4 : 4 + h, 2 : 2 + w], base[4 : 4 + h, 6 : 6 + w]
     flows = torch.from_numpy(bidirectional_flow(a, b))[None]
     to = lambda x: torch.from_numpy(np.ascontiguousarray(x)).permute(2, 0, 1)[None].float() / 255  # noqa: E731
     return to(a), to(b), flows
@@ -52,7 +52,9 @@ def test_tiles_with_whole_frame_context_equal_the_untiled_frame():
     with torch.inference_mode():
         whole = model(a, b, flows=flows).frame
         tiled = tiled_forward(model, a, b, flows, tile=64, margin=256)
-    torch.testing.assert_close(tiled, whole, rtol=0, atol=1e-4)  # float32 rounding of other conv sizes
+    torch.testing.assert_close(
+        tiled, whole, rtol=0, atol=1e-4
+    )  # float32 rounding of other conv sizes
 
 
 def test_tiles_with_the_default_margin_agree_above_50_db():
@@ -114,5 +116,7 @@ def test_interpolator_tiles_large_frames_to_the_same_result():
     real_estimate = model.estimate
     model.estimate = lambda *args: calls.append(1) or real_estimate(*args)
     tiled = Interpolator(loaded, device, tile=128).interpolate(a, b).frame
-    assert len(calls) == 6  # 140 × 300 is padded to 160 × 320: 2 rows × 3 columns of 128-pixel tiles
+    assert (
+        len(calls) == 6
+    )  # 140 × 300 is padded to 160 × 320: 2 rows × 3 columns of 128-pixel tiles
     assert psnr(tiled / 255.0, whole / 255.0) > 50

@@ -55,10 +55,17 @@ def translating_bank(count=6, size=48, step=(1, 2)):
     rng = np.random.default_rng(0)
     texture = rng.integers(0, 256, (size + 20, size + 20, 3), dtype=np.uint8)
     dy, dx = step
-    frames = np.stack([
-        np.stack([texture[10 - k * dy:10 - k * dy + size, 10 - k * dx:10 - k * dx + size] for k in range(3)])
-        for _ in range(count)
-    ])
+    frames = np.stack(
+        [
+            np.stack(
+                [
+                    texture[10 - k * dy : 10 - k * dy + size, 10 - k * dx : 10 - k * dx + size]
+                    for k in range(3)
+                ]
+            )
+            for _ in range(count)
+        ]
+    )
     flows = np.zeros((count, 4, size, size), np.float16)
     flows[:, 0], flows[:, 1], flows[:, 2], flows[:, 3] = 2 * dy, 2 * dx, -2 * dy, -2 * dx
     return TripletBank(frames=frames, flows=flows, source=np.zeros(count, np.int32), manifest={})
@@ -69,15 +76,23 @@ def test_sampled_batches_keep_frames_and_flows_consistent_under_flips():
     rng = np.random.default_rng(1)
     seen = set()
     for _ in range(10):
-        f0, truth, f2, flows, _ = sample_batch(bank, np.arange(len(bank)), 4, 32, rng, with_flows=True)
+        f0, truth, f2, flows, _ = sample_batch(
+            bank, np.arange(len(bank)), 4, 32, rng, with_flows=True
+        )
         for b in range(4):
             fy, fx = int(flows[b, 0, 0, 0]), int(flows[b, 1, 0, 0])
             seen.add((fy, fx))
-            assert torch.all(flows[b, 0] == fy) and torch.all(flows[b, 2] == -fy) and torch.all(flows[b, 3] == -fx)
+            assert (
+                torch.all(flows[b, 0] == fy)
+                and torch.all(flows[b, 2] == -fy)
+                and torch.all(flows[b, 3] == -fx)
+            )
             # Pixel p of frame 0 is at p + flow12 in frame 2, and halfway in the truth.
             inner0 = f0[b, :, 8:24, 8:24]
-            torch.testing.assert_close(f2[b, :, 8 + fy:24 + fy, 8 + fx:24 + fx], inner0)
-            torch.testing.assert_close(truth[b, :, 8 + fy // 2:24 + fy // 2, 8 + fx // 2:24 + fx // 2], inner0)
+            torch.testing.assert_close(f2[b, :, 8 + fy : 24 + fy, 8 + fx : 24 + fx], inner0)
+            torch.testing.assert_close(
+                truth[b, :, 8 + fy // 2 : 24 + fy // 2, 8 + fx // 2 : 24 + fx // 2], inner0
+            )
     assert seen == {(2, 4), (-2, 4), (2, -4), (-2, -4)}  # every flip combination happened
 
 
@@ -122,9 +137,17 @@ def test_a_bank_built_by_several_processes_is_the_one_built_by_one(frame_folder,
 
 
 def test_the_time_limit_ends_the_run_and_its_schedule(tmp_path, monkeypatch):
-    options = TrainOptions(run_dir=tmp_path / "run", config=TINY_FLOW, iterations=1000, learning_rate=1e-3, batch_size=2,
-                           crop=32, validate_every=500,
-                           final_learning_rate=1e-5, time_limit=100.0)
+    options = TrainOptions(
+        run_dir=tmp_path / "run",
+        config=TINY_FLOW,
+        iterations=1000,
+        learning_rate=1e-3,
+        batch_size=2,
+        crop=32,
+        validate_every=500,
+        final_learning_rate=1e-5,
+        time_limit=100.0,
+    )
     assert trainer_module.learning_rate_at(options, 0, 0.0) == pytest.approx(1e-3)
     # Half the time gone at 1 % of the iterations: half-way through the cosine.
     assert trainer_module.learning_rate_at(options, 10, 50.0) == pytest.approx((1e-3 + 1e-5) / 2)
@@ -138,15 +161,45 @@ def test_the_time_limit_ends_the_run_and_its_schedule(tmp_path, monkeypatch):
     state = torch.load(tmp_path / "run" / "train_state.pt", weights_only=True)
     assert 1 <= state["iteration"] < 5  # stopped by the clock, not by the 1,000 iterations
     assert any("time limit" in m for m in messages)
-    assert load_checkpoint(tmp_path / "run" / "best.safetensors").metadata["training"]["iteration"] == state["iteration"]
+    assert (
+        load_checkpoint(tmp_path / "run" / "best.safetensors").metadata["training"]["iteration"]
+        == state["iteration"]
+    )
 
 
-def test_two_iteration_training_run_checkpoints_resumes_and_is_interruptible(frame_folder, tmp_path, monkeypatch):
+def test_two_iteration_training_run_checkpoints_resumes_and_is_interruptible(
+    frame_folder, tmp_path, monkeypatch
+):
     run = tmp_path / "run"
-    common = ["train", str(frame_folder), "--run-dir", str(run), "--batch-size", "2", "--crop", "32",
-              "--bank-crop", "64", "--triplets-per-source", "3", "--bank-cache", str(tmp_path / "banks"),
-              "--checkpoint-every", "1", "--validate-every", "1", "--device", "cpu", "--threads", "1"]
-    monkeypatch.setitem(__import__("dsepconv_gui.model.config", fromlist=["PRESETS"]).PRESETS, "test-flow", TINY_FLOW)
+    common = [
+        "train",
+        str(frame_folder),
+        "--run-dir",
+        str(run),
+        "--batch-size",
+        "2",
+        "--crop",
+        "32",
+        "--bank-crop",
+        "64",
+        "--triplets-per-source",
+        "3",
+        "--bank-cache",
+        str(tmp_path / "banks"),
+        "--checkpoint-every",
+        "1",
+        "--validate-every",
+        "1",
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+    ]
+    monkeypatch.setitem(
+        __import__("dsepconv_gui.model.config", fromlist=["PRESETS"]).PRESETS,
+        "test-flow",
+        TINY_FLOW,
+    )
     assert main(common + ["--config", "test-flow", "--iterations", "2"]) == 0
     first = load_checkpoint(run / "last.safetensors")
     assert first.config == TINY_FLOW and first.metadata["training"]["iteration"] == 2
@@ -155,7 +208,10 @@ def test_two_iteration_training_run_checkpoints_resumes_and_is_interruptible(fra
 
     assert main(common + ["--config", "test-flow", "--iterations", "3", "--resume"]) == 0
     assert load_checkpoint(run / "last.safetensors").metadata["training"]["iteration"] == 3
-    weights_before = {k: v.clone() for k, v in load_checkpoint(run / "last.safetensors").model.state_dict().items()}
+    weights_before = {
+        k: v.clone()
+        for k, v in load_checkpoint(run / "last.safetensors").model.state_dict().items()
+    }
     assert any(not torch.equal(weights_before[k], v) for k, v in first.model.state_dict().items())
 
     # Ctrl-C during the next iteration: the checkpoint is saved and the command exits 130.
@@ -176,11 +232,22 @@ def test_two_iteration_training_run_checkpoints_resumes_and_is_interruptible(fra
 
 
 def test_resume_with_another_configuration_is_refused(frame_folder, tmp_path):
-    bank = build_bank(discover_sources([frame_folder]), BankSettings(crop=64, triplets_per_source=2), log=lambda m: None)
-    options = TrainOptions(run_dir=tmp_path / "r", config=TINY_FLOW, iterations=1, batch_size=1, crop=32)
+    bank = build_bank(
+        discover_sources([frame_folder]),
+        BankSettings(crop=64, triplets_per_source=2),
+        log=lambda m: None,
+    )
+    options = TrainOptions(
+        run_dir=tmp_path / "r", config=TINY_FLOW, iterations=1, batch_size=1, crop=32
+    )
     train(options, bank, log=lambda m: None)
-    other = TrainOptions(run_dir=tmp_path / "r", config=DSepConvConfig(kernel_size=5, base_width=2, flow_prior="dis"),
-                         iterations=2, batch_size=1, crop=32)
+    other = TrainOptions(
+        run_dir=tmp_path / "r",
+        config=DSepConvConfig(kernel_size=5, base_width=2, flow_prior="dis"),
+        iterations=2,
+        batch_size=1,
+        crop=32,
+    )
     with pytest.raises(Exception, match="another configuration"):
         train(other, bank, resume=True, log=lambda m: None)
 
@@ -204,8 +271,15 @@ def test_validation_on_held_out_sources_keeps_the_best_checkpoint(tmp_path):
     bank = translating_bank(count=10)
     bank.source[:] = np.arange(10)  # source 9 is held out (every 10th)
     messages = []
-    options = TrainOptions(run_dir=tmp_path / "run", config=TINY_FLOW, iterations=2, batch_size=2, crop=32,
-                           validate_every=1, checkpoint_every=1)
+    options = TrainOptions(
+        run_dir=tmp_path / "run",
+        config=TINY_FLOW,
+        iterations=2,
+        batch_size=2,
+        crop=32,
+        validate_every=1,
+        checkpoint_every=1,
+    )
     train(options, bank, log=messages.append)
     assert any("validation at 1" in m and "prior" in m for m in messages)
     best = load_checkpoint(tmp_path / "run" / "best.safetensors")
@@ -222,18 +296,31 @@ def test_start_psnr_filter_skips_triplets_the_prior_gets_badly_wrong(tmp_path):
     scores = start_psnr(bank, TINY_FLOW)
     assert scores[0] == pytest.approx(scores[1]) and scores[0] > scores[2] + 5
     messages = []
-    options = TrainOptions(run_dir=tmp_path / "run", config=TINY_FLOW, iterations=1, batch_size=1, crop=32,
-                           min_start_psnr=float(scores[2] + 2))
+    options = TrainOptions(
+        run_dir=tmp_path / "run",
+        config=TINY_FLOW,
+        iterations=1,
+        batch_size=1,
+        crop=32,
+        min_start_psnr=float(scores[2] + 2),
+    )
     train(options, bank, log=messages.append)
     assert any("2 of 4 triplets" in m for m in messages)
-    too_strict = TrainOptions(run_dir=tmp_path / "r2", config=TINY_FLOW, iterations=1, batch_size=1, crop=32,
-                              min_start_psnr=99.0)
+    too_strict = TrainOptions(
+        run_dir=tmp_path / "r2",
+        config=TINY_FLOW,
+        iterations=1,
+        batch_size=1,
+        crop=32,
+        min_start_psnr=99.0,
+    )
     with pytest.raises(InputError, match="lower the threshold"):
         train(too_strict, bank, log=messages.append)
 
 
-TINY_SEARCHED = DSepConvConfig(kernel_size=5, base_width=2, flow_prior="dis", prior_sampling="bicubic",
-                                prior_motion="searched")
+TINY_SEARCHED = DSepConvConfig(
+    kernel_size=5, base_width=2, flow_prior="dis", prior_sampling="bicubic", prior_motion="searched"
+)
 
 
 def test_bank_derives_and_caches_the_searched_prior_flows(tmp_path):
@@ -248,14 +335,20 @@ def test_bank_derives_and_caches_the_searched_prior_flows(tmp_path):
     cache = tmp_path / "bank" / f"flows-searched-{searched_prior_signature()}.npy"
     assert derived.flows.shape == (3, 6, 48, 48) and cache.exists()
     # A uniform translation: the flows stay, the middle reads frame 1 half a step back.
-    np.testing.assert_allclose(np.asarray(derived.flows[:, :4], np.float32), bank.flows.astype(np.float32))
-    np.testing.assert_allclose(np.asarray(derived.flows[:, 4:6, 4:-4, 4:-4], np.float32),
-                               np.broadcast_to(np.float32([-1, -2])[None, :, None, None], (3, 2, 40, 40)))
+    np.testing.assert_allclose(
+        np.asarray(derived.flows[:, :4], np.float32), bank.flows.astype(np.float32)
+    )
+    np.testing.assert_allclose(
+        np.asarray(derived.flows[:, 4:6, 4:-4, 4:-4], np.float32),
+        np.broadcast_to(np.float32([-1, -2])[None, :, None, None], (3, 2, 40, 40)),
+    )
     again = TripletBank.load(tmp_path / "bank").with_prior_motion("searched", messages.append)
     assert any("using the searched" in m for m in messages)
     np.testing.assert_array_equal(np.asarray(again.flows), np.asarray(derived.flows))
     # The trainer refuses a bank whose flows do not fit the configuration.
-    options = TrainOptions(run_dir=tmp_path / "run", config=TINY_SEARCHED, iterations=1, batch_size=1, crop=32)
+    options = TrainOptions(
+        run_dir=tmp_path / "run", config=TINY_SEARCHED, iterations=1, batch_size=1, crop=32
+    )
     with pytest.raises(InputError, match="6 flow channels"):
         train(options, loaded, log=messages.append)
 
@@ -264,25 +357,46 @@ def test_sampled_batches_flip_the_searched_middle_displacement_with_the_frames()
     bank = translating_bank().with_prior_motion("searched")
     rng = np.random.default_rng(1)
     for _ in range(5):
-        f0, truth, f2, flows, _ = sample_batch(bank, np.arange(len(bank)), 4, 32, rng, with_flows=True)
+        f0, truth, f2, flows, _ = sample_batch(
+            bank, np.arange(len(bank)), 4, 32, rng, with_flows=True
+        )
         # Frame 1 is read half the flow back, whatever flips were drawn.
         torch.testing.assert_close(flows[:, 4:6, 8:24, 8:24], -0.5 * flows[:, 0:2, 8:24, 8:24])
 
 
 def test_a_run_can_start_from_another_models_weights(tmp_path):
     bank = translating_bank(count=4)
-    source = make_random_network(DSepConvConfig(kernel_size=5, base_width=2, flow_prior="dis", prior_sampling="bicubic"))
+    source = make_random_network(
+        DSepConvConfig(kernel_size=5, base_width=2, flow_prior="dis", prior_sampling="bicubic")
+    )
     from dsepconv_gui.model.checkpoint import save_checkpoint
+
     save_checkpoint(tmp_path / "linear.safetensors", source)
     messages = []
-    options = TrainOptions(run_dir=tmp_path / "run", config=TINY_SEARCHED, iterations=1, batch_size=1, crop=32,
-                           learning_rate=1e-12, final_learning_rate=1e-12, init=tmp_path / "linear.safetensors")
+    options = TrainOptions(
+        run_dir=tmp_path / "run",
+        config=TINY_SEARCHED,
+        iterations=1,
+        batch_size=1,
+        crop=32,
+        learning_rate=1e-12,
+        final_learning_rate=1e-12,
+        init=tmp_path / "linear.safetensors",
+    )
     train(options, bank.with_prior_motion("searched"), log=messages.append)
     started = load_checkpoint(tmp_path / "run" / "last.safetensors")
-    assert started.config == TINY_SEARCHED and any("starting from the weights" in m for m in messages)
+    assert started.config == TINY_SEARCHED and any(
+        "starting from the weights" in m for m in messages
+    )
     for name, value in source.state_dict().items():
         torch.testing.assert_close(started.model.state_dict()[name], value, atol=1e-6, rtol=0)
-    other = TrainOptions(run_dir=tmp_path / "run2", config=TINY_FLOW, iterations=1, batch_size=1, crop=32,
-                         init=tmp_path / "linear.safetensors")
+    other = TrainOptions(
+        run_dir=tmp_path / "run2",
+        config=TINY_FLOW,
+        iterations=1,
+        batch_size=1,
+        crop=32,
+        init=tmp_path / "linear.safetensors",
+    )
     with pytest.raises(CheckpointError, match="do not fit"):
         train(other, bank, log=messages.append)

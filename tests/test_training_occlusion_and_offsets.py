@@ -48,18 +48,26 @@ def test_the_patch_moves_in_a_straight_line_and_the_truth_is_its_middle_position
             boxes.append((ys.min(), xs.min(), ys.max(), xs.max()))
         boxes = np.array(boxes)
         half = boxes[1] - boxes[0]
-        np.testing.assert_array_equal(boxes[2] - boxes[1], half)  # the same step twice: truth halfway
+        np.testing.assert_array_equal(
+            boxes[2] - boxes[1], half
+        )  # the same step twice: truth halfway
         assert 2 <= np.abs(half[:2]).max() <= MAX_HALF_MOTION
         # The same pixels (shape and texture) in all three frames.
-        crops = [out[k, b[0]:b[2] + 1, b[1]:b[3] + 1] for k, b in enumerate(boxes)]
+        crops = [out[k, b[0] : b[2] + 1, b[1] : b[3] + 1] for k, b in enumerate(boxes)]
         np.testing.assert_array_equal(crops[0], crops[1])
         np.testing.assert_array_equal(crops[0], crops[2])
         # The visibility map: background in the middle frame that one outer frame's patch hides.
         patch = out[..., 0] > 0
         background = ~patch[1]
-        np.testing.assert_array_equal(visibility == SEEN_IN_SECOND_ONLY, background & patch[0] & ~patch[2])
-        np.testing.assert_array_equal(visibility == SEEN_IN_FIRST_ONLY, background & patch[2] & ~patch[0])
-        assert (visibility == SEEN_IN_SECOND_ONLY).any() and (visibility == SEEN_IN_FIRST_ONLY).any()
+        np.testing.assert_array_equal(
+            visibility == SEEN_IN_SECOND_ONLY, background & patch[0] & ~patch[2]
+        )
+        np.testing.assert_array_equal(
+            visibility == SEEN_IN_FIRST_ONLY, background & patch[2] & ~patch[0]
+        )
+        assert (visibility == SEEN_IN_SECOND_ONLY).any() and (
+            visibility == SEEN_IN_FIRST_ONLY
+        ).any()
         moved += 1
     assert moved > 30
 
@@ -93,7 +101,9 @@ def test_visibility_loss_is_the_hidden_frames_weight():
         model.mask1[-1].bias.fill_(-20.0)  # frame 1's masks 0: it weighs nothing anywhere
     output = model(frames[:1], frames[1:], flows=torch.zeros(1, 4, 32, 32), return_terms=True)
     # The 8 rows where frame 1 is hidden cost nothing now, the 4 where frame 2 is still 0.25.
-    assert visibility_loss(output.terms, visibility).item() == pytest.approx(0.25 * 4 / 12, rel=1e-3)
+    assert visibility_loss(output.terms, visibility).item() == pytest.approx(
+        0.25 * 4 / 12, rel=1e-3
+    )
 
 
 def test_synthetic_triplets_get_flows_of_their_own_frames_and_batches_draw_them_first():
@@ -109,10 +119,13 @@ def test_synthetic_triplets_get_flows_of_their_own_frames_and_batches_draw_them_
     for (frame0, frame2), made in zip(calls, pool.frames):
         np.testing.assert_array_equal(frame0, made[0])  # the flows are of the patched frames
         np.testing.assert_array_equal(frame2, made[2])
-        assert not any(np.array_equal(made, original) for original in bank.frames)  # each got a patch
+        assert not any(
+            np.array_equal(made, original) for original in bank.frames
+        )  # each got a patch
     rng = np.random.default_rng(3)
-    f0, truth, f2, flows, visibility = sample_batch(bank, np.arange(4), 3, 32, rng, True, synthetic=pool,
-                                                   synthetic_occlusions=2)
+    f0, truth, f2, flows, visibility = sample_batch(
+        bank, np.arange(4), 3, 32, rng, True, synthetic=pool, synthetic_occlusions=2
+    )
     assert (flows[:2].abs() == 7).all()  # (flips may change signs)
     assert not (flows[2].abs() == 7).all()  # the third comes from the bank
     assert (visibility[2] == SEEN_IN_BOTH).all()  # nothing known of a bank crop
@@ -121,8 +134,12 @@ def test_synthetic_triplets_get_flows_of_their_own_frames_and_batches_draw_them_
 def test_the_pool_is_the_same_made_in_several_processes():
     bank = translating_bank(count=6, size=48)
     flows_of = partial(flows_for, TINY_FLOW)
-    one = build_synthetic_pool(bank, np.arange(6), 5, flows_of, seed=2, workers=1, log=lambda m: None)
-    several = build_synthetic_pool(bank, np.arange(6), 5, flows_of, seed=2, workers=2, log=lambda m: None)
+    one = build_synthetic_pool(
+        bank, np.arange(6), 5, flows_of, seed=2, workers=1, log=lambda m: None
+    )
+    several = build_synthetic_pool(
+        bank, np.arange(6), 5, flows_of, seed=2, workers=2, log=lambda m: None
+    )
     np.testing.assert_array_equal(one.frames, several.frames)
     np.testing.assert_array_equal(one.flows, several.flows)
 
@@ -151,8 +168,16 @@ def test_offset_penalty_is_zero_at_the_start_and_counts_learned_offsets():
 def test_every_validation_keeps_its_own_checkpoint(tmp_path):
     bank = translating_bank(count=10)
     bank.source[:] = np.arange(10)  # source 9 is held out
-    options = TrainOptions(run_dir=tmp_path / "run", config=TINY_FLOW, iterations=3, batch_size=2, crop=32,
-                           validate_every=1, checkpoint_every=1, synthetic_occlusions=1)
+    options = TrainOptions(
+        run_dir=tmp_path / "run",
+        config=TINY_FLOW,
+        iterations=3,
+        batch_size=2,
+        crop=32,
+        validate_every=1,
+        checkpoint_every=1,
+        synthetic_occlusions=1,
+    )
     train(options, bank, log=lambda message: None)
     for iteration in (1, 2, 3):
         kept = load_checkpoint(tmp_path / "run" / VALIDATED_NAME.format(iteration))
@@ -172,13 +197,24 @@ def test_train_only_changes_just_the_named_modules(tmp_path):
     from dsepconv_gui.model.checkpoint import save_checkpoint
 
     save_checkpoint(init, start, {})
-    options = TrainOptions(run_dir=tmp_path / "run", config=config, iterations=3, batch_size=2, crop=32,
-                           validate_every=10, checkpoint_every=3, init=init, train_only=("mask1", "mask2"),
-                           learning_rate=1e-2)
+    options = TrainOptions(
+        run_dir=tmp_path / "run",
+        config=config,
+        iterations=3,
+        batch_size=2,
+        crop=32,
+        validate_every=10,
+        checkpoint_every=3,
+        init=init,
+        train_only=("mask1", "mask2"),
+        learning_rate=1e-2,
+    )
     train(options, bank, log=lambda message: None)
     trained = load_checkpoint(tmp_path / "run" / "last.safetensors").model.state_dict()
     before = start.state_dict()
-    changed = {name.split(".")[0] for name in before if not torch.equal(before[name], trained[name])}
+    changed = {
+        name.split(".")[0] for name in before if not torch.equal(before[name], trained[name])
+    }
     assert changed == {"mask1", "mask2"}
     with pytest.raises(InputError, match="no module named maks1"):
         trainable_parameters(make_random_network(config), ("maks1",))
@@ -198,7 +234,9 @@ def test_a_background_that_moves_with_the_patch_hides_nothing():
         zero = np.zeros((2, 64, 64))
         _, same_map = add_moving_patch(frames, donor, np.random.default_rng(seed), zero)
         np.testing.assert_array_equal(same_map, still_map)  # no motion: as a still background
-        along = np.broadcast_to(-half[:, None, None], (2, 64, 64)).astype(float)  # background at p - v/2 in frame 0
+        along = np.broadcast_to(-half[:, None, None], (2, 64, 64)).astype(
+            float
+        )  # background at p - v/2 in frame 0
         _, moving_map = add_moving_patch(frames, donor, np.random.default_rng(seed), along)
         assert (still_map != SEEN_IN_BOTH).any() and (moving_map == SEEN_IN_BOTH).all()
         checked += 1

@@ -24,8 +24,8 @@ def test_flow_colors_encode_direction_and_length():
     right = flow_to_color(zero, one, 1.0)[0, 0].astype(int)
     left = flow_to_color(zero, -one, 1.0)[0, 0].astype(int)
     down = flow_to_color(one, zero, 1.0)[0, 0].astype(int)
-    assert right[0] > 200 and right[1] < 60          # red
-    assert left[0] < 60 and left[2] > 150            # cyan-blue
+    assert right[0] > 200 and right[1] < 60  # red
+    assert left[0] < 60 and left[2] > 150  # cyan-blue
     assert down[0] > 200 and down[1] > 100 and down[2] < 60  # orange-yellow
     half = flow_to_color(zero, one * 0.5, 1.0)[0, 0].astype(int)
     assert 100 < half[1] < 200  # half length: half saturated

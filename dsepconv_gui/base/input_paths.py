@@ -24,8 +24,12 @@ SPECIAL_KINDS = (
 )
 
 
-def check_input_file(path: str | os.PathLike, error: type[DSepConvError] = InputError, what: str = "file",
-                     folders: bool = False) -> Path:
+def check_input_file(
+    path: str | os.PathLike,
+    error: type[DSepConvError] = InputError,
+    what: str = "file",
+    folders: bool = False,
+) -> Path:
     """Return `path` as a Path if it is a regular file that can be read and is not empty (or,
     with folders=True, a folder); otherwise raise `error` with one line naming the path and
     what is wrong. `what` names the expected thing in messages ("an image", "a model file")."""

@@ -26,7 +26,11 @@ class Progress:
 
     def update(self, done: int, text: str = "") -> None:
         now = time.monotonic()
-        if now - self.last_print < (0.2 if self.interactive else 30) and done < self.total or done <= self.start:
+        if (
+            now - self.last_print < (0.2 if self.interactive else 30)
+            and done < self.total
+            or done <= self.start
+        ):
             return
         self.last_print = now
         elapsed = now - self.started
@@ -34,7 +38,9 @@ class Progress:
         left = (self.total - done) / rate if rate > 0 else float("inf")
         width = 24
         filled = int(width * done / max(self.total, 1))
-        line = (f"[{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} {self.unit} "
-                f"{rate:.2f} {self.unit}/s ETA {format_duration(left)} {text}")
+        line = (
+            f"[{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} {self.unit} "
+            f"{rate:.2f} {self.unit}/s ETA {format_duration(left)} {text}"
+        )
         self.stream.write(("\r" + line) if self.interactive else line + "\n")
         self.stream.flush()

@@ -53,11 +53,15 @@ def check_name(path: Path) -> None:
     for part, limit in zip(path.parts, limits):
         size = len(os.fsencode(part))
         if size > limit:
-            raise InputError(f"{part[:40]}…: a name of {size} bytes is too long (at most {limit} here); "
-                             f"choose a shorter name")
+            raise InputError(
+                f"{part[:40]}…: a name of {size} bytes is too long (at most {limit} here); "
+                f"choose a shorter name"
+            )
 
 
-def check_output(path: Path, overwrite: bool, inputs: Iterable[Path] = (), folder: bool = False) -> None:
+def check_output(
+    path: Path, overwrite: bool, inputs: Iterable[Path] = (), folder: bool = False
+) -> None:
     """InputError for an output path that cannot or must not be written: a name too long, a
     missing or read-only folder, an existing file without `overwrite`, a file where a folder
     goes (or the reverse), or one of `inputs`. An existing empty folder counts as free."""
@@ -71,17 +75,26 @@ def check_output(path: Path, overwrite: bool, inputs: Iterable[Path] = (), folde
             raise InputError(f"{parent}: destination folder is not writable")
         for source in inputs:
             if same_file(path, source):
-                raise InputError(f"{path}: is the input {source}; choose another output (an input is never "
-                                 f"overwritten, --overwrite or not)")
+                raise InputError(
+                    f"{path}: is the input {source}; choose another output (an input is never "
+                    f"overwritten, --overwrite or not)"
+                )
         if folder and path.is_dir() and any(path.iterdir()) and not overwrite:
-            raise InputError(f"{path}: already exists and is not empty (use --overwrite to replace the files "
-                             f"of the names written; nothing else in it is touched)")
-        if (path.exists() or path.is_symlink()) and not overwrite and not (folder and path.is_dir()):
+            raise InputError(
+                f"{path}: already exists and is not empty (use --overwrite to replace the files "
+                f"of the names written; nothing else in it is touched)"
+            )
+        if (
+            (path.exists() or path.is_symlink())
+            and not overwrite
+            and not (folder and path.is_dir())
+        ):
             raise InputError(f"{path}: already exists (use --overwrite to replace it)")
         if path.exists() and path.is_dir() != folder:
             kind = "a folder" if path.is_dir() else "a file"
-            raise InputError(f"{path}: is {kind}; will not replace it with "
-                             f"{'a folder' if folder else 'a file'}")
+            raise InputError(
+                f"{path}: is {kind}; will not replace it with {'a folder' if folder else 'a file'}"
+            )
     except OSError as exc:
         raise InputError(f"{path}: cannot be used as the output ({exc.strerror or exc})") from None
 
@@ -95,6 +108,7 @@ def same_file(a: Path, b: Path) -> bool:
 
 
 # --- temporaries ----------------------------------------------------------------------------
+
 
 def _suffix(path: Path) -> str:
     suffix = path.suffix
@@ -121,15 +135,23 @@ def _prefix(path: Path, suffix: str) -> str:
 
 def _stale_patterns(path: Path) -> list[re.Pattern]:
     """The names of this destination's temporaries (a file's, a folder's), the PID captured."""
-    return [re.compile(re.escape(f".{_name_part(path, s)}{TEMP_TAG}") + rf"(\d+)-[a-z0-9_]{{{_RANDOM_CHARACTERS}}}"
-                       + re.escape(f".part{s}")) for s in {"", _suffix(path)}]
+    return [
+        re.compile(
+            re.escape(f".{_name_part(path, s)}{TEMP_TAG}")
+            + rf"(\d+)-[a-z0-9_]{{{_RANDOM_CHARACTERS}}}"
+            + re.escape(f".part{s}")
+        )
+        for s in {"", _suffix(path)}
+    ]
 
 
 def temp_file(path: Path) -> Path:
     """A new empty temporary file beside `path`, ending in its suffix (stale ones removed first)."""
     remove_stale_temporaries(path)
     suffix = _suffix(path)
-    fd, name = tempfile.mkstemp(prefix=_prefix(path, suffix), suffix=f".part{suffix}", dir=path.parent)
+    fd, name = tempfile.mkstemp(
+        prefix=_prefix(path, suffix), suffix=f".part{suffix}", dir=path.parent
+    )
     os.close(fd)
     return Path(name)
 
@@ -212,7 +234,9 @@ def atomic_folder(path: Path, protected: Iterable[Path] = ()) -> Iterator[Path]:
         shutil.rmtree(staged, ignore_errors=True)
 
 
-def merge_folder(staged: Path, folder: Path, protected: Iterable[Path] = (), remove: Iterable[str] = ()) -> None:
+def merge_folder(
+    staged: Path, folder: Path, protected: Iterable[Path] = (), remove: Iterable[str] = ()
+) -> None:
     """Move every file of the folder `staged` into `folder` (created if missing) and remove
     `staged`; a file of the same name is replaced, nothing else in `folder` is touched. Then
     remove the files named in `remove` (only plain files). Before moving anything, raises
@@ -226,11 +250,15 @@ def merge_folder(staged: Path, folder: Path, protected: Iterable[Path] = (), rem
     for name in names:
         target = folder / name
         if target.is_dir() and not target.is_symlink():
-            raise OSError(errno.EISDIR, f"{target} is a folder; move it away or choose another output")
+            raise OSError(
+                errno.EISDIR, f"{target} is a folder; move it away or choose another output"
+            )
         for source in protected:
             if same_file(target, source):
-                raise InputError(f"{target}: is the input {source}; choose another folder (an input is "
-                                 f"never overwritten)")
+                raise InputError(
+                    f"{target}: is the input {source}; choose another folder (an input is "
+                    f"never overwritten)"
+                )
     for name in names:
         os.replace(staged / name, folder / name)
     shutil.rmtree(staged, ignore_errors=True)

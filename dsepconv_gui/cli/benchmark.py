@@ -20,9 +20,21 @@ from pathlib import Path
 
 import numpy as np
 
-SIZES = {"640x480": (480, 640), "1280x720": (720, 1280), "1920x1080": (1080, 1920), "3840x2160": (2160, 3840)}
+SIZES = {
+    "640x480": (480, 640),
+    "1280x720": (720, 1280),
+    "1920x1080": (1080, 1920),
+    "3840x2160": (2160, 3840),
+}
 DEFAULT_SIZES = ["640x480", "1280x720", "1920x1080"]
-REAL_CLIP = Path(__file__).resolve().parents[3] / "shared" / "data" / "train" / "clips" / "moviepy-airplane.mp4"
+REAL_CLIP = (
+    Path(__file__).resolve().parents[3]
+    / "shared"
+    / "data"
+    / "train"
+    / "clips"
+    / "moviepy-airplane.mp4"
+)
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -88,9 +100,16 @@ def measure_size(model_spec: str | None, size: str, runs: int, tile: int | None)
     frame_seconds, _ = timed(lambda: interpolator.interpolate(a, b), runs)
     flow_seconds = 0.0
     if loaded.config.flow_prior != "none":
-        flow_seconds = statistics.median(_seconds(lambda: flows_for(loaded.config, a, b)) for _ in range(max(runs, 1)))
-    return {"size": size, "tile": tile or "auto", "frame_seconds": frame_seconds, "flow_seconds": flow_seconds,
-            "peak_memory_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+        flow_seconds = statistics.median(
+            _seconds(lambda: flows_for(loaded.config, a, b)) for _ in range(max(runs, 1))
+        )
+    return {
+        "size": size,
+        "tile": tile or "auto",
+        "frame_seconds": frame_seconds,
+        "flow_seconds": flow_seconds,
+        "peak_memory_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    }
 
 
 def measure_parts(model_spec: str | None, size: str, runs: int) -> dict:
@@ -112,17 +131,27 @@ def measure_parts(model_spec: str | None, size: str, runs: int) -> dict:
     model = Interpolator(loaded, device).model  # as inference runs it (channels-last)
     a, b = test_pair(height, width)
     with torch.inference_mode():
-        ta, tb = frame_to_tensor(a, device.device, device.dtype), frame_to_tensor(b, device.device, device.dtype)
+        ta, tb = (
+            frame_to_tensor(a, device.device, device.dtype),
+            frame_to_tensor(b, device.device, device.dtype),
+        )
         flows = flows_for(loaded.config, a, b)
         flows = None if flows is None else torch.from_numpy(flows)[None]
         network_seconds, terms = timed(lambda: model.estimate(ta, tb, flows), runs)
-        synthesis_seconds, _ = timed(lambda: synthesize(ta, terms[0]) + synthesize(tb, terms[1]), runs)
+        synthesis_seconds, _ = timed(
+            lambda: synthesize(ta, terms[0]) + synthesize(tb, terms[1]), runs
+        )
         counter = FlopCounterMode(display=False)
         with counter:
             model.estimate(ta, tb, flows)
     flops = counter.get_total_flops()
-    return {"size": size, "network_seconds": network_seconds, "synthesis_seconds": synthesis_seconds,
-            "network_flops": flops, "network_gflops_per_second": flops / network_seconds / 1e9}
+    return {
+        "size": size,
+        "network_seconds": network_seconds,
+        "synthesis_seconds": synthesis_seconds,
+        "network_flops": flops,
+        "network_gflops_per_second": flops / network_seconds / 1e9,
+    }
 
 
 def measure_tiling(model_spec: str | None) -> dict:
@@ -144,9 +173,13 @@ def measure_tiling(model_spec: str | None) -> dict:
 
 
 def _in_subprocess(function: str, *args) -> dict:
-    code = (f"import json, sys; from dsepconv_gui.cli.benchmark import {function}; "
-            f"print(json.dumps({function}(*json.loads(sys.argv[1]))))")
-    done = subprocess.run([sys.executable, "-c", code, json.dumps(list(args))], capture_output=True, text=True)
+    code = (
+        f"import json, sys; from dsepconv_gui.cli.benchmark import {function}; "
+        f"print(json.dumps({function}(*json.loads(sys.argv[1]))))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(list(args))], capture_output=True, text=True
+    )
     if done.returncode != 0:
         raise RuntimeError(f"{function}{args} failed: {done.stderr.strip()[-800:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -170,9 +203,22 @@ def peers(runs: int) -> dict:
         with VideoWriter(clip, 25, codec="ffv1") as writer:
             for frame in frames:
                 writer.write(frame)
-        command = [ffmpeg, "-hide_banner", "-loglevel", "error", "-i", str(clip), "-vf",
-                   "minterpolate=fps=50:mi_mode=mci", "-f", "null", "-"]
-        seconds = statistics.median(_seconds(lambda: subprocess.run(command, check=True)) for _ in range(max(1, runs)))
+        command = [
+            ffmpeg,
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-i",
+            str(clip),
+            "-vf",
+            "minterpolate=fps=50:mi_mode=mci",
+            "-f",
+            "null",
+            "-",
+        ]
+        seconds = statistics.median(
+            _seconds(lambda: subprocess.run(command, check=True)) for _ in range(max(1, runs))
+        )
     result["minterpolate_seconds"] = seconds / 30
     return result
 
@@ -213,19 +259,43 @@ def end_to_end(model_spec: str | None, frames: int = 50) -> dict:
     clip = open_clip(REAL_CLIP)
     with tempfile.TemporaryDirectory(prefix="dsepconv-bench-") as tmp:
         out = Path(tmp) / "x2.mp4"
-        summary = export_clip(clip, ExportSettings(out, factor=2, end=frames - 1, audio=False),
-                              lambda a, b: interpolator.interpolate(a, b).frame)
-        result = {"frames_written": summary.frames_written, "seconds": summary.seconds,
-                  "output_fps": summary.frames_written / summary.seconds,
-                  "size": f"{clip.info.width}x{clip.info.height}"}
+        summary = export_clip(
+            clip,
+            ExportSettings(out, factor=2, end=frames - 1, audio=False),
+            lambda a, b: interpolator.interpolate(a, b).frame,
+        )
+        result = {
+            "frames_written": summary.frames_written,
+            "seconds": summary.seconds,
+            "output_fps": summary.frames_written / summary.seconds,
+            "size": f"{clip.info.width}x{clip.info.height}",
+        }
         ffmpeg = find_ffmpeg()
         if ffmpeg:
             rate = clip.info.rate * 2
-            command = [ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-i", str(REAL_CLIP), "-frames:v",
-                       str(summary.frames_written), "-an", "-vf", f"minterpolate=fps={rate}:mi_mode=mci",
-                       "-c:v", "libx264", "-crf", "18", str(Path(tmp) / "ffmpeg.mp4")]
+            command = [
+                ffmpeg,
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-y",
+                "-i",
+                str(REAL_CLIP),
+                "-frames:v",
+                str(summary.frames_written),
+                "-an",
+                "-vf",
+                f"minterpolate=fps={rate}:mi_mode=mci",
+                "-c:v",
+                "libx264",
+                "-crf",
+                "18",
+                str(Path(tmp) / "ffmpeg.mp4"),
+            ]
             seconds = _seconds(lambda: subprocess.run(command, check=True))
-            result.update(ffmpeg_seconds=seconds, ffmpeg_output_fps=summary.frames_written / seconds)
+            result.update(
+                ffmpeg_seconds=seconds, ffmpeg_output_fps=summary.frames_written / seconds
+            )
     clip.close()
     return result
 
@@ -281,25 +351,41 @@ def _cpu_name() -> str:
 
 def format_report(report: dict) -> str:
     peak = report["machine"]["matmul_gflops"]
-    lines = [f"machine: {report['machine']['cpu']}, {report['machine']['threads']} threads, "
-             f"fp32 matmul peak {peak:.1f} GFLOP/s", ""]
-    lines.append(f"{'size':<11}{'tile':>6}{'s/frame':>9}{'flow s':>8}{'peak MB':>9}   "
-                 f"{'net s':>7}{'GFLOP':>7}{'GFLOP/s':>8}{'% peak':>7}{'DSC s':>7}{'DSC %':>7}")
+    lines = [
+        f"machine: {report['machine']['cpu']}, {report['machine']['threads']} threads, "
+        f"fp32 matmul peak {peak:.1f} GFLOP/s",
+        "",
+    ]
+    lines.append(
+        f"{'size':<11}{'tile':>6}{'s/frame':>9}{'flow s':>8}{'peak MB':>9}   "
+        f"{'net s':>7}{'GFLOP':>7}{'GFLOP/s':>8}{'% peak':>7}{'DSC s':>7}{'DSC %':>7}"
+    )
     parts = {row["size"]: row for row in report.get("parts", [])}
     for row in report["sizes"]:
-        cells = [f"{row['size']:<11}", f"{row['tile']:>6}", f"{row['frame_seconds']:>9.3f}",
-                 f"{row['flow_seconds']:>8.3f}", f"{row['peak_memory_bytes'] / 1e6:>9.0f}   "]
+        cells = [
+            f"{row['size']:<11}",
+            f"{row['tile']:>6}",
+            f"{row['frame_seconds']:>9.3f}",
+            f"{row['flow_seconds']:>8.3f}",
+            f"{row['peak_memory_bytes'] / 1e6:>9.0f}   ",
+        ]
         part = parts.get(row["size"])
         if part is not None:
             total = part["network_seconds"] + part["synthesis_seconds"]
-            cells += [f"{part['network_seconds']:>7.3f}", f"{part['network_flops'] / 1e9:>7.1f}",
-                      f"{part['network_gflops_per_second']:>8.1f}",
-                      f"{100 * part['network_gflops_per_second'] / peak:>6.1f}%",
-                      f"{part['synthesis_seconds']:>7.3f}", f"{100 * part['synthesis_seconds'] / total:>6.1f}%"]
+            cells += [
+                f"{part['network_seconds']:>7.3f}",
+                f"{part['network_flops'] / 1e9:>7.1f}",
+                f"{part['network_gflops_per_second']:>8.1f}",
+                f"{100 * part['network_gflops_per_second'] / peak:>6.1f}%",
+                f"{part['synthesis_seconds']:>7.3f}",
+                f"{100 * part['synthesis_seconds'] / total:>6.1f}%",
+            ]
         lines.append("".join(cells))
-    lines.append("(tile auto: sized from the memory available, at most a 0.5 GB network pass on CPU; net and DSC: the "
-                 "whole frame's network pass and deformable separable convolution of both frames, timed apart; "
-                 "DSC % is its share of the two)")
+    lines.append(
+        "(tile auto: sized from the memory available, at most a 0.5 GB network pass on CPU; net and DSC: the "
+        "whole frame's network pass and deformable separable convolution of both frames, timed apart; "
+        "DSC % is its share of the two)"
+    )
     model_640 = next(r for r in report["sizes"] if r["size"] == "640x480")["frame_seconds"]
     peers_ = report["peers"]
     quality_ = report.get("quality", {})
@@ -310,22 +396,36 @@ def format_report(report: dict) -> str:
                 return ", ".join(f"{k} {v:.2f} dB" for k, v in scores.items() if v is not None)
         return "not measured"
 
-    lines += ["", "640×480, seconds per interpolated frame (ratio to the model) and eval PSNR:",
-              f"  DSepConv (shipped)      {model_640:.3f} s (1.00)   {psnr_of('DSepConv')}",
-              f"  OpenCV DIS, halfway     {peers_['dis_seconds']:.3f} s ({peers_['dis_seconds'] / model_640:.2f})   "
-              f"{psnr_of('DIS')}"]
+    lines += [
+        "",
+        "640×480, seconds per interpolated frame (ratio to the model) and eval PSNR:",
+        f"  DSepConv (shipped)      {model_640:.3f} s (1.00)   {psnr_of('DSepConv')}",
+        f"  OpenCV DIS, halfway     {peers_['dis_seconds']:.3f} s ({peers_['dis_seconds'] / model_640:.2f})   "
+        f"{psnr_of('DIS')}",
+    ]
     if "minterpolate_seconds" in peers_:
         m = peers_["minterpolate_seconds"]
-        lines.append(f"  ffmpeg minterpolate mci {m:.3f} s ({m / model_640:.2f})   {psnr_of('minterpolate')}"
-                     f"   → the model takes {model_640 / m:.1f}× ffmpeg's time")
+        lines.append(
+            f"  ffmpeg minterpolate mci {m:.3f} s ({m / model_640:.2f})   {psnr_of('minterpolate')}"
+            f"   → the model takes {model_640 / m:.1f}× ffmpeg's time"
+        )
     tiling = report["tiling"]
-    lines += ["", f"tiled ({tiling['tile']}) against untiled at 1920×1080: {tiling['psnr_tiled_vs_untiled']:.1f} dB"]
+    lines += [
+        "",
+        f"tiled ({tiling['tile']}) against untiled at 1920×1080: {tiling['psnr_tiled_vs_untiled']:.1f} dB",
+    ]
     e2e = report["end_to_end"]
     if "output_fps" in e2e:
-        lines.append(f"export ×2 of a real {e2e['size']} clip ({e2e['frames_written']} frames, decode + interpolate + "
-                     f"encode): {e2e['output_fps']:.2f} frames/s"
-                     + (f"; ffmpeg minterpolate {e2e['ffmpeg_output_fps']:.1f} frames/s "
-                        f"({e2e['ffmpeg_output_fps'] / e2e['output_fps']:.1f}× faster)" if "ffmpeg_output_fps" in e2e else ""))
+        lines.append(
+            f"export ×2 of a real {e2e['size']} clip ({e2e['frames_written']} frames, decode + interpolate + "
+            f"encode): {e2e['output_fps']:.2f} frames/s"
+            + (
+                f"; ffmpeg minterpolate {e2e['ffmpeg_output_fps']:.1f} frames/s "
+                f"({e2e['ffmpeg_output_fps'] / e2e['output_fps']:.1f}× faster)"
+                if "ffmpeg_output_fps" in e2e
+                else ""
+            )
+        )
     else:
         lines.append(f"end to end: {e2e.get('note')}")
     return "\n".join(lines)

@@ -68,17 +68,30 @@ def score_method(
 ) -> list[Score]:
     scores = []
     for sequence in sequences:
-        a, b, truth = read_image(sequence.frame_a), read_image(sequence.frame_b), read_image(sequence.truth)
+        a, b, truth = (
+            read_image(sequence.frame_a),
+            read_image(sequence.frame_b),
+            read_image(sequence.truth),
+        )
         start = time.perf_counter()
         prediction = interpolate(a, b)
         seconds = time.perf_counter() - start
         if prediction.shape != truth.shape:
-            raise InputError(f"{sequence.name}: prediction {prediction.shape} and truth {truth.shape} differ")
+            raise InputError(
+                f"{sequence.name}: prediction {prediction.shape} and truth {truth.shape} differ"
+            )
         if save_dir is not None:
             (save_dir / sequence.name).mkdir(parents=True, exist_ok=True)
             write_image(save_dir / sequence.name / sequence.truth.name, prediction)
-        scores.append(Score(sequence.name, psnr(prediction, truth), ssim(prediction, truth),
-                            interpolation_error(prediction, truth), seconds))
+        scores.append(
+            Score(
+                sequence.name,
+                psnr(prediction, truth),
+                ssim(prediction, truth),
+                interpolation_error(prediction, truth),
+                seconds,
+            )
+        )
     return scores
 
 
@@ -100,7 +113,9 @@ def evaluate(
         results[root.name] = {}
         for method, interpolate in methods.items():
             log(f"{root.name}: {method} on {len(sequences)} sequences")
-            target = save_dir / root.name if save_dir is not None and method == save_method else None
+            target = (
+                save_dir / root.name if save_dir is not None and method == save_method else None
+            )
             results[root.name][method] = score_method(interpolate, sequences, target)
     return results
 
@@ -122,8 +137,10 @@ def _check_save_targets(save_dir: Path, found: list[tuple[Path, list[Sequence]]]
                 continue  # not there yet: nothing to overwrite
             source = inputs.get((info.st_dev, info.st_ino))
             if source is not None:
-                raise InputError(f"{target}: is the input frame {source}; choose a --save-dir outside the "
-                                 f"benchmark folders (an input is never overwritten)")
+                raise InputError(
+                    f"{target}: is the input frame {source}; choose a --save-dir outside the "
+                    f"benchmark folders (an input is never overwritten)"
+                )
 
 
 def summary(scores: list[Score]) -> dict[str, float | None]:
@@ -156,13 +173,25 @@ def format_table(results: dict[str, dict[str, list[Score]]], notes: list[str] = 
         rows.append(row)
     widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
     line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
-    text = [line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in rows]
+    text = [line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [
+        line(r) for r in rows
+    ]
     counts = ", ".join(f"{b}: {len(next(iter(results[b].values())))} sequences" for b in benchmarks)
-    no_ssim = sorted({s.sequence for per_method in results.values() for scores in per_method.values()
-                      for s in scores if s.ssim is None})
+    no_ssim = sorted(
+        {
+            s.sequence
+            for per_method in results.values()
+            for scores in per_method.values()
+            for s in scores
+            if s.ssim is None
+        }
+    )
     if no_ssim:
-        notes = [*notes, f"SSIM not computed for {len(no_ssim)} sequence(s) under {SSIM_MIN_SIDE}×{SSIM_MIN_SIDE} "
-                         f"pixels ({', '.join(no_ssim[:5])}{', ...' if len(no_ssim) > 5 else ''})"]
+        notes = [
+            *notes,
+            f"SSIM not computed for {len(no_ssim)} sequence(s) under {SSIM_MIN_SIDE}×{SSIM_MIN_SIDE} "
+            f"pixels ({', '.join(no_ssim[:5])}{', ...' if len(no_ssim) > 5 else ''})",
+        ]
     return "\n".join(text + [counts] + list(notes))
 
 

@@ -33,9 +33,14 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     """--model, --device and --tile, shared by every command that runs a model."""
     parser.add_argument("--model", default=None, help=MODEL_HELP)
     parser.add_argument("--device", default="auto", help=DEVICE_HELP)
-    parser.add_argument("--tile", type=int, default=None, metavar="PIXELS",
-                        help="interpolate frames larger than this in tiles of this side (default: from the "
-                        "memory available; a GPU out-of-memory error retries with smaller tiles)")
+    parser.add_argument(
+        "--tile",
+        type=int,
+        default=None,
+        metavar="PIXELS",
+        help="interpolate frames larger than this in tiles of this side (default: from the "
+        "memory available; a GPU out-of-memory error retries with smaller tiles)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,23 +51,35 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"dsepconv {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-
     p = commands.add_parser("interpolate", help="write the frame halfway between two images")
     p.add_argument("frame_a", type=Path, help="first frame (image file)")
     p.add_argument("frame_b", type=Path, help="second frame (image file, same size)")
-    p.add_argument("-o", "--output", type=Path, required=True,
-                   help="output image (png, jpg, tif...); never one of the two frames")
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        help="output image (png, jpg, tif...); never one of the two frames",
+    )
     add_model_options(p)
     p.add_argument(
-        "--dump-intermediates", type=Path, metavar="DIR", default=None,
+        "--dump-intermediates",
+        type=Path,
+        metavar="DIR",
+        default=None,
         help="also write kernels, offsets, masks and the two deformable results (.npy and .png) to DIR "
         "(a new or empty folder, or with --overwrite an existing one: only files of the same names are replaced)",
     )
-    p.add_argument("-y", "--overwrite", action="store_true",
-                   help="replace OUTPUT if it exists (only once complete), and the intermediates in DIR")
+    p.add_argument(
+        "-y",
+        "--overwrite",
+        action="store_true",
+        help="replace OUTPUT if it exists (only once complete), and the intermediates in DIR",
+    )
 
     p = commands.add_parser(
-        "export", help="write a slow-motion or retimed copy of a clip",
+        "export",
+        help="write a slow-motion or retimed copy of a clip",
         description="Interpolate a whole clip (or a range) and write it as a video, with the input's "
         "audio. --factor F: F - 1 new frames between every two, so N input frames give (N - 1)·F + 1 "
         "frames at F × the input rate (the output is shorter than the input by F - 1 output frames; "
@@ -74,33 +91,70 @@ def build_parser() -> argparse.ArgumentParser:
         "repeated. The file is written beside OUTPUT and renamed into place when complete.",
     )
     p.add_argument("input", type=Path, help="video file or folder of numbered images")
-    p.add_argument("-o", "--output", type=Path, required=True,
-                   help="output file (.mp4, .mov, .mkv) or, for --codec png, a new or empty folder")
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        help="output file (.mp4, .mov, .mkv) or, for --codec png, a new or empty folder",
+    )
     timing = p.add_mutually_exclusive_group(required=True)
-    timing.add_argument("--factor", type=int, choices=(2, 4, 8, 16), help="slow motion ×2, ×4, ×8 or ×16")
-    timing.add_argument("--fps", type=str, metavar="RATE", help="target frame rate: 60, 50, 24, 23.976, 60000/1001")
+    timing.add_argument(
+        "--factor", type=int, choices=(2, 4, 8, 16), help="slow motion ×2, ×4, ×8 or ×16"
+    )
+    timing.add_argument(
+        "--fps", type=str, metavar="RATE", help="target frame rate: 60, 50, 24, 23.976, 60000/1001"
+    )
     add_model_options(p)
-    p.add_argument("--range", type=str, default=None, metavar="START:END",
-                   help="input frames START to END inclusive (0-based; either may be empty), "
-                   "or seconds with an s: 1.5s:4s")
-    p.add_argument("--codec", default="h264", choices=("h264", "ffv1", "prores", "png"),
-                   help="h264 (default: MP4, yuv420p), ffv1 (lossless, .mkv), prores (.mov), png (folder)")
-    p.add_argument("--crf", type=int, default=18, help="H.264 quality, 0 (lossless) to 51 (default 18)")
+    p.add_argument(
+        "--range",
+        type=str,
+        default=None,
+        metavar="START:END",
+        help="input frames START to END inclusive (0-based; either may be empty), "
+        "or seconds with an s: 1.5s:4s",
+    )
+    p.add_argument(
+        "--codec",
+        default="h264",
+        choices=("h264", "ffv1", "prores", "png"),
+        help="h264 (default: MP4, yuv420p), ffv1 (lossless, .mkv), prores (.mov), png (folder)",
+    )
+    p.add_argument(
+        "--crf", type=int, default=18, help="H.264 quality, 0 (lossless) to 51 (default 18)"
+    )
     p.add_argument("--no-audio", action="store_true", help="do not copy the input's audio")
-    p.add_argument("--scene-threshold", type=float, default=None, metavar="X",
-                   help="image difference (0..255, on small blurred thumbnails) above which two frames "
-                   "are a scene cut (default 30)")
-    p.add_argument("--depth", type=int, default=None,
-                   help="--fps: bisection depth, timesteps in 1/2^DEPTH of a frame interval (default 3)")
-    p.add_argument("--keep-duration", action="store_true",
-                   help="--factor: repeat the last frame so the output lasts as long as the input")
-    p.add_argument("-y", "--overwrite", action="store_true",
-                   help="replace OUTPUT if it exists (only once complete; never the input); into an existing "
-                   "folder, --codec png replaces only the frames and rate.txt it writes (and an earlier "
-                   "export's frames), keeping every other file")
+    p.add_argument(
+        "--scene-threshold",
+        type=float,
+        default=None,
+        metavar="X",
+        help="image difference (0..255, on small blurred thumbnails) above which two frames "
+        "are a scene cut (default 30)",
+    )
+    p.add_argument(
+        "--depth",
+        type=int,
+        default=None,
+        help="--fps: bisection depth, timesteps in 1/2^DEPTH of a frame interval (default 3)",
+    )
+    p.add_argument(
+        "--keep-duration",
+        action="store_true",
+        help="--factor: repeat the last frame so the output lasts as long as the input",
+    )
+    p.add_argument(
+        "-y",
+        "--overwrite",
+        action="store_true",
+        help="replace OUTPUT if it exists (only once complete; never the input); into an existing "
+        "folder, --codec png replaces only the frames and rate.txt it writes (and an earlier "
+        "export's frames), keeping every other file",
+    )
 
     p = commands.add_parser(
-        "bench", help="measure speed and memory against the machine's limit and the classical peers",
+        "bench",
+        help="measure speed and memory against the machine's limit and the classical peers",
         description="Seconds per frame at 640×480, 1280×720 and 1920×1080 (whole and tiled) and a tiled "
         "3840×2160 frame, peak memory, network FLOPs and GFLOP/s against this machine's fp32 matmul peak, "
         "the deformable convolution's share of the time, OpenCV DIS and ffmpeg minterpolate on the same "
@@ -108,73 +162,159 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--model", default=None, help=MODEL_HELP)
     p.add_argument("--runs", type=int, default=3, help="timed runs per measurement (default 3)")
-    p.add_argument("--sizes", nargs="+", default=None, metavar="WxH",
-                   help="frame sizes among 640x480 1280x720 1920x1080 (default: all three)")
-    p.add_argument("--json", type=Path, default=None, help="also write the measurements to this JSON file")
+    p.add_argument(
+        "--sizes",
+        nargs="+",
+        default=None,
+        metavar="WxH",
+        help="frame sizes among 640x480 1280x720 1920x1080 (default: all three)",
+    )
+    p.add_argument(
+        "--json", type=Path, default=None, help="also write the measurements to this JSON file"
+    )
 
     p = commands.add_parser("info", help="print the version, the device found and the model in use")
     add_model_options(p)
 
     p = commands.add_parser(
-        "train", help="train a model on triplets from videos or frame folders (resumable)",
+        "train",
+        help="train a model on triplets from videos or frame folders (resumable)",
         description="Train DSepConv self-supervised: any three consecutive frames are a sample, "
         "the middle one the truth. Triplets are picked once into a cached bank (cut and static "
         "triplets skipped, flows computed on whole frames); checkpoints go to RUN_DIR at a fixed "
         "interval and on Ctrl-C; --resume continues.",
     )
-    p.add_argument("data", nargs="+", type=Path, help="video files, folders of frames, vimeo_triplet roots, or folders of these")
-    p.add_argument("--run-dir", type=Path, required=True, help="folder for checkpoints (last.safetensors, train_state.pt)")
-    p.add_argument("--config", default="flow-small", help=f"configuration preset ({', '.join(PRESETS)})")
+    p.add_argument(
+        "data",
+        nargs="+",
+        type=Path,
+        help="video files, folders of frames, vimeo_triplet roots, or folders of these",
+    )
+    p.add_argument(
+        "--run-dir",
+        type=Path,
+        required=True,
+        help="folder for checkpoints (last.safetensors, train_state.pt)",
+    )
+    p.add_argument(
+        "--config", default="flow-small", help=f"configuration preset ({', '.join(PRESETS)})"
+    )
     p.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR")
-    p.add_argument("--init", type=Path, default=None, metavar="MODEL",
-                   help="start a new run from this model file's weights (same parameter shapes; "
-                   "e.g. a model of another prior_motion)")
-    p.add_argument("--iterations", type=int, default=20000, help="total iterations of the run (default 20000)")
+    p.add_argument(
+        "--init",
+        type=Path,
+        default=None,
+        metavar="MODEL",
+        help="start a new run from this model file's weights (same parameter shapes; "
+        "e.g. a model of another prior_motion)",
+    )
+    p.add_argument(
+        "--iterations", type=int, default=20000, help="total iterations of the run (default 20000)"
+    )
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--crop", type=int, default=128, help="training crop side (default 128)")
-    p.add_argument("--lr", type=float, default=1e-3, help="Adamax learning rate, cosine-decayed (default 1e-3)")
+    p.add_argument(
+        "--lr", type=float, default=1e-3, help="Adamax learning rate, cosine-decayed (default 1e-3)"
+    )
     p.add_argument("--checkpoint-every", type=int, default=200)
     p.add_argument("--validate-every", type=int, default=1000)
-    p.add_argument("--flip-weight", type=float, default=1.0, help="weight of the time-reversed prediction's loss")
+    p.add_argument(
+        "--flip-weight",
+        type=float,
+        default=1.0,
+        help="weight of the time-reversed prediction's loss",
+    )
     p.add_argument("--gradient-weight", type=float, default=1.0, help="weight of the gradient loss")
-    p.add_argument("--census-weight", type=float, default=0.0,
-                   help="weight of the census (ternary) loss, robust to compression and brightness (default 0)")
-    p.add_argument("--synthetic-occlusions", type=int, default=0, metavar="N",
-                   help="crops per batch with a patch of another triplet moving across them: occlusions "
-                   "with an exact answer (default 0)")
-    p.add_argument("--visibility-weight", type=float, default=0.0,
-                   help="weight of the loss on the frame that cannot show a pixel of a synthetic occlusion "
-                   "(its total weight Σ v·h·m squared; default 0)")
-    p.add_argument("--train-only", default="", metavar="MODULES",
-                   help="comma-separated modules to train, the rest frozen (e.g. mask1,mask2,blend); default all")
-    p.add_argument("--synthetic-pool", type=int, default=2000, metavar="N",
-                   help="how many such triplets are prepared (once, cached with the bank) to draw from (default 2000)")
-    p.add_argument("--offset-weight", type=float, default=0.0,
-                   help="weight of the penalty on the learned offsets (mean squared pixels added to the "
-                   "prior's tap positions; default 0)")
+    p.add_argument(
+        "--census-weight",
+        type=float,
+        default=0.0,
+        help="weight of the census (ternary) loss, robust to compression and brightness (default 0)",
+    )
+    p.add_argument(
+        "--synthetic-occlusions",
+        type=int,
+        default=0,
+        metavar="N",
+        help="crops per batch with a patch of another triplet moving across them: occlusions "
+        "with an exact answer (default 0)",
+    )
+    p.add_argument(
+        "--visibility-weight",
+        type=float,
+        default=0.0,
+        help="weight of the loss on the frame that cannot show a pixel of a synthetic occlusion "
+        "(its total weight Σ v·h·m squared; default 0)",
+    )
+    p.add_argument(
+        "--train-only",
+        default="",
+        metavar="MODULES",
+        help="comma-separated modules to train, the rest frozen (e.g. mask1,mask2,blend); default all",
+    )
+    p.add_argument(
+        "--synthetic-pool",
+        type=int,
+        default=2000,
+        metavar="N",
+        help="how many such triplets are prepared (once, cached with the bank) to draw from (default 2000)",
+    )
+    p.add_argument(
+        "--offset-weight",
+        type=float,
+        default=0.0,
+        help="weight of the penalty on the learned offsets (mean squared pixels added to the "
+        "prior's tap positions; default 0)",
+    )
     p.add_argument("--triplets-per-source", type=int, default=100)
-    p.add_argument("--min-start-psnr", type=float, default=None, metavar="DB",
-                   help="train and validate only on triplets where the starting point (the flow prior, "
-                   "or the frame average for models without one) reaches DB dB: leaves out motion too "
-                   "large to learn from in a short run")
-    p.add_argument("--bank-crop", type=int, default=160, help="side of the stored triplet crops (default 160)")
-    p.add_argument("--bank-cache", type=Path, default=Path("runs/banks"), help="where triplet banks are cached")
-    p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
-                   help="stop training after this many seconds (the learning-rate schedule ends with it); "
-                   "the last state is checkpointed and validated")
-    p.add_argument("--workers", type=int, default=None,
-                   help="processes that prepare the bank, its flows and the synthetic occlusions (default: all cores)")
-    p.add_argument("--loader-workers", type=int, default=0,
-                   help="processes that prepare batches while the device trains (default 0: in the training process)")
-    p.add_argument("--prepare-only", action="store_true",
-                   help="prepare the bank, its flows and the synthetic occlusions, then stop (runs that share "
-                   "--bank-cache then start at once)")
+    p.add_argument(
+        "--min-start-psnr",
+        type=float,
+        default=None,
+        metavar="DB",
+        help="train and validate only on triplets where the starting point (the flow prior, "
+        "or the frame average for models without one) reaches DB dB: leaves out motion too "
+        "large to learn from in a short run",
+    )
+    p.add_argument(
+        "--bank-crop", type=int, default=160, help="side of the stored triplet crops (default 160)"
+    )
+    p.add_argument(
+        "--bank-cache", type=Path, default=Path("runs/banks"), help="where triplet banks are cached"
+    )
+    p.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="stop training after this many seconds (the learning-rate schedule ends with it); "
+        "the last state is checkpointed and validated",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes that prepare the bank, its flows and the synthetic occlusions (default: all cores)",
+    )
+    p.add_argument(
+        "--loader-workers",
+        type=int,
+        default=0,
+        help="processes that prepare batches while the device trains (default 0: in the training process)",
+    )
+    p.add_argument(
+        "--prepare-only",
+        action="store_true",
+        help="prepare the bank, its flows and the synthetic occlusions, then stop (runs that share "
+        "--bank-cache then start at once)",
+    )
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
     p.add_argument("--seed", type=int, default=0)
 
     p = commands.add_parser(
-        "eval", help="score the model and the classical interpolators on benchmark folders",
+        "eval",
+        help="score the model and the classical interpolators on benchmark folders",
         description="Each DIR holds sequence folders with frame10.png, frame11.png and the truth "
         "frame10i11.png (Middlebury) or frame0.png, frame2.png and the truth frame1.png. Prints "
         "PSNR (8-bit RGB), SSIM (scikit-image) and interpolation error IE, averaged per folder, for "
@@ -182,12 +322,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("dirs", nargs="+", type=Path, metavar="DIR")
     add_model_options(p)
-    p.add_argument("--save-dir", type=Path, default=None, help="write the model's frames here, per sequence")
+    p.add_argument(
+        "--save-dir", type=Path, default=None, help="write the model's frames here, per sequence"
+    )
     p.add_argument("--json", type=Path, default=None, help="write every score to this JSON file")
     p.add_argument("--no-peers", action="store_true", help="score the model only")
 
     p = commands.add_parser("demo", help="interpolate the built-in demo clip and write the results")
-    p.add_argument("-o", "--output-dir", type=Path, default=Path("out/demo"), help="folder for the results")
+    p.add_argument(
+        "-o", "--output-dir", type=Path, default=Path("out/demo"), help="folder for the results"
+    )
     add_model_options(p)
     return parser
 
@@ -206,8 +350,12 @@ def load_interpolator(model_spec: str | None, device_spec: str, tile: int | None
         from dsepconv_gui.base.errors import InputError
 
         raise InputError(f"--tile must be at least 32 pixels, got {tile}")
-    return Interpolator(loaded, device, tile=tile,
-                        log=lambda message: print(f"\nwarning: {message}", file=sys.stderr))
+    return Interpolator(
+        loaded,
+        device,
+        tile=tile,
+        log=lambda message: print(f"\nwarning: {message}", file=sys.stderr),
+    )
 
 
 def run_interpolate(args: argparse.Namespace) -> None:
@@ -224,7 +372,9 @@ def run_interpolate(args: argparse.Namespace) -> None:
     inputs = (args.frame_a, args.frame_b)
     check_output(args.output, args.overwrite, inputs)
     if args.output.suffix and not cv2.haveImageWriter(str(args.output)):
-        raise InputError(f"{args.output}: cannot write images of type '{args.output.suffix}'; use .png, .jpg or .tif")
+        raise InputError(
+            f"{args.output}: cannot write images of type '{args.output.suffix}'; use .png, .jpg or .tif"
+        )
     dump = args.dump_intermediates
     if dump is not None and dump.parent.is_dir():
         check_output(dump, args.overwrite, inputs, folder=True)
@@ -238,11 +388,15 @@ def run_interpolate(args: argparse.Namespace) -> None:
             with atomic_folder(dump, protected=inputs) as staged:
                 manifest = write_intermediates(result, staged)
         except OSError as exc:
-            raise InputError(f"{dump}: cannot write the intermediates ({exc.strerror or exc})") from None
+            raise InputError(
+                f"{dump}: cannot write the intermediates ({exc.strerror or exc})"
+            ) from None
     with atomic_file(args.output) as tmp:
         write_image(tmp, result.frame, suffix=args.output.suffix)  # no suffix: PNG
     h, w = result.frame.shape[:2]
-    print(f"{args.output}: {w}×{h}, {result.seconds:.2f} s on {result.device}, model {interpolator.loaded.source}")
+    print(
+        f"{args.output}: {w}×{h}, {result.seconds:.2f} s on {result.device}, model {interpolator.loaded.source}"
+    )
     if dump is not None:
         print(f"intermediates: {dump} (see {manifest.name})")
 
@@ -255,8 +409,10 @@ def run_info(args: argparse.Namespace) -> None:
 
     device = resolve_device(args.device)
     print(f"dsepconv {__version__}")
-    print(f"torch {torch.__version__} (CUDA build: {torch.version.cuda or 'none'}, "
-          f"CUDA available: {torch.cuda.is_available()})")
+    print(
+        f"torch {torch.__version__} (CUDA build: {torch.version.cuda or 'none'}, "
+        f"CUDA available: {torch.cuda.is_available()})"
+    )
     print(f"device: {device} ({str(device.dtype).removeprefix('torch.')})")
     loaded, warning = resolve_model(args.model, "cpu")
     if warning:
@@ -280,14 +436,22 @@ def run_demo(args: argparse.Namespace) -> None:
     result = interpolator.interpolate(frames[0], frames[2], with_terms=True)
     out = args.output_dir
     write_intermediates(result, out)
-    for name, frame in (("frame_a.png", frames[0]), ("truth.png", frames[1]), ("frame_b.png", frames[2])):
+    for name, frame in (
+        ("frame_a.png", frames[0]),
+        ("truth.png", frames[1]),
+        ("frame_b.png", frames[2]),
+    ):
         write_image(out / name, frame)
     error = result.frame.astype(np.float64) - frames[1]
     psnr = 10 * np.log10(255.0**2 / max(float(np.mean(error**2)), 1e-12))
     average = (frames[0].astype(np.float64) + frames[2]) / 2 - frames[1]
     psnr_average = 10 * np.log10(255.0**2 / max(float(np.mean(average**2)), 1e-12))
-    print(f"demo: {out}/output.png from frame_a.png and frame_b.png, model {interpolator.loaded.source}")
-    print(f"PSNR against the true middle frame: {psnr:.2f} dB (frame average: {psnr_average:.2f} dB)")
+    print(
+        f"demo: {out}/output.png from frame_a.png and frame_b.png, model {interpolator.loaded.source}"
+    )
+    print(
+        f"PSNR against the true middle frame: {psnr:.2f} dB (frame average: {psnr_average:.2f} dB)"
+    )
 
 
 def run_eval(args: argparse.Namespace) -> None:
@@ -303,15 +467,20 @@ def run_eval(args: argparse.Namespace) -> None:
         methods["OpenCV DIS flow, warped halfway"] = classical.dis_flow_halfway
         ffmpeg = classical.find_ffmpeg()
         if ffmpeg:
-            methods["ffmpeg minterpolate (mci)"] = lambda a, b: classical.ffmpeg_minterpolate(a, b, ffmpeg)
+            methods["ffmpeg minterpolate (mci)"] = lambda a, b: classical.ffmpeg_minterpolate(
+                a, b, ffmpeg
+            )
         else:
             notes.append("ffmpeg minterpolate skipped: no ffmpeg binary found")
     log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
     results = evaluate(args.dirs, methods, save_method=model_name, save_dir=args.save_dir, log=log)
     print(format_table(results, notes))
     if args.json:
-        extra = {"model": interpolator.loaded.source, "config": interpolator.loaded.config.to_dict(),
-                 "device": str(interpolator.device)}
+        extra = {
+            "model": interpolator.loaded.source,
+            "config": interpolator.loaded.config.to_dict(),
+            "device": str(interpolator.device),
+        }
         args.json.write_text(results_to_json(results, extra))
         print(f"scores: {args.json}")
 
@@ -332,33 +501,58 @@ def run_train(args: argparse.Namespace) -> None:
 
     for path in args.data:
         if "benchmarks" in path.resolve().parts:
-            raise InputError(f"{path}: refusing to train on a benchmark folder (evaluation data only)")
+            raise InputError(
+                f"{path}: refusing to train on a benchmark folder (evaluation data only)"
+            )
     torch.set_num_threads(args.threads or os.cpu_count() or 1)
     config = preset(args.config)
     device = resolve_device(args.device)
     sources = discover_sources(args.data)
-    settings = BankSettings(crop=args.bank_crop, triplets_per_source=args.triplets_per_source,
-                            with_flows=config.flow_prior != "none", flow_scale=config.flow_scale, seed=args.seed)
+    settings = BankSettings(
+        crop=args.bank_crop,
+        triplets_per_source=args.triplets_per_source,
+        with_flows=config.flow_prior != "none",
+        flow_scale=config.flow_scale,
+        seed=args.seed,
+    )
     log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
     workers = args.workers or default_workers()
     if args.synthetic_occlusions > 0 and args.synthetic_pool < 1:
         raise InputError("--synthetic-pool must be at least 1 when --synthetic-occlusions is set")
     if args.visibility_weight > 0 and args.synthetic_occlusions <= 0:
-        raise InputError("--visibility-weight needs --synthetic-occlusions: only synthetic occlusions have a known visibility")
+        raise InputError(
+            "--visibility-weight needs --synthetic-occlusions: only synthetic occlusions have a known visibility"
+        )
     if args.loader_workers < 0:
         raise InputError("--loader-workers must be 0 or more")
     bank = load_or_build_bank(args.bank_cache, sources, settings, log, workers)
     bank = bank.with_prior_motion(config.prior_motion, log, workers)
     options = TrainOptions(
-        run_dir=args.run_dir, config=config, iterations=args.iterations, batch_size=args.batch_size,
-        crop=args.crop, learning_rate=args.lr, checkpoint_every=args.checkpoint_every,
-        validate_every=args.validate_every, seed=args.seed, device=str(device.device),
-        min_start_psnr=args.min_start_psnr, init=args.init,
-        synthetic_occlusions=args.synthetic_occlusions, synthetic_pool=args.synthetic_pool,
-        time_limit=args.time_limit, workers=workers, loader_workers=args.loader_workers,
+        run_dir=args.run_dir,
+        config=config,
+        iterations=args.iterations,
+        batch_size=args.batch_size,
+        crop=args.crop,
+        learning_rate=args.lr,
+        checkpoint_every=args.checkpoint_every,
+        validate_every=args.validate_every,
+        seed=args.seed,
+        device=str(device.device),
+        min_start_psnr=args.min_start_psnr,
+        init=args.init,
+        synthetic_occlusions=args.synthetic_occlusions,
+        synthetic_pool=args.synthetic_pool,
+        time_limit=args.time_limit,
+        workers=workers,
+        loader_workers=args.loader_workers,
         train_only=tuple(name for name in args.train_only.split(",") if name),
-        weights=LossWeights(flip=args.flip_weight, gradient=args.gradient_weight, census=args.census_weight,
-                            offset=args.offset_weight, visibility=args.visibility_weight),
+        weights=LossWeights(
+            flip=args.flip_weight,
+            gradient=args.gradient_weight,
+            census=args.census_weight,
+            offset=args.offset_weight,
+            visibility=args.visibility_weight,
+        ),
     )
     if args.prepare_only:
         synthetic_pool_for(options, bank, split_indices(options, bank, log)[0], log)
@@ -381,7 +575,9 @@ def parse_range(text: str | None, clip) -> tuple[int, int | None]:
     if text is None:
         return 0, None
     if ":" not in text:
-        raise InputError(f"--range must be START:END (frames, or seconds with an s: 1.5s:4s), got {text!r}")
+        raise InputError(
+            f"--range must be START:END (frames, or seconds with an s: 1.5s:4s), got {text!r}"
+        )
     stamps = clip.timestamps
 
     def frame(part: str, last: bool) -> int | None:
@@ -394,23 +590,35 @@ def parse_range(text: str | None, clip) -> tuple[int, int | None]:
         except ValueError:
             value = None
         if value is None or not math.isfinite(value):
-            raise InputError(f"--range: {part!r} is not a frame number or a time in seconds "
-                             "(examples: 10:50, 1.5s:4s)")
+            raise InputError(
+                f"--range: {part!r} is not a frame number or a time in seconds "
+                "(examples: 10:50, 1.5s:4s)"
+            )
         if value < 0:
-            raise InputError(f"--range: {part!r} is negative; frames count from 0 and times from 0s")
+            raise InputError(
+                f"--range: {part!r} is negative; frames count from 0 and times from 0s"
+            )
         if not seconds:
             return int(value)
         if not last and value > stamps[-1] + 1e-9:
-            raise InputError(f"--range: {part!r} starts after the clip's last frame (at {stamps[-1]:.3f}s)")
-        index = bisect.bisect_right(stamps, value + 1e-9) - 1 if last else bisect.bisect_left(stamps, value - 1e-9)
+            raise InputError(
+                f"--range: {part!r} starts after the clip's last frame (at {stamps[-1]:.3f}s)"
+            )
+        index = (
+            bisect.bisect_right(stamps, value + 1e-9) - 1
+            if last
+            else bisect.bisect_left(stamps, value - 1e-9)
+        )
         return max(0, min(index, len(stamps) - 1))
 
     start_text, end_text = text.split(":", 1)
     start, end = frame(start_text, False), frame(end_text, True)
     start = 0 if start is None else start
     if end is not None and end < start:
-        raise InputError(f"--range {text}: selects no frames, its end (frame {end}) comes before its start "
-                         f"(frame {start}); give START:END with START first")
+        raise InputError(
+            f"--range {text}: selects no frames, its end (frame {end}) comes before its start "
+            f"(frame {start}); give START:END with START first"
+        )
     return start, end
 
 
@@ -431,16 +639,27 @@ def run_export(args: argparse.Namespace) -> None:
         print(f"note: {args.input}: {note}", file=sys.stderr)
     start, end = parse_range(args.range, clip)
     settings = ExportSettings(
-        output=args.output, factor=args.factor, fps=parse_rate(args.fps) if args.fps else None,
-        start=start, end=end, codec=args.codec, crf=args.crf, audio=not args.no_audio,
-        scene_threshold=DEFAULT_CUT_THRESHOLD if args.scene_threshold is None else args.scene_threshold,
-        depth=DEFAULT_DEPTH if args.depth is None else args.depth, keep_duration=args.keep_duration,
+        output=args.output,
+        factor=args.factor,
+        fps=parse_rate(args.fps) if args.fps else None,
+        start=start,
+        end=end,
+        codec=args.codec,
+        crf=args.crf,
+        audio=not args.no_audio,
+        scene_threshold=DEFAULT_CUT_THRESHOLD
+        if args.scene_threshold is None
+        else args.scene_threshold,
+        depth=DEFAULT_DEPTH if args.depth is None else args.depth,
+        keep_duration=args.keep_duration,
         overwrite=args.overwrite,
     )
     _, _, plan = prepare_export(clip, settings)  # the user's mistakes show before the model loads
     interpolator = load_interpolator(args.model, args.device, args.tile)
-    print(f"{args.input}: {clip.info.describe()}; {len(plan.frames)} frames to write; model {interpolator.loaded.source} on {interpolator.device}",
-          file=sys.stderr)
+    print(
+        f"{args.input}: {clip.info.describe()}; {len(plan.frames)} frames to write; model {interpolator.loaded.source} on {interpolator.device}",
+        file=sys.stderr,
+    )
     bar = None
 
     def progress(p) -> None:
@@ -450,7 +669,9 @@ def run_export(args: argparse.Namespace) -> None:
         bar.update(p.done)
 
     try:
-        summary = export_clip(clip, settings, lambda a, b: interpolator.interpolate(a, b).frame, progress)
+        summary = export_clip(
+            clip, settings, lambda a, b: interpolator.interpolate(a, b).frame, progress
+        )
     finally:
         clip.close()
     print(file=sys.stderr)
@@ -469,7 +690,9 @@ def run_bench(args: argparse.Namespace) -> None:
         raise InputError(f"unknown size {unknown[0]}; choose among {', '.join(DEFAULT_SIZES)}")
     if "640x480" not in sizes:
         sizes = ["640x480", *sizes]  # the peers are compared at 640×480
-    report = run_benchmark(args.model, sizes, args.runs, log=lambda m: print(m, file=sys.stderr, flush=True))
+    report = run_benchmark(
+        args.model, sizes, args.runs, log=lambda m: print(m, file=sys.stderr, flush=True)
+    )
     print(format_report(report))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
@@ -520,19 +743,32 @@ def main(argv: list[str] | None = None) -> int:
     from dsepconv_gui.base.errors import DSepConvError
 
     args = build_parser().parse_args(argv)
-    handlers = {"interpolate": run_interpolate, "info": run_info, "demo": run_demo, "train": run_train, "eval": run_eval,
-                "export": run_export, "bench": run_bench}
+    handlers = {
+        "interpolate": run_interpolate,
+        "info": run_info,
+        "demo": run_demo,
+        "train": run_train,
+        "eval": run_eval,
+        "export": run_export,
+        "bench": run_bench,
+    }
     try:
         with signals_stop_like_ctrl_c():
             handlers[args.command](args)
     except DSepConvError as exc:
         # one line whatever a library put in the reason (a decoder's or parser's own message)
-        _say("dsepconv: error: " + " | ".join(line.strip() for line in str(exc).splitlines() if line.strip()))
+        _say(
+            "dsepconv: error: "
+            + " | ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        )
         return EXIT_USER_ERROR
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signum", signal.SIGINT)
-        _say("dsepconv: interrupted" if signum == signal.SIGINT else
-             f"dsepconv: stopped by {signal.Signals(signum).name}")
+        _say(
+            "dsepconv: interrupted"
+            if signum == signal.SIGINT
+            else f"dsepconv: stopped by {signal.Signals(signum).name}"
+        )
         return EXIT_SIGNALLED + signum
     return 0
 

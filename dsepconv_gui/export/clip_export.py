@@ -89,8 +89,13 @@ class ExportSummary:
         lines = [
             f"{self.output}: {self.frames_written} frames ({self.interpolated} interpolated) from {self.input_frames} "
             f"input frames, {_rate_text(self.rate)} fps, {self.duration:.3f} s (input {self.input_duration:.3f} s)",
-            f"scene cuts: {len(self.cuts)}" + (f" (after input frames {', '.join(map(str, self.cuts[:10]))}"
-                                               f"{', ...' if len(self.cuts) > 10 else ''})" if self.cuts else ""),
+            f"scene cuts: {len(self.cuts)}"
+            + (
+                f" (after input frames {', '.join(map(str, self.cuts[:10]))}"
+                f"{', ...' if len(self.cuts) > 10 else ''})"
+                if self.cuts
+                else ""
+            ),
             f"largest timing error: {self.max_timing_error * 1000:.2f} ms",
             f"audio: {self.audio}",
             f"time: {self.seconds:.1f} s ({self.frames_written / max(self.seconds, 1e-9):.1f} frames/s)",
@@ -122,7 +127,9 @@ def export_clip(
         audio, audio_text = _audio_for(clip, settings, codec, first, last, warnings)
 
     try:
-        writer = open_writer(output, plan.rate, codec.name, settings.crf, audio, variable_rate=plan.timed)
+        writer = open_writer(
+            output, plan.rate, codec.name, settings.crf, audio, variable_rate=plan.timed
+        )
     except (OSError, ValueError) as exc:
         raise ExportError(f"{output}: cannot start writing ({exc})") from None
     replaced: list[int] = []
@@ -131,8 +138,12 @@ def export_clip(
     try:  # from here on, anything (a signal too) removes the partial output
         reader = ReadAhead(clip.iter_frames(first, last + 1, replaced=replaced), size=4)
         # a timed plan (variable-rate input) gives each frame its time; otherwise frame m is at m / rate
-        sink = WriteBehind((lambda item: writer.write(*item)) if plan.timed else writer.write, size=8)
-        _produce(plan, reader, first, sink, midpoint, settings.scene_threshold, cuts, progress, started)
+        sink = WriteBehind(
+            (lambda item: writer.write(*item)) if plan.timed else writer.write, size=8
+        )
+        _produce(
+            plan, reader, first, sink, midpoint, settings.scene_threshold, cuts, progress, started
+        )
         sink.finish()
         writer.close()
     except BaseException as exc:
@@ -142,21 +153,32 @@ def export_clip(
             sink.abandon()
         writer.abort()
         if is_media_error(exc):
-            raise ExportError(f"{output}: writing failed ({error_reason(exc)}); the partial file was removed") from None
+            raise ExportError(
+                f"{output}: writing failed ({error_reason(exc)}); the partial file was removed"
+            ) from None
         raise
     reader.close()
     if audio is not None and audio.warning:
         warnings.append(audio.warning)
     if replaced:
         shown = ", ".join(map(str, replaced[:10])) + (", ..." if len(replaced) > 10 else "")
-        warnings.append(f"{len(replaced)} damaged input frame(s) could not be decoded and were replaced by "
-                        f"their neighbour: {shown}")
+        warnings.append(
+            f"{len(replaced)} damaged input frame(s) could not be decoded and were replaced by "
+            f"their neighbour: {shown}"
+        )
     return ExportSummary(
-        output=output, frames_written=len(plan.frames), input_frames=last - first + 1,
+        output=output,
+        frames_written=len(plan.frames),
+        input_frames=last - first + 1,
         interpolated=plan.interpolated_count - _blended_at_cuts(plan, cuts, first),
-        rate=plan.rate, duration=plan.output_duration, input_duration=plan.input_duration,
-        cuts=cuts, max_timing_error=plan.max_timing_error, seconds=time.monotonic() - started,
-        audio=audio.description if audio is not None else audio_text, warnings=warnings,
+        rate=plan.rate,
+        duration=plan.output_duration,
+        input_duration=plan.input_duration,
+        cuts=cuts,
+        max_timing_error=plan.max_timing_error,
+        seconds=time.monotonic() - started,
+        audio=audio.description if audio is not None else audio_text,
+        warnings=warnings,
     )
 
 
@@ -179,9 +201,11 @@ def make_plan(clip: Clip, settings: ExportSettings, first: int, last: int) -> Ex
     if (settings.factor is None) == (settings.fps is None):
         raise InputError("give either a factor (×2, ×4, ×8) or a target frame rate, not both")
     count = last - first + 1
-    timestamps = clip.timestamps[first:last + 1]
+    timestamps = clip.timestamps[first : last + 1]
     if settings.factor is not None:
-        return factor_plan(count, clip.info.rate, settings.factor, settings.keep_duration, timestamps)
+        return factor_plan(
+            count, clip.info.rate, settings.factor, settings.keep_duration, timestamps
+        )
     return rate_plan(timestamps, float(1 / clip.info.rate), Fraction(settings.fps), settings.depth)
 
 
@@ -218,7 +242,9 @@ def _produce(plan, reader, first, sink, midpoint, threshold, cuts, progress, sta
         raise ExportError(f"the clip ended before frame {entry.needs + first}; nothing was written")
 
 
-def _at(position: Fraction, a: np.ndarray, b: np.ndarray, made: dict, midpoint: Midpoint) -> np.ndarray:
+def _at(
+    position: Fraction, a: np.ndarray, b: np.ndarray, made: dict, midpoint: Midpoint
+) -> np.ndarray:
     """The frame at a dyadic position between a (0) and b (1), by repeated bisection: k/2^d
     (k odd) is the midpoint of (k-1)/2^d and (k+1)/2^d. Made frames are reused."""
     if position == 0:
@@ -268,7 +294,9 @@ def _picture_warnings(clip: Clip, codec) -> list[str]:
         warnings.append(size)
     subtitles = clip.subtitle_stream_count()
     if subtitles:
-        warnings.append(f"{subtitles} subtitle stream(s) of the input not copied (only video and audio are exported)")
+        warnings.append(
+            f"{subtitles} subtitle stream(s) of the input not copied (only video and audio are exported)"
+        )
     return warnings
 
 
@@ -282,7 +310,9 @@ def size_text(size: int) -> str:
             return f"{size:.{2 if size < 9.995 else 1 if size < 99.95 else 0}f} {unit}"
 
 
-def _audio_for(clip: Clip, settings: ExportSettings, codec, first: int, last: int, warnings: list[str]):
+def _audio_for(
+    clip: Clip, settings: ExportSettings, codec, first: int, last: int, warnings: list[str]
+):
     """The audio to write (or None: every audio stream of the input that can be read, in
     order) and how to describe it."""
     if clip.info.kind != "video":
@@ -308,4 +338,8 @@ def _audio_for(clip: Clip, settings: ExportSettings, codec, first: int, last: in
 
 
 def _rate_text(rate: Fraction) -> str:
-    return str(rate.numerator) if rate.denominator == 1 else f"{rate.numerator}/{rate.denominator} (≈{float(rate):.3f})"
+    return (
+        str(rate.numerator)
+        if rate.denominator == 1
+        else f"{rate.numerator}/{rate.denominator} (≈{float(rate):.3f})"
+    )

@@ -47,7 +47,9 @@ class ExportPlan:
     frames: list[OutputFrame]
     rate: Fraction  # output frames per second, exact (the nominal rate when `timed`)
     input_duration: float  # seconds, from the first exported frame to the end of the last
-    timed: bool = False  # frames are written at their own `time` (variable rate), not at index / rate
+    timed: bool = (
+        False  # frames are written at their own `time` (variable rate), not at index / rate
+    )
     end: float | None = None  # timed: when the last frame stops showing (seconds)
 
     @property
@@ -71,8 +73,13 @@ def check_depth(depth: int) -> int:
     return depth
 
 
-def factor_plan(input_count: int, rate: Fraction, factor: int, keep_duration: bool = False,
-                timestamps: list[float] | None = None) -> ExportPlan:
+def factor_plan(
+    input_count: int,
+    rate: Fraction,
+    factor: int,
+    keep_duration: bool = False,
+    timestamps: list[float] | None = None,
+) -> ExportPlan:
     """×factor slow motion: between every two input frames factor - 1 new frames at t = j/factor,
     giving (N - 1) · factor + 1 frames at factor × the input rate; with keep_duration the last
     frame is repeated factor - 1 times so the output lasts as long as the input (N · factor).
@@ -96,10 +103,18 @@ def factor_plan(input_count: int, rate: Fraction, factor: int, keep_duration: bo
         frames = []
         for first in range(input_count - 1):
             for j in range(factor):
-                frames.append(OutputFrame(len(frames), float(len(frames) / out_rate), first, Fraction(j, factor)))
+                frames.append(
+                    OutputFrame(
+                        len(frames), float(len(frames) / out_rate), first, Fraction(j, factor)
+                    )
+                )
         repeats = factor if keep_duration else 1
         for _ in range(repeats):
-            frames.append(OutputFrame(len(frames), float(len(frames) / out_rate), input_count - 1, Fraction(0)))
+            frames.append(
+                OutputFrame(
+                    len(frames), float(len(frames) / out_rate), input_count - 1, Fraction(0)
+                )
+            )
         return ExportPlan(frames, out_rate, float(input_count / rate))
     frames = []
     spans = [b - a for a, b in zip(times, times[1:])] + [last_duration]
@@ -128,7 +143,9 @@ def _on_grid(times: list[float], rate: Fraction, tolerance: float) -> bool:
     return all(abs(t - i * step) <= tolerance for i, t in enumerate(times))
 
 
-def rate_plan(timestamps: list[float], last_frame_duration: float, rate: Fraction, depth: int) -> ExportPlan:
+def rate_plan(
+    timestamps: list[float], last_frame_duration: float, rate: Fraction, depth: int
+) -> ExportPlan:
     """Retiming to `rate` frames per second, by the input's timestamps (variable frame rates
     included). Output frame m is at m / rate; it is made from the two input frames around that
     time at the dyadic timestep nearest to the exact one (depth d: multiples of 1/2^d), or

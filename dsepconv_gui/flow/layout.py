@@ -34,7 +34,7 @@ def flow_channels(prior_motion: str) -> int:
 def mirror_signs(channels: int, axis: str) -> np.ndarray:
     """(channels,) float32 to multiply the flow channels by after mirroring along "x" or "y"."""
     signs = np.ones(channels, np.float32)
-    signs[1 if axis == "x" else 0::2] = -1
+    signs[1 if axis == "x" else 0 :: 2] = -1
     return signs
 
 

@@ -53,20 +53,29 @@ def dis_flow(source: np.ndarray, target: np.ndarray, scale: float = 1.0) -> np.n
         size = (max(round(w * scale), 1), max(round(h * scale), 1))
         resized = [cv2.resize(f, size, interpolation=cv2.INTER_CUBIC) for f in (source, target)]
         flow = dis_flow(*resized)
-        back = [cv2.resize(np.ascontiguousarray(c), (w, h), interpolation=cv2.INTER_LINEAR) for c in flow]
+        back = [
+            cv2.resize(np.ascontiguousarray(c), (w, h), interpolation=cv2.INTER_LINEAR)
+            for c in flow
+        ]
         return np.stack([back[0] * (h / size[1]), back[1] * (w / size[0])]).astype(np.float32)
     estimator = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     estimator.setFinestScale(0)
-    flow = estimator.calc(cv2.cvtColor(source, cv2.COLOR_RGB2GRAY), cv2.cvtColor(target, cv2.COLOR_RGB2GRAY), None)
+    flow = estimator.calc(
+        cv2.cvtColor(source, cv2.COLOR_RGB2GRAY), cv2.cvtColor(target, cv2.COLOR_RGB2GRAY), None
+    )
     return np.ascontiguousarray(flow[:, :, ::-1].transpose(2, 0, 1))
 
 
 def bidirectional_flow(frame1: np.ndarray, frame2: np.ndarray, scale: float = 1.0) -> np.ndarray:
     """(4, H, W) float32: flow 1→2 (dy, dx) then flow 2→1 (dy, dx), the network's prior input."""
-    return np.concatenate([dis_flow(frame1, frame2, scale), dis_flow(frame2, frame1, scale)], axis=0)
+    return np.concatenate(
+        [dis_flow(frame1, frame2, scale), dis_flow(frame2, frame1, scale)], axis=0
+    )
 
 
-def prior_flows(frame1: np.ndarray, frame2: np.ndarray, motion: str = "linear", scale: float = 1.0) -> np.ndarray:
+def prior_flows(
+    frame1: np.ndarray, frame2: np.ndarray, motion: str = "linear", scale: float = 1.0
+) -> np.ndarray:
     """The flow input of a flow-prior network for prior_motion `motion` and flow_scale
     `scale` (see the module docstring): (4, H, W) or (6, H, W) float32."""
     flow_channels(motion)  # refuses an unknown motion
@@ -83,13 +92,26 @@ def searched_prior_signature() -> str:
 
     from dsepconv_gui.flow import search as flow_search
 
-    settings = {name: getattr(flow_search, name) for name in (
-        "SEARCH_RADIUS", "PATCH", "FAILURE_COST", "REPLACE_RATIO", "TILE", "MAX_TILES", "LENGTH_PENALTY", "CONSISTENCY")}
+    settings = {
+        name: getattr(flow_search, name)
+        for name in (
+            "SEARCH_RADIUS",
+            "PATCH",
+            "FAILURE_COST",
+            "REPLACE_RATIO",
+            "TILE",
+            "MAX_TILES",
+            "LENGTH_PENALTY",
+            "CONSISTENCY",
+        )
+    }
     settings["projection"] = 2  # raise when flow_projection changes what it computes
     return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
 
 
-def searched_prior(frame1: np.ndarray, frame2: np.ndarray, flow12: np.ndarray, flow21: np.ndarray) -> np.ndarray:
+def searched_prior(
+    frame1: np.ndarray, frame2: np.ndarray, flow12: np.ndarray, flow21: np.ndarray
+) -> np.ndarray:
     """(6, H, W) float32 from DIS flows already computed: the flows with the search's finds,
     then the middle displacement."""
     flow12, flow21, found12, found21 = found_motion(frame1, frame2, flow12, flow21)

@@ -24,8 +24,9 @@ def linear_middle(flow12: np.ndarray, flow21: np.ndarray) -> np.ndarray:
     return 0.25 * (flow21 - flow12)
 
 
-def middle_displacement(flow12: np.ndarray, flow21: np.ndarray, found12: np.ndarray, found21: np.ndarray
-                        ) -> np.ndarray:
+def middle_displacement(
+    flow12: np.ndarray, flow21: np.ndarray, found12: np.ndarray, found21: np.ndarray
+) -> np.ndarray:
     """(2, H, W) float32 (dy, dx): middle pixel p reads frame 1 at p + d(p) and frame 2 at
     p - d(p). flow12, flow21: (2, H, W) (dy, dx) in pixels; found12, found21: (H, W) bool,
     the pixels of each frame whose motion the search found (projected over the rest)."""
@@ -59,4 +60,7 @@ def middle_displacement(flow12: np.ndarray, flow21: np.ndarray, found12: np.ndar
 def _floor_and_ceiling(x: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     """(pixel, used) pairs: every floor, and the ceilings that differ from it."""
     floor, ceiling = np.floor(x), np.ceil(x)
-    return [(floor.astype(np.int64), np.ones(x.shape, bool)), (ceiling.astype(np.int64), ceiling != floor)]
+    return [
+        (floor.astype(np.int64), np.ones(x.shape, bool)),
+        (ceiling.astype(np.int64), ceiling != floor),
+    ]

@@ -39,7 +39,9 @@ _SUM_RGB = np.ones((1, 3), np.float32)
 
 def patch_cost(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(H, W) float32: mean |a - b| over each PATCH × PATCH patch, summed over channels."""
-    box = cv2.boxFilter(cv2.absdiff(a, b), cv2.CV_32F, (PATCH, PATCH), borderType=cv2.BORDER_REPLICATE)
+    box = cv2.boxFilter(
+        cv2.absdiff(a, b), cv2.CV_32F, (PATCH, PATCH), borderType=cv2.BORDER_REPLICATE
+    )
     return cv2.transform(box, _SUM_RGB)
 
 
@@ -48,12 +50,15 @@ def warp_cost(source: np.ndarray, target: np.ndarray, flow: np.ndarray) -> np.nd
     target read at p + flow(p) (RGB uint8 frames)."""
     h, w = flow.shape[1:]
     rows, cols = np.mgrid[0:h, 0:w].astype(np.float32)
-    warped = cv2.remap(target, cols + flow[1], rows + flow[0], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    warped = cv2.remap(
+        target, cols + flow[1], rows + flow[0], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
     return patch_cost(source, warped)
 
 
-def search_flow(source: np.ndarray, target: np.ndarray, rows: slice, cols: slice,
-                radius: int = SEARCH_RADIUS) -> tuple[np.ndarray, np.ndarray]:
+def search_flow(
+    source: np.ndarray, target: np.ndarray, rows: slice, cols: slice, radius: int = SEARCH_RADIUS
+) -> tuple[np.ndarray, np.ndarray]:
     """The best whole-pixel displacement within radius for each pixel of source[rows, cols]:
     flow (2, h, w) float32 (dy, dx) and its patch cost (h, w)."""
     height, width = source.shape[:2]
@@ -64,13 +69,19 @@ def search_flow(source: np.ndarray, target: np.ndarray, rows: slice, cols: slice
     # The target around the region, radius beyond it, its frame edges replicated.
     ty0, ty1 = max(y0 - radius, 0), min(y1 + radius, height)
     tx0, tx1 = max(x0 - radius, 0), min(x1 + radius, width)
-    window = cv2.copyMakeBorder(target[ty0:ty1, tx0:tx1], ty0 - (y0 - radius), (y1 + radius) - ty1,
-                                tx0 - (x0 - radius), (x1 + radius) - tx1, cv2.BORDER_REPLICATE)
+    window = cv2.copyMakeBorder(
+        target[ty0:ty1, tx0:tx1],
+        ty0 - (y0 - radius),
+        (y1 + radius) - ty1,
+        tx0 - (x0 - radius),
+        (x1 + radius) - tx1,
+        cv2.BORDER_REPLICATE,
+    )
     best = np.full(a.shape[:2], np.inf, np.float32)
     flow_y, flow_x = np.zeros_like(best), np.zeros_like(best)
     for dy in range(-radius, radius + 1):
         for dx in range(-radius, radius + 1):
-            b = window[radius + dy:radius + dy + (y1 - y0), radius + dx:radius + dx + (x1 - x0)]
+            b = window[radius + dy : radius + dy + (y1 - y0), radius + dx : radius + dx + (x1 - x0)]
             cost = patch_cost(a, b)
             cost += LENGTH_PENALTY * float(np.hypot(dy, dx))
             better = cost < best
@@ -108,22 +119,31 @@ def _tiles_to_search(failed: np.ndarray) -> list[tuple[slice, slice]]:
     return [(rows, cols) for _, rows, cols in tiles[:MAX_TILES]]
 
 
-def found_motion(frame1: np.ndarray, frame2: np.ndarray, flow12: np.ndarray, flow21: np.ndarray
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def found_motion(
+    frame1: np.ndarray, frame2: np.ndarray, flow12: np.ndarray, flow21: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The two flows (2, H, W) with the search's consistent finds put in, and where those
     are (H, W) bool: flow12, flow21, found12, found21."""
-    repaired12, repaired21 = repaired_flow(frame1, frame2, flow12), repaired_flow(frame2, frame1, flow21)
+    repaired12, repaired21 = (
+        repaired_flow(frame1, frame2, flow12),
+        repaired_flow(frame2, frame1, flow21),
+    )
     return consistent_repairs(flow12, flow21, repaired12, repaired21)
 
 
-def consistent_repairs(flow12: np.ndarray, flow21: np.ndarray, repaired12: np.ndarray, repaired21: np.ndarray
-                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def consistent_repairs(
+    flow12: np.ndarray, flow21: np.ndarray, repaired12: np.ndarray, repaired21: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Keep the repairs that the other direction's repaired flow, read where they point,
     undoes within CONSISTENCY pixels (see found_motion)."""
     found12 = _changed(flow12, repaired12) & _round_trip(repaired12, repaired21)
     found21 = _changed(flow21, repaired21) & _round_trip(repaired21, repaired12)
-    return (np.where(found12[None], repaired12, flow12), np.where(found21[None], repaired21, flow21),
-            found12, found21)
+    return (
+        np.where(found12[None], repaired12, flow12),
+        np.where(found21[None], repaired21, flow21),
+        found12,
+        found21,
+    )
 
 
 def _changed(before: np.ndarray, after: np.ndarray) -> np.ndarray:

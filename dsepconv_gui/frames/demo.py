@@ -24,10 +24,14 @@ def _texture(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
 def _shift(image: np.ndarray, dx: float, dy: float, size: tuple[int, int]) -> np.ndarray:
     """Sample `image` translated by (dx, dy) into an output of size (width, height)."""
     matrix = np.float32([[1, 0, dx], [0, 1, dy]])
-    return cv2.warpAffine(image, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    return cv2.warpAffine(
+        image, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+    )
 
 
-def render_demo_frames(count: int = 9, height: int = 240, width: int = 320, seed: int = 7) -> list[np.ndarray]:
+def render_demo_frames(
+    count: int = 9, height: int = 240, width: int = 320, seed: int = 7
+) -> list[np.ndarray]:
     """`count` consecutive frames (H, W, 3) uint8 RGB of the demo scene."""
     rng = np.random.default_rng(seed)
     background = _texture(height + 64, width + 64, rng)
@@ -51,7 +55,9 @@ def render_demo_frames(count: int = 9, height: int = 240, width: int = 320, seed
             matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
             matrix[:, 2] += (x, y)
             colour = cv2.warpAffine(texture, matrix, (width, height), flags=cv2.INTER_LINEAR)
-            cover = cv2.warpAffine(alpha, matrix, (width, height), flags=cv2.INTER_LINEAR)[:, :, None]
+            cover = cv2.warpAffine(alpha, matrix, (width, height), flags=cv2.INTER_LINEAR)[
+                :, :, None
+            ]
             frame = frame * (1 - cover) + colour * cover
         frames.append(np.clip(frame * 255 + 0.5, 0, 255).astype(np.uint8))
     return frames

@@ -25,8 +25,10 @@ SIZE_LIMIT = f"{MAX_FRAME_PIXELS / 1e6:.1f} megapixels ({MAX_FRAME_SIZE[0]}×{MA
 def check_frame_size(width: int, height: int, source: str = "frames") -> None:
     """Raise InputError, giving the limit, for frames above MAX_FRAME_PIXELS."""
     if width * height > MAX_FRAME_PIXELS:
-        raise InputError(f"{source} of {width}×{height} ({width * height / 1e6:.1f} megapixels) exceed the limit "
-                         f"of {SIZE_LIMIT}")
+        raise InputError(
+            f"{source} of {width}×{height} ({width * height / 1e6:.1f} megapixels) exceed the limit "
+            f"of {SIZE_LIMIT}"
+        )
 
 
 @dataclass(frozen=True)
@@ -41,8 +43,14 @@ class ImageHeader:
 # EXIF orientation: how to turn the stored pixels upright, as Pillow's ImageOps.exif_transpose
 # does (the same turns as a video's display matrix). Orientations 5 to 8 swap width and height.
 EXIF_ORIENTATIONS = {
-    1: Orientation(0), 2: Orientation(0, mirrored=True), 3: Orientation(2), 4: Orientation(2, mirrored=True),
-    5: Orientation(3, mirrored=True), 6: Orientation(3), 7: Orientation(1, mirrored=True), 8: Orientation(1),
+    1: Orientation(0),
+    2: Orientation(0, mirrored=True),
+    3: Orientation(2),
+    4: Orientation(2, mirrored=True),
+    5: Orientation(3, mirrored=True),
+    6: Orientation(3),
+    7: Orientation(1, mirrored=True),
+    8: Orientation(1),
 }
 
 
@@ -55,21 +63,38 @@ def read_header(path: str | os.PathLike) -> ImageHeader:
     path = Path(path)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # DecompressionBombWarning: the size limit below is lower
+            warnings.simplefilter(
+                "ignore"
+            )  # DecompressionBombWarning: the size limit below is lower
             with Image.open(path) as image:
                 (width, height), mode = image.size, image.mode
                 # TIFF decoders (libtiff's, in Pillow and OpenCV) turn the pixels themselves, and
                 # Pillow gives the turned size. Elsewhere the orientation is metadata; the base
                 # class's getexif, as PNG's own loads the whole image to find a late eXIf chunk.
-                orientation = 1 if image.format == "TIFF" else Image.Image.getexif(image).get(0x0112, 1)
+                orientation = (
+                    1 if image.format == "TIFF" else Image.Image.getexif(image).get(0x0112, 1)
+                )
     except Image.DecompressionBombError:
-        raise InputError(f"{path}: declares a frame of more than {2 * Image.MAX_IMAGE_PIXELS / 1e6:.0f} "
-                         f"megapixels, above the limit of {SIZE_LIMIT}") from None
+        raise InputError(
+            f"{path}: declares a frame of more than {2 * Image.MAX_IMAGE_PIXELS / 1e6:.0f} "
+            f"megapixels, above the limit of {SIZE_LIMIT}"
+        ) from None
     except PermissionError:
         raise InputError(f"{path}: not readable (permission denied)") from None
     except UnidentifiedImageError:
-        raise InputError(f"{path}: not a readable image (damaged or an unsupported format)") from None
-    except (OSError, ValueError, SyntaxError, EOFError, struct.error, IndexError, TypeError, KeyError) as exc:
+        raise InputError(
+            f"{path}: not a readable image (damaged or an unsupported format)"
+        ) from None
+    except (
+        OSError,
+        ValueError,
+        SyntaxError,
+        EOFError,
+        struct.error,
+        IndexError,
+        TypeError,
+        KeyError,
+    ) as exc:
         raise InputError(f"{path}: not a readable image (damaged header: {exc})") from None
     if width < 1 or height < 1:
         raise InputError(f"{path}: declares a frame of {width}×{height}, which has no pixels")
@@ -95,7 +120,9 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         # IMREAD_UNCHANGED keeps 16 bits and ignores the EXIF orientation, applied below.
         image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     except cv2.error as exc:
-        raise InputError(f"{path}: not a readable image ({exc.err or 'OpenCV cannot decode it'})") from None
+        raise InputError(
+            f"{path}: not a readable image ({exc.err or 'OpenCV cannot decode it'})"
+        ) from None
     if image is None or image.size == 0:
         raise InputError(f"{path}: not a readable image (empty, damaged or an unsupported format)")
     check_frame_size(image.shape[1], image.shape[0], f"{path}: frames")  # if the decoder disagreed

@@ -31,4 +31,6 @@ def ssim(prediction: np.ndarray, truth: np.ndarray) -> float | None:
     if side < SSIM_MIN_SIDE:
         return None
     window = min(SSIM_WINDOW, side if side % 2 else side - 1)
-    return float(structural_similarity(prediction, truth, channel_axis=2, data_range=255, win_size=window))
+    return float(
+        structural_similarity(prediction, truth, channel_axis=2, data_range=255, win_size=window)
+    )

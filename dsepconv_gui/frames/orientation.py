@@ -26,7 +26,12 @@ class Orientation:
         return self.quarter_turns == 0 and not self.mirrored
 
     def describe(self) -> str:
-        turn = {0: "", 1: "turned 90° counter-clockwise", 2: "turned 180°", 3: "turned 90° clockwise"}[self.quarter_turns]
+        turn = {
+            0: "",
+            1: "turned 90° counter-clockwise",
+            2: "turned 180°",
+            3: "turned 90° clockwise",
+        }[self.quarter_turns]
         return " and ".join(filter(None, [turn, "mirrored" if self.mirrored else ""]))
 
 
@@ -35,10 +40,14 @@ UPRIGHT = Orientation()
 # The display matrix's 2×2 part (a, b, c, d, in FFmpeg's order) for each of the eight ways a
 # frame can lie, checked against ffmpeg's autorotate.
 _MATRICES = {
-    (1, 0, 0, 1): Orientation(0, False), (-1, 0, 0, 1): Orientation(0, True),
-    (-1, 0, 0, -1): Orientation(2, False), (1, 0, 0, -1): Orientation(2, True),
-    (0, -1, 1, 0): Orientation(1, False), (0, -1, -1, 0): Orientation(1, True),
-    (0, 1, -1, 0): Orientation(3, False), (0, 1, 1, 0): Orientation(3, True),
+    (1, 0, 0, 1): Orientation(0, False),
+    (-1, 0, 0, 1): Orientation(0, True),
+    (-1, 0, 0, -1): Orientation(2, False),
+    (1, 0, 0, -1): Orientation(2, True),
+    (0, -1, 1, 0): Orientation(1, False),
+    (0, -1, -1, 0): Orientation(1, True),
+    (0, 1, -1, 0): Orientation(3, False),
+    (0, 1, 1, 0): Orientation(3, True),
 }
 
 

@@ -16,7 +16,11 @@ DEFAULT_CUT_THRESHOLD = 30.0
 def thumbnail(frame: np.ndarray) -> np.ndarray:
     """A blurred 64-pixel-wide grey float32 thumbnail of an RGB uint8 frame."""
     grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-    small = cv2.resize(grey, (64, max(1, round(64 * frame.shape[0] / frame.shape[1]))), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(
+        grey,
+        (64, max(1, round(64 * frame.shape[0] / frame.shape[1]))),
+        interpolation=cv2.INTER_AREA,
+    )
     return cv2.GaussianBlur(small, (0, 0), 2.0).astype(np.float32)
 
 
@@ -24,4 +28,3 @@ def thumbnail_difference(a: np.ndarray, b: np.ndarray) -> float:
     """Mean absolute difference of the two frames' thumbnails: large across a shot cut,
     small for motion within a shot."""
     return float(np.abs(thumbnail(a) - thumbnail(b)).mean())
-

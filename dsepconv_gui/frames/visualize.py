@@ -14,8 +14,14 @@ def color_wheel() -> np.ndarray:
     """The Middlebury flow colour wheel (Baker et al. 2011): (55, 3) float RGB in [0, 1],
     hues from red through yellow, green, cyan, blue and magenta back to red."""
     # Number of steps between each pair of primary/secondary colours, as in the benchmark.
-    segments = [(15, (1, 0, 0), (1, 1, 0)), (6, (1, 1, 0), (0, 1, 0)), (4, (0, 1, 0), (0, 1, 1)),
-                (11, (0, 1, 1), (0, 0, 1)), (13, (0, 0, 1), (1, 0, 1)), (6, (1, 0, 1), (1, 0, 0))]
+    segments = [
+        (15, (1, 0, 0), (1, 1, 0)),
+        (6, (1, 1, 0), (0, 1, 0)),
+        (4, (0, 1, 0), (0, 1, 1)),
+        (11, (0, 1, 1), (0, 0, 1)),
+        (13, (0, 0, 1), (1, 0, 1)),
+        (6, (1, 0, 1), (1, 0, 0)),
+    ]
     rows = []
     for steps, start, end in segments:
         t = np.arange(steps)[:, None] / steps
@@ -71,8 +77,10 @@ def montage(tiles: list[np.ndarray], columns: int, gap: int = 2) -> np.ndarray:
         raise ValueError("montage of no tiles")
     h, w = tiles[0].shape[:2]
     rows = -(-len(tiles) // columns)
-    canvas = np.full((rows * h + (rows - 1) * gap, columns * w + (columns - 1) * gap, 3), 255, np.uint8)
+    canvas = np.full(
+        (rows * h + (rows - 1) * gap, columns * w + (columns - 1) * gap, 3), 255, np.uint8
+    )
     for index, tile in enumerate(tiles):
         r, c = divmod(index, columns)
-        canvas[r * (h + gap): r * (h + gap) + h, c * (w + gap): c * (w + gap) + w] = tile
+        canvas[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = tile
     return canvas

@@ -13,15 +13,30 @@ from dsepconv_gui.gui.main_window import MainWindow
 
 
 def parse_arguments(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="main.py", description="DSepConv frame interpolation inspector")
-    parser.add_argument("clips", nargs="*", type=Path, help="video files or folders of numbered images")
-    parser.add_argument("--screenshot", type=Path, metavar="OUT.png",
-                        help="open the clip (or the demo), interpolate the pair in the middle, inspect the centre "
-                             "pixel, save a screenshot of the window and exit")
-    parser.add_argument("--frame", type=int, default=None, help="with --screenshot: the pair's first frame")
+    parser = argparse.ArgumentParser(
+        prog="main.py", description="DSepConv frame interpolation inspector"
+    )
+    parser.add_argument(
+        "clips", nargs="*", type=Path, help="video files or folders of numbered images"
+    )
+    parser.add_argument(
+        "--screenshot",
+        type=Path,
+        metavar="OUT.png",
+        help="open the clip (or the demo), interpolate the pair in the middle, inspect the centre "
+        "pixel, save a screenshot of the window and exit",
+    )
+    parser.add_argument(
+        "--frame", type=int, default=None, help="with --screenshot: the pair's first frame"
+    )
     parser.add_argument("--model", default=None, help="model file (default: the shipped model)")
     parser.add_argument("--device", default=None, help="auto, cpu or cuda:N")
-    parser.add_argument("--timeout", type=float, default=600, help="with --screenshot: give up after this many seconds")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=600,
+        help="with --screenshot: give up after this many seconds",
+    )
     return parser.parse_args(argv)
 
 
@@ -53,7 +68,9 @@ def take_screenshot(app: QApplication, window: MainWindow, args: argparse.Namesp
             app.exit(1)
             return
         frames = window.timeline.frame_count
-        window.timeline.set_position(args.frame if args.frame is not None else max(0, frames // 2 - 1))
+        window.timeline.set_position(
+            args.frame if args.frame is not None else max(0, frames // 2 - 1)
+        )
         window.request_analysis()
 
     def on_analysis(analysis) -> None:
@@ -83,7 +100,9 @@ def take_screenshot(app: QApplication, window: MainWindow, args: argparse.Namesp
     window.jobs.failed.connect(on_failure)
     if window.clips:  # the demo is added synchronously
         on_opened(len(window.clips))
-    QTimer.singleShot(int(args.timeout * 1000), lambda: (print("screenshot: timed out", file=sys.stderr),
-                                                         window.close(), app.exit(1)))
+    QTimer.singleShot(
+        int(args.timeout * 1000),
+        lambda: (print("screenshot: timed out", file=sys.stderr), window.close(), app.exit(1)),
+    )
     app.exec()
     return outcome["code"]

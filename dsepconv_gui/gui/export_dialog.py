@@ -54,8 +54,14 @@ class ExportDialog(QDialog):
 
     finished_export = Signal(object)
 
-    def __init__(self, clip: Clip, in_out: tuple[int, int], jobs: JobRunner,
-                 midpoint: Callable, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        clip: Clip,
+        in_out: tuple[int, int],
+        jobs: JobRunner,
+        midpoint: Callable,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Export — {clip.info.path.name}")
         self.clip, self.jobs, self.midpoint = clip, jobs, midpoint
@@ -95,7 +101,9 @@ class ExportDialog(QDialog):
         self.threshold = QDoubleSpinBox()
         self.threshold.setRange(1.0, 255.0)
         self.threshold.setValue(DEFAULT_CUT_THRESHOLD)
-        self.threshold.setToolTip("image difference above which two frames are a scene cut (never blended)")
+        self.threshold.setToolTip(
+            "image difference above which two frames are a scene cut (never blended)"
+        )
         self.output = QLineEdit(str(self._default_output("h264")))
         self.browse = QPushButton("Browse…")
         self.overwrite = QCheckBox("Replace the file if it exists")
@@ -117,7 +125,12 @@ class ExportDialog(QDialog):
 
         form = QFormLayout()
         form.addRow("Range", _column(self.whole, self.ranged))
-        form.addRow("Timing", _column(_row(self.by_factor, self.factor), self.keep_duration, _row(self.by_rate, self.rate)))
+        form.addRow(
+            "Timing",
+            _column(
+                _row(self.by_factor, self.factor), self.keep_duration, _row(self.by_rate, self.rate)
+            ),
+        )
         form.addRow("Format", self.codec)
         form.addRow("Quality (CRF)", self.crf)
         form.addRow("Audio", self.audio)
@@ -158,10 +171,18 @@ class ExportDialog(QDialog):
         else:
             fps = parse_rate(self.rate.currentText())
         return ExportSettings(
-            output=Path(self.output.text().strip()).expanduser(), factor=factor, fps=fps, start=first, end=last,
-            codec=self.codec.currentData(), crf=self.crf.value(), audio=self.audio.isChecked(),
-            scene_threshold=self.threshold.value(), depth=DEFAULT_DEPTH,
-            keep_duration=self.keep_duration.isChecked(), overwrite=self.overwrite.isChecked(),
+            output=Path(self.output.text().strip()).expanduser(),
+            factor=factor,
+            fps=fps,
+            start=first,
+            end=last,
+            codec=self.codec.currentData(),
+            crf=self.crf.value(),
+            audio=self.audio.isChecked(),
+            scene_threshold=self.threshold.value(),
+            depth=DEFAULT_DEPTH,
+            keep_duration=self.keep_duration.isChecked(),
+            overwrite=self.overwrite.isChecked(),
         )
 
     # ----- running ------------------------------------------------------------------------
@@ -186,6 +207,7 @@ class ExportDialog(QDialog):
             def report(p) -> None:
                 eta = format_duration(p.eta)
                 context.progress(p.done, p.total, f"{p.fps:.1f} frames/s, {eta} left")
+
             return export_clip(clip, settings, midpoint, report)
 
         self.jobs.submit(CHANNEL, job)
@@ -193,7 +215,9 @@ class ExportDialog(QDialog):
     def cancel(self) -> None:
         if self.jobs.is_busy(CHANNEL):
             self.jobs.cancel(CHANNEL)
-            self._show_status("Export cancelled: nothing was written, any earlier file is untouched.")
+            self._show_status(
+                "Export cancelled: nothing was written, any earlier file is untouched."
+            )
 
     def is_running(self) -> bool:
         return self.jobs.is_busy(CHANNEL)
@@ -246,11 +270,15 @@ class ExportDialog(QDialog):
     def _browse(self) -> None:
         name = self.codec.currentData()
         if name == "png":
-            path = QFileDialog.getExistingDirectory(self, "Folder to hold the PNG folder", str(Path(self.output.text()).parent))
+            path = QFileDialog.getExistingDirectory(
+                self, "Folder to hold the PNG folder", str(Path(self.output.text()).parent)
+            )
             if path:
                 self.output.setText(str(Path(path) / Path(self.output.text()).name))
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export to", self.output.text(), f"Video (*{SUFFIX[name]})")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export to", self.output.text(), f"Video (*{SUFFIX[name]})"
+        )
         if path:
             self.output.setText(path)
             self.overwrite.setChecked(Path(path).exists())  # the file dialog already asked

@@ -13,8 +13,13 @@ class ImageView(QWidget):
     hovered = Signal(float, float)
     clicked = Signal(float, float)
 
-    def __init__(self, title: str, colormap: str | None = None, levels: tuple[float, float] = (0.0, 1.0),
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        title: str,
+        colormap: str | None = None,
+        levels: tuple[float, float] = (0.0, 1.0),
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setObjectName(title)
         self.title = QLabel(title)
@@ -27,7 +32,9 @@ class ImageView(QWidget):
         self.colorbar = None
         self.levels = levels
         if colormap is not None:
-            self.colorbar = pg.ColorBarItem(values=levels, colorMap=pg.colormap.get(colormap), interactive=False, width=12)
+            self.colorbar = pg.ColorBarItem(
+                values=levels, colorMap=pg.colormap.get(colormap), interactive=False, width=12
+            )
             self.colorbar.setImageItem(self.image_item)
             self.graphics.addItem(self.colorbar)
         layout = QVBoxLayout(self)
@@ -43,7 +50,9 @@ class ImageView(QWidget):
     def set_title(self, text: str) -> None:
         self.title.setText(text)
 
-    def set_image(self, image: np.ndarray | None, levels: tuple[float, float] | None = None) -> None:
+    def set_image(
+        self, image: np.ndarray | None, levels: tuple[float, float] | None = None
+    ) -> None:
         """Show an RGB uint8 (H, W, 3) image, or a (H, W) array mapped through the colour bar."""
         self.image = image
         if image is None:
@@ -87,7 +96,9 @@ class ViewLinker:
         self.views = views
         self._syncing = False
         for view in views:
-            view.viewbox.sigRangeChangedManually.connect(lambda _mask, source=view: self.sync_from(source))
+            view.viewbox.sigRangeChangedManually.connect(
+                lambda _mask, source=view: self.sync_from(source)
+            )
 
     def sync_from(self, source: ImageView) -> None:
         if self._syncing:
@@ -102,7 +113,9 @@ class ViewLinker:
                     continue
                 half_w = scale * max(view.viewbox.width(), 1.0) / 2
                 half_h = scale * max(view.viewbox.height(), 1.0) / 2
-                view.viewbox.setRange(xRange=(cx - half_w, cx + half_w), yRange=(cy - half_h, cy + half_h), padding=0)
+                view.viewbox.setRange(
+                    xRange=(cx - half_w, cx + half_w), yRange=(cy - half_h, cy + half_h), padding=0
+                )
         finally:
             self._syncing = False
 

@@ -41,8 +41,20 @@ def taps_at(term: DeformableTerm, kernel_size: int, y: int, x: int) -> list[Tap]
             v, h = float(term.vertical[i, y, x]), float(term.horizontal[j, y, x])
             m = float(term.mask[k, y, x]) if term.mask is not None else 1.0
             gy, gx = y + i - r, x + j - r
-            taps.append(Tap(i, j, gy + float(term.offset_y[k, y, x]), gx + float(term.offset_x[k, y, x]),
-                            gy, gx, v, h, m, v * h * m))
+            taps.append(
+                Tap(
+                    i,
+                    j,
+                    gy + float(term.offset_y[k, y, x]),
+                    gx + float(term.offset_x[k, y, x]),
+                    gy,
+                    gx,
+                    v,
+                    h,
+                    m,
+                    v * h * m,
+                )
+            )
     return taps
 
 
@@ -51,7 +63,9 @@ class TapOverlay:
 
     def __init__(self, view: ImageView) -> None:
         self.lines = pg.PlotCurveItem(connect="pairs", pen=pg.mkPen(255, 255, 255, 150, width=1))
-        self.grid = pg.ScatterPlotItem(symbol="s", size=4, pen=pg.mkPen(255, 255, 255, 160), brush=None)
+        self.grid = pg.ScatterPlotItem(
+            symbol="s", size=4, pen=pg.mkPen(255, 255, 255, 160), brush=None
+        )
         self.points = pg.ScatterPlotItem(pen=pg.mkPen(0, 0, 0, 200, width=1))
         self.pixel = pg.ScatterPlotItem(symbol="+", size=14, pen=pg.mkPen(255, 0, 255, width=2))
         for item in (self.lines, self.grid, self.points, self.pixel):
@@ -102,8 +116,16 @@ class InspectorPanel(QWidget):
         layout.addWidget(self.kernel_plot, stretch=1)
         self.pixel: tuple[int, int] | None = None
 
-    def show(self, y: int, x: int, taps_a: list[Tap], taps_b: list[Tap], term_a: DeformableTerm,
-             term_b: DeformableTerm, output_rgb: np.ndarray) -> None:
+    def show(
+        self,
+        y: int,
+        x: int,
+        taps_a: list[Tap],
+        taps_b: list[Tap],
+        term_a: DeformableTerm,
+        term_b: DeformableTerm,
+        output_rgb: np.ndarray,
+    ) -> None:
         self.pixel = (y, x)
         total_a, total_b = sum(t.weight for t in taps_a), sum(t.weight for t in taps_b)
         self.heading.setText(
@@ -112,8 +134,17 @@ class InspectorPanel(QWidget):
         )
         self.table.setRowCount(len(taps_a))
         for row, (a, b) in enumerate(zip(taps_a, taps_b)):
-            values = (f"({a.i},{a.j})", f"{a.y:.2f}", f"{a.x:.2f}", f"{a.weight:.4f}", f"{a.mask:.3f}",
-                      f"{b.y:.2f}", f"{b.x:.2f}", f"{b.weight:.4f}", f"{b.mask:.3f}")
+            values = (
+                f"({a.i},{a.j})",
+                f"{a.y:.2f}",
+                f"{a.x:.2f}",
+                f"{a.weight:.4f}",
+                f"{a.mask:.3f}",
+                f"{b.y:.2f}",
+                f"{b.x:.2f}",
+                f"{b.weight:.4f}",
+                f"{b.mask:.3f}",
+            )
             for column, value in enumerate(values):
                 self.table.setItem(row, column, QTableWidgetItem(value))
         self.kernel_plot.clear()
@@ -125,8 +156,15 @@ class InspectorPanel(QWidget):
             ("B vertical", term_b.vertical[:, y, x], (0, 120, 255)),
             ("B horizontal", term_b.horizontal[:, y, x], (0, 200, 200)),
         ):
-            self.kernel_plot.plot(taps, values, pen=pg.mkPen(color, width=2), symbol="o", symbolSize=6,
-                                  symbolBrush=color, name=label)
+            self.kernel_plot.plot(
+                taps,
+                values,
+                pen=pg.mkPen(color, width=2),
+                symbol="o",
+                symbolSize=6,
+                symbolBrush=color,
+                name=label,
+            )
 
     def clear(self) -> None:
         self.pixel = None

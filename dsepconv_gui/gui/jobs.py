@@ -56,7 +56,9 @@ class _Relay(QObject):
 
 
 class _Job(QRunnable):
-    def __init__(self, fn, context: JobContext, relay: _Relay, channel: str, generation: int) -> None:
+    def __init__(
+        self, fn, context: JobContext, relay: _Relay, channel: str, generation: int
+    ) -> None:
         super().__init__()
         self.fn, self.context, self.relay = fn, context, relay
         self.channel, self.generation = channel, generation
@@ -71,7 +73,9 @@ class _Job(QRunnable):
         except DSepConvError as exc:
             self.relay.error.emit(self.channel, self.generation, str(exc))
         except MemoryError:
-            self.relay.error.emit(self.channel, self.generation, "out of memory: try a smaller preview size")
+            self.relay.error.emit(
+                self.channel, self.generation, "out of memory: try a smaller preview size"
+            )
         except Exception as exc:  # noqa: BLE001 - any failure must reach the window, not kill the app
             traceback.print_exc(file=sys.stderr)
             self.relay.error.emit(self.channel, self.generation, f"{type(exc).__name__}: {exc}")
@@ -106,7 +110,11 @@ class JobRunner(QObject):
         generation = self._generation.get(channel, 0) + 1
         self._generation[channel] = generation
         key = (channel, generation)
-        context = JobContext(lambda done, total, text: self._relay.progress.emit(channel, generation, done, total, text))
+        context = JobContext(
+            lambda done, total, text: self._relay.progress.emit(
+                channel, generation, done, total, text
+            )
+        )
         job = _Job(fn, context, self._relay, channel, generation)
         job.setAutoDelete(False)
         self._contexts[key], self._jobs[key] = context, job

@@ -49,6 +49,7 @@ from dsepconv_gui.video.clips import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, Clip, d
 THUMBNAILS = 16
 SLOWMO_CACHE_FRAMES = 2000  # interpolated preview frames kept between plays
 
+
 class ErrorBanner(QWidget):
     """A dismissible message across the top of the window: errors never pass silently."""
 
@@ -70,6 +71,7 @@ class ErrorBanner(QWidget):
     def show_message(self, text: str) -> None:
         self.label.setText(text)
         self.show()
+
 
 class MainWindow(QMainWindow):
     analysis_ready = Signal(object)
@@ -106,15 +108,22 @@ class MainWindow(QMainWindow):
         # (key, title, colour map, row, column, rows spanned): each frame's offsets, mask and
         # total weight side by side, since the weights decide the blend.
         specs = [
-            ("frame_a", "Frame A", None, 0, 0, 1), ("output", "Interpolated", None, 0, 1, 1),
-            ("frame_b", "Frame B", None, 0, 2, 1), ("truth", "True middle frame", None, 0, 3, 1),
-            ("result_a", "Deformable result of A", None, 1, 0, 1), ("error", "Error |output − truth|", "inferno", 1, 1, 1),
-            ("result_b", "Deformable result of B", None, 1, 2, 1), ("legend", "Offset colours", None, 1, 3, 3),
-            ("offsets_a", "Offsets of A", None, 2, 0, 1), ("mask_a", "Mask of A (mean over taps)", "viridis", 2, 1, 1),
+            ("frame_a", "Frame A", None, 0, 0, 1),
+            ("output", "Interpolated", None, 0, 1, 1),
+            ("frame_b", "Frame B", None, 0, 2, 1),
+            ("truth", "True middle frame", None, 0, 3, 1),
+            ("result_a", "Deformable result of A", None, 1, 0, 1),
+            ("error", "Error |output − truth|", "inferno", 1, 1, 1),
+            ("result_b", "Deformable result of B", None, 1, 2, 1),
+            ("legend", "Offset colours", None, 1, 3, 3),
+            ("offsets_a", "Offsets of A", None, 2, 0, 1),
+            ("mask_a", "Mask of A (mean over taps)", "viridis", 2, 1, 1),
             ("weight_a", "Weight of A (Σ v·h·m)", "viridis", 2, 2, 1),
-            ("offsets_b", "Offsets of B", None, 3, 0, 1), ("mask_b", "Mask of B (mean over taps)", "viridis", 3, 1, 1),
+            ("offsets_b", "Offsets of B", None, 3, 0, 1),
+            ("mask_b", "Mask of B (mean over taps)", "viridis", 3, 1, 1),
             ("weight_b", "Weight of B (Σ v·h·m)", "viridis", 3, 2, 1),
-            ("peer_average", "Frame average", None, 4, 0, 1), ("peer_dis", "DIS optical flow", None, 4, 1, 1),
+            ("peer_average", "Frame average", None, 4, 0, 1),
+            ("peer_dis", "DIS optical flow", None, 4, 1, 1),
             ("peer_average_error", "Frame average error", "inferno", 4, 2, 1),
             ("peer_dis_error", "DIS flow error", "inferno", 4, 3, 1),
         ]
@@ -131,8 +140,10 @@ class MainWindow(QMainWindow):
         self.views["legend"].viewbox.setRange(xRange=(0, 129), yRange=(0, 129), padding=0)
         self.overlay_a = TapOverlay(self.views["frame_a"])
         self.overlay_b = TapOverlay(self.views["frame_b"])
-        self.arrows = {key: pg.PlotCurveItem(connect="pairs", pen=pg.mkPen(0, 0, 0, 200, width=1))
-                       for key in ("offsets_a", "offsets_b")}
+        self.arrows = {
+            key: pg.PlotCurveItem(connect="pairs", pen=pg.mkPen(0, 0, 0, 200, width=1))
+            for key in ("offsets_a", "offsets_b")
+        }
         for key, item in self.arrows.items():
             item.setZValue(5)
             self.views[key].viewbox.addItem(item)
@@ -178,10 +189,14 @@ class MainWindow(QMainWindow):
         form.addWidget(self.tap_combo)
         form.addWidget(self.arrows_check)
         form.addWidget(self.inspector, stretch=1)
-        self.inspector_dock = self._dock("Inspector", options, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.inspector_dock = self._dock(
+            "Inspector", options, Qt.DockWidgetArea.RightDockWidgetArea
+        )
 
         self.slowmo = SlowMotionPanel()
-        self.slowmo_dock = self._dock("Slow motion", self.slowmo, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.slowmo_dock = self._dock(
+            "Slow motion", self.slowmo, Qt.DockWidgetArea.RightDockWidgetArea
+        )
         self.tabifyDockWidget(self.inspector_dock, self.slowmo_dock)
         self.inspector_dock.raise_()
 
@@ -252,9 +267,13 @@ class MainWindow(QMainWindow):
         self.compare_check.toggled.connect(self._on_compare_toggled)
         self.arrows_check.toggled.connect(lambda _: self._show_offsets())
         self.tap_combo.currentIndexChanged.connect(lambda _: self._show_offsets())
-        self.device_combo.currentTextChanged.connect(lambda text: self.load_model(self._model_spec, text))
+        self.device_combo.currentTextChanged.connect(
+            lambda text: self.load_model(self._model_spec, text)
+        )
         self.model_button.clicked.connect(self._choose_model)
-        self.default_model_button.clicked.connect(lambda: self.load_model(None, self.device_combo.currentText()))
+        self.default_model_button.clicked.connect(
+            lambda: self.load_model(None, self.device_combo.currentText())
+        )
         self.views["output"].hovered.connect(self._on_hover)
         self.views["output"].clicked.connect(self._on_click)
         self.worker_message.connect(lambda text: self.statusBar().showMessage(text, 10000))
@@ -265,10 +284,12 @@ class MainWindow(QMainWindow):
         self.slowmo.play_requested.connect(self.start_slow_motion)
         self.timeline.range_changed.connect(lambda *_: None)
         for keys, handler in (
-            (Qt.Key.Key_Left, lambda: self.timeline.step(-1)), (Qt.Key.Key_Right, lambda: self.timeline.step(1)),
+            (Qt.Key.Key_Left, lambda: self.timeline.step(-1)),
+            (Qt.Key.Key_Right, lambda: self.timeline.step(1)),
             (Qt.Key.Key_Home, lambda: self.timeline.set_position(0)),
             (Qt.Key.Key_End, lambda: self.timeline.set_position(self.timeline.frame_count - 1)),
-            (Qt.Key.Key_I, self.timeline.set_in_point), (Qt.Key.Key_O, self.timeline.set_out_point),
+            (Qt.Key.Key_I, self.timeline.set_in_point),
+            (Qt.Key.Key_O, self.timeline.set_out_point),
         ):
             shortcut = QShortcut(QKeySequence(keys), self)
             shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
@@ -330,7 +351,9 @@ class MainWindow(QMainWindow):
         self.interpolator = Interpolator(loaded, device, log=self.worker_message.emit)
         self._model_spec = spec
         self.device_label.setText(f"Device: {device}")
-        self.model_label.setText(f"Model: {Path(loaded.source).name} (n={loaded.config.kernel_size})")
+        self.model_label.setText(
+            f"Model: {Path(loaded.source).name} (n={loaded.config.kernel_size})"
+        )
         self.model_label.setToolTip(f"{loaded.source}\n{loaded.config.to_dict()}")
         if warning:
             self.statusBar().showMessage(warning, 10000)
@@ -347,7 +370,9 @@ class MainWindow(QMainWindow):
     _model_spec: str | None = None
 
     def _choose_model(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open model", str(Path.cwd() / "models"), "Models (*.safetensors)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open model", str(Path.cwd() / "models"), "Models (*.safetensors)"
+        )
         if path:
             self.load_model(path, self.device_combo.currentText())
 
@@ -355,14 +380,24 @@ class MainWindow(QMainWindow):
     def open_dialog(self) -> None:
         patterns = " ".join(f"*{ext}" for ext in VIDEO_EXTENSIONS + IMAGE_EXTENSIONS)
         start = self.settings.get("last_folder") or str(Path.home())
-        paths, _ = QFileDialog.getOpenFileNames(self, "Open clips (or pick one image of a numbered sequence)",
-                                                start, f"Clips ({patterns})")
+        paths, _ = QFileDialog.getOpenFileNames(
+            self,
+            "Open clips (or pick one image of a numbered sequence)",
+            start,
+            f"Clips ({patterns})",
+        )
         if paths:
             self.settings.set("last_folder", str(Path(paths[0]).parent))
-            self.open_paths([Path(p).parent if Path(p).suffix.lower() in IMAGE_EXTENSIONS else Path(p) for p in paths])
+            self.open_paths(
+                [
+                    Path(p).parent if Path(p).suffix.lower() in IMAGE_EXTENSIONS else Path(p)
+                    for p in paths
+                ]
+            )
 
     def open_paths(self, paths: list[Path]) -> None:
         """Open clips in a worker; each one that fails is reported by name."""
+
         def job(context: JobContext):
             opened = []
             for done, path in enumerate(paths):
@@ -386,10 +421,17 @@ class MainWindow(QMainWindow):
             if clip is None:
                 continue
             self.clips.append(clip)
-            item = QListWidgetItem(QIcon(to_pixmap(icon)), f"{clip.info.path.name}\n{clip.info.describe()}")
+            item = QListWidgetItem(
+                QIcon(to_pixmap(icon)), f"{clip.info.path.name}\n{clip.info.describe()}"
+            )
             item.setToolTip("\n".join([str(clip.info.path), *clip.notes]))
             self.clip_list.addItem(item)
-        notes = [f"{clip.info.path.name}: {note}" for clip, _ in opened if clip is not None for note in clip.notes]
+        notes = [
+            f"{clip.info.path.name}: {note}"
+            for clip, _ in opened
+            if clip is not None
+            for note in clip.notes
+        ]
         if errors or notes:  # notes say what was converted or is damaged: the user should know
             self.banner.show_message("\n".join(errors + notes))
         count = len(opened) - len(errors)
@@ -425,7 +467,10 @@ class MainWindow(QMainWindow):
             return
         clip, interpolator, index = self.active, self.interpolator, self.timeline.position
         step, peers = self.step, self.compare_check.isChecked()
-        self._start("analysis", lambda context: analyse_pair(interpolator, clip, index, step, peers, context.check))
+        self._start(
+            "analysis",
+            lambda context: analyse_pair(interpolator, clip, index, step, peers, context.check),
+        )
 
     def _show_analysis(self, analysis: PairAnalysis) -> None:
         self.analysis = analysis
@@ -437,7 +482,9 @@ class MainWindow(QMainWindow):
         v["frame_b"].set_image(analysis.frame_b)
         v["frame_b"].set_title(f"Frame B (frame {analysis.index_b})")
         v["output"].set_image(result.frame)
-        v["output"].set_title(f"Interpolated ({result.seconds:.2f} s on {result.device.split(' ')[0]})")
+        v["output"].set_title(
+            f"Interpolated ({result.seconds:.2f} s on {result.device.split(' ')[0]})"
+        )
         v["result_a"].set_image(to_uint8(term_a.result))
         v["result_b"].set_image(to_uint8(term_b.result))
         for key, term in (("mask_a", term_a), ("mask_b", term_b)):
@@ -464,7 +511,9 @@ class MainWindow(QMainWindow):
             score = analysis.peer_psnr.get(name)
             v[key].set_title(f"{name}" + (f" · PSNR {score:.2f} dB" if score is not None else ""))
             if frame is not None and analysis.truth is not None:
-                v[key + "_error"].set_image(np.abs(frame.astype(np.float32) - analysis.truth).mean(axis=2), (0.0, 64.0))
+                v[key + "_error"].set_image(
+                    np.abs(frame.astype(np.float32) - analysis.truth).mean(axis=2), (0.0, 64.0)
+                )
             else:
                 v[key + "_error"].set_image(None)
         self._show_offsets()
@@ -481,15 +530,21 @@ class MainWindow(QMainWindow):
             return
         tap = self.tap_combo.currentIndex() - 1
         fields = []
-        for term, (mean_dy, mean_dx) in zip(self.analysis.result.terms, self.analysis.mean_displacements):
-            fields.append((mean_dy, mean_dx) if tap < 0 else (term.offset_y[tap], term.offset_x[tap]))
+        for term, (mean_dy, mean_dx) in zip(
+            self.analysis.result.terms, self.analysis.mean_displacements
+        ):
+            fields.append(
+                (mean_dy, mean_dx) if tap < 0 else (term.offset_y[tap], term.offset_x[tap])
+            )
         scale = max(max(float(np.hypot(dy, dx).max(initial=0.0)) for dy, dx in fields), 1e-3)
         what = "weighted mean displacement" if tap < 0 else self.tap_combo.currentText()
         for key, (dy, dx), label in zip(("offsets_a", "offsets_b"), fields, ("A", "B")):
             self.views[key].set_image(flow_to_color(dy, dx, scale))
             self.views[key].set_title(f"Offsets of {label}: {what} (full colour = {scale:.1f} px)")
             self._draw_arrows(key, dy, dx)
-        self.views["legend"].set_title(f"Offset colours: direction; saturation up to {scale:.1f} px")
+        self.views["legend"].set_title(
+            f"Offset colours: direction; saturation up to {scale:.1f} px"
+        )
 
     def _draw_arrows(self, key: str, dy: np.ndarray, dx: np.ndarray) -> None:
         item = self.arrows[key]
@@ -498,11 +553,13 @@ class MainWindow(QMainWindow):
             return
         h, w = dy.shape
         spacing = max(8, min(h, w) // 24)
-        ys, xs = np.mgrid[spacing // 2:h:spacing, spacing // 2:w:spacing]
+        ys, xs = np.mgrid[spacing // 2 : h : spacing, spacing // 2 : w : spacing]
         start_x, start_y = xs + 0.5, ys + 0.5
         end_x, end_y = start_x + dx[ys, xs], start_y + dy[ys, xs]
-        item.setData(x=np.stack([start_x.ravel(), end_x.ravel()], 1).ravel(),
-                     y=np.stack([start_y.ravel(), end_y.ravel()], 1).ravel())
+        item.setData(
+            x=np.stack([start_x.ravel(), end_x.ravel()], 1).ravel(),
+            y=np.stack([start_y.ravel(), end_y.ravel()], 1).ravel(),
+        )
 
     # ----- the sampling-point inspector ----------------------------------------------------
     def inspect(self, y: int, x: int) -> None:
@@ -524,10 +581,18 @@ class MainWindow(QMainWindow):
             self.inspect(int(np.floor(y)), int(np.floor(x)))
 
     def _on_click(self, x: float, y: float) -> None:
-        self.pinned = not self.pinned if self.inspector.pixel == (int(np.floor(y)), int(np.floor(x))) else True
+        self.pinned = (
+            not self.pinned
+            if self.inspector.pixel == (int(np.floor(y)), int(np.floor(x)))
+            else True
+        )
         self.inspect(int(np.floor(y)), int(np.floor(x)))
-        self.statusBar().showMessage("Inspector pinned (click the same pixel to follow the mouse)" if self.pinned
-                                     else "Inspector follows the mouse", 4000)
+        self.statusBar().showMessage(
+            "Inspector pinned (click the same pixel to follow the mouse)"
+            if self.pinned
+            else "Inspector follows the mouse",
+            4000,
+        )
 
     # ----- comparison -----------------------------------------------------------------------
     def _on_compare_toggled(self, checked: bool) -> None:
@@ -563,7 +628,9 @@ class MainWindow(QMainWindow):
                     if sum(len(v) for v in cache.values()) > SLOWMO_CACHE_FRAMES:
                         cache.clear()  # bounded memory: older ranges are recomputed if needed
                     between = []
-                    for frame in intermediate_frames(lambda p, q: interpolator.interpolate(p, q).frame, a, b, factor):
+                    for frame in intermediate_frames(
+                        lambda p, q: interpolator.interpolate(p, q).frame, a, b, factor
+                    ):
                         context.check()
                         between.append(frame)
                     cache[key] = between
@@ -575,8 +642,16 @@ class MainWindow(QMainWindow):
             frames.append(resize(clip.read(last), scale))
             labels.append(f"frame {last}")
             h, w = frames[0].shape[:2]
-            size_note = "full resolution" if scale == 1.0 else f"PREVIEW at {w}×{h} ({scale:g}× of {clip.info.width}×{clip.info.height})"
-            return frames, labels, f"Frames {first}–{last} at ×{factor}: {len(frames)} frames, {size_note}"
+            size_note = (
+                "full resolution"
+                if scale == 1.0
+                else f"PREVIEW at {w}×{h} ({scale:g}× of {clip.info.width}×{clip.info.height})"
+            )
+            return (
+                frames,
+                labels,
+                f"Frames {first}–{last} at ×{factor}: {len(frames)} frames, {size_note}",
+            )
 
         self._start("slowmo", job)
 
@@ -594,7 +669,11 @@ class MainWindow(QMainWindow):
             dialog.deleteLater()
         interpolator = self.interpolator
         self.export_dialog = ExportDialog(
-            self.active, self.timeline.in_out, self.jobs, lambda a, b: interpolator.interpolate(a, b).frame, self
+            self.active,
+            self.timeline.in_out,
+            self.jobs,
+            lambda a, b: interpolator.interpolate(a, b).frame,
+            self,
         )
         self.export_dialog.finished_export.connect(
             lambda summary: self.statusBar().showMessage(f"Exported {summary.output}", 10000)
@@ -637,7 +716,9 @@ class MainWindow(QMainWindow):
         self.progress.show()
         self.progress.setRange(0, total)
         self.progress.setValue(done)
-        self.progress.setFormat(f"{text}: {done}/{total}" + (f", {left:.0f} s left" if done else ""))
+        self.progress.setFormat(
+            f"{text}: {done}/{total}" + (f", {left:.0f} s left" if done else "")
+        )
 
     def _on_busy_changed(self, channel: str, busy: bool) -> None:
         active = any(self.jobs.is_busy(c) for c in ("analysis", "slowmo", "open"))
@@ -657,17 +738,21 @@ class MainWindow(QMainWindow):
         if paths:
             self.open_paths(paths)
 
+
 def thumbnail(frame: np.ndarray, width: int) -> np.ndarray:
     h, w = frame.shape[:2]
     height = max(1, round(h * width / max(w, 1)))
     return cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
 
+
 def resize(frame: np.ndarray, scale: float) -> np.ndarray:
     if scale == 1.0:
         return frame
     h, w = frame.shape[:2]
-    return cv2.resize(frame, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    return cv2.resize(
+        frame, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
+    )
+
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
     return np.clip(image * 255.0 + 0.5, 0, 255).astype(np.uint8)
-

@@ -8,8 +8,18 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
 
-DEFAULTS = {"device": "auto", "model": "", "last_folder": "", "step": 1, "compare": False, "arrows": False,
-            "offset_tap": -1, "slowmo_factor": 4, "slowmo_fps": 24, "slowmo_scale": 0.5}
+DEFAULTS = {
+    "device": "auto",
+    "model": "",
+    "last_folder": "",
+    "step": 1,
+    "compare": False,
+    "arrows": False,
+    "offset_tap": -1,
+    "slowmo_factor": 4,
+    "slowmo_fps": 24,
+    "slowmo_scale": 0.5,
+}
 
 
 def settings_path() -> Path:
@@ -35,7 +45,9 @@ class AppSettings:
         value = self.qsettings.value(key, default)
         try:
             if isinstance(default, bool):
-                return value if isinstance(value, bool) else str(value).lower() in ("true", "1", "yes")
+                return (
+                    value if isinstance(value, bool) else str(value).lower() in ("true", "1", "yes")
+                )
             return type(default)(value)
         except (TypeError, ValueError):
             self.problem = f"settings file {self.path}: bad value for '{key}'; using the default"

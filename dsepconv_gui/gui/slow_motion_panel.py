@@ -39,8 +39,16 @@ class SlowMotionPanel(QWidget):
         self.status.setWordWrap(True)
         self.view = ImageView("Slow motion")
         controls = QHBoxLayout()
-        for widget in (QLabel("factor"), self.factor, QLabel("playback"), self.fps, QLabel("size"), self.scale,
-                       self.play_button, self.stop_button):
+        for widget in (
+            QLabel("factor"),
+            self.factor,
+            QLabel("playback"),
+            self.fps,
+            QLabel("size"),
+            self.scale,
+            self.play_button,
+            self.stop_button,
+        ):
             controls.addWidget(widget)
         layout = QVBoxLayout(self)
         layout.addLayout(controls)

@@ -50,11 +50,15 @@ class ThumbnailStrip(QWidget):
         if self.thumbnails:
             width = self.width() / len(self.thumbnails)
             for slot, (_, pixmap) in enumerate(self.thumbnails):
-                painter.drawPixmap(QRect(int(slot * width), 0, int(width) + 1, self.height()), pixmap)
+                painter.drawPixmap(
+                    QRect(int(slot * width), 0, int(width) + 1, self.height()), pixmap
+                )
         if self.frame_count:
             left, right = self.x_of(self.in_point), self.x_of(self.out_point)
             painter.fillRect(QRect(0, 0, int(left), self.height()), QColor(0, 0, 0, 140))
-            painter.fillRect(QRect(int(right), 0, self.width() - int(right), self.height()), QColor(0, 0, 0, 140))
+            painter.fillRect(
+                QRect(int(right), 0, self.width() - int(right), self.height()), QColor(0, 0, 0, 140)
+            )
             painter.setPen(QPen(QColor(255, 60, 60), 2))
             x = int(self.x_of(self.position))
             painter.drawLine(x, 0, x, self.height())

@@ -19,7 +19,9 @@ def check_factor(factor: int) -> int:
     return factor.bit_length() - 1
 
 
-def intermediate_frames(midpoint: Midpoint, frame_a: np.ndarray, frame_b: np.ndarray, factor: int) -> Iterator[np.ndarray]:
+def intermediate_frames(
+    midpoint: Midpoint, frame_a: np.ndarray, frame_b: np.ndarray, factor: int
+) -> Iterator[np.ndarray]:
     """The factor - 1 frames strictly between a and b at t = 1/factor, 2/factor, ..., in order.
 
     Each is the midpoint of its neighbours at the level above (recursive bisection), so

@@ -51,7 +51,9 @@ def find_ffmpeg() -> str | None:
 MINTERPOLATE_MIN_SIDE = 32
 
 
-def ffmpeg_minterpolate(frame_a: np.ndarray, frame_b: np.ndarray, ffmpeg: str | None = None) -> np.ndarray:
+def ffmpeg_minterpolate(
+    frame_a: np.ndarray, frame_b: np.ndarray, ffmpeg: str | None = None
+) -> np.ndarray:
     """ffmpeg's motion-compensated interpolation (minterpolate, mi_mode=mci, in yuv444p):
     the frames as a 1 fps clip resampled to 2 fps; the frame at t = 0.5 is the answer.
     minterpolate emits nothing for a two-frame clip, so b is repeated to give it lookahead."""
@@ -59,8 +61,14 @@ def ffmpeg_minterpolate(frame_a: np.ndarray, frame_b: np.ndarray, ffmpeg: str | 
     if ffmpeg is None:
         raise DSepConvError("ffmpeg not found (install imageio-ffmpeg or put ffmpeg on PATH)")
     height, width = frame_a.shape[:2]
-    if min(height, width) < MINTERPOLATE_MIN_SIDE:  # padded by replicating the border, cropped after
-        pad = ((0, max(0, MINTERPOLATE_MIN_SIDE - height)), (0, max(0, MINTERPOLATE_MIN_SIDE - width)), (0, 0))
+    if (
+        min(height, width) < MINTERPOLATE_MIN_SIDE
+    ):  # padded by replicating the border, cropped after
+        pad = (
+            (0, max(0, MINTERPOLATE_MIN_SIDE - height)),
+            (0, max(0, MINTERPOLATE_MIN_SIDE - width)),
+            (0, 0),
+        )
         padded = [np.pad(frame, pad, mode="edge") for frame in (frame_a, frame_b)]
         return ffmpeg_minterpolate(*padded, ffmpeg)[:height, :width]
     with tempfile.TemporaryDirectory(prefix="dsepconv-minterpolate-") as tmp:
@@ -68,9 +76,19 @@ def ffmpeg_minterpolate(frame_a: np.ndarray, frame_b: np.ndarray, ffmpeg: str | 
         for index, frame in enumerate((frame_a, frame_b, frame_b, frame_b), start=1):
             write_image(folder / f"in{index}.png", frame)
         command = [
-            ffmpeg, "-hide_banner", "-loglevel", "error", "-framerate", "1", "-i", str(folder / "in%d.png"),
-            "-vf", "format=yuv444p,minterpolate=fps=2:mi_mode=mci,format=rgb24",
-            "-f", "image2", str(folder / "out%d.png"),
+            ffmpeg,
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-framerate",
+            "1",
+            "-i",
+            str(folder / "in%d.png"),
+            "-vf",
+            "format=yuv444p,minterpolate=fps=2:mi_mode=mci,format=rgb24",
+            "-f",
+            "image2",
+            str(folder / "out%d.png"),
         ]
         done = subprocess.run(command, capture_output=True, text=True, timeout=300)
         if done.returncode != 0 or not (folder / "out2.png").exists():

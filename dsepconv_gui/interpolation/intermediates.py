@@ -20,8 +20,10 @@ from dsepconv_gui.model.network import DeformableTerm
 
 def term_mean_displacement(term: DeformableTerm) -> tuple[np.ndarray, np.ndarray]:
     """The weight-averaged displacement (dy, dx), each (H, W), of a numpy term."""
-    tensors = [None if a is None else torch.from_numpy(a)[None] for a in
-               (term.vertical, term.horizontal, term.offset_y, term.offset_x, term.mask)]
+    tensors = [
+        None if a is None else torch.from_numpy(a)[None]
+        for a in (term.vertical, term.horizontal, term.offset_y, term.offset_x, term.mask)
+    ]
     dy, dx = mean_displacement(*tensors)
     return dy[0].numpy(), dx[0].numpy()
 
@@ -30,7 +32,9 @@ def term_total_weight(term: DeformableTerm) -> np.ndarray:
     """Σ_ij v_i·h_j·m_ij (H, W) of a numpy term: how much of the output its frame makes up.
     The two frames' weights decide the blend (1/2 each where both see the pixel)."""
     mask = None if term.mask is None else torch.from_numpy(term.mask)[None]
-    weights = tap_weights(torch.from_numpy(term.vertical)[None], torch.from_numpy(term.horizontal)[None], mask)
+    weights = tap_weights(
+        torch.from_numpy(term.vertical)[None], torch.from_numpy(term.horizontal)[None], mask
+    )
     return weights[0].sum(dim=0).numpy()
 
 
@@ -69,38 +73,86 @@ def write_intermediates(result: InterpolationResult, folder: str | os.PathLike) 
         p = f"frame{index}_"
         save_array(p + "vertical.npy", term.vertical, "vertical 1-D kernel (n, H, W)")
         save_array(p + "horizontal.npy", term.horizontal, "horizontal 1-D kernel (n, H, W)")
-        save_array(p + "offset_y.npy", term.offset_y, "vertical tap offsets in pixels (n*n, H, W), tap k = i*n + j")
-        save_array(p + "offset_x.npy", term.offset_x, "horizontal tap offsets in pixels (n*n, H, W), tap k = i*n + j")
+        save_array(
+            p + "offset_y.npy",
+            term.offset_y,
+            "vertical tap offsets in pixels (n*n, H, W), tap k = i*n + j",
+        )
+        save_array(
+            p + "offset_x.npy",
+            term.offset_x,
+            "horizontal tap offsets in pixels (n*n, H, W), tap k = i*n + j",
+        )
         save_array(p + "result.npy", term.result, "deformable result (H, W, 3), [0, 1] units")
-        save_array(p + "mean_displacement.npy", np.stack([mean_dy, mean_dx]),
-                   "weight-averaged read position minus pixel position (dy, dx) (2, H, W)")
-        save_picture(p + "result.png", np.clip(term.result * 255 + 0.5, 0, 255).astype(np.uint8),
-                     f"frame {index} convolved with its own kernels, offsets and masks")
-        save_picture(p + "offsets_taps.png",
-                     montage([flow_to_color(term.offset_y[k], term.offset_x[k], offset_scale) for k in range(n * n)], n),
-                     f"offset of each tap as flow colours, n×n grid of taps, full saturation at {offset_scale:.3f} px")
-        save_picture(p + "mean_displacement.png", flow_to_color(mean_dy, mean_dx, mean_scale),
-                     f"weight-averaged displacement as flow colours, full saturation at {mean_scale:.3f} px")
-        kernel_range = max(float(np.abs(term.vertical).max()), float(np.abs(term.horizontal).max()), 1e-6)
+        save_array(
+            p + "mean_displacement.npy",
+            np.stack([mean_dy, mean_dx]),
+            "weight-averaged read position minus pixel position (dy, dx) (2, H, W)",
+        )
+        save_picture(
+            p + "result.png",
+            np.clip(term.result * 255 + 0.5, 0, 255).astype(np.uint8),
+            f"frame {index} convolved with its own kernels, offsets and masks",
+        )
+        save_picture(
+            p + "offsets_taps.png",
+            montage(
+                [
+                    flow_to_color(term.offset_y[k], term.offset_x[k], offset_scale)
+                    for k in range(n * n)
+                ],
+                n,
+            ),
+            f"offset of each tap as flow colours, n×n grid of taps, full saturation at {offset_scale:.3f} px",
+        )
+        save_picture(
+            p + "mean_displacement.png",
+            flow_to_color(mean_dy, mean_dx, mean_scale),
+            f"weight-averaged displacement as flow colours, full saturation at {mean_scale:.3f} px",
+        )
+        kernel_range = max(
+            float(np.abs(term.vertical).max()), float(np.abs(term.horizontal).max()), 1e-6
+        )
         kernel_tiles = [heatmap(term.vertical[i], -kernel_range, kernel_range) for i in range(n)]
         kernel_tiles += [heatmap(term.horizontal[j], -kernel_range, kernel_range) for j in range(n)]
-        save_picture(p + "kernels.png", montage(kernel_tiles, n),
-                     f"top row vertical v_0..v_{n - 1}, bottom row horizontal h_0..h_{n - 1}; "
-                     f"viridis from {-kernel_range:.4f} to {kernel_range:.4f}")
+        save_picture(
+            p + "kernels.png",
+            montage(kernel_tiles, n),
+            f"top row vertical v_0..v_{n - 1}, bottom row horizontal h_0..h_{n - 1}; "
+            f"viridis from {-kernel_range:.4f} to {kernel_range:.4f}",
+        )
         weight = term_total_weight(term)
-        save_array(p + "total_weight.npy", weight, "total weight of the frame's taps, sum of v_i*h_j*m_ij (H, W)")
-        save_picture(p + "total_weight.png", heatmap(weight, 0.0, 1.0),
-                     "total weight of the frame's taps (what decides the blend), viridis from 0 to 1")
+        save_array(
+            p + "total_weight.npy",
+            weight,
+            "total weight of the frame's taps, sum of v_i*h_j*m_ij (H, W)",
+        )
+        save_picture(
+            p + "total_weight.png",
+            heatmap(weight, 0.0, 1.0),
+            "total weight of the frame's taps (what decides the blend), viridis from 0 to 1",
+        )
         if term.mask is not None:
-            save_array(p + "mask.npy", term.mask, "modulation mask in [0, 1] (n*n, H, W), tap k = i*n + j")
-            save_picture(p + "mask_taps.png",
-                         montage([heatmap(term.mask[k], 0.0, 1.0) for k in range(n * n)], n),
-                         "mask of each tap, n×n grid of taps, viridis from 0 to 1")
-            save_picture(p + "mask_mean.png", heatmap(term.mask.mean(axis=0), 0.0, 1.0),
-                         "mean mask over the taps, viridis from 0 to 1")
+            save_array(
+                p + "mask.npy", term.mask, "modulation mask in [0, 1] (n*n, H, W), tap k = i*n + j"
+            )
+            save_picture(
+                p + "mask_taps.png",
+                montage([heatmap(term.mask[k], 0.0, 1.0) for k in range(n * n)], n),
+                "mask of each tap, n×n grid of taps, viridis from 0 to 1",
+            )
+            save_picture(
+                p + "mask_mean.png",
+                heatmap(term.mask.mean(axis=0), 0.0, 1.0),
+                "mean mask over the taps, viridis from 0 to 1",
+            )
 
     save_picture("output.png", result.frame, "the interpolated frame (sum of the two results)")
-    save_picture("offsets_legend.png", color_wheel_legend(), "flow colour key: direction as hue, length as saturation")
+    save_picture(
+        "offsets_legend.png",
+        color_wheel_legend(),
+        "flow colour key: direction as hue, length as saturation",
+    )
     manifest = {
         "kernel_size": n,
         "height": int(result.frame.shape[0]),

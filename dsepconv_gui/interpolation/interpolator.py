@@ -78,17 +78,28 @@ def flows_for(config: DSepConvConfig, frame1: np.ndarray, frame2: np.ndarray) ->
 class Interpolator:
     """Runs a loaded DSepConv model on pairs of RGB uint8 frames, on one device."""
 
-    def __init__(self, loaded: LoadedModel, device: DeviceInfo, tile: int | None = None,
-                 log: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        device: DeviceInfo,
+        tile: int | None = None,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
         self.loaded = loaded
         self.device = device
         # Channels-last weights (and inputs, see DSepConvNet.estimate): measured 1.19 → 0.75 s
         # for the flow-small network at 640×480 on 2 CPU cores; also the layout GPUs prefer.
-        self.model = loaded.model.to(device.device, device.dtype).to(memory_format=torch.channels_last).eval()
+        self.model = (
+            loaded.model.to(device.device, device.dtype)
+            .to(memory_format=torch.channels_last)
+            .eval()
+        )
         self.tile = tile  # None: chosen from the memory available
         self.log = log
 
-    def interpolate(self, frame_a: np.ndarray, frame_b: np.ndarray, *, with_terms: bool = False) -> InterpolationResult:
+    def interpolate(
+        self, frame_a: np.ndarray, frame_b: np.ndarray, *, with_terms: bool = False
+    ) -> InterpolationResult:
         """The frame halfway between frame_a and frame_b (both (H, W, 3) uint8 RGB)."""
         check_frames(frame_a, frame_b)
         start = time.perf_counter()
@@ -104,7 +115,9 @@ class Interpolator:
                 frame = tensor_to_frame(output.frame)
                 terms = (term_to_numpy(output.terms[0]), term_to_numpy(output.terms[1]))
             else:
-                frame = tensor_to_frame(forward_within_memory(self.model, a, b, flows, self.tile, self.log))
+                frame = tensor_to_frame(
+                    forward_within_memory(self.model, a, b, flows, self.tile, self.log)
+                )
         return InterpolationResult(
             frame=frame,
             terms=terms,

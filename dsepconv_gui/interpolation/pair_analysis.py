@@ -32,7 +32,9 @@ class PairAnalysis:
     frame_b: np.ndarray
     result: InterpolationResult
     mean_displacements: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
-    total_weights: tuple[np.ndarray, np.ndarray]  # Σ v·h·m of frame A's taps and of frame B's, (H, W)
+    total_weights: tuple[
+        np.ndarray, np.ndarray
+    ]  # Σ v·h·m of frame A's taps and of frame B's, (H, W)
     truth: np.ndarray | None = None
     psnr: float | None = None
     peers: dict[str, np.ndarray] = field(default_factory=dict)
@@ -77,7 +79,16 @@ def analyse_pair(
             if truth is not None:
                 peer_psnr[name] = psnr(peers[name], truth)
     return PairAnalysis(
-        index_a=index_a, index_b=index_b, truth_index=truth_index, frame_a=frame_a, frame_b=frame_b,
-        result=result, mean_displacements=displacements, total_weights=weights, truth=truth,
-        psnr=psnr(result.frame, truth) if truth is not None else None, peers=peers, peer_psnr=peer_psnr,
+        index_a=index_a,
+        index_b=index_b,
+        truth_index=truth_index,
+        frame_a=frame_a,
+        frame_b=frame_b,
+        result=result,
+        mean_displacements=displacements,
+        total_weights=weights,
+        truth=truth,
+        psnr=psnr(result.frame, truth) if truth is not None else None,
+        peers=peers,
+        peer_psnr=peer_psnr,
     )

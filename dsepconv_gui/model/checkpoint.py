@@ -49,7 +49,9 @@ class LoadedModel:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
-def save_checkpoint(path: str | os.PathLike, model: DSepConvNet, metadata: dict[str, Any] | None = None) -> Path:
+def save_checkpoint(
+    path: str | os.PathLike, model: DSepConvNet, metadata: dict[str, Any] | None = None
+) -> Path:
     """Write the model atomically (a temporary beside it, renamed into place: safe_output.py)."""
     path = Path(path)
     info = dict(metadata or {})
@@ -106,7 +108,9 @@ def load_checkpoint(
             _check_tensors(path, config, {name: f.get_slice(name) for name in f.keys()})
             tensors = {name: f.get_tensor(name) for name in f.keys()}
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise CheckpointError(f"{path}: damaged checkpoint, cannot read its weights ({exc})") from None
+        raise CheckpointError(
+            f"{path}: damaged checkpoint, cannot read its weights ({exc})"
+        ) from None
     model = DSepConvNet(config)
     model.load_state_dict(tensors)
     model.to(device).eval()
@@ -139,10 +143,14 @@ def _check_tensors(path: Path, config: DSepConvConfig, stored: dict[str, Any]) -
         details.append(f"{len(unexpected)} unexpected (e.g. {reprlib.repr(unexpected[0])})")
     if wrong:
         n = wrong[0]
-        details.append(f"{len(wrong)} of the wrong shape (e.g. {n}: {shapes[n]} instead of {expected[n]})")
+        details.append(
+            f"{len(wrong)} of the wrong shape (e.g. {n}: {shapes[n]} instead of {expected[n]})"
+        )
     if not_float:
         n = not_float[0]
-        details.append(f"{len(not_float)} not of floating-point numbers (e.g. {n}: {stored[n].get_dtype()})")
+        details.append(
+            f"{len(not_float)} not of floating-point numbers (e.g. {n}: {stored[n].get_dtype()})"
+        )
     raise CheckpointError(
         f"{path}: weights do not match the configuration {config.to_dict()}: " + "; ".join(details)
     )
@@ -158,14 +166,18 @@ def _open_header(path: Path) -> dict[str, str]:
             f"{path}: not a readable DSepConv checkpoint (truncated, damaged or another format: {exc})"
         ) from None
     if header.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: a safetensors file, but not a DSepConv checkpoint (no '{FORMAT}' header)")
+        raise CheckpointError(
+            f"{path}: a safetensors file, but not a DSepConv checkpoint (no '{FORMAT}' header)"
+        )
     if header.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(
             f"{path}: checkpoint format version {header.get('format_version')!r} is not supported "
             f"(this version reads {FORMAT_VERSION})"
         )
     if header.get("architecture") != ARCHITECTURE:
-        raise CheckpointError(f"{path}: architecture {header.get('architecture')!r} is not {ARCHITECTURE!r}")
+        raise CheckpointError(
+            f"{path}: architecture {header.get('architecture')!r} is not {ARCHITECTURE!r}"
+        )
     return header
 
 
@@ -179,7 +191,9 @@ def _config_from_header(path: Path, header: dict[str, str]) -> DSepConvConfig:
 def _metadata_from_header(path: Path, header: dict[str, str]) -> dict[str, Any]:
     try:
         value = bounded_json.loads(
-            header.get("metadata", "{}"), max_chars=MAX_METADATA_JSON_CHARS, max_depth=MAX_METADATA_JSON_DEPTH
+            header.get("metadata", "{}"),
+            max_chars=MAX_METADATA_JSON_CHARS,
+            max_depth=MAX_METADATA_JSON_DEPTH,
         )
     except ValueError as exc:
         raise CheckpointError(f"{path}: bad metadata in checkpoint: the metadata {exc}") from None

@@ -91,19 +91,27 @@ class DSepConvConfig:
         if self.flow_prior not in FLOW_PRIORS:
             raise ConfigError(f"flow_prior must be one of {FLOW_PRIORS}, got {self.flow_prior!r}")
         if self.prior_sampling not in PRIOR_SAMPLINGS:
-            raise ConfigError(f"prior_sampling must be one of {PRIOR_SAMPLINGS}, got {self.prior_sampling!r}")
+            raise ConfigError(
+                f"prior_sampling must be one of {PRIOR_SAMPLINGS}, got {self.prior_sampling!r}"
+            )
         if not 0.25 <= self.flow_scale <= 4.0:
             raise ConfigError(f"flow_scale must be between 0.25 and 4, got {self.flow_scale}")
         if self.prior_motion not in PRIOR_MOTIONS:
-            raise ConfigError(f"prior_motion must be one of {PRIOR_MOTIONS}, got {self.prior_motion!r}")
+            raise ConfigError(
+                f"prior_motion must be one of {PRIOR_MOTIONS}, got {self.prior_motion!r}"
+            )
         if self.prior_motion != "linear" and self.flow_prior == "none":
             raise ConfigError(f"prior_motion={self.prior_motion!r} needs a flow prior")
         if self.occlusion_blend and not self.use_mask:
             raise ConfigError("occlusion_blend needs masks")
         if self.occlusion_evidence and self.flow_prior == "none":
             raise ConfigError("occlusion_evidence needs a flow prior")
-        if self.prior_sampling == "bicubic" and (self.flow_prior == "none" or self.kernel_size < 5 or not self.use_mask):
-            raise ConfigError("prior_sampling='bicubic' needs a flow prior, masks and kernel_size of at least 5")
+        if self.prior_sampling == "bicubic" and (
+            self.flow_prior == "none" or self.kernel_size < 5 or not self.use_mask
+        ):
+            raise ConfigError(
+                "prior_sampling='bicubic' needs a flow prior, masks and kernel_size of at least 5"
+            )
 
     @property
     def level_widths(self) -> tuple[int, ...]:
@@ -142,13 +150,17 @@ class DSepConvConfig:
         known = {field.name for field in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ConfigError(f"unknown config field(s) {reprlib.repr(unknown)}; known: {sorted(known)}")
+            raise ConfigError(
+                f"unknown config field(s) {reprlib.repr(unknown)}; known: {sorted(known)}"
+            )
         return cls(**values)
 
     @classmethod
     def from_json(cls, text: str) -> DSepConvConfig:
         try:
-            values = bounded_json.loads(text, max_chars=MAX_CONFIG_JSON_CHARS, max_depth=MAX_CONFIG_JSON_DEPTH)
+            values = bounded_json.loads(
+                text, max_chars=MAX_CONFIG_JSON_CHARS, max_depth=MAX_CONFIG_JSON_DEPTH
+            )
         except ValueError as exc:
             raise ConfigError(f"config {exc}") from None
         return cls.from_dict(values)
@@ -164,17 +176,33 @@ PRESETS: dict[str, DSepConvConfig] = {
     # The small network with its taps starting from DIS optical flow.
     "flow-small": DSepConvConfig(kernel_size=5, base_width=8, use_mask=True, flow_prior="dis"),
     # The same, reading each frame bicubically at the prior's position to start with.
-    "flow-small-bicubic": DSepConvConfig(kernel_size=5, base_width=8, use_mask=True, flow_prior="dis",
-                                         prior_sampling="bicubic"),
+    "flow-small-bicubic": DSepConvConfig(
+        kernel_size=5, base_width=8, use_mask=True, flow_prior="dis", prior_sampling="bicubic"
+    ),
     # The same, plus small fast objects DIS misses, found by a patch search (see flow_prior.py),
     # with DIS on frames upscaled 1.5 times.
-    "flow-small-searched": DSepConvConfig(kernel_size=5, base_width=8, use_mask=True, flow_prior="dis",
-                                          prior_sampling="bicubic", prior_motion="searched", flow_scale=1.5),
+    "flow-small-searched": DSepConvConfig(
+        kernel_size=5,
+        base_width=8,
+        use_mask=True,
+        flow_prior="dis",
+        prior_sampling="bicubic",
+        prior_motion="searched",
+        flow_scale=1.5,
+    ),
     # The same, seeing the occlusion evidence (where each frame's pixels have no match) and
     # with a blend logit that moves weight between the frames.
-    "flow-small-evidence": DSepConvConfig(kernel_size=5, base_width=8, use_mask=True, flow_prior="dis",
-                                          prior_sampling="bicubic", prior_motion="searched", flow_scale=1.5,
-                                          occlusion_evidence=True, occlusion_blend=True),
+    "flow-small-evidence": DSepConvConfig(
+        kernel_size=5,
+        base_width=8,
+        use_mask=True,
+        flow_prior="dis",
+        prior_sampling="bicubic",
+        prior_motion="searched",
+        flow_scale=1.5,
+        occlusion_evidence=True,
+        occlusion_blend=True,
+    ),
     # For tests and trying the pipeline: about 0.1 M parameters.
     "tiny": DSepConvConfig(kernel_size=5, base_width=2, use_mask=True),
 }

@@ -53,7 +53,9 @@ def check_parameters(
     h, w = region if region is not None else frame.shape[-2:]
     n = vertical.shape[1] if vertical.dim() == 4 else -1
     if n < 1 or n % 2 == 0:
-        raise InputError(f"kernel size must be odd and positive, got vertical {tuple(vertical.shape)}")
+        raise InputError(
+            f"kernel size must be odd and positive, got vertical {tuple(vertical.shape)}"
+        )
     expected = {
         "vertical": (vertical, (b, n, h, w)),
         "horizontal": (horizontal, (b, n, h, w)),
@@ -64,7 +66,9 @@ def check_parameters(
         expected["mask"] = (mask, (b, n * n, h, w))
     for name, (tensor, shape) in expected.items():
         if tuple(tensor.shape) != shape:
-            raise InputError(f"{name} must have shape {shape} for this frame, got {tuple(tensor.shape)}")
+            raise InputError(
+                f"{name} must have shape {shape} for this frame, got {tuple(tensor.shape)}"
+            )
     return n
 
 
@@ -161,8 +165,13 @@ def deformable_separable_conv_streaming(
             k = i * n + j
             ys = (rows + (i - r) + offset_y[:, k]) * scale_y - 1.0
             xs = (cols + (j - r) + offset_x[:, k]) * scale_x - 1.0
-            sample = F.grid_sample(frame, torch.stack([xs, ys], dim=-1), mode="bilinear",
-                                   padding_mode="border", align_corners=True)
+            sample = F.grid_sample(
+                frame,
+                torch.stack([xs, ys], dim=-1),
+                mode="bilinear",
+                padding_mode="border",
+                align_corners=True,
+            )
             weight = vertical[:, i] * horizontal[:, j]
             if mask is not None:
                 weight = weight * mask[:, k]

@@ -50,7 +50,9 @@ def resolve_device(spec: str = "auto") -> DeviceInfo:
         index = int(index_text)
         count = torch.cuda.device_count()
         if index >= count:
-            raise DeviceError(f"device '{spec}': only {count} CUDA device(s) found (0..{count - 1})")
+            raise DeviceError(
+                f"device '{spec}': only {count} CUDA device(s) found (0..{count - 1})"
+            )
         device = torch.device(f"cuda:{index}")
     else:
         raise DeviceError(f"device '{spec}' is not one of auto, cpu, cuda, cuda:N")

@@ -35,9 +35,12 @@ class ConvBlock(nn.Sequential):
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__(
-            conv3x3(in_channels, out_channels), nn.ReLU(inplace=True),
-            conv3x3(out_channels, out_channels), nn.ReLU(inplace=True),
-            conv3x3(out_channels, out_channels), nn.ReLU(inplace=True),
+            conv3x3(in_channels, out_channels),
+            nn.ReLU(inplace=True),
+            conv3x3(out_channels, out_channels),
+            nn.ReLU(inplace=True),
+            conv3x3(out_channels, out_channels),
+            nn.ReLU(inplace=True),
         )
 
 
@@ -47,7 +50,8 @@ class Upsample(nn.Sequential):
     def __init__(self, channels: int) -> None:
         super().__init__(
             nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
-            conv3x3(channels, channels), nn.ReLU(inplace=True),
+            conv3x3(channels, channels),
+            nn.ReLU(inplace=True),
         )
 
 
@@ -59,7 +63,13 @@ class EncoderDecoder(nn.Module):
         super().__init__()
         w1, w2, w3, w4, w5 = config.level_widths
         self.encoders = nn.ModuleList(
-            [ConvBlock(in_channels, w1), ConvBlock(w1, w2), ConvBlock(w2, w3), ConvBlock(w3, w4), ConvBlock(w4, w5)]
+            [
+                ConvBlock(in_channels, w1),
+                ConvBlock(w1, w2),
+                ConvBlock(w2, w3),
+                ConvBlock(w3, w4),
+                ConvBlock(w4, w5),
+            ]
         )
         # Decoder from the deepest level up: block, upsample, add the encoder skip of that size.
         self.decoders = nn.ModuleList(
@@ -85,9 +95,12 @@ class EstimatorHead(nn.Sequential):
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__(
-            conv3x3(in_channels, in_channels), nn.ReLU(inplace=True),
-            conv3x3(in_channels, in_channels), nn.ReLU(inplace=True),
-            conv3x3(in_channels, out_channels), nn.ReLU(inplace=True),
+            conv3x3(in_channels, in_channels),
+            nn.ReLU(inplace=True),
+            conv3x3(in_channels, in_channels),
+            nn.ReLU(inplace=True),
+            conv3x3(in_channels, out_channels),
+            nn.ReLU(inplace=True),
             nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
             conv3x3(out_channels, out_channels),
         )
@@ -101,9 +114,12 @@ class BlendHead(nn.Sequential):
 
     def __init__(self, in_channels: int) -> None:
         super().__init__(
-            conv3x3(in_channels, in_channels), nn.ReLU(inplace=True),
-            conv3x3(in_channels, in_channels), nn.ReLU(inplace=True),
-            conv3x3(in_channels, in_channels), nn.ReLU(inplace=True),
+            conv3x3(in_channels, in_channels),
+            nn.ReLU(inplace=True),
+            conv3x3(in_channels, in_channels),
+            nn.ReLU(inplace=True),
+            conv3x3(in_channels, in_channels),
+            nn.ReLU(inplace=True),
             nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
             conv3x3(in_channels, 1),
         )
@@ -133,7 +149,10 @@ class DeformableTerm:
         """The same term with fn applied to every array (None stays None)."""
         return replace(
             self,
-            **{f.name: None if getattr(self, f.name) is None else fn(getattr(self, f.name)) for f in fields(self)},
+            **{
+                f.name: None if getattr(self, f.name) is None else fn(getattr(self, f.name))
+                for f in fields(self)
+            },
         )
 
 
@@ -193,8 +212,16 @@ class DSepConvNet(nn.Module):
 
     def heads(self) -> list[EstimatorHead]:
         """Every estimator sub-network (kernels, offsets and, if used, masks)."""
-        heads = [self.vertical1, self.vertical2, self.horizontal1, self.horizontal2,
-                 self.offset_y1, self.offset_y2, self.offset_x1, self.offset_x2]
+        heads = [
+            self.vertical1,
+            self.vertical2,
+            self.horizontal1,
+            self.horizontal2,
+            self.offset_y1,
+            self.offset_y2,
+            self.offset_x1,
+            self.offset_x2,
+        ]
         heads += [self.mask1, self.mask2] if self.config.use_mask else []
         return heads + ([self.blend] if self.blend is not None else [])
 
@@ -250,23 +277,47 @@ class DSepConvNet(nn.Module):
             warped1, warped2 = warp(frame1, prior1), warp(frame2, prior2)
             inputs += [flows[:, BIDIRECTIONAL] / FLOW_INPUT_SCALE, warped1 - 0.5, warped2 - 0.5]
             if self.config.occlusion_evidence:
-                inputs.append(occlusion_evidence(frame1, frame2, flows, prior1, prior2, warped1, warped2))
+                inputs.append(
+                    occlusion_evidence(frame1, frame2, flows, prior1, prior2, warped1, warped2)
+                )
         x = torch.cat(inputs, dim=1)
         if self.features.encoders[0][0].weight.is_contiguous(memory_format=torch.channels_last):
-            x = x.contiguous(memory_format=torch.channels_last)  # see Interpolator: faster convs on CPU
+            x = x.contiguous(
+                memory_format=torch.channels_last
+            )  # see Interpolator: faster convs on CPU
         features = self.features(x)
         blend = self.blend(features) if self.blend is not None else None
-        term1 = self._term(features, prior1, self.vertical1, self.horizontal1, self.offset_y1, self.offset_x1, self.mask1,
-                           None if blend is None else -blend)
-        term2 = self._term(features, prior2, self.vertical2, self.horizontal2, self.offset_y2, self.offset_x2, self.mask2,
-                           blend)
+        term1 = self._term(
+            features,
+            prior1,
+            self.vertical1,
+            self.horizontal1,
+            self.offset_y1,
+            self.offset_x1,
+            self.mask1,
+            None if blend is None else -blend,
+        )
+        term2 = self._term(
+            features,
+            prior2,
+            self.vertical2,
+            self.horizontal2,
+            self.offset_y2,
+            self.offset_x2,
+            self.mask2,
+            blend,
+        )
         if not any(pad):
             return term1, term2
         left, _, top, _ = pad
-        return (term1.map(lambda t: t[..., top:top + h, left:left + w]),
-                term2.map(lambda t: t[..., top:top + h, left:left + w]))
+        return (
+            term1.map(lambda t: t[..., top : top + h, left : left + w]),
+            term2.map(lambda t: t[..., top : top + h, left : left + w]),
+        )
 
-    def _term(self, features, prior, vertical, horizontal, offset_y, offset_x, mask, blend=None) -> DeformableTerm:
+    def _term(
+        self, features, prior, vertical, horizontal, offset_y, offset_x, mask, blend=None
+    ) -> DeformableTerm:
         v, h = vertical(features), horizontal(features)
         dy, dx = offset_y(features), offset_x(features)
         if prior is not None:
@@ -277,15 +328,23 @@ class DSepConvNet(nn.Module):
         if mask is not None:
             logits = mask(features)
             m = torch.sigmoid(logits if blend is None else logits + blend)
-        return DeformableTerm(vertical=v, horizontal=h, offset_y=dy, offset_x=dx, mask=m, result=None, prior=prior)
+        return DeformableTerm(
+            vertical=v, horizontal=h, offset_y=dy, offset_x=dx, mask=m, result=None, prior=prior
+        )
 
 
-def synthesize(frame: torch.Tensor, term: DeformableTerm, origin: tuple[int, int] = (0, 0)) -> torch.Tensor:
+def synthesize(
+    frame: torch.Tensor, term: DeformableTerm, origin: tuple[int, int] = (0, 0)
+) -> torch.Tensor:
     """frame convolved with a term's kernels, offsets and mask. While gradients are recorded
     this is the reference op (all taps at once); for inference the streaming op, which holds
     one tap's samples at a time and can synthesise a region (origin) from the whole frame."""
     parameters = (term.vertical, term.horizontal, term.offset_y, term.offset_x, term.mask)
-    if torch.is_grad_enabled() and origin == (0, 0) and term.vertical.shape[-2:] == frame.shape[-2:]:
+    if (
+        torch.is_grad_enabled()
+        and origin == (0, 0)
+        and term.vertical.shape[-2:] == frame.shape[-2:]
+    ):
         return deformable_separable_conv(frame, *parameters)
     return deformable_separable_conv_streaming(frame, *parameters, origin=origin)
 
@@ -293,6 +352,7 @@ def synthesize(frame: torch.Tensor, term: DeformableTerm, origin: tuple[int, int
 def cubic_weights(t: torch.Tensor, a: float = -0.75) -> tuple[torch.Tensor, ...]:
     """Keys' cubic convolution weights of the pixels at -1, 0, 1, 2 for a read at fraction t
     in [0, 1) past pixel 0 (a = -0.75, as OpenCV's INTER_CUBIC)."""
+
     def near(x):  # |x| <= 1
         return ((a + 2) * x - (a + 3)) * x * x + 1
 
@@ -330,10 +390,14 @@ def prior_start(prior: torch.Tensor, kernel_size: int, sampling: str) -> PriorSt
             taps[k] = weight
         return torch.cat(taps, dim=1)
 
-    return PriorStart(kernel(fraction[:, 0:1]), kernel(fraction[:, 1:2]), whole[:, 0:1], whole[:, 1:2])
+    return PriorStart(
+        kernel(fraction[:, 0:1]), kernel(fraction[:, 1:2]), whole[:, 0:1], whole[:, 1:2]
+    )
 
 
-def prior_frame(config: DSepConvConfig, frame1: torch.Tensor, frame2: torch.Tensor, flows: torch.Tensor) -> torch.Tensor:
+def prior_frame(
+    config: DSepConvConfig, frame1: torch.Tensor, frame2: torch.Tensor, flows: torch.Tensor
+) -> torch.Tensor:
     """What an untrained flow-prior network outputs: the two frames read at the prior's
     positions (bilinearly or bicubically, per config) and averaged."""
     prior1, prior2 = prior_displacements(flows)
@@ -343,8 +407,15 @@ def prior_frame(config: DSepConvConfig, frame1: torch.Tensor, frame2: torch.Tens
         if config.prior_sampling == "bicubic":
             n = config.kernel_size
             ones = torch.ones_like(start.offset_y).expand(-1, n * n, -1, -1)
-            out.append(deformable_separable_conv(frame, start.vertical, start.horizontal,
-                                                 start.offset_y * ones, start.offset_x * ones))
+            out.append(
+                deformable_separable_conv(
+                    frame,
+                    start.vertical,
+                    start.horizontal,
+                    start.offset_y * ones,
+                    start.offset_x * ones,
+                )
+            )
         else:
             out.append(warp(frame, prior))
     return (out[0] + out[1]) / 2

@@ -41,9 +41,13 @@ def occlusion_evidence(
     (flow 1→2 then 2→1, as (dy, dx)), the priors (B, 2, H, W) and the frames warped by them."""
     flow12, flow21 = flows[:, FLOW12], flows[:, FLOW21]
     maps = []
-    for frame, other, forward, backward, prior in ((frame1, frame2, flow12, flow21, prior1),
-                                                   (frame2, frame1, flow21, flow12, prior2)):
-        unmatched = (frame - warp(other, forward)).abs().mean(dim=1, keepdim=True) * PHOTOMETRIC_SCALE
+    for frame, other, forward, backward, prior in (
+        (frame1, frame2, flow12, flow21, prior1),
+        (frame2, frame1, flow21, flow12, prior2),
+    ):
+        unmatched = (frame - warp(other, forward)).abs().mean(
+            dim=1, keepdim=True
+        ) * PHOTOMETRIC_SCALE
         inconsistent = torch.log1p((forward + warp(backward, forward)).norm(dim=1, keepdim=True))
         maps.append(warp(torch.cat([unmatched, inconsistent], dim=1), prior))
     disagreement = (warped1 - warped2).abs().mean(dim=1, keepdim=True) * PHOTOMETRIC_SCALE

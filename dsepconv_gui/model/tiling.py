@@ -65,8 +65,11 @@ def available_memory(device: torch.device) -> float:
 
 def tiles(height: int, width: int, side: int) -> list[tuple[int, int, int, int]]:
     """(top, bottom, left, right) of core tiles covering the frame."""
-    return [(y, min(y + side, height), x, min(x + side, width))
-            for y in range(0, height, side) for x in range(0, width, side)]
+    return [
+        (y, min(y + side, height), x, min(x + side, width))
+        for y in range(0, height, side)
+        for x in range(0, width, side)
+    ]
 
 
 def tiled_forward(
@@ -97,15 +100,18 @@ def tiled_forward(
         y0, y1 = max(0, top - margin), min(padded_h, bottom + margin)
         x0, x1 = max(0, left - margin), min(padded_w, right + margin)
         crop = (Ellipsis, slice(y0, y1), slice(x0, x1))
-        term1, term2 = model.estimate(frame1[crop], frame2[crop], None if flows is None else flows[crop])
+        term1, term2 = model.estimate(
+            frame1[crop], frame2[crop], None if flows is None else flows[crop]
+        )
         core = (Ellipsis, slice(top - y0, bottom - y0), slice(left - x0, right - x0))
         term1, term2 = term1.map(lambda t: t[core]), term2.map(lambda t: t[core])
-        output[..., top:bottom, left:right] = (synthesize(frame1, term1, origin=(top, left))
-                                               + synthesize(frame2, term2, origin=(top, left)))
+        output[..., top:bottom, left:right] = synthesize(
+            frame1, term1, origin=(top, left)
+        ) + synthesize(frame2, term2, origin=(top, left))
         if on_tile is not None:
             on_tile(number + 1, len(cores))
     left, _, top, _ = pad
-    return output[..., top:top + height, left:left + width]
+    return output[..., top : top + height, left : left + width]
 
 
 def is_out_of_memory(error: BaseException) -> bool:
@@ -137,5 +143,7 @@ def forward_within_memory(
                 torch.cuda.empty_cache()
             smaller = max(MIN_TILE, min(tile, max(height, width)) // 2 // 32 * 32)
             if log is not None:
-                log(f"out of memory with {min(tile, max(height, width))}-pixel tiles; retrying with {smaller}")
+                log(
+                    f"out of memory with {min(tile, max(height, width))}-pixel tiles; retrying with {smaller}"
+                )
             tile = smaller

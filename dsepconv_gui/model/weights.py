@@ -29,10 +29,14 @@ def random_model(preset_name: str = "tiny", seed: int = 0) -> LoadedModel:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = DSepConvNet(config).eval()
-    return LoadedModel(model=model, config=config, source=f"{RANDOM_PREFIX}{preset_name} (untrained)")
+    return LoadedModel(
+        model=model, config=config, source=f"{RANDOM_PREFIX}{preset_name} (untrained)"
+    )
 
 
-def resolve_model(spec: str | None, device: torch.device | str = "cpu") -> tuple[LoadedModel, str | None]:
+def resolve_model(
+    spec: str | None, device: torch.device | str = "cpu"
+) -> tuple[LoadedModel, str | None]:
     """Load the model a user asked for; returns it and a warning to show, if any.
 
     spec None: the default model file; when it does not exist yet, an untrained tiny
@@ -49,7 +53,7 @@ def resolve_model(spec: str | None, device: torch.device | str = "cpu") -> tuple
             )
         return load_checkpoint(path, device=device), None
     if spec.startswith(RANDOM_PREFIX):
-        loaded = random_model(spec[len(RANDOM_PREFIX):] or "tiny")
+        loaded = random_model(spec[len(RANDOM_PREFIX) :] or "tiny")
         loaded.model.to(device)
         return loaded, None
     return load_checkpoint(spec, device=device), None

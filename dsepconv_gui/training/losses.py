@@ -62,7 +62,9 @@ def census_loss(prediction: torch.Tensor, truth: torch.Tensor, patch: int = 7) -
     return distance[..., r:-r, r:-r].mean()
 
 
-def offset_residual_penalty(model: DSepConvNet, terms: tuple[DeformableTerm, DeformableTerm]) -> torch.Tensor:
+def offset_residual_penalty(
+    model: DSepConvNet, terms: tuple[DeformableTerm, DeformableTerm]
+) -> torch.Tensor:
     """Mean squared learned offset (pixels²) over both frames' taps: what the network adds to
     the prior's tap positions (to zero offsets without a prior). Trained on compressed footage
     without it, the offsets grew until they cost on sharp frames: halving the shipped file's
@@ -79,7 +81,9 @@ def offset_residual_penalty(model: DSepConvNet, terms: tuple[DeformableTerm, Def
     return total / 2
 
 
-def visibility_loss(terms: tuple[DeformableTerm, DeformableTerm], visibility: torch.Tensor) -> torch.Tensor:
+def visibility_loss(
+    terms: tuple[DeformableTerm, DeformableTerm], visibility: torch.Tensor
+) -> torch.Tensor:
     """Where a synthetic occlusion says which frame alone shows a middle pixel (visibility
     (B, H, W): SEEN_IN_FIRST_ONLY or SEEN_IN_SECOND_ONLY), the other frame's total weight
     Σ v·h·m squared, averaged over those pixels (0 where there are none). The photometric loss
@@ -136,9 +140,9 @@ def interpolation_loss(
         parts["visibility"] = seen.item()
     if weights.flip > 0:
         reversed_prediction = model(frame2, frame0, flows=reverse_flows(flows)).frame
-        flip = charbonnier(reversed_prediction, truth, weights.eps) + weights.gradient * gradient_loss(
+        flip = charbonnier(
             reversed_prediction, truth, weights.eps
-        )
+        ) + weights.gradient * gradient_loss(reversed_prediction, truth, weights.eps)
         total = total + weights.flip * flip
         parts["flip"] = flip.item()
     return total, parts

@@ -45,7 +45,9 @@ def discover_sources(paths: list[Path]) -> list[Source]:
         elif any(p.suffix.lower() in IMAGE_EXTENSIONS for p in path.iterdir()):
             found.append(Source(path, "frames"))
         else:
-            found.extend(discover_sources(sorted(p for p in path.iterdir() if not p.name.startswith("."))))
+            found.extend(
+                discover_sources(sorted(p for p in path.iterdir() if not p.name.startswith(".")))
+            )
     return found
 
 

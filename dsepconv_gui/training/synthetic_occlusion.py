@@ -45,7 +45,10 @@ def patch_shape(height: int, width: int, rng: np.random.Generator) -> np.ndarray
 
 
 def add_moving_patch(
-    frames: np.ndarray, donor: np.ndarray, rng: np.random.Generator, background_motion: np.ndarray | None = None
+    frames: np.ndarray,
+    donor: np.ndarray,
+    rng: np.random.Generator,
+    background_motion: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """frames (3, S, S, 3) uint8 (frame 0, truth, frame 2) with a patch of donor (D, D, 3)
     uint8 pasted at p, p + v/2, p + v; v/2 whole pixels, the patch inside the crop in all
@@ -70,22 +73,31 @@ def add_moving_patch(
         return frames.copy(), visibility  # too large a move for this crop: left as it is
     y0 = int(rng.integers(0, size - height - span[0] + 1)) + max(-2 * int(half[0]), 0)
     x0 = int(rng.integers(0, size - width - span[1] + 1)) + max(-2 * int(half[1]), 0)
-    dy, dx = rng.integers(0, donor.shape[0] - height + 1), rng.integers(0, donor.shape[1] - width + 1)
-    texture = donor[dy:dy + height, dx:dx + width]
+    dy, dx = (
+        rng.integers(0, donor.shape[0] - height + 1),
+        rng.integers(0, donor.shape[1] - width + 1),
+    )
+    texture = donor[dy : dy + height, dx : dx + width]
     shape = patch_shape(height, width, rng)
     out = frames.copy()
     covered = np.zeros((3, size, size), bool)  # where the patch is in each frame
     for k in range(3):
         y, x = y0 + k * int(half[0]), x0 + k * int(half[1])
-        region = out[k, y:y + height, x:x + width]
+        region = out[k, y : y + height, x : x + width]
         region[shape] = texture[shape]
-        covered[k, y:y + height, x:x + width] = shape
+        covered[k, y : y + height, x : x + width] = shape
     hidden_in_first, hidden_in_second = covered[0], covered[2]
-    if background_motion is not None:  # each middle pixel's background, looked up where it is in frames 0 and 2
+    if (
+        background_motion is not None
+    ):  # each middle pixel's background, looked up where it is in frames 0 and 2
         rows, columns = np.mgrid[:size, :size]
         d = np.rint(background_motion).astype(int)
-        hidden_in_first = covered[0][np.clip(rows + d[0], 0, size - 1), np.clip(columns + d[1], 0, size - 1)]
-        hidden_in_second = covered[2][np.clip(rows - d[0], 0, size - 1), np.clip(columns - d[1], 0, size - 1)]
+        hidden_in_first = covered[0][
+            np.clip(rows + d[0], 0, size - 1), np.clip(columns + d[1], 0, size - 1)
+        ]
+        hidden_in_second = covered[2][
+            np.clip(rows - d[0], 0, size - 1), np.clip(columns - d[1], 0, size - 1)
+        ]
     background = ~covered[1]
     visibility[background & hidden_in_first & ~hidden_in_second] = SEEN_IN_SECOND_ONLY
     visibility[background & hidden_in_second & ~hidden_in_first] = SEEN_IN_FIRST_ONLY
@@ -99,23 +111,34 @@ POOL_CHUNK = 25  # triplets per job
 
 
 def build_synthetic_pool(
-    bank: TripletBank, indices: np.ndarray, count: int, flows_of: Callable[[np.ndarray, np.ndarray], np.ndarray | None],
-    seed: int = 0, workers: int = 1, log: Callable[[str], None] = print,
+    bank: TripletBank,
+    indices: np.ndarray,
+    count: int,
+    flows_of: Callable[[np.ndarray, np.ndarray], np.ndarray | None],
+    seed: int = 0,
+    workers: int = 1,
+    log: Callable[[str], None] = print,
 ) -> TripletBank:
     """`count` triplets of bank (drawn from indices) with a patch of another one moving across
     them, and their flows computed by flows_of(frame0, frame2); source as the base triplet's."""
     chunks = [range(i, min(i + POOL_CHUNK, count)) for i in range(0, count, POOL_CHUNK)]
     frames, flows, sources, visibility = [], [], [], []
     start = time.monotonic()
-    for chunk, made in zip(chunks, parallel_map(_pool_chunk, chunks, workers, shared=(bank, indices, flows_of, seed))):
+    for chunk, made in zip(
+        chunks, parallel_map(_pool_chunk, chunks, workers, shared=(bank, indices, flows_of, seed))
+    ):
         frames += made[0]
         flows += made[1]
         sources += made[2]
         visibility += made[3]
         log(f"  synthetic occlusions: {chunk.stop}/{count} ({time.monotonic() - start:.0f} s)")
-    return TripletBank(frames=np.stack(frames), flows=None if flows[0] is None else np.stack(flows),
-                       source=np.array(sources, np.int32), manifest={"count": count, "seed": seed},
-                       visibility=np.stack(visibility))
+    return TripletBank(
+        frames=np.stack(frames),
+        flows=None if flows[0] is None else np.stack(flows),
+        source=np.array(sources, np.int32),
+        manifest={"count": count, "seed": seed},
+        visibility=np.stack(visibility),
+    )
 
 
 def _pool_chunk(shared, chunk: range) -> tuple[list, list, list, list]:
@@ -125,9 +148,15 @@ def _pool_chunk(shared, chunk: range) -> tuple[list, list, list, list]:
         rng = np.random.default_rng([seed, j])
         base = int(rng.choice(indices))
         original = np.asarray(bank.frames[base])
-        motion = None if bank.flows is None else middle_displacement_of(np.asarray(bank.flows[base], np.float32))
+        motion = (
+            None
+            if bank.flows is None
+            else middle_displacement_of(np.asarray(bank.flows[base], np.float32))
+        )
         for _ in range(20):  # a move too large for the crop leaves it unchanged: draw again
-            made, visibility = add_moving_patch(original, np.asarray(bank.frames[rng.choice(indices), 1]), rng, motion)
+            made, visibility = add_moving_patch(
+                original, np.asarray(bank.frames[rng.choice(indices), 1]), rng, motion
+            )
             if not np.array_equal(made, original):
                 break
         flow = flows_of(made[0], made[2])
@@ -145,20 +174,41 @@ def middle_displacement_of(flows: np.ndarray) -> np.ndarray:
 
 
 def load_or_build_synthetic_pool(
-    bank: TripletBank, indices: np.ndarray, count: int, config: DSepConvConfig,
-    seed: int = 0, workers: int = 1, log: Callable[[str], None] = print,
+    bank: TripletBank,
+    indices: np.ndarray,
+    count: int,
+    config: DSepConvConfig,
+    seed: int = 0,
+    workers: int = 1,
+    log: Callable[[str], None] = print,
 ) -> TripletBank:
     """build_synthetic_pool with the configuration's flows, cached in the bank's folder (when
     it has one) under a name that says what shaped it."""
-    key = json.dumps({"version": 3, "count": count, "seed": seed, "indices": hashlib.sha1(np.asarray(indices).tobytes()).hexdigest(),
-                      "flow_scale": config.flow_scale, "motion": config.prior_motion, "prior": config.flow_prior,
-                      "search": searched_prior_signature()}, sort_keys=True)
-    folder = bank.folder / f"synthetic-{hashlib.sha1(key.encode()).hexdigest()[:12]}" if bank.folder else None
+    key = json.dumps(
+        {
+            "version": 3,
+            "count": count,
+            "seed": seed,
+            "indices": hashlib.sha1(np.asarray(indices).tobytes()).hexdigest(),
+            "flow_scale": config.flow_scale,
+            "motion": config.prior_motion,
+            "prior": config.flow_prior,
+            "search": searched_prior_signature(),
+        },
+        sort_keys=True,
+    )
+    folder = (
+        bank.folder / f"synthetic-{hashlib.sha1(key.encode()).hexdigest()[:12]}"
+        if bank.folder
+        else None
+    )
     if folder is not None and (folder / "manifest.json").exists():
         log(f"using the synthetic occlusions in {folder}")
         return TripletBank.load(folder)
     log(f"making {count} triplets with synthetic occlusions (once)")
-    pool = build_synthetic_pool(bank, indices, count, partial(flows_for, config), seed, workers, log)
+    pool = build_synthetic_pool(
+        bank, indices, count, partial(flows_for, config), seed, workers, log
+    )
     if folder is None:
         return pool
     pool.save(folder)

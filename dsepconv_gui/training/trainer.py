@@ -58,13 +58,23 @@ class TrainOptions:
     synthetic_pool: int = 2000  # triplets with a moving patch prepared once, drawn from at random
     time_limit: float | None = None  # seconds of training: stop then (the schedule ends with it)
     workers: int = 1  # processes that prepare the synthetic pool (workers.py)
-    loader_workers: int = 0  # processes that prepare batches while the device trains (0: in this one)
-    train_only: tuple[str, ...] = ()  # train just the modules of these names (e.g. "mask1"); () trains all
+    loader_workers: int = (
+        0  # processes that prepare batches while the device trains (0: in this one)
+    )
+    train_only: tuple[
+        str, ...
+    ] = ()  # train just the modules of these names (e.g. "mask1"); () trains all
 
 
 def sample_batch(
-    bank: TripletBank, indices: np.ndarray, batch_size: int, crop: int, rng: np.random.Generator, with_flows: bool,
-    synthetic: TripletBank | None = None, synthetic_occlusions: int = 0,
+    bank: TripletBank,
+    indices: np.ndarray,
+    batch_size: int,
+    crop: int,
+    rng: np.random.Generator,
+    with_flows: bool,
+    synthetic: TripletBank | None = None,
+    synthetic_occlusions: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor]:
     """Random crops with horizontal, vertical and temporal flips (flows and visibility
     transformed alike). The first `synthetic_occlusions` crops come from the `synthetic` pool
@@ -76,12 +86,25 @@ def sample_batch(
         raise InputError(f"training crop {crop} is larger than the bank's {size}-pixel triplets")
     frames_out, flows_out, visibility_out = [], [], []
     for n in range(batch_size):
-        source, i = (synthetic, rng.integers(len(synthetic))) if n < synthetic_occlusions else (bank, rng.choice(indices))
+        source, i = (
+            (synthetic, rng.integers(len(synthetic)))
+            if n < synthetic_occlusions
+            else (bank, rng.choice(indices))
+        )
         y, x = rng.integers(0, size - crop + 1, size=2)
-        frames = np.asarray(source.frames[i, :, y:y + crop, x:x + crop]).astype(np.float32) / 255.0  # (3, h, w, 3)
-        flows = np.asarray(source.flows[i, :, y:y + crop, x:x + crop], dtype=np.float32) if with_flows else None
-        visibility = (np.full((crop, crop), SEEN_IN_BOTH, np.int8) if source.visibility is None
-                      else source.visibility[i, y:y + crop, x:x + crop])
+        frames = (
+            np.asarray(source.frames[i, :, y : y + crop, x : x + crop]).astype(np.float32) / 255.0
+        )  # (3, h, w, 3)
+        flows = (
+            np.asarray(source.flows[i, :, y : y + crop, x : x + crop], dtype=np.float32)
+            if with_flows
+            else None
+        )
+        visibility = (
+            np.full((crop, crop), SEEN_IN_BOTH, np.int8)
+            if source.visibility is None
+            else source.visibility[i, y : y + crop, x : x + crop]
+        )
         if rng.random() < 0.5:  # mirror left-right: dx changes sign
             frames, visibility = frames[:, :, ::-1], visibility[:, ::-1]
             if flows is not None:
@@ -90,9 +113,13 @@ def sample_batch(
             frames, visibility = frames[:, ::-1], visibility[::-1]
             if flows is not None:
                 flows = flows[:, ::-1] * mirror_signs(len(flows), "y")[:, None, None]
-        if rng.random() < 0.5:  # reverse time: the flows swap roles, and the frames that show a pixel
+        if (
+            rng.random() < 0.5
+        ):  # reverse time: the flows swap roles, and the frames that show a pixel
             frames = frames[::-1]
-            visibility = np.choose(visibility, [SEEN_IN_BOTH, SEEN_IN_SECOND_ONLY, SEEN_IN_FIRST_ONLY]).astype(np.int8)
+            visibility = np.choose(
+                visibility, [SEEN_IN_BOTH, SEEN_IN_SECOND_ONLY, SEEN_IN_FIRST_ONLY]
+            ).astype(np.int8)
             if flows is not None:
                 order, signs = time_reversal(len(flows))
                 flows = flows[order] * signs[:, None, None]
@@ -102,7 +129,13 @@ def sample_batch(
             flows_out.append(np.ascontiguousarray(flows))
     stacked = torch.from_numpy(np.stack(frames_out))  # (B, 3 frames, 3, h, w)
     flows_tensor = torch.from_numpy(np.stack(flows_out)) if with_flows else None
-    return stacked[:, 0], stacked[:, 1], stacked[:, 2], flows_tensor, torch.from_numpy(np.stack(visibility_out))
+    return (
+        stacked[:, 0],
+        stacked[:, 1],
+        stacked[:, 2],
+        flows_tensor,
+        torch.from_numpy(np.stack(visibility_out)),
+    )
 
 
 class _Batches(torch.utils.data.IterableDataset):
@@ -112,7 +145,11 @@ class _Batches(torch.utils.data.IterableDataset):
     def __init__(self, bank, indices, options, with_flows, synthetic, seed) -> None:
         super().__init__()
         self.arguments = (bank, indices, options.batch_size, options.crop)
-        self.with_flows, self.synthetic, self.count = with_flows, synthetic, options.synthetic_occlusions
+        self.with_flows, self.synthetic, self.count = (
+            with_flows,
+            synthetic,
+            options.synthetic_occlusions,
+        )
         self.seed = seed
 
     def __iter__(self):
@@ -130,7 +167,9 @@ def learning_rate_at(options: TrainOptions, iteration: int, elapsed: float = 0.0
         progress = max(progress, elapsed / options.time_limit)
     progress = min(progress, 1.0)
     cosine = 0.5 * (1 + math.cos(math.pi * progress))
-    return options.final_learning_rate + (options.learning_rate - options.final_learning_rate) * cosine
+    return (
+        options.final_learning_rate + (options.learning_rate - options.final_learning_rate) * cosine
+    )
 
 
 def psnr(prediction: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
@@ -147,11 +186,15 @@ def start_psnr(bank: TripletBank, config: DSepConvConfig, chunk: int = 64) -> np
     scores = []
     with torch.inference_mode():
         for start in range(0, len(bank), chunk):
-            frames = torch.from_numpy(np.asarray(bank.frames[start:start + chunk], dtype=np.float32) / 255.0)
+            frames = torch.from_numpy(
+                np.asarray(bank.frames[start : start + chunk], dtype=np.float32) / 255.0
+            )
             frames = frames.permute(0, 1, 4, 2, 3)
             f0, truth, f2 = frames[:, 0], frames[:, 1], frames[:, 2]
             if with_flows:
-                flows = torch.from_numpy(np.asarray(bank.flows[start:start + chunk], dtype=np.float32))
+                flows = torch.from_numpy(
+                    np.asarray(bank.flows[start : start + chunk], dtype=np.float32)
+                )
                 guess = prior_frame(config, f0, f2, flows)
             else:
                 guess = (f0 + f2) / 2
@@ -159,7 +202,9 @@ def start_psnr(bank: TripletBank, config: DSepConvConfig, chunk: int = 64) -> np
     return np.concatenate(scores)
 
 
-def validate(model: DSepConvNet, bank: TripletBank, indices: np.ndarray, device: torch.device) -> dict[str, float]:
+def validate(
+    model: DSepConvNet, bank: TripletBank, indices: np.ndarray, device: torch.device
+) -> dict[str, float]:
     """Mean PSNR on the held-out triplets, of the model and of the frame average (and of the
     flow prior alone, for a model that has one)."""
     with_flows = model.config.flow_prior != "none"
@@ -167,11 +212,15 @@ def validate(model: DSepConvNet, bank: TripletBank, indices: np.ndarray, device:
     model.eval()
     with torch.inference_mode():
         for start in range(0, len(indices), 8):
-            chunk = indices[start:start + 8]
+            chunk = indices[start : start + 8]
             frames = torch.from_numpy(np.asarray(bank.frames[chunk], dtype=np.float32) / 255.0)
             frames = frames.permute(0, 1, 4, 2, 3).to(device)
             f0, truth, f2 = frames[:, 0], frames[:, 1], frames[:, 2]
-            flows = torch.from_numpy(np.asarray(bank.flows[chunk], dtype=np.float32)).to(device) if with_flows else None
+            flows = (
+                torch.from_numpy(np.asarray(bank.flows[chunk], dtype=np.float32)).to(device)
+                if with_flows
+                else None
+            )
             scores["model"] += psnr(model(f0, f2, flows=flows).frame, truth).tolist()
             scores["average"] += psnr((f0 + f2) / 2, truth).tolist()
             if with_flows:
@@ -180,48 +229,80 @@ def validate(model: DSepConvNet, bank: TripletBank, indices: np.ndarray, device:
     return {name: float(np.mean(values)) for name, values in scores.items() if values}
 
 
-def split_indices(options: TrainOptions, bank: TripletBank, log: Callable[[str], None] = print
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def split_indices(
+    options: TrainOptions, bank: TripletBank, log: Callable[[str], None] = print
+) -> tuple[np.ndarray, np.ndarray]:
     """The bank's training and held-out validation triplets (every n-th source held out,
     options.min_start_psnr applied to both)."""
     with_flows = options.config.flow_prior != "none"
     if with_flows and bank.flows is None:
-        raise InputError("this configuration needs flows, but the triplet bank was built without them")
+        raise InputError(
+            "this configuration needs flows, but the triplet bank was built without them"
+        )
     if with_flows and bank.flows.shape[1] != options.config.flow_channels:
-        raise InputError(f"this configuration takes {options.config.flow_channels} flow channels, the bank holds "
-                         f"{bank.flows.shape[1]} (see TripletBank.with_prior_motion)")
-    held_out = bank.source % options.validation_every_nth_source == options.validation_every_nth_source - 1
+        raise InputError(
+            f"this configuration takes {options.config.flow_channels} flow channels, the bank holds "
+            f"{bank.flows.shape[1]} (see TripletBank.with_prior_motion)"
+        )
+    held_out = (
+        bank.source % options.validation_every_nth_source == options.validation_every_nth_source - 1
+    )
     usable = np.ones(len(bank), dtype=bool)
     if options.min_start_psnr is not None:
         usable = start_psnr(bank, options.config) >= options.min_start_psnr
-        log(f"{int(usable.sum())} of {len(bank)} triplets have a starting point of at least "
-            f"{options.min_start_psnr} dB; the rest are skipped")
-    train_indices, val_indices = np.flatnonzero(~held_out & usable), np.flatnonzero(held_out & usable)
+        log(
+            f"{int(usable.sum())} of {len(bank)} triplets have a starting point of at least "
+            f"{options.min_start_psnr} dB; the rest are skipped"
+        )
+    train_indices, val_indices = (
+        np.flatnonzero(~held_out & usable),
+        np.flatnonzero(held_out & usable),
+    )
     if len(train_indices) == 0:
         if not usable.any():
-            raise InputError(f"no triplet's starting point reaches {options.min_start_psnr} dB; lower the threshold")
+            raise InputError(
+                f"no triplet's starting point reaches {options.min_start_psnr} dB; lower the threshold"
+            )
         train_indices, val_indices = np.flatnonzero(usable), np.arange(0)
     log(f"{len(train_indices)} training triplets, {len(val_indices)} held out for validation")
     return train_indices, val_indices
 
 
-def synthetic_pool_for(options: TrainOptions, bank: TripletBank, train_indices: np.ndarray,
-                       log: Callable[[str], None] = print) -> TripletBank | None:
+def synthetic_pool_for(
+    options: TrainOptions,
+    bank: TripletBank,
+    train_indices: np.ndarray,
+    log: Callable[[str], None] = print,
+) -> TripletBank | None:
     """The pool of synthetic occlusions the run draws from (None when it uses none)."""
     if options.synthetic_occlusions <= 0:
         return None
-    return load_or_build_synthetic_pool(bank, train_indices, options.synthetic_pool, options.config,
-                                        options.seed, options.workers, log)
+    return load_or_build_synthetic_pool(
+        bank,
+        train_indices,
+        options.synthetic_pool,
+        options.config,
+        options.seed,
+        options.workers,
+        log,
+    )
 
 
-def train(options: TrainOptions, bank: TripletBank, resume: bool = False, log: Callable[[str], None] = print) -> Path:
+def train(
+    options: TrainOptions,
+    bank: TripletBank,
+    resume: bool = False,
+    log: Callable[[str], None] = print,
+) -> Path:
     """Train (or resume) into options.run_dir; returns the path of the last checkpoint."""
     train_indices, val_indices = split_indices(options, bank, log)
     synthetic = synthetic_pool_for(options, bank, train_indices, log)
     run_dir = options.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     device = torch.device(options.device)
-    if device.type == "cuda":  # TF32 matrix and convolution arithmetic: the network is float32 either way
+    if (
+        device.type == "cuda"
+    ):  # TF32 matrix and convolution arithmetic: the network is float32 either way
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
         torch.backends.cudnn.benchmark = True
@@ -230,16 +311,22 @@ def train(options: TrainOptions, bank: TripletBank, resume: bool = False, log: C
     state_path, weights_path = run_dir / STATE_NAME, run_dir / WEIGHTS_NAME
     iteration = 0
     if resume and state_path.exists():
-        model = load_checkpoint(weights_path, expected_config=options.config, device=device).model.train()
-        optimizer = torch.optim.Adamax(trainable_parameters(model, options.train_only), lr=options.learning_rate)
+        model = load_checkpoint(
+            weights_path, expected_config=options.config, device=device
+        ).model.train()
+        optimizer = torch.optim.Adamax(
+            trainable_parameters(model, options.train_only), lr=options.learning_rate
+        )
         state = torch.load(state_path, map_location="cpu", weights_only=True)
         optimizer.load_state_dict(state["optimizer"])
         iteration = int(state["iteration"])
         best_psnr = float(state.get("best_psnr", float("-inf")))
         seconds_before = float(state.get("seconds", 0.0))
         if tuple(state.get("train_only", ())) != options.train_only:
-            raise InputError(f"{run_dir} was trained with --train-only {','.join(state.get('train_only', ())) or '(all)'}; "
-                             f"resume it with the same modules, or start a new run with --init")
+            raise InputError(
+                f"{run_dir} was trained with --train-only {','.join(state.get('train_only', ())) or '(all)'}; "
+                f"resume it with the same modules, or start a new run with --init"
+            )
         log(f"resumed {run_dir} at iteration {iteration}")
     else:
         if resume:
@@ -250,28 +337,49 @@ def train(options: TrainOptions, bank: TripletBank, resume: bool = False, log: C
             load_initial_weights(model, options.init)
             log(f"starting from the weights of {options.init}")
         model = model.to(device).train()
-        optimizer = torch.optim.Adamax(trainable_parameters(model, options.train_only), lr=options.learning_rate)
+        optimizer = torch.optim.Adamax(
+            trainable_parameters(model, options.train_only), lr=options.learning_rate
+        )
         best_psnr = float("-inf")
         seconds_before = 0.0
 
     def save(reason: str, path: Path = weights_path, scores: dict | None = None) -> None:
-        metadata = {"training": {"iteration": iteration, "options": _describe(options), "bank": bank.manifest.get("stats"),
-                                 "bank_count": len(bank), "reason": reason}}
+        metadata = {
+            "training": {
+                "iteration": iteration,
+                "options": _describe(options),
+                "bank": bank.manifest.get("stats"),
+                "bank_count": len(bank),
+                "reason": reason,
+            }
+        }
         if scores is not None:
             metadata["validation_psnr"] = scores
         save_checkpoint(path, model, metadata)
         if path != weights_path:
             return
         tmp = state_path.with_suffix(".tmp")
-        torch.save({"optimizer": optimizer.state_dict(), "iteration": iteration, "best_psnr": best_psnr,
-                    "seconds": time.monotonic() - started, "train_only": list(options.train_only)}, tmp)
+        torch.save(
+            {
+                "optimizer": optimizer.state_dict(),
+                "iteration": iteration,
+                "best_psnr": best_psnr,
+                "seconds": time.monotonic() - started,
+                "train_only": list(options.train_only),
+            },
+            tmp,
+        )
         os.replace(tmp, state_path)
 
     def validate_and_keep() -> None:
         """Validate, keep this snapshot, and keep it as the best when it is."""
         nonlocal best_psnr
         scores = validate(model, bank, val_indices, device)
-        log("\nvalidation at {}: {}".format(iteration, ", ".join(f"{k} {v:.3f} dB" for k, v in scores.items())))
+        log(
+            "\nvalidation at {}: {}".format(
+                iteration, ", ".join(f"{k} {v:.3f} dB" for k, v in scores.items())
+            )
+        )
         save("validation", run_dir / VALIDATED_NAME.format(iteration), scores)
         if scores["model"] > best_psnr:
             best_psnr = scores["model"]
@@ -284,11 +392,21 @@ def train(options: TrainOptions, bank: TripletBank, resume: bool = False, log: C
     previous_handler = signal.signal(signal.SIGTERM, on_sigterm) if _main_thread() else None
     progress = Progress(options.iterations, iteration, unit="it")
     smoothed = None
-    batches = iter(torch.utils.data.DataLoader(
-        _Batches(bank, train_indices, options, with_flows, synthetic, (options.seed, iteration)), batch_size=None,
-        num_workers=options.loader_workers, pin_memory=device.type == "cuda",
-        prefetch_factor=4 if options.loader_workers else None, persistent_workers=options.loader_workers > 0))
-    started = time.monotonic() - seconds_before  # a resumed run's time limit counts the time already trained
+    batches = iter(
+        torch.utils.data.DataLoader(
+            _Batches(
+                bank, train_indices, options, with_flows, synthetic, (options.seed, iteration)
+            ),
+            batch_size=None,
+            num_workers=options.loader_workers,
+            pin_memory=device.type == "cuda",
+            prefetch_factor=4 if options.loader_workers else None,
+            persistent_workers=options.loader_workers > 0,
+        )
+    )
+    started = (
+        time.monotonic() - seconds_before
+    )  # a resumed run's time limit counts the time already trained
     try:
         while iteration < options.iterations:
             elapsed = time.monotonic() - started
@@ -297,9 +415,12 @@ def train(options: TrainOptions, bank: TripletBank, resume: bool = False, log: C
                 break
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate_at(options, iteration, elapsed)
-            f0, truth, f2, flows, visibility = (t.to(device, non_blocking=True) if t is not None else None
-                                                for t in next(batches))
-            loss, parts = interpolation_loss(model, f0, truth, f2, flows, options.weights, visibility)
+            f0, truth, f2, flows, visibility = (
+                t.to(device, non_blocking=True) if t is not None else None for t in next(batches)
+            )
+            loss, parts = interpolation_loss(
+                model, f0, truth, f2, flows, options.weights, visibility
+            )
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"loss became {loss.item()} at iteration {iteration}")
             optimizer.zero_grad(set_to_none=True)
@@ -307,10 +428,14 @@ def train(options: TrainOptions, bank: TripletBank, resume: bool = False, log: C
             optimizer.step()
             iteration += 1
             smoothed = loss.item() if smoothed is None else 0.98 * smoothed + 0.02 * loss.item()
-            progress.update(iteration, f"loss {smoothed:.5f} lr {optimizer.param_groups[0]['lr']:.2e}")
+            progress.update(
+                iteration, f"loss {smoothed:.5f} lr {optimizer.param_groups[0]['lr']:.2e}"
+            )
             if iteration % options.checkpoint_every == 0 or iteration == options.iterations:
                 save("interval")
-            if len(val_indices) and (iteration % options.validate_every == 0 or iteration == options.iterations):
+            if len(val_indices) and (
+                iteration % options.validate_every == 0 or iteration == options.iterations
+            ):
                 validate_and_keep()
         else:
             return weights_path
@@ -319,7 +444,9 @@ def train(options: TrainOptions, bank: TripletBank, resume: bool = False, log: C
             validate_and_keep()
     except KeyboardInterrupt:
         save("interrupted")
-        log(f"\ninterrupted: checkpoint saved at iteration {iteration} in {run_dir}; continue with --resume")
+        log(
+            f"\ninterrupted: checkpoint saved at iteration {iteration} in {run_dir}; continue with --resume"
+        )
         raise
     finally:
         if previous_handler is not None:
@@ -327,7 +454,9 @@ def train(options: TrainOptions, bank: TripletBank, resume: bool = False, log: C
     return weights_path
 
 
-def trainable_parameters(model: DSepConvNet, train_only: tuple[str, ...]) -> list[torch.nn.Parameter]:
+def trainable_parameters(
+    model: DSepConvNet, train_only: tuple[str, ...]
+) -> list[torch.nn.Parameter]:
     """The parameters a run trains: all, or those of the named top-level modules (the others
     are frozen). Unknown names: InputError listing the known ones."""
     if not train_only:
@@ -335,7 +464,9 @@ def trainable_parameters(model: DSepConvNet, train_only: tuple[str, ...]) -> lis
     known = [name for name, _ in model.named_children()]
     unknown = sorted(set(train_only) - set(known))
     if unknown:
-        raise InputError(f"no module named {', '.join(unknown)} to train; the network's modules: {', '.join(known)}")
+        raise InputError(
+            f"no module named {', '.join(unknown)} to train; the network's modules: {', '.join(known)}"
+        )
     chosen = []
     for name, parameter in model.named_parameters():
         parameter.requires_grad_(name.split(".")[0] in train_only)
@@ -355,12 +486,14 @@ def load_initial_weights(model: DSepConvNet, path: Path) -> None:
     first = FIRST_CONVOLUTION + ".weight"
     if first in mine and first in theirs and _widens_inputs(mine[first], theirs[first]):
         widened = torch.zeros_like(mine[first])
-        widened[:, :theirs[first].shape[1]] = theirs[first]
+        widened[:, : theirs[first].shape[1]] = theirs[first]
         theirs[first] = widened
     for key in mine:
         fits = key in theirs and theirs[key].shape == mine[key].shape
         if key.split(".")[0] in model.NEUTRAL_AT_START and not fits:
-            theirs[key] = mine[key]  # a head the file lacks (or has in another shape) keeps its zero start
+            theirs[key] = mine[
+                key
+            ]  # a head the file lacks (or has in another shape) keeps its zero start
     for key in set(theirs) - set(mine):
         if key.split(".")[0] in model.NEUTRAL_AT_START:
             del theirs[key]
@@ -377,8 +510,12 @@ FIRST_CONVOLUTION = "features.encoders.0.0"  # the only layer that sees the inpu
 
 def _widens_inputs(mine: torch.Tensor, theirs: torch.Tensor) -> bool:
     """The same convolution with more input channels (extra inputs appended last)."""
-    return (mine.dim() == theirs.dim() == 4 and mine.shape[1] > theirs.shape[1]
-            and mine.shape[0] == theirs.shape[0] and mine.shape[2:] == theirs.shape[2:])
+    return (
+        mine.dim() == theirs.dim() == 4
+        and mine.shape[1] > theirs.shape[1]
+        and mine.shape[0] == theirs.shape[0]
+        and mine.shape[2:] == theirs.shape[2:]
+    )
 
 
 def _describe(options: TrainOptions) -> dict:

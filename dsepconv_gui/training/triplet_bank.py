@@ -63,12 +63,26 @@ class TripletBank:
             raise InputError(f"{folder}: not a triplet bank (no manifest.json)")
         manifest = json.loads(manifest_path.read_text())
         frames = np.load(folder / "frames.npy", mmap_mode="r")
-        flows = np.load(folder / "flows.npy", mmap_mode="r") if (folder / "flows.npy").exists() else None
-        visibility = np.load(folder / "visibility.npy") if (folder / "visibility.npy").exists() else None
-        return cls(frames=frames, flows=flows, source=np.load(folder / "source.npy"), manifest=manifest, folder=folder,
-                   visibility=visibility)
+        flows = (
+            np.load(folder / "flows.npy", mmap_mode="r")
+            if (folder / "flows.npy").exists()
+            else None
+        )
+        visibility = (
+            np.load(folder / "visibility.npy") if (folder / "visibility.npy").exists() else None
+        )
+        return cls(
+            frames=frames,
+            flows=flows,
+            source=np.load(folder / "source.npy"),
+            manifest=manifest,
+            folder=folder,
+            visibility=visibility,
+        )
 
-    def with_prior_motion(self, motion: str, log: Callable[[str], None] = print, workers: int = 1) -> TripletBank:
+    def with_prior_motion(
+        self, motion: str, log: Callable[[str], None] = print, workers: int = 1
+    ) -> TripletBank:
         """The bank with the flow input a network with this prior_motion takes. "searched"
         is derived from each stored crop and its DIS flows (flow_prior.searched_prior), so
         an object within the search radius of a crop's edge can be missed; computed once
@@ -87,9 +101,13 @@ class TripletBank:
         log(f"deriving the {motion} prior flows of {len(self)} triplets (once)")
         derived = np.empty(shape, np.float16)
         start = time.monotonic()
-        chunks = [range(i, min(i + DERIVE_CHUNK, len(self))) for i in range(0, len(self), DERIVE_CHUNK)]
-        for chunk, flows in zip(chunks, parallel_map(_searched_flows, chunks, workers, shared=self)):
-            derived[chunk.start:chunk.stop] = flows
+        chunks = [
+            range(i, min(i + DERIVE_CHUNK, len(self))) for i in range(0, len(self), DERIVE_CHUNK)
+        ]
+        for chunk, flows in zip(
+            chunks, parallel_map(_searched_flows, chunks, workers, shared=self)
+        ):
+            derived[chunk.start : chunk.stop] = flows
             log(f"  {chunk.stop}/{len(self)} ({time.monotonic() - start:.0f} s)")
         if path is None:
             return replace(self, flows=derived)
@@ -117,7 +135,11 @@ def _searched_flows(bank: TripletBank, chunk: range) -> np.ndarray:
     out = []
     for i in chunk:
         flows = np.asarray(bank.flows[i], dtype=np.float32)
-        out.append(searched_prior(bank.frames[i, 0], bank.frames[i, 2], flows[FLOW12], flows[FLOW21]).astype(np.float16))
+        out.append(
+            searched_prior(
+                bank.frames[i, 0], bank.frames[i, 2], flows[FLOW12], flows[FLOW21]
+            ).astype(np.float16)
+        )
     return np.stack(out)
 
 
@@ -140,19 +162,25 @@ def build_bank(
         for key in stats:
             stats[key] += picked["stats"][key]
         if picked["too_small"]:
-            log(f"skip {source.name}: {picked['frames']} frames smaller than the {settings.crop}-pixel crop")
+            log(
+                f"skip {source.name}: {picked['frames']} frames smaller than the {settings.crop}-pixel crop"
+            )
             continue
         frames_out += picked["triplets"]
         pairs += picked["pairs"]
         source_out += [index] * len(picked["triplets"])
-        per_source.append({"source": source.name, "frames": picked["frames"], "triplets": len(picked["triplets"])})
-        log(f"[{index + 1}/{len(sources)}] {source.name}: {len(picked['triplets'])} triplets from "
-            f"{picked['frames']} frames ({time.monotonic() - start:.0f} s)")
+        per_source.append(
+            {"source": source.name, "frames": picked["frames"], "triplets": len(picked["triplets"])}
+        )
+        log(
+            f"[{index + 1}/{len(sources)}] {source.name}: {len(picked['triplets'])} triplets from "
+            f"{picked['frames']} frames ({time.monotonic() - start:.0f} s)"
+        )
     if not frames_out:
         raise InputError("no usable triplets found in the training sources")
     flows = None
     if settings.with_flows:
-        chunks = [pairs[i:i + FLOW_CHUNK] for i in range(0, len(pairs), FLOW_CHUNK)]
+        chunks = [pairs[i : i + FLOW_CHUNK] for i in range(0, len(pairs), FLOW_CHUNK)]
         flows, done = [], 0
         for chunk_flows in parallel_map(_crop_flows, chunks, workers, shared=settings.flow_scale):
             flows += chunk_flows
@@ -160,18 +188,31 @@ def build_bank(
             if done % (10 * FLOW_CHUNK) < FLOW_CHUNK or done == len(pairs):
                 log(f"  flows: {done}/{len(pairs)} ({time.monotonic() - start:.0f} s)")
         flows = np.stack(flows)
-    manifest = {"settings": asdict(settings), "stats": stats, "sources": per_source, "count": len(frames_out)}
-    return TripletBank(frames=np.stack(frames_out), flows=flows, source=np.array(source_out, dtype=np.int32),
-                       manifest=manifest)
+    manifest = {
+        "settings": asdict(settings),
+        "stats": stats,
+        "sources": per_source,
+        "count": len(frames_out),
+    }
+    return TripletBank(
+        frames=np.stack(frames_out),
+        flows=flows,
+        source=np.array(source_out, dtype=np.int32),
+        manifest=manifest,
+    )
 
 
 FLOW_CHUNK = 8  # triplets per job when computing flows
 
 
-def _crop_flows(flow_scale: float, chunk: list[tuple[np.ndarray, np.ndarray, int, int, int]]) -> list[np.ndarray]:
+def _crop_flows(
+    flow_scale: float, chunk: list[tuple[np.ndarray, np.ndarray, int, int, int]]
+) -> list[np.ndarray]:
     """DIS flows of whole frame pairs (frame 0, frame 2, y, x, side), cropped, float16."""
-    return [bidirectional_flow(f0, f2, flow_scale)[:, y:y + s, x:x + s].astype(np.float16)
-            for f0, f2, y, x, s in chunk]
+    return [
+        bidirectional_flow(f0, f2, flow_scale)[:, y : y + s, x : x + s].astype(np.float16)
+        for f0, f2, y, x, s in chunk
+    ]
 
 
 def _triplets_of_source(settings: BankSettings, job: tuple[int, Source]) -> dict:
@@ -182,7 +223,13 @@ def _triplets_of_source(settings: BankSettings, job: tuple[int, Source]) -> dict
     s = settings.crop
     stats = {"cuts": 0, "static": 0, "too_small": 0}
     frames = list(read_frames(source, settings.max_short_side))
-    picked = {"frames": len(frames), "triplets": [], "pairs": [], "stats": stats, "too_small": False}
+    picked = {
+        "frames": len(frames),
+        "triplets": [],
+        "pairs": [],
+        "stats": stats,
+        "too_small": False,
+    }
     if not frames or min(frames[0].shape[:2]) < s:
         stats["too_small"] += 1
         picked["too_small"] = True
@@ -193,21 +240,26 @@ def _triplets_of_source(settings: BankSettings, job: tuple[int, Source]) -> dict
         if len(picked["triplets"]) >= settings.triplets_per_source:
             break
         f0, f1, f2 = frames[t], frames[t + k], frames[t + 2 * k]
-        if thumbnail_difference(f0, f1) > settings.cut_threshold or thumbnail_difference(f1, f2) > settings.cut_threshold:
+        if (
+            thumbnail_difference(f0, f1) > settings.cut_threshold
+            or thumbnail_difference(f1, f2) > settings.cut_threshold
+        ):
             stats["cuts"] += 1
             continue
         h, w = f0.shape[:2]
         best, best_motion = None, -1.0
         for _ in range(settings.window_tries):
             y, x = int(rng.integers(0, h - s + 1)), int(rng.integers(0, w - s + 1))
-            motion = float(np.abs(f0[y:y + s, x:x + s].astype(np.int16) - f2[y:y + s, x:x + s]).mean())
+            motion = float(
+                np.abs(f0[y : y + s, x : x + s].astype(np.int16) - f2[y : y + s, x : x + s]).mean()
+            )
             if motion > best_motion:
                 best, best_motion = (y, x), motion
         if best_motion < settings.static_threshold:
             stats["static"] += 1
             continue
         y, x = best
-        picked["triplets"].append(np.stack([f[y:y + s, x:x + s] for f in (f0, f1, f2)]))
+        picked["triplets"].append(np.stack([f[y : y + s, x : x + s] for f in (f0, f1, f2)]))
         picked["pairs"].append((f0, f2, y, x, s))
     return picked
 
@@ -225,7 +277,10 @@ def bank_folder(cache_root: Path, sources: list[Source], settings: BankSettings)
 
 
 def load_or_build_bank(
-    cache_root: Path, sources: list[Source], settings: BankSettings, log: Callable[[str], None] = print,
+    cache_root: Path,
+    sources: list[Source],
+    settings: BankSettings,
+    log: Callable[[str], None] = print,
     workers: int = 1,
 ) -> TripletBank:
     folder = bank_folder(cache_root, sources, settings)

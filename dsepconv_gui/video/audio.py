@@ -65,10 +65,16 @@ class GeneratedAudio(AudioTrack):
     def feed(self, until: float) -> None:
         import av
 
-        end = self.samples.shape[1] if until == float("inf") else min(self.samples.shape[1], int(until * self.sample_rate))
+        end = (
+            self.samples.shape[1]
+            if until == float("inf")
+            else min(self.samples.shape[1], int(until * self.sample_rate))
+        )
         while self._done < end:
-            chunk = self.samples[:, self._done:min(end, self._done + 1024)]
-            frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=self._stream.layout.name)
+            chunk = self.samples[:, self._done : min(end, self._done + 1024)]
+            frame = av.AudioFrame.from_ndarray(
+                chunk, format="fltp", layout=self._stream.layout.name
+            )
             frame.sample_rate = self.sample_rate
             self._encoder.encode(frame)
             self._done += chunk.shape[1]
@@ -138,7 +144,9 @@ class CopiedAudio(AudioTrack):
         self._in_stream = in_stream
         codec = in_stream.codec_context.codec.canonical_name
         allowed = COPYABLE_CODECS.get(suffix.lower(), set())
-        copy = (allowed is None and codec in container.supported_codecs) or (allowed is not None and codec in allowed)
+        copy = (allowed is None and codec in container.supported_codecs) or (
+            allowed is not None and codec in allowed
+        )
         self._copy = copy
         if copy:
             self._stream = container.add_stream_from_template(in_stream)
@@ -198,13 +206,17 @@ class CopiedAudio(AudioTrack):
                     for frame in frames:
                         try:
                             resampled = self._resampler.resample(frame)
-                        except ValueError:  # another rate or layout than the stream's: a damaged header
+                        except (
+                            ValueError
+                        ):  # another rate or layout than the stream's: a damaged header
                             self._damaged += 1
                             continue
                         for piece in resampled:
                             self._encoder.encode(piece)
         except (av.error.FFmpegError, ValueError) as exc:
-            self._fail(f"audio stopped early: the input's audio stream cannot be read further ({exc})")
+            self._fail(
+                f"audio stopped early: the input's audio stream cannot be read further ({exc})"
+            )
 
     def finish(self) -> None:
         import av
@@ -220,8 +232,10 @@ class CopiedAudio(AudioTrack):
         finally:
             self.close()
         if self._damaged and not self.warning:
-            self.warning = (f"{self._damaged} damaged audio packet(s) of the input could not be decoded: "
-                            "silent there, the rest stays in sync")
+            self.warning = (
+                f"{self._damaged} damaged audio packet(s) of the input could not be decoded: "
+                "silent there, the rest stays in sync"
+            )
 
     def close(self) -> None:
         if self._in is not None:
@@ -281,7 +295,9 @@ class _FrameEncoder:
         import av
 
         channels = len(av.AudioLayout(layout).channels)  # 5.1 has six, not two
-        frame = av.AudioFrame.from_ndarray(np.zeros((channels, count), np.float32), format="fltp", layout=layout)
+        frame = av.AudioFrame.from_ndarray(
+            np.zeros((channels, count), np.float32), format="fltp", layout=layout
+        )
         frame.sample_rate = self.stream.rate
         self.encode(frame)
 

@@ -22,11 +22,25 @@ from dsepconv_gui.base.input_paths import check_input_file
 from dsepconv_gui.frames.images import read_header, read_image
 from dsepconv_gui.frames.orientation import Orientation, upright, video_orientation
 
-VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".vob",
-                    ".ts", ".m2ts", ".mts")
+VIDEO_EXTENSIONS = (
+    ".mp4",
+    ".mov",
+    ".mkv",
+    ".webm",
+    ".avi",
+    ".m4v",
+    ".mpg",
+    ".mpeg",
+    ".vob",
+    ".ts",
+    ".m2ts",
+    ".mts",
+)
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 DEFAULT_IMAGE_RATE = 24.0
-ALPHA_NOTE = "the input's alpha channel is not kept: frames are read, interpolated and written as RGB"
+ALPHA_NOTE = (
+    "the input's alpha channel is not kept: frames are read, interpolated and written as RGB"
+)
 
 
 class ClipError(InputError):
@@ -63,7 +77,9 @@ class Clip:
     alpha_dropped = False  # the input has an alpha channel, not kept: frames are RGB
     time_origin = 0.0  # seconds of frame 0 on the file's clock (where its audio is aligned)
 
-    def __init__(self, info: ClipInfo, timestamps: list[float], notes: list[str] | None = None) -> None:
+    def __init__(
+        self, info: ClipInfo, timestamps: list[float], notes: list[str] | None = None
+    ) -> None:
         self.info = info
         self.timestamps = timestamps
         self.notes = notes or []  # what was converted or is unusual, for the user
@@ -79,7 +95,9 @@ class Clip:
 
     def read(self, index: int) -> np.ndarray:
         if not 0 <= index < self.info.frame_count:
-            raise ClipError(f"{self.info.path}: frame {index} out of range 0..{self.info.frame_count - 1}")
+            raise ClipError(
+                f"{self.info.path}: frame {index} out of range 0..{self.info.frame_count - 1}"
+            )
         with self._lock:
             frame = self._cache.get(index)
             if frame is None:
@@ -95,8 +113,9 @@ class Clip:
     def _decode(self, index: int) -> np.ndarray:
         raise NotImplementedError
 
-    def iter_frames(self, start: int = 0, stop: int | None = None,
-                    replaced: list[int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    def iter_frames(
+        self, start: int = 0, stop: int | None = None, replaced: list[int] | None = None
+    ) -> Iterator[tuple[int, np.ndarray]]:
         """(index, frame) for frames start..stop-1 in order, bypassing the cache (exports
         stream long clips through this without holding them). `replaced`: see VideoClip."""
         stop = self.info.frame_count if stop is None else stop
@@ -132,7 +151,9 @@ class ImageSequenceClip(Clip):
             missing = [n for n in range(numbers[0], numbers[-1] + 1) if n not in set(numbers)]
             if missing:
                 shown = ", ".join(map(str, missing[:8])) + (", ..." if len(missing) > 8 else "")
-                notes.append(f"{len(missing)} frame number(s) missing ({shown}): kept as gaps in time")
+                notes.append(
+                    f"{len(missing)} frame number(s) missing ({shown}): kept as gaps in time"
+                )
         else:
             stamps = [i / fps for i in range(len(files))]
         info = ClipInfo(folder, "images", width, height, len(files), fps)
@@ -158,10 +179,17 @@ def frame_number(path: Path) -> int | None:
 
 # PIL image modes and what converting them to 8-bit RGB does.
 MODE_NOTES = {
-    "L": "greyscale (copied to R, G and B)", "1": "black and white (copied to R, G and B)",
-    "LA": "greyscale with alpha (alpha dropped)", "RGBA": "alpha channel dropped", "PA": "palette with alpha (alpha dropped)",
-    "P": "palette colours expanded", "CMYK": "CMYK converted to RGB", "I;16": "16-bit (scaled to 8 bits)",
-    "I;16B": "16-bit (scaled to 8 bits)", "I;16L": "16-bit (scaled to 8 bits)", "I": "32-bit integer (scaled to 8 bits)",
+    "L": "greyscale (copied to R, G and B)",
+    "1": "black and white (copied to R, G and B)",
+    "LA": "greyscale with alpha (alpha dropped)",
+    "RGBA": "alpha channel dropped",
+    "PA": "palette with alpha (alpha dropped)",
+    "P": "palette colours expanded",
+    "CMYK": "CMYK converted to RGB",
+    "I;16": "16-bit (scaled to 8 bits)",
+    "I;16B": "16-bit (scaled to 8 bits)",
+    "I;16L": "16-bit (scaled to 8 bits)",
+    "I": "32-bit integer (scaled to 8 bits)",
     "F": "floating point (scaled to 8 bits)",
 }
 
@@ -181,8 +209,10 @@ def check_sequence(files: list[Path]) -> tuple[tuple[int, int], list[str]]:
         if size is None:
             size = this_size
         elif this_size != size:
-            raise ClipError(f"{path}: {this_size[0]}×{this_size[1]} differs from the first frame's "
-                            f"{size[0]}×{size[1]} ({files[0].name}); every frame of a sequence must have one size")
+            raise ClipError(
+                f"{path}: {this_size[0]}×{this_size[1]} differs from the first frame's "
+                f"{size[0]}×{size[1]} ({files[0].name}); every frame of a sequence must have one size"
+            )
         note = MODE_NOTES.get(mode)
         if note is None and path.suffix.lower() == ".png" and _png_bit_depth(path) == 16:
             note = "16-bit (scaled to 8 bits)"
@@ -234,7 +264,9 @@ class VideoClip(Clip):
         try:
             self._container = av.open(str(path))
         except (av.error.FFmpegError, OSError, ValueError) as exc:
-            raise ClipError(f"{path}: cannot open as video: not a video file, or damaged or truncated ({error_reason(exc)})") from None
+            raise ClipError(
+                f"{path}: cannot open as video: not a video file, or damaged or truncated ({error_reason(exc)})"
+            ) from None
         try:
             self._open(path)
         except ClipError:
@@ -242,7 +274,9 @@ class VideoClip(Clip):
             raise
         except (av.error.FFmpegError, OSError, ValueError, ZeroDivisionError, OverflowError) as exc:
             self._container.close()  # a damaged header or index (found by fuzzing)
-            raise ClipError(f"{path}: cannot read as video: damaged ({error_reason(exc)})") from None
+            raise ClipError(
+                f"{path}: cannot read as video: damaged ({error_reason(exc)})"
+            ) from None
 
     def _open(self, path: Path) -> None:
         streams = self._container.streams.video
@@ -266,16 +300,27 @@ class VideoClip(Clip):
         notes = []
         if skipped:
             # A damaged keyframe can lose its keyframe flag too (FFmpeg's parser reads the bytes).
-            why = "damaged" if getattr(self, "_starts_on_keyframe", True) else \
-                "the stream starts mid-GOP, or is damaged at its start"
-            notes.append(f"the first {skipped} frame(s) could not be decoded ({why}) and are skipped")
+            why = (
+                "damaged"
+                if getattr(self, "_starts_on_keyframe", True)
+                else "the stream starts mid-GOP, or is damaged at its start"
+            )
+            notes.append(
+                f"the first {skipped} frame(s) could not be decoded ({why}) and are skipped"
+            )
             self._set_timestamps(pts[skipped:])
             self._next_index = 1  # the decoder is just after the first decodable frame, now frame 0
         pts = self._pts
         base = self._stream.time_base or Fraction(1, 1000)
         seconds = [float((p - pts[0]) * base) for p in pts]
         rate = self._stream.average_rate or self._stream.guessed_rate
-        fps = float(rate) if rate else (len(pts) - 1) / max(seconds[-1], 1e-9) if len(pts) > 1 else DEFAULT_IMAGE_RATE
+        fps = (
+            float(rate)
+            if rate
+            else (len(pts) - 1) / max(seconds[-1], 1e-9)
+            if len(pts) > 1
+            else DEFAULT_IMAGE_RATE
+        )
         exact = Fraction(rate) if rate else None
         info = ClipInfo(path, "video", first.shape[1], first.shape[0], len(pts), fps, exact)
         declared = self._declared_frame_count(fps)
@@ -379,7 +424,9 @@ class VideoClip(Clip):
         stream = container.streams.video[0]
         for back in (0, *(b for b in self.SEEK_BACK if b < index)):
             try:
-                container.seek(self._pts[index - back], stream=stream, backward=True, any_frame=False)
+                container.seek(
+                    self._pts[index - back], stream=stream, backward=True, any_frame=False
+                )
             except av.error.FFmpegError:
                 continue  # no keyframe before it by the index (a stream that starts mid-GOP)
             frames = self._positions(container, stream)
@@ -398,8 +445,10 @@ class VideoClip(Clip):
         """What reading the picture as upright RGB changed."""
         notes = []
         if self._orientation is not None and not self._orientation.is_upright:
-            notes.append(f"frames {self._orientation.describe()} as the file says to show them "
-                         f"({first.shape[1]}×{first.shape[0]} upright)")
+            notes.append(
+                f"frames {self._orientation.describe()} as the file says to show them "
+                f"({first.shape[1]}×{first.shape[0]} upright)"
+            )
         if self.alpha_dropped:
             notes.append(ALPHA_NOTE)
         return notes
@@ -439,15 +488,18 @@ class VideoClip(Clip):
                 self._cache[position] = image
         except (av.error.FFmpegError, OSError, ValueError) as exc:
             self._next_index = None
-            raise ClipError(f"{self.path}: cannot decode frame {index} ({error_reason(exc)})") from None
+            raise ClipError(
+                f"{self.path}: cannot decode frame {index} ({error_reason(exc)})"
+            ) from None
         self._next_index = None
         raise ClipError(f"{self.path}: frame {index} is damaged and cannot be decoded")
 
     def _decode(self, index: int) -> np.ndarray:
         return self._decode_at(index)
 
-    def iter_frames(self, start: int = 0, stop: int | None = None,
-                    replaced: list[int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    def iter_frames(
+        self, start: int = 0, stop: int | None = None, replaced: list[int] | None = None
+    ) -> Iterator[tuple[int, np.ndarray]]:
         """Decode start..stop-1 in order with a container of its own, so the app can keep
         reading this clip while an export runs. A frame that cannot be decoded (damaged data)
         is a ClipError, or, when a `replaced` list is given, the nearest decodable frame before
@@ -461,7 +513,9 @@ class VideoClip(Clip):
             nonlocal expected
             while expected < upto:
                 if replaced is None or image is None:
-                    raise ClipError(f"{self.path}: frame {expected} is damaged and cannot be decoded")
+                    raise ClipError(
+                        f"{self.path}: frame {expected} is damaged and cannot be decoded"
+                    )
                 replaced.append(expected)
                 yield expected, image
                 expected += 1
@@ -486,7 +540,9 @@ class VideoClip(Clip):
                 if expected >= stop:
                     return
         except (av.error.FFmpegError, OSError, ValueError) as exc:
-            raise ClipError(f"{self.path}: cannot decode frame {expected} ({error_reason(exc)})") from None
+            raise ClipError(
+                f"{self.path}: cannot decode frame {expected} ({error_reason(exc)})"
+            ) from None
         finally:
             if container is not None:
                 container.close()
@@ -549,7 +605,10 @@ class ArrayClip(Clip):
             raise ClipError(f"{name}: no frames")
         h, w = frames[0].shape[:2]
         self.frames = frames
-        super().__init__(ClipInfo(Path(name), "memory", w, h, len(frames), fps), [i / fps for i in range(len(frames))])
+        super().__init__(
+            ClipInfo(Path(name), "memory", w, h, len(frames), fps),
+            [i / fps for i in range(len(frames))],
+        )
 
     def _decode(self, index: int) -> np.ndarray:
         return self.frames[index].copy()

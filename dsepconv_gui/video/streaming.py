@@ -18,7 +18,9 @@ class ReadAhead:
     def __init__(self, source: Iterable[Any], size: int = 4) -> None:
         self._queue: queue.Queue = queue.Queue(maxsize=size)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(source,), name="export-reader", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(source,), name="export-reader", daemon=True
+        )
         self._thread.start()
 
     def _run(self, source: Iterable[Any]) -> None:

@@ -42,18 +42,47 @@ class Codec:
     pix_fmt: str
     suffixes: tuple[str, ...]  # containers it can go in; () for a folder of images
     lossless: bool
-    odd_pix_fmt: str | None  # pix_fmt subsamples chroma, which needs even sides: frames with an odd side use this 4:4:4 format
+    odd_pix_fmt: (
+        str | None
+    )  # pix_fmt subsamples chroma, which needs even sides: frames with an odd side use this 4:4:4 format
     min_bytes_per_pixel: float  # a low estimate of the output size, for the disk-space check
     description: str
 
 
 CODECS = {
-    "h264": Codec("h264", "libx264", "yuv420p", (".mp4", ".mov", ".mkv", ".m4v"), False, "yuv444p", 0.005,
-                  "H.264 in MP4, yuv420p, quality by CRF"),
-    "ffv1": Codec("ffv1", "ffv1", "bgr0", (".mkv",), True, None, 0.4, "FFV1 lossless RGB in Matroska"),
-    "prores": Codec("prores", "prores_ks", "yuv422p10le", (".mov",), False, "yuv444p10le", 0.3,
-                    "Apple ProRes 422 HQ in QuickTime"),
-    "png": Codec("png", "png", "rgb24", (), True, None, 0.4, "lossless PNG image sequence (a folder, no audio)"),
+    "h264": Codec(
+        "h264",
+        "libx264",
+        "yuv420p",
+        (".mp4", ".mov", ".mkv", ".m4v"),
+        False,
+        "yuv444p",
+        0.005,
+        "H.264 in MP4, yuv420p, quality by CRF",
+    ),
+    "ffv1": Codec(
+        "ffv1", "ffv1", "bgr0", (".mkv",), True, None, 0.4, "FFV1 lossless RGB in Matroska"
+    ),
+    "prores": Codec(
+        "prores",
+        "prores_ks",
+        "yuv422p10le",
+        (".mov",),
+        False,
+        "yuv444p10le",
+        0.3,
+        "Apple ProRes 422 HQ in QuickTime",
+    ),
+    "png": Codec(
+        "png",
+        "png",
+        "rgb24",
+        (),
+        True,
+        None,
+        0.4,
+        "lossless PNG image sequence (a folder, no audio)",
+    ),
 }
 
 
@@ -75,21 +104,29 @@ def size_warning(codec: Codec, width: int, height: int) -> str | None:
     """What the user should know about writing frames of this size with this codec."""
     if pixel_format(codec, width, height) == codec.pix_fmt:
         return None
-    return (f"the frames are {width}×{height} (an odd side), which {codec.pix_fmt} cannot hold: written as "
-            f"{codec.odd_pix_fmt} to keep the exact size, which some players (web browsers, QuickTime) cannot "
-            f"play; --codec ffv1 or png keep any size losslessly")
+    return (
+        f"the frames are {width}×{height} (an odd side), which {codec.pix_fmt} cannot hold: written as "
+        f"{codec.odd_pix_fmt} to keep the exact size, which some players (web browsers, QuickTime) cannot "
+        f"play; --codec ffv1 or png keep any size losslessly"
+    )
 
 
-def check_destination(path: Path, codec: Codec, overwrite: bool, inputs: Iterable[Path] = ()) -> None:
+def check_destination(
+    path: Path, codec: Codec, overwrite: bool, inputs: Iterable[Path] = ()
+) -> None:
     """Raise InputError for a destination this codec cannot write, whose name is too long,
     whose folder is missing or not writable, that is one of `inputs`, or that exists when
     overwriting was not asked for (an existing empty folder is free for a PNG sequence)."""
     if codec.suffixes and path.suffix.lower() not in codec.suffixes:
         hint = " (a folder of PNGs is --codec png)" if not path.suffix else ""
-        raise InputError(f"{path}: {codec.name} goes in {' or '.join(codec.suffixes)} files, "
-                         f"not '{path.suffix or 'no suffix'}'{hint}")
+        raise InputError(
+            f"{path}: {codec.name} goes in {' or '.join(codec.suffixes)} files, "
+            f"not '{path.suffix or 'no suffix'}'{hint}"
+        )
     if not codec.suffixes and path.suffix:
-        raise InputError(f"{path}: a PNG sequence is written to a folder; give a path without a suffix")
+        raise InputError(
+            f"{path}: a PNG sequence is written to a folder; give a path without a suffix"
+        )
     check_output(path, overwrite, inputs, folder=not codec.suffixes)
 
 
@@ -126,12 +163,21 @@ class VideoWriter(AtomicOutput):
     written with their own times, `write(frame, time)` (rate is then only the nominal rate).
     """
 
-    def __init__(self, path: str | os.PathLike, rate: float | Fraction, codec: str = "h264", crf: int = 18,
-                 audio: AudioTrack | None = None, variable_rate: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        rate: float | Fraction,
+        codec: str = "h264",
+        crf: int = 18,
+        audio: AudioTrack | None = None,
+        variable_rate: bool = False,
+    ) -> None:
         import av
 
         self.path = Path(path)
-        self.codec = CODECS.get(codec) or Codec(codec, codec, "yuv420p", (), False, "yuv444p", 0.0, codec)
+        self.codec = CODECS.get(codec) or Codec(
+            codec, codec, "yuv420p", (), False, "yuv444p", 0.0, codec
+        )
         if not self.path.parent.is_dir():
             raise InputError(f"{self.path.parent}: destination folder does not exist")
         self.rate = rate if isinstance(rate, Fraction) else Fraction(rate).limit_denominator(1001)
@@ -268,16 +314,25 @@ class ImageSequenceWriter(AtomicOutput):
             listed = bounded_json.loads(text, max_chars=1 << 24, max_depth=4).get("frames", [])
         except (OSError, ValueError, AttributeError):
             return []
-        return [name for name in listed
-                if isinstance(name, str) and (self.FRAME.fullmatch(name) or name == self.TIMESTAMPS)]
+        return [
+            name
+            for name in listed
+            if isinstance(name, str) and (self.FRAME.fullmatch(name) or name == self.TIMESTAMPS)
+        ]
 
     def _write_manifest(self, folder: Path, frames: list[str]) -> None:
         with atomic_file(folder / self.MANIFEST) as tmp:
             tmp.write_text(json.dumps({"written by": "dsepconv export", "frames": frames}))
 
 
-def open_writer(path: Path, rate: Fraction, codec: str, crf: int = 18, audio: AudioTrack | None = None,
-                variable_rate: bool = False):
+def open_writer(
+    path: Path,
+    rate: Fraction,
+    codec: str,
+    crf: int = 18,
+    audio: AudioTrack | None = None,
+    variable_rate: bool = False,
+):
     """The writer for a codec name: a VideoWriter, or an ImageSequenceWriter for "png"."""
     if codec_for(codec).encoder == "png":
         return ImageSequenceWriter(path, rate)
@@ -286,8 +341,11 @@ def open_writer(path: Path, rate: Fraction, codec: str, crf: int = 18, audio: Au
 
 def _checked(frame: np.ndarray, path: Path, size: tuple[int, int] | None, index: int) -> np.ndarray:
     if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
-        raise InputError(f"{path}: frames must be RGB uint8 (H, W, 3), got {frame.dtype} {frame.shape}")
+        raise InputError(
+            f"{path}: frames must be RGB uint8 (H, W, 3), got {frame.dtype} {frame.shape}"
+        )
     if size is not None and frame.shape[:2] != size:
-        raise InputError(f"{path}: frame {index} is {frame.shape[1]}×{frame.shape[0]}, the first was {size[1]}×{size[0]}")
+        raise InputError(
+            f"{path}: frame {index} is {frame.shape[1]}×{frame.shape[0]}, the first was {size[1]}×{size[0]}"
+        )
     return frame
-
