@@ -6,8 +6,8 @@ Unlike the trainer's validation crops it keeps the hard cases: strides 1 to 3 (m
 per pair) and no filter on how well the flow prior does; only shot cuts and static triplets
 are skipped. Deterministic (seed 0), so every model is scored on the same triplets.
 
-    python experiments/heldout_set.py ../shared/data/train/clips ../shared/data/train/davis2016-val \
-        -o runs/heldout-real
+    python experiments/heldout_set.py ../shared/data/train/clips \
+        ../shared/data/train/davis2016-val -o runs/heldout-real
     dsepconv eval runs/heldout-real --model models/dsepconv.safetensors --no-peers
 """
 

@@ -75,7 +75,8 @@ def probe(interpolator: Interpolator, seeds=(0, 1, 2), motions=(12, 16, 24)) -> 
                 weight = back(term_total_weight(term2) - term_total_weight(term1))
                 mask = back(term2.mask.mean(0) - term1.mask.mean(0))
                 # Halfway the square spans LEFT + motion/2 ... + SIDE: it has left the strip
-                # [LEFT, LEFT + motion/2) and not yet reached [LEFT + SIDE + motion/2, LEFT + SIDE + motion).
+                # [LEFT, LEFT + motion/2) and not yet reached
+                # [LEFT + SIDE + motion/2, LEFT + SIDE + motion).
                 uncovered = (rows, slice(LEFT + 2, LEFT + motion // 2 - 2))
                 covered = (rows, slice(LEFT + SIDE + motion // 2 + 2, LEFT + SIDE + motion - 2))
                 leads["uncovered weight"].append(float(weight[uncovered].mean()))

@@ -38,8 +38,10 @@ def main() -> None:
             - term1.mask[:, uncovered[0], uncovered[1]].mean()
         )
         print(
-            f"{name}: uncovered W2 - W1 {(w2 - w1)[uncovered].mean():+.2f}, mask2 - mask1 {mask_lead:+.2f}; "
-            f"leading edge W1 - W2 {(w1 - w2)[leading].mean():+.2f}; both see W2 - W1 {(w2 - w1)[0:16].mean():+.2f}"
+            f"{name}: uncovered W2 - W1 {(w2 - w1)[uncovered].mean():+.2f}, "
+            f"mask2 - mask1 {mask_lead:+.2f}; "
+            f"leading edge W1 - W2 {(w1 - w2)[leading].mean():+.2f}; "
+            f"both see W2 - W1 {(w2 - w1)[0:16].mean():+.2f}"
         )
 
 

@@ -21,12 +21,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dsepconv_gui.flow.prior import bidirectional_flow, dis_flow, searched_prior
-from dsepconv_gui.flow.projection import linear_middle, middle_displacement
-from dsepconv_gui.flow.search import consistent_repairs, repaired_flow
-from dsepconv_gui.frames.images import read_image
-from dsepconv_gui.frames.scene_cuts import thumbnail_difference
-from dsepconv_gui.training.sources import discover_sources, read_frames
+from dsepconv_gui.flow.prior import bidirectional_flow, dis_flow, searched_prior  # noqa: E402
+from dsepconv_gui.flow.projection import linear_middle, middle_displacement  # noqa: E402
+from dsepconv_gui.flow.search import consistent_repairs, repaired_flow  # noqa: E402
+from dsepconv_gui.frames.images import read_image  # noqa: E402
+from dsepconv_gui.frames.scene_cuts import thumbnail_difference  # noqa: E402
+from dsepconv_gui.training.sources import discover_sources, read_frames  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 
@@ -65,7 +65,8 @@ def benchmark_set():
 
 
 def sample(field: np.ndarray, d: np.ndarray, interpolation=cv2.INTER_LINEAR) -> np.ndarray:
-    """Each channel of field (C, H, W) or image (H, W, C) read at p + d(p), d (2, H, W) as (dy, dx)."""
+    """Each channel of field (C, H, W) or image (H, W, C) read at p + d(p), d (2, H, W) as
+    (dy, dx)."""
     h, w = d.shape[1:]
     rows, cols = np.mgrid[0:h, 0:w].astype(np.float32)
     mx, my = cols + d[1], rows + d[0]

@@ -36,4 +36,7 @@ class FuzzOutcomes:
         assert seconds < self.time_limit, f"{name} took {seconds:.1f} s"
 
     def summary(self, cases: str = "cases") -> str:
-        return f"{self.tried} {cases} tried, {self.succeeded} {self.success}, {self.refused} refused with a message"
+        return (
+            f"{self.tried} {cases} tried, {self.succeeded} {self.success}, "
+            f"{self.refused} refused with a message"
+        )

@@ -167,7 +167,7 @@ def test_cuda_agrees_with_cpu():
         leaves = [t.to(device).requires_grad_(True) for t in params]
         deformable_separable_conv(*leaves).square().sum().backward()
         grads.append([leaf.grad.cpu() for leaf in leaves])
-    for cpu_grad, cuda_grad in zip(*grads):
+    for cpu_grad, cuda_grad in zip(*grads, strict=True):
         torch.testing.assert_close(cuda_grad, cpu_grad, rtol=1e-3, atol=1e-3)
 
 

@@ -28,7 +28,7 @@ def benchmarks(tmp_path):
             (triplets, ("frame0.png", "frame1.png", "frame2.png")),
         ):
             (root / f"seq{index}").mkdir(parents=True, exist_ok=True)
-            for name, frame in zip(names, (a, mid, b)):
+            for name, frame in zip(names, (a, mid, b), strict=True):
                 write_image(root / f"seq{index}" / name, frame)
     return middlebury, triplets
 

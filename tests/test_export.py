@@ -30,7 +30,7 @@ def midpoint():
     """An untrained flow-small network: its heads start at zero, so it computes the average of
     the two frames warped halfway by the DIS flow, and puts a moving square where it belongs."""
     interpolator = Interpolator(random_model("flow-small"), resolve_device("cpu"))
-    return lambda a, b: interpolator.interpolate(a, b).frame
+    return interpolator
 
 
 @pytest.fixture(scope="module")
@@ -163,7 +163,7 @@ def test_export_to_an_ntsc_rate_has_exact_timestamps_and_motion(tmp_path, square
     )  # duration kept within a frame
     assert facts["audio_seconds"] == pytest.approx(0.5, abs=float(1 / facts["rate"]))
     assert 0 < summary.max_timing_error <= (1 / 24) / 16
-    for frame, t in zip(frames, times):
+    for frame, t in zip(frames, times, strict=True):
         input_position = min(t * 24, 11)  # the last frame is held
         allowed = 1.0 + SPEED * summary.max_timing_error * 24
         assert square_x(frame) == pytest.approx(START_X + SPEED * input_position, abs=allowed), (

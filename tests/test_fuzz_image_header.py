@@ -154,7 +154,9 @@ def png_files(draw) -> bytes:
     if rarely(draw):
         chunks = draw(st.permutations(chunks))  # out of order: IHDR not first, IDAT before PLTE
     crc_ok = [not rarely(draw) for _ in range(len(chunks) + 1)]
-    body = b"".join(png_chunk(kind, data, ok) for (kind, data), ok in zip(chunks, crc_ok))
+    body = b"".join(
+        png_chunk(kind, data, ok) for (kind, data), ok in zip(chunks, crc_ok, strict=False)
+    )
     return PNG_SIGNATURE + body + png_chunk(b"IEND", b"", crc_ok[-1])
 
 

@@ -60,8 +60,8 @@ def test_open_step_interpolate_and_inspect(qtbot, window, clip_path):
     analysis = ready.args[0]
     assert (analysis.index_a, analysis.index_b) == (3, 4)
     for key in ("frame_a", "frame_b", "output", "result_a", "result_b", "offsets_a", "offsets_b"):
-        assert window.views[key].image.shape == (96, 128, 3), key
-    assert window.views["mask_a"].image.shape == (96, 128)
+        assert window.pair_views.views[key].image.shape == (96, 128, 3), key
+    assert window.pair_views.views["mask_a"].image.shape == (96, 128)
     # each frame's total weight beside its mask: what the view shows is Σ v·h·m of that frame
     term_a = analysis.result.terms[0]
     expected = np.einsum(
@@ -70,23 +70,25 @@ def test_open_step_interpolate_and_inspect(qtbot, window, clip_path):
         term_a.horizontal,
         term_a.mask.reshape(n := analysis.result.kernel_size, n, 96, 128),
     )
-    np.testing.assert_allclose(window.views["weight_a"].image, expected, rtol=1e-4, atol=1e-5)
-    assert window.views["weight_b"].image.shape == (96, 128)
+    np.testing.assert_allclose(
+        window.pair_views.views["weight_a"].image, expected, rtol=1e-4, atol=1e-5
+    )
+    assert window.pair_views.views["weight_b"].image.shape == (96, 128)
 
-    window.views["output"].clicked.emit(40.5, 20.5)
+    window.pair_views.views["output"].clicked.emit(40.5, 20.5)
     n = analysis.result.kernel_size
-    assert window.inspector.pixel == (20, 40)
-    assert window.inspector.table.rowCount() == n * n
-    xs, ys = window.overlay_a.points.getData()
+    assert window.options.inspector.pixel == (20, 40)
+    assert window.options.inspector.table.rowCount() == n * n
+    xs, ys = window.pair_views.overlays[0].points.getData()
     assert len(xs) == n * n
-    assert window.inspector.table.item(0, 0).text() == "(0,0)"
+    assert window.options.inspector.table.item(0, 0).text() == "(0,0)"
 
     # k and k+2: the truth exists, so the error view and PSNR appear.
     with qtbot.waitSignal(window.analysis_ready, timeout=30000) as ready:
-        window.step_combo.setCurrentIndex(1)
+        window.options.step_combo.setCurrentIndex(1)
     assert ready.args[0].psnr is not None
-    assert "PSNR" in window.views["error"].title.text()
-    assert window.views["error"].image.shape == (96, 128)
+    assert "PSNR" in window.pair_views.views["error"].title.text()
+    assert window.pair_views.views["error"].image.shape == (96, 128)
 
 
 def test_keyboard_stepping_moves_the_playhead(qtbot, window, clip_path):
@@ -105,26 +107,27 @@ def test_keyboard_stepping_moves_the_playhead(qtbot, window, clip_path):
 def test_comparison_shows_the_classical_interpolators(qtbot, window, clip_path):
     open_and_wait(qtbot, window, clip_path)
     with qtbot.waitSignal(window.analysis_ready, timeout=30000) as ready:
-        window.compare_check.setChecked(True)
+        window.options.compare_check.setChecked(True)
     assert set(ready.args[0].peers) == {"frame average", "DIS flow"}
-    assert window.views["peer_dis"].isVisible()
-    assert window.views["peer_dis"].image.shape == (96, 128, 3)
+    assert window.pair_views.views["peer_dis"].isVisible()
+    assert window.pair_views.views["peer_dis"].image.shape == (96, 128, 3)
 
 
 def test_cancel_stops_a_running_job(qtbot, window, clip_path):
     open_and_wait(qtbot, window, clip_path)
     window.jobs.wait()
-    results = []
-    window.jobs.result.connect(lambda channel, value: results.append(channel))
     window.slowmo.factor.setCurrentText("×8")
     window.start_slow_motion()
-    assert window.jobs.is_busy("slowmo")
+    job, results, aborted = window.slots["slowmo"].job, [], []
+    job.returned.connect(results.append)
+    job.aborted.connect(lambda: aborted.append(True))
+    assert window.slots["slowmo"].busy
     qtbot.waitUntil(lambda: window.progress.isVisible(), timeout=10000)
     window.cancel_jobs()
-    assert not window.jobs.is_busy("slowmo")
+    assert not window.slots["slowmo"].busy
     assert window.jobs.wait(30000)
-    qtbot.wait(50)
-    assert "slowmo" not in results
+    qtbot.waitUntil(lambda: aborted == [True], timeout=5000)
+    assert results == []
     assert not window.slowmo.playing
 
 
@@ -155,9 +158,9 @@ def test_event_loop_keeps_running_during_interpolation(qtbot, window, clip_path)
     timer.start()
     window.slowmo.factor.setCurrentText("×8")
     with qtbot.waitSignal(
-        window.jobs.busy_changed,
+        window.slots["slowmo"].busy_changed,
         timeout=120000,
-        check_params_cb=lambda c, busy: c == "slowmo" and not busy,
+        check_params_cb=lambda busy: not busy,
     ):
         window.start_slow_motion()
     timer.stop()
@@ -191,12 +194,12 @@ def test_settings_persist_between_runs(qtbot, tmp_path):
     settings_file.write_text("[General]\nmodel=random:tiny\ndevice=cpu\n")
     first = MainWindow(AppSettings(settings_file))
     qtbot.addWidget(first)
-    first.compare_check.setChecked(True)
-    first.step_combo.setCurrentIndex(1)
+    first.options.compare_check.setChecked(True)
+    first.options.step_combo.setCurrentIndex(1)
     first.close()
     second = MainWindow(AppSettings(settings_file))
     qtbot.addWidget(second)
-    assert second.compare_check.isChecked() and second.step == 2
+    assert second.options.compare_check.isChecked() and second.step == 2
     second.close()
 
 
@@ -299,11 +302,12 @@ def test_export_dialog_cancel_leaves_nothing(qtbot, window, tmp_path):
     dialog.midpoint = lambda a, b: (time.sleep(0.05), fast(a, b))[1]
     out = tmp_path / "cancelled.mp4"
     dialog.output.setText(str(out))
-    with qtbot.waitSignal(window.jobs.progress, timeout=30000):
-        qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(dialog.job.progress, timeout=30000):
+        pass
     assert dialog.is_running() and dialog.cancel_button.isEnabled()
     qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
-    assert window.jobs.wait(30000)
+    assert dialog.jobs.wait(30000)
     assert not out.exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
     assert "cancelled" in dialog.status.text()
@@ -334,4 +338,28 @@ def test_a_clip_that_says_to_show_it_rotated_is_shown_upright(qtbot, window, tmp
     with qtbot.waitSignal(window.analysis_ready, timeout=30000) as ready:
         window.timeline.set_position(1)
     assert ready.args[0].index_a == 1
-    assert np.array_equal(window.views["frame_a"].image, np.rot90(pattern(1), 1))
+    assert np.array_equal(window.pair_views.views["frame_a"].image, np.rot90(pattern(1), 1))
+
+
+def test_changing_the_device_or_model_during_an_export_does_not_cancel_it(qtbot, window, tmp_path):
+    """The export runs on its dialog's own runner with the model it started with: the window
+    switching model or device (which restarts the window's own jobs) leaves it running."""
+    from .media import decode
+
+    dialog = open_export(qtbot, window, tmp_path, frames=12)
+    fast = dialog.midpoint
+    dialog.midpoint = lambda a, b: (time.sleep(0.05), fast(a, b))[1]
+    out = tmp_path / "kept.mp4"
+    dialog.output.setText(str(out))
+    aborted = []
+    qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    dialog.job.aborted.connect(lambda: aborted.append(True))
+    with qtbot.waitSignal(dialog.job.progress, timeout=30000):
+        pass
+    with qtbot.waitSignal(dialog.finished_export, timeout=120000) as done:
+        assert window.load_model("random:small", "cpu")
+        window.device_combo.setCurrentText("auto")  # the device switch reloads the model too
+        assert dialog.is_running()
+    assert aborted == []
+    frames, _, _ = decode(out)
+    assert len(frames) == done.args[0].frames_written == (6 - 2) * 2 + 1

@@ -134,7 +134,8 @@ HEADER_CASES = [
     ("flow-scale-a-bool", {"config": config_json(flow_scale="true")}, "must be float"),
     ("unknown-field", {"config": config_json(evil="1")}, "unknown config field"),
     ("unknown-long-field", {"config": config_json(**{"e" * 3000: "1"})}, "unknown config field"),
-    # Missing fields take their defaults (kernel_size 5, base_width 32): then the weights do not fit.
+    # Missing fields take their defaults (kernel_size 5, base_width 32): then the weights do
+    # not fit.
     ("fields-missing", {"config": "{}"}, "weights do not match"),
     # Valid and as large as allowed (about 0.4 G parameters): refused from the shapes, never built.
     (

@@ -55,7 +55,7 @@ def test_terms_sum_to_the_output_and_are_the_op_applied_to_each_frame(random_net
     torch.testing.assert_close(out.terms[0].result + out.terms[1].result, out.frame)
     # 40×50 is padded to 64×64; the cropped parameters on the unpadded frame give the same
     # result because replicate padding is what the op's border rule reads anyway.
-    for frame, term in zip((a, b), out.terms):
+    for frame, term in zip((a, b), out.terms, strict=True):
         direct = deformable_separable_conv(
             frame, term.vertical, term.horizontal, term.offset_y, term.offset_x, term.mask
         )

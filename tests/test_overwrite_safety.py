@@ -205,7 +205,8 @@ def test_interpolate_needs_overwrite_for_an_existing_output_and_writes_atomicall
     "name, signature", [("mid", b"\x89PNG"), ("mid.jpg", b"\xff\xd8"), ("mid.TIF", b"II*\x00")]
 )
 def test_interpolate_writes_the_format_of_the_destinations_name(pair, tmp_path, name, signature):
-    # the frame is written to a temporary first: its format is still the destination's (PNG without a suffix)
+    # the frame is written to a temporary first: its format is still the destination's
+    # (PNG without a suffix)
     a, b = pair
     assert interpolate(str(a), str(b), "-o", str(tmp_path / name)) == 0
     assert (tmp_path / name).read_bytes().startswith(signature)
@@ -264,7 +265,7 @@ class Slow:
     class loaded:
         source = "slow stand-in"
     device = "cpu"
-    def interpolate(self, a, b):
+    def __call__(self, a, b):
         # Short sleeps, as a real model returns to Python between layers: a signal that lands
         # just before one long sleep starts would wait for it to end (CPython checks signals
         # between bytecodes), which no user sees with a real model.

@@ -42,7 +42,8 @@ def pattern(index: int) -> np.ndarray:
 
 
 def write_rotated(path: Path, degrees: int, hflip: bool = False, frames: int = 4) -> Path:
-    """FFV1 (lossless) in Matroska whose display matrix says to turn it `degrees` counter-clockwise."""
+    """FFV1 (lossless) in Matroska whose display matrix says to turn it `degrees`
+    counter-clockwise."""
     import av
 
     with av.open(str(path), "w") as container:
@@ -76,7 +77,7 @@ def test_rotated_clip_is_read_upright_with_its_displayed_size(tmp_path, degrees,
         assert np.array_equal(clip.read(i), expected[i])
     streamed = list(clip.iter_frames())  # as export and training read
     assert [i for i, _ in streamed] == [0, 1, 2, 3]
-    for (i, frame), want in zip(streamed, expected):
+    for (_i, frame), want in zip(streamed, expected, strict=True):
         assert frame.flags.c_contiguous and np.array_equal(frame, want)
     clip.close()
 
@@ -197,7 +198,7 @@ def test_odd_frame_sizes_are_kept_exactly(tmp_path, width, height, codec, suffix
     back = write_frames(tmp_path / f"out{suffix}", codec, frames)
     assert len(back) == 3 and back[0].shape == (height, width, 3)
     if codec in ("ffv1", "png"):
-        assert all(np.array_equal(a, b) for a, b in zip(back, frames))
+        assert all(np.array_equal(a, b) for a, b in zip(back, frames, strict=True))
 
 
 def test_odd_size_h264_export_says_how_it_kept_the_size(tmp_path):

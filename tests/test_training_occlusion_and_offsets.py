@@ -116,7 +116,7 @@ def test_synthetic_triplets_get_flows_of_their_own_frames_and_batches_draw_them_
 
     pool = build_synthetic_pool(bank, np.arange(4), 3, flows_of, seed=1, log=lambda m: None)
     assert len(pool) == 3 and len(calls) == 3
-    for (frame0, frame2), made in zip(calls, pool.frames):
+    for (frame0, frame2), made in zip(calls, pool.frames, strict=True):
         np.testing.assert_array_equal(frame0, made[0])  # the flows are of the patched frames
         np.testing.assert_array_equal(frame2, made[2])
         assert not any(

@@ -50,7 +50,7 @@ def check_name(path: Path) -> None:
     """InputError when the path's name, or a folder's on the way, is longer than the file
     system allows (the temporaries beside it are kept short enough by themselves)."""
     limits = [DEFAULT_NAME_MAX] * (len(path.parts) - 1) + [name_limit(path.parent)]
-    for part, limit in zip(path.parts, limits):
+    for part, limit in zip(path.parts, limits, strict=False):
         size = len(os.fsencode(part))
         if size > limit:
             raise InputError(

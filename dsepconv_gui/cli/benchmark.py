@@ -262,7 +262,7 @@ def end_to_end(model_spec: str | None, frames: int = 50) -> dict:
         summary = export_clip(
             clip,
             ExportSettings(out, factor=2, end=frames - 1, audio=False),
-            lambda a, b: interpolator.interpolate(a, b).frame,
+            interpolator,
         )
         result = {
             "frames_written": summary.frames_written,
@@ -382,9 +382,9 @@ def format_report(report: dict) -> str:
             ]
         lines.append("".join(cells))
     lines.append(
-        "(tile auto: sized from the memory available, at most a 0.5 GB network pass on CPU; net and DSC: the "
-        "whole frame's network pass and deformable separable convolution of both frames, timed apart; "
-        "DSC % is its share of the two)"
+        "(tile auto: sized from the memory available, at most a 0.5 GB network pass on CPU; "
+        "net and DSC: the whole frame's network pass and deformable separable convolution of "
+        "both frames, timed apart; DSC % is its share of the two)"
     )
     model_640 = next(r for r in report["sizes"] if r["size"] == "640x480")["frame_seconds"]
     peers_ = report["peers"]
@@ -400,7 +400,8 @@ def format_report(report: dict) -> str:
         "",
         "640×480, seconds per interpolated frame (ratio to the model) and eval PSNR:",
         f"  DSepConv (shipped)      {model_640:.3f} s (1.00)   {psnr_of('DSepConv')}",
-        f"  OpenCV DIS, halfway     {peers_['dis_seconds']:.3f} s ({peers_['dis_seconds'] / model_640:.2f})   "
+        f"  OpenCV DIS, halfway     {peers_['dis_seconds']:.3f} s "
+        f"({peers_['dis_seconds'] / model_640:.2f})   "
         f"{psnr_of('DIS')}",
     ]
     if "minterpolate_seconds" in peers_:
@@ -412,13 +413,14 @@ def format_report(report: dict) -> str:
     tiling = report["tiling"]
     lines += [
         "",
-        f"tiled ({tiling['tile']}) against untiled at 1920×1080: {tiling['psnr_tiled_vs_untiled']:.1f} dB",
+        f"tiled ({tiling['tile']}) against untiled at 1920×1080: "
+        f"{tiling['psnr_tiled_vs_untiled']:.1f} dB",
     ]
     e2e = report["end_to_end"]
     if "output_fps" in e2e:
         lines.append(
-            f"export ×2 of a real {e2e['size']} clip ({e2e['frames_written']} frames, decode + interpolate + "
-            f"encode): {e2e['output_fps']:.2f} frames/s"
+            f"export ×2 of a real {e2e['size']} clip ({e2e['frames_written']} frames, "
+            f"decode + interpolate + encode): {e2e['output_fps']:.2f} frames/s"
             + (
                 f"; ffmpeg minterpolate {e2e['ffmpeg_output_fps']:.1f} frames/s "
                 f"({e2e['ffmpeg_output_fps'] / e2e['output_fps']:.1f}× faster)"

@@ -57,8 +57,8 @@ def find_sequences(root: Path) -> list[Sequence]:
                 break
     if not sequences:
         raise InputError(
-            f"{root}: no sequences found (expected folders with frame10.png, frame11.png, frame10i11.png "
-            "or frame0.png, frame2.png, frame1.png)"
+            f"{root}: no sequences found (expected folders with frame10.png, frame11.png, "
+            "frame10i11.png or frame0.png, frame2.png, frame1.png)"
         )
     return sequences
 
@@ -172,7 +172,9 @@ def format_table(results: dict[str, dict[str, list[Score]]], notes: list[str] = 
                 row.append("n/a")
         rows.append(row)
     widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
-    line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
+    line = lambda cells: (  # noqa: E731
+        "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+    )
     text = [line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [
         line(r) for r in rows
     ]
@@ -189,7 +191,8 @@ def format_table(results: dict[str, dict[str, list[Score]]], notes: list[str] = 
     if no_ssim:
         notes = [
             *notes,
-            f"SSIM not computed for {len(no_ssim)} sequence(s) under {SSIM_MIN_SIDE}×{SSIM_MIN_SIDE} "
+            f"SSIM not computed for {len(no_ssim)} sequence(s) under "
+            f"{SSIM_MIN_SIDE}×{SSIM_MIN_SIDE} "
             f"pixels ({', '.join(no_ssim[:5])}{', ...' if len(no_ssim) > 5 else ''})",
         ]
     return "\n".join(text + [counts] + list(notes))

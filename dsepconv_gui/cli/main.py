@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from dsepconv_gui import __version__
+from dsepconv_gui.interpolation.bisection import SUPPORTED_FACTORS, factor_label
 from dsepconv_gui.model.config import PRESETS
 
 EXIT_USER_ERROR = 2
@@ -100,7 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     timing = p.add_mutually_exclusive_group(required=True)
     timing.add_argument(
-        "--factor", type=int, choices=(2, 4, 8, 16), help="slow motion ×2, ×4, ×8 or ×16"
+        "--factor",
+        type=int,
+        choices=SUPPORTED_FACTORS,
+        help=f"slow motion {', '.join(factor_label(f) for f in SUPPORTED_FACTORS)}",
     )
     timing.add_argument(
         "--fps", type=str, metavar="RATE", help="target frame rate: 60, 50, 24, 23.976, 60000/1001"
@@ -425,10 +429,11 @@ def run_info(args: argparse.Namespace) -> None:
 
 
 def run_demo(args: argparse.Namespace) -> None:
-    import numpy as np
 
     from dsepconv_gui.frames.demo import render_demo_frames
     from dsepconv_gui.frames.images import write_image
+    from dsepconv_gui.frames.metrics import psnr
+    from dsepconv_gui.interpolation.classical import frame_average
     from dsepconv_gui.interpolation.intermediates import write_intermediates
 
     frames = render_demo_frames(3)
@@ -442,15 +447,13 @@ def run_demo(args: argparse.Namespace) -> None:
         ("frame_b.png", frames[2]),
     ):
         write_image(out / name, frame)
-    error = result.frame.astype(np.float64) - frames[1]
-    psnr = 10 * np.log10(255.0**2 / max(float(np.mean(error**2)), 1e-12))
-    average = (frames[0].astype(np.float64) + frames[2]) / 2 - frames[1]
-    psnr_average = 10 * np.log10(255.0**2 / max(float(np.mean(average**2)), 1e-12))
+    model_psnr = psnr(result.frame, frames[1])
+    average_psnr = psnr(frame_average(frames[0], frames[2]), frames[1])
     print(
         f"demo: {out}/output.png from frame_a.png and frame_b.png, model {interpolator.loaded.source}"
     )
     print(
-        f"PSNR against the true middle frame: {psnr:.2f} dB (frame average: {psnr_average:.2f} dB)"
+        f"PSNR against the true middle frame: {model_psnr:.2f} dB (frame average: {average_psnr:.2f} dB)"
     )
 
 
@@ -460,7 +463,7 @@ def run_eval(args: argparse.Namespace) -> None:
 
     interpolator = load_interpolator(args.model, args.device, args.tile)
     model_name = f"DSepConv ({Path(interpolator.loaded.source).name})"
-    methods = {model_name: lambda a, b: interpolator.interpolate(a, b).frame}
+    methods = {model_name: interpolator}
     notes = []
     if not args.no_peers:
         methods["frame average"] = classical.frame_average
@@ -669,9 +672,7 @@ def run_export(args: argparse.Namespace) -> None:
         bar.update(p.done)
 
     try:
-        summary = export_clip(
-            clip, settings, lambda a, b: interpolator.interpolate(a, b).frame, progress
-        )
+        summary = export_clip(clip, settings, interpolator, progress)
     finally:
         clip.close()
     print(file=sys.stderr)

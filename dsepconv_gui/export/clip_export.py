@@ -20,6 +20,7 @@ from dsepconv_gui.base.errors import DSepConvError, InputError, error_reason
 from dsepconv_gui.export.plan import ExportPlan, OutputFrame, factor_plan, rate_plan
 from dsepconv_gui.frames.images import check_frame_size
 from dsepconv_gui.frames.scene_cuts import DEFAULT_CUT_THRESHOLD, thumbnail_difference
+from dsepconv_gui.interpolation.bisection import Midpoint, frame_at
 from dsepconv_gui.video.audio import AudioTracks, CopiedAudio
 from dsepconv_gui.video.clips import ALPHA_NOTE, Clip, is_media_error
 from dsepconv_gui.video.streaming import ReadAhead, WriteBehind
@@ -31,7 +32,6 @@ from dsepconv_gui.video.writer import (
     size_warning,
 )
 
-Midpoint = Callable[[np.ndarray, np.ndarray], np.ndarray]
 DEFAULT_DEPTH = 3  # --fps: timesteps in eighths, at most 1/16 of a frame interval off
 
 
@@ -232,7 +232,7 @@ def _produce(plan, reader, first, sink, midpoint, threshold, cuts, progress, sta
             elif pair_cut:  # never blend two shots: show the nearer frame
                 out = previous if entry.position <= Fraction(1, 2) else current
             else:
-                out = _at(entry.position, previous, current, made, midpoint)
+                out = frame_at(entry.position, previous, current, midpoint, made)
             sink.put((out, entry.time) if plan.timed else out)
             done += 1
             if progress is not None:
@@ -240,23 +240,6 @@ def _produce(plan, reader, first, sink, midpoint, threshold, cuts, progress, sta
             entry = next(pending, None)
     if entry is not None:
         raise ExportError(f"the clip ended before frame {entry.needs + first}; nothing was written")
-
-
-def _at(
-    position: Fraction, a: np.ndarray, b: np.ndarray, made: dict, midpoint: Midpoint
-) -> np.ndarray:
-    """The frame at a dyadic position between a (0) and b (1), by repeated bisection: k/2^d
-    (k odd) is the midpoint of (k-1)/2^d and (k+1)/2^d. Made frames are reused."""
-    if position == 0:
-        return a
-    if position == 1:
-        return b
-    if position not in made:
-        k, d = position.numerator, position.denominator
-        left = _at(Fraction(k - 1, d), a, b, made, midpoint)
-        right = _at(Fraction(k + 1, d), a, b, made, midpoint)
-        made[position] = midpoint(left, right)
-    return made[position]
 
 
 def _blended_at_cuts(plan: ExportPlan, cuts: list[int], first: int) -> int:

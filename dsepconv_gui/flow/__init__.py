@@ -1,1 +1,2 @@
-"""Classical optical flow (OpenCV DIS, a patch search, projection to the middle): the network's prior."""
+"""Classical optical flow (OpenCV DIS, a patch search, projection to the middle): the
+network's prior."""

@@ -19,6 +19,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from dsepconv_gui.flow.warp import warp
+
 SEARCH_RADIUS = 20  # pixels, each way: 41 × 41 displacements per searched pixel
 PATCH = 7
 # Mean absolute difference over a PATCH × PATCH patch, summed over R, G and B (0..765).
@@ -48,12 +50,7 @@ def patch_cost(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def warp_cost(source: np.ndarray, target: np.ndarray, flow: np.ndarray) -> np.ndarray:
     """How badly flow (2, H, W) (dy, dx) explains source: the patch cost between source and
     target read at p + flow(p) (RGB uint8 frames)."""
-    h, w = flow.shape[1:]
-    rows, cols = np.mgrid[0:h, 0:w].astype(np.float32)
-    warped = cv2.remap(
-        target, cols + flow[1], rows + flow[0], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-    )
-    return patch_cost(source, warped)
+    return patch_cost(source, warp(target, flow[0], flow[1]))
 
 
 def search_flow(

@@ -1,1 +1,2 @@
-"""Single frames as RGB uint8 arrays: reading and writing images, orientation, metrics, visualisation."""
+"""Single frames as RGB uint8 arrays: reading and writing images, orientation, metrics,
+visualisation."""

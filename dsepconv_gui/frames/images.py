@@ -1,5 +1,6 @@
 """Reading and writing still images as RGB uint8 arrays (H, W, 3); OpenCV's BGR stays in here.
-The largest frame the tool accepts is defined here: a header is checked against it before decoding."""
+The largest frame the tool accepts is defined here: a header is checked against it before
+decoding."""
 
 from __future__ import annotations
 
@@ -26,8 +27,8 @@ def check_frame_size(width: int, height: int, source: str = "frames") -> None:
     """Raise InputError, giving the limit, for frames above MAX_FRAME_PIXELS."""
     if width * height > MAX_FRAME_PIXELS:
         raise InputError(
-            f"{source} of {width}×{height} ({width * height / 1e6:.1f} megapixels) exceed the limit "
-            f"of {SIZE_LIMIT}"
+            f"{source} of {width}×{height} ({width * height / 1e6:.1f} megapixels) exceed the "
+            f"limit of {SIZE_LIMIT}"
         )
 
 

@@ -5,10 +5,17 @@ from __future__ import annotations
 import numpy as np
 
 
+def psnr_from_mse(mse: np.ndarray | float, peak: float = 255.0) -> np.ndarray | float:
+    """Peak signal-to-noise ratio in dB of a mean squared error (a number or an array of
+    them): 10 · log10(peak² / mse); infinite where mse is 0."""
+    with np.errstate(divide="ignore"):
+        return 10.0 * np.log10(peak**2 / np.asarray(mse, np.float64))
+
+
 def psnr(prediction: np.ndarray, truth: np.ndarray) -> float:
     """Peak signal-to-noise ratio in dB over all pixels and channels (peak 255)."""
     mse = float(np.mean((prediction.astype(np.float64) - truth.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10.0 * np.log10(255.0**2 / mse)
+    return float(psnr_from_mse(mse))
 
 
 def interpolation_error(prediction: np.ndarray, truth: np.ndarray) -> float:

@@ -1,11 +1,2 @@
-"""The desktop app (PySide6 + pyqtgraph), a layer over dsepconv_gui.core."""
-
-import os
-
-# pyqtgraph picks the first Qt binding it finds; this app is PySide6 (Qt 6).
-os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
-
-import pyqtgraph as pg  # noqa: E402
-import PySide6  # noqa: E402,F401  (imported before pyqtgraph on purpose)
-
-pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
+"""The desktop app (PySide6 + pyqtgraph): a Qt-free session (session.py) under the window,
+the views and the widgets. The only layer that imports Qt."""

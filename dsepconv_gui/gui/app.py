@@ -60,7 +60,7 @@ def run(argv: list[str] | None = None) -> int:
 def take_screenshot(app: QApplication, window: MainWindow, args: argparse.Namespace) -> int:
     """Wait for the first clip and its analysis, inspect the centre pixel, save, quit."""
     outcome = {"code": 1}
-    window.step_combo.setCurrentIndex(1)  # k and k+2: the truth and error views are filled too
+    window.options.set_step(2)  # k and k+2: the truth and error views are filled too
 
     def on_opened(count: int) -> None:
         if count == 0:
@@ -75,7 +75,7 @@ def take_screenshot(app: QApplication, window: MainWindow, args: argparse.Namesp
 
     def on_analysis(analysis) -> None:
         h, w = analysis.result.frame.shape[:2]
-        window.inspect(h // 2, w // 2)
+        window.pair_views.inspect(h // 2, w // 2)
         window.pinned = True
         QTimer.singleShot(300, save)
 
@@ -97,9 +97,9 @@ def take_screenshot(app: QApplication, window: MainWindow, args: argparse.Namesp
 
     window.clips_opened.connect(on_opened)
     window.analysis_ready.connect(on_analysis)
-    window.jobs.failed.connect(on_failure)
-    if window.clips:  # the demo is added synchronously
-        on_opened(len(window.clips))
+    window.job_failed.connect(on_failure)
+    if window.session.clips:  # the demo is added synchronously
+        on_opened(len(window.session.clips))
     QTimer.singleShot(
         int(args.timeout * 1000),
         lambda: (print("screenshot: timed out", file=sys.stderr), window.close(), app.exit(1)),

@@ -39,12 +39,11 @@ from dsepconv_gui.export.clip_export import (
 )
 from dsepconv_gui.export.plan import parse_rate
 from dsepconv_gui.frames.scene_cuts import DEFAULT_CUT_THRESHOLD
-from dsepconv_gui.gui.jobs import JobContext, JobRunner
+from dsepconv_gui.gui.jobs import Job, JobContext, JobRunner
+from dsepconv_gui.interpolation.bisection import SUPPORTED_FACTORS, factor_label, parse_factor_label
 from dsepconv_gui.video.clips import Clip
 from dsepconv_gui.video.writer import CODECS
 
-CHANNEL = "export"
-SUFFIX = {"h264": ".mp4", "ffv1": ".mkv", "prores": ".mov", "png": ""}
 RATES = ["60", "59.94", "50", "30", "29.97", "25", "24", "23.976"]
 
 
@@ -58,13 +57,15 @@ class ExportDialog(QDialog):
         self,
         clip: Clip,
         in_out: tuple[int, int],
-        jobs: JobRunner,
         midpoint: Callable,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Export — {clip.info.path.name}")
-        self.clip, self.jobs, self.midpoint = clip, jobs, midpoint
+        self.clip, self.midpoint = clip, midpoint
+        # Its own runner: nothing the main window does (a new model, a cancel) stops an export.
+        self.jobs = JobRunner(self, max_threads=1)
+        self.job: Job | None = None
         self.in_out = in_out
         self.summary: ExportSummary | None = None
 
@@ -78,7 +79,7 @@ class ExportDialog(QDialog):
 
         self.by_factor = QRadioButton("Slow motion")
         self.factor = QComboBox()
-        self.factor.addItems(["×2", "×4", "×8"])
+        self.factor.addItems([factor_label(f) for f in SUPPORTED_FACTORS])
         self.keep_duration = QCheckBox("Keep the duration (repeat the last frame)")
         self.by_rate = QRadioButton("Frame rate")
         self.rate = QComboBox()
@@ -154,10 +155,6 @@ class ExportDialog(QDialog):
         self.export_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
         self.close_button.clicked.connect(self.close)
-        jobs.progress.connect(self._on_progress)
-        jobs.result.connect(self._on_result)
-        jobs.failed.connect(self._on_failed)
-        jobs.busy_changed.connect(self._on_busy)
         self._on_timing()
         self._on_codec()
 
@@ -167,7 +164,7 @@ class ExportDialog(QDialog):
         first, last = self.in_out if self.ranged.isChecked() else (0, len(self.clip) - 1)
         factor = fps = None
         if self.by_factor.isChecked():
-            factor = int(self.factor.currentText().lstrip("×"))
+            factor = parse_factor_label(self.factor.currentText())
         else:
             fps = parse_rate(self.rate.currentText())
         return ExportSettings(
@@ -188,7 +185,7 @@ class ExportDialog(QDialog):
     # ----- running ------------------------------------------------------------------------
     def start(self) -> None:
         """Check the settings (a mistake is shown here and nothing starts), then export."""
-        if self.jobs.is_busy(CHANNEL):
+        if self.is_running():
             return
         try:
             settings = self.settings()
@@ -210,32 +207,35 @@ class ExportDialog(QDialog):
 
             return export_clip(clip, settings, midpoint, report)
 
-        self.jobs.submit(CHANNEL, job)
+        self.job = self.jobs.start(job, "export")
+        self.job.progress.connect(self._on_progress)
+        self.job.returned.connect(self._on_result)
+        self.job.errored.connect(self._on_failed)
+        self.job.finished.connect(lambda job=self.job: job is self.job and self._set_running(False))
+        self._set_running(True)
 
     def cancel(self) -> None:
-        if self.jobs.is_busy(CHANNEL):
-            self.jobs.cancel(CHANNEL)
+        if self.is_running():
+            self.job.cancel()
+            self._set_running(False)
             self._show_status(
                 "Export cancelled: nothing was written, any earlier file is untouched."
             )
 
     def is_running(self) -> bool:
-        return self.jobs.is_busy(CHANNEL)
+        return self.job is not None and self.job.running and not self.job.cancelled
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         self.cancel()
         super().closeEvent(event)
 
     # ----- job events ---------------------------------------------------------------------
-    def _on_progress(self, channel: str, done: int, total: int, text: str) -> None:
-        if channel == CHANNEL:
-            self.progress.setRange(0, total)
-            self.progress.setValue(done)
-            self.status.setText(f"{done} / {total} frames · {text}")
+    def _on_progress(self, done: int, total: int, text: str) -> None:
+        self.progress.setRange(0, total)
+        self.progress.setValue(done)
+        self.status.setText(f"{done} / {total} frames · {text}")
 
-    def _on_result(self, channel: str, summary) -> None:
-        if channel != CHANNEL:
-            return
+    def _on_result(self, summary) -> None:
         self.summary = summary
         self.progress.setValue(self.progress.maximum())
         self._show_status(f"Done: {summary.output}")
@@ -243,14 +243,12 @@ class ExportDialog(QDialog):
         self.report.show()
         self.finished_export.emit(summary)
 
-    def _on_failed(self, channel: str, message: str) -> None:
-        if channel == CHANNEL:
-            self._show_status(f"Export failed: {message}", error=True)
+    def _on_failed(self, message: str) -> None:
+        self._show_status(f"Export failed: {message}", error=True)
 
-    def _on_busy(self, channel: str, busy: bool) -> None:
-        if channel == CHANNEL:
-            self.export_button.setEnabled(not busy)
-            self.cancel_button.setEnabled(busy)
+    def _set_running(self, running: bool) -> None:
+        self.export_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
 
     # ----- form behaviour -----------------------------------------------------------------
     def _on_codec(self) -> None:
@@ -258,8 +256,9 @@ class ExportDialog(QDialog):
         self.crf.setEnabled(name == "h264")
         self.audio.setEnabled(name != "png" and self.clip.info.kind == "video")
         path = Path(self.output.text().strip())
-        wanted = SUFFIX[name]
-        if path.suffix.lower() != wanted and (wanted or path.suffix.lower() in SUFFIX.values()):
+        wanted = CODECS[name].suffix
+        known = {suffix for codec in CODECS.values() for suffix in codec.suffixes}
+        if path.suffix.lower() != wanted and (wanted or path.suffix.lower() in known):
             self.output.setText(str(path.with_suffix(wanted)))
 
     def _on_timing(self) -> None:
@@ -277,7 +276,7 @@ class ExportDialog(QDialog):
                 self.output.setText(str(Path(path) / Path(self.output.text()).name))
             return
         path, _ = QFileDialog.getSaveFileName(
-            self, "Export to", self.output.text(), f"Video (*{SUFFIX[name]})"
+            self, "Export to", self.output.text(), f"Video (*{CODECS[name].suffix})"
         )
         if path:
             self.output.setText(path)
@@ -287,7 +286,7 @@ class ExportDialog(QDialog):
         source = self.clip.info.path
         folder = source.parent if source.parent.is_dir() and source.exists() else Path.home()
         stem = source.stem if source.exists() else "demo"
-        return folder / f"{stem}_interpolated{SUFFIX[codec]}"
+        return folder / f"{stem}_interpolated{CODECS[codec].suffix}"
 
     def _show_status(self, text: str, error: bool = False) -> None:
         self.status.setStyleSheet("color: #b00020;" if error else "")

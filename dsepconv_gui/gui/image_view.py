@@ -4,9 +4,10 @@ mouse positions reported in image pixel coordinates (x to the right, y down)."""
 from __future__ import annotations
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from dsepconv_gui.gui.pyqtgraph_setup import pg
 
 
 class ImageView(QWidget):

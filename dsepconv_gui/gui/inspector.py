@@ -7,10 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtWidgets import QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
 from dsepconv_gui.gui.image_view import ImageView
+from dsepconv_gui.gui.pyqtgraph_setup import pg
 from dsepconv_gui.model.network import DeformableTerm
 
 POSITIVE = (255, 170, 0)

@@ -1,9 +1,14 @@
-"""Running work off the UI thread: one job per channel, the newest wins, cancel at the next
-check point, results and errors delivered on the UI thread as signals.
+"""Running work off the UI thread, one handle per job.
 
 A job is a plain function `fn(context) -> value`; it calls `context.check()` between frames
-or tiles (raising Cancelled when asked to stop) and `context.progress(done, total, text)`.
+or tiles (raising Cancelled once asked to stop) and `context.progress(done, total, text)`.
 Nothing in a job touches a widget: it returns numpy arrays and dataclasses.
+
+`JobRunner.start(fn)` returns a `Job`, whose own signals arrive on the UI thread:
+`progress(done, total, text)`, then exactly one of `returned(value)`, `errored(message)` or
+`aborted()`, then `finished()`. After `cancel()` a job sends only `aborted` and `finished`, so
+whoever started it never sees a stale result. `LatestJob` keeps one job of a kind at a time:
+starting a new one cancels the one before (the newest request wins).
 """
 
 from __future__ import annotations
@@ -46,97 +51,121 @@ class JobContext:
         self._report(done, total, text)
 
 
-class _Relay(QObject):
-    """Carries a job's events from its pool thread to the UI thread (queued connections)."""
+class Job(QObject):
+    """The handle of one job. Its public signals are emitted on the UI thread."""
 
-    progress = Signal(str, int, int, int, str)  # channel, generation, done, total, text
-    result = Signal(str, int, object)
-    error = Signal(str, int, str)
-    finished = Signal(str, int)
+    progress = Signal(int, int, str)  # done, total, text
+    returned = Signal(object)
+    errored = Signal(str)
+    aborted = Signal()
+    finished = Signal()
 
+    # Emitted from the pool thread; connected to this object's slots, so Qt queues them onto
+    # the UI thread, where the handle lives.
+    _progressed = Signal(int, int, str)
+    _ended = Signal(str, object)  # outcome ("returned", "errored", "aborted"), value
 
-class _Job(QRunnable):
-    def __init__(
-        self, fn, context: JobContext, relay: _Relay, channel: str, generation: int
-    ) -> None:
+    def __init__(self, fn: Callable[[JobContext], Any], name: str = "") -> None:
         super().__init__()
-        self.fn, self.context, self.relay = fn, context, relay
-        self.channel, self.generation = channel, generation
+        self.name = name
+        self.context = JobContext(self._progressed.emit)
+        self._fn = fn
+        self._done = False
+        self._progressed.connect(self._on_progressed)
+        self._ended.connect(self._on_ended)
+
+    @property
+    def running(self) -> bool:
+        """Started and not yet finished (a cancelled job runs until its next check point)."""
+        return not self._done
+
+    @property
+    def cancelled(self) -> bool:
+        return self.context.cancelled
+
+    def cancel(self) -> None:
+        self.context.cancel()
+
+    def run(self) -> None:
+        """The job's body, on a pool thread (JobRunner calls it)."""
+        try:
+            value = self._fn(self.context)
+            outcome = "aborted" if self.context.cancelled else "returned"
+        except Cancelled:
+            outcome, value = "aborted", None
+        except DSepConvError as exc:
+            outcome, value = "errored", str(exc)
+        except MemoryError:
+            outcome, value = "errored", "out of memory: try a smaller preview size"
+        except Exception as exc:  # noqa: BLE001 - any failure must reach the window, not kill the app
+            traceback.print_exc(file=sys.stderr)
+            outcome, value = "errored", f"{type(exc).__name__}: {exc}"
+        self._ended.emit(outcome, value)
+
+    def _on_progressed(self, done: int, total: int, text: str) -> None:
+        if not self.context.cancelled:
+            self.progress.emit(done, total, text)
+
+    def _on_ended(self, outcome: str, value: object) -> None:
+        self._done = True
+        if self.context.cancelled:
+            outcome = "aborted"
+        if outcome == "returned":
+            self.returned.emit(value)
+        elif outcome == "errored":
+            self.errored.emit(value)
+        else:
+            self.aborted.emit()
+        self.finished.emit()
+
+
+# Runnables of jobs not yet returned, so that a job's objects live until its thread is done
+# with them, whoever still holds the handle.
+_in_flight: set[_Runnable] = set()
+
+
+class _Runnable(QRunnable):
+    def __init__(self, job: Job) -> None:
+        super().__init__()
+        self.setAutoDelete(False)
+        self.job = job
 
     def run(self) -> None:
         try:
-            value = self.fn(self.context)
-            if not self.context.cancelled:
-                self.relay.result.emit(self.channel, self.generation, value)
-        except Cancelled:
+            self.job.run()
+        except RuntimeError:  # the handle was destroyed with its window: nobody is listening
             pass
-        except DSepConvError as exc:
-            self.relay.error.emit(self.channel, self.generation, str(exc))
-        except MemoryError:
-            self.relay.error.emit(
-                self.channel, self.generation, "out of memory: try a smaller preview size"
-            )
-        except Exception as exc:  # noqa: BLE001 - any failure must reach the window, not kill the app
-            traceback.print_exc(file=sys.stderr)
-            self.relay.error.emit(self.channel, self.generation, f"{type(exc).__name__}: {exc}")
         finally:
-            self.relay.finished.emit(self.channel, self.generation)
+            _in_flight.discard(self)
 
 
 class JobRunner(QObject):
-    """Submits jobs to its own thread pool; per channel, a new job cancels the previous one
-    and only the newest job's progress, result and error are delivered."""
-
-    progress = Signal(str, int, int, str)  # channel, done, total, text
-    result = Signal(str, object)
-    failed = Signal(str, str)
-    busy_changed = Signal(str, bool)
+    """A thread pool for jobs, and the handles of those still running."""
 
     def __init__(self, parent: QObject | None = None, max_threads: int = 2) -> None:
         super().__init__(parent)
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(max_threads)
-        self._relay = _Relay()
-        self._relay.progress.connect(self._on_progress)
-        self._relay.result.connect(self._on_result)
-        self._relay.error.connect(self._on_error)
-        self._relay.finished.connect(self._on_finished)
-        self._generation: dict[str, int] = {}
-        self._contexts: dict[tuple[str, int], JobContext] = {}
-        self._jobs: dict[tuple[str, int], _Job] = {}
+        self._running: set[Job] = set()
 
-    def submit(self, channel: str, fn: Callable[[JobContext], Any]) -> int:
-        self.cancel(channel)
-        generation = self._generation.get(channel, 0) + 1
-        self._generation[channel] = generation
-        key = (channel, generation)
-        context = JobContext(
-            lambda done, total, text: self._relay.progress.emit(
-                channel, generation, done, total, text
-            )
-        )
-        job = _Job(fn, context, self._relay, channel, generation)
-        job.setAutoDelete(False)
-        self._contexts[key], self._jobs[key] = context, job
-        self.busy_changed.emit(channel, True)
-        self.pool.start(job)
-        return generation
+    def start(self, fn: Callable[[JobContext], Any], name: str = "") -> Job:
+        """Start fn on the pool; connect to the returned handle's signals right away (they
+        arrive through the event loop, so none is missed)."""
+        job = Job(fn, name)
+        self._running.add(job)  # held until it finishes; afterwards by whoever keeps the handle
+        job.finished.connect(lambda: self._running.discard(job))
+        runnable = _Runnable(job)
+        _in_flight.add(runnable)
+        self.pool.start(runnable)
+        return job
 
-    def cancel(self, channel: str) -> None:
-        for (name, _), context in self._contexts.items():
-            if name == channel:
-                context.cancel()
-        if channel in self._generation and self.is_busy(channel):
-            self._generation[channel] += 1  # whatever the cancelled job still sends is stale
-            self.busy_changed.emit(channel, False)
+    @property
+    def running(self) -> list[Job]:
+        return [job for job in self._running if job.running]
 
     def cancel_all(self) -> None:
-        for channel in list(self._generation):
-            self.cancel(channel)
-
-    def is_busy(self, channel: str) -> bool:
-        current = self._generation.get(channel)
-        return (channel, current) in self._contexts
+        for job in list(self._running):
+            job.cancel()
 
     def wait(self, timeout_ms: int = 30000) -> bool:
         """Block until every job has returned (used on close and in tests)."""
@@ -146,23 +175,40 @@ class JobRunner(QObject):
         self.cancel_all()
         return self.wait(timeout_ms)
 
-    def _current(self, channel: str, generation: int) -> bool:
-        return self._generation.get(channel) == generation
 
-    def _on_progress(self, channel: str, generation: int, done: int, total: int, text: str) -> None:
-        if self._current(channel, generation):
-            self.progress.emit(channel, done, total, text)
+class LatestJob(QObject):
+    """One job of a kind at a time on a runner: `start` cancels the previous one, whose result
+    is then never delivered. busy_changed(bool) follows whether the newest job runs."""
 
-    def _on_result(self, channel: str, generation: int, value: object) -> None:
-        if self._current(channel, generation):
-            self.result.emit(channel, value)
+    busy_changed = Signal(bool)
 
-    def _on_error(self, channel: str, generation: int, message: str) -> None:
-        if self._current(channel, generation):
-            self.failed.emit(channel, message)
+    def __init__(self, runner: JobRunner, name: str) -> None:
+        super().__init__(runner)
+        self.runner, self.name = runner, name
+        self.job: Job | None = None
 
-    def _on_finished(self, channel: str, generation: int) -> None:
-        self._contexts.pop((channel, generation), None)
-        self._jobs.pop((channel, generation), None)
-        if self._current(channel, generation):
-            self.busy_changed.emit(channel, False)
+    @property
+    def busy(self) -> bool:
+        return self.job is not None and self.job.running and not self.job.cancelled
+
+    def start(self, fn: Callable[[JobContext], Any]) -> Job:
+        was_busy = self.busy
+        if self.job is not None:
+            self.job.cancel()
+        job = self.job = self.runner.start(fn, self.name)
+        job.finished.connect(lambda: self._on_finished(job))
+        if not was_busy:
+            self.busy_changed.emit(True)
+        return job
+
+    def cancel(self) -> bool:
+        """Cancel the running job; True if there was one."""
+        if not self.busy:
+            return False
+        self.job.cancel()
+        self.busy_changed.emit(False)
+        return True
+
+    def _on_finished(self, job: Job) -> None:
+        if job is self.job and not job.cancelled:
+            self.busy_changed.emit(False)

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from dsepconv_gui.gui.image_view import ImageView
+from dsepconv_gui.interpolation.bisection import SUPPORTED_FACTORS, factor_label, parse_factor_label
 
 SCALES = {"full resolution": 1.0, "half (preview)": 0.5, "quarter (preview)": 0.25}
 
@@ -27,7 +28,7 @@ class SlowMotionPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.factor = QComboBox()
-        self.factor.addItems(["×2", "×4", "×8"])
+        self.factor.addItems([factor_label(f) for f in SUPPORTED_FACTORS])
         self.fps = QSpinBox()
         self.fps.setRange(1, 120)
         self.fps.setSuffix(" fps")
@@ -65,7 +66,7 @@ class SlowMotionPanel(QWidget):
 
     @property
     def factor_value(self) -> int:
-        return int(self.factor.currentText().lstrip("×"))
+        return parse_factor_label(self.factor.currentText())
 
     @property
     def scale_value(self) -> float:

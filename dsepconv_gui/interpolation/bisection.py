@@ -1,8 +1,11 @@
-"""Repeated midpoint interpolation: ×2, ×4, ×8 between two frames, streamed in time order."""
+"""Frames between two frames by repeated midpoint interpolation (bisection): the one rule
+that export, the slow-motion preview and ×2/×4/×8 share. A midpoint model reaches a dyadic
+time k/2^d (k odd) as the midpoint of (k-1)/2^d and (k+1)/2^d."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from fractions import Fraction
 
 import numpy as np
 
@@ -12,6 +15,18 @@ Midpoint = Callable[[np.ndarray, np.ndarray], np.ndarray]
 SUPPORTED_FACTORS = (2, 4, 8, 16)
 
 
+def factor_label(factor: int) -> str:
+    """How a factor is shown: "×4"."""
+    return f"×{factor}"
+
+
+def parse_factor_label(text: str) -> int:
+    """The factor of a label made by factor_label."""
+    factor = int(text.lstrip("×"))
+    check_factor(factor)
+    return factor
+
+
 def check_factor(factor: int) -> int:
     """The bisection depth of a power-of-two factor (2 → 1, 4 → 2, 8 → 3)."""
     if factor not in SUPPORTED_FACTORS:
@@ -19,22 +34,29 @@ def check_factor(factor: int) -> int:
     return factor.bit_length() - 1
 
 
+def frame_at(
+    position: Fraction, a: np.ndarray, b: np.ndarray, midpoint: Midpoint, made: dict
+) -> np.ndarray:
+    """The frame at a dyadic position between a (0) and b (1). `made` maps positions to frames
+    already made between this a and b, and is filled in: each is made once."""
+    if position == 0:
+        return a
+    if position == 1:
+        return b
+    if position not in made:
+        k, d = position.numerator, position.denominator
+        left = frame_at(Fraction(k - 1, d), a, b, midpoint, made)
+        right = frame_at(Fraction(k + 1, d), a, b, midpoint, made)
+        made[position] = midpoint(left, right)
+    return made[position]
+
+
 def intermediate_frames(
     midpoint: Midpoint, frame_a: np.ndarray, frame_b: np.ndarray, factor: int
 ) -> Iterator[np.ndarray]:
-    """The factor - 1 frames strictly between a and b at t = 1/factor, 2/factor, ..., in order.
-
-    Each is the midpoint of its neighbours at the level above (recursive bisection), so
-    ×4 makes t = 1/2 first, then 1/4 and 3/4 from it; only one branch is held in memory.
-    """
-    depth = check_factor(factor)
-
-    def bisect(a: np.ndarray, b: np.ndarray, level: int) -> Iterator[np.ndarray]:
-        if level == 0:
-            return
-        middle = midpoint(a, b)
-        yield from bisect(a, middle, level - 1)
-        yield middle
-        yield from bisect(middle, b, level - 1)
-
-    yield from bisect(frame_a, frame_b, depth)
+    """The factor - 1 frames strictly between a and b at t = 1/factor, 2/factor, ..., in order
+    (×4 makes t = 1/2 first, then 1/4 and 3/4 from it)."""
+    check_factor(factor)
+    made: dict[Fraction, np.ndarray] = {}
+    for k in range(1, factor):
+        yield frame_at(Fraction(k, factor), frame_a, frame_b, midpoint, made)

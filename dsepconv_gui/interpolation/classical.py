@@ -8,11 +8,11 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from dsepconv_gui.base.errors import DSepConvError
 from dsepconv_gui.flow.prior import dis_flow
+from dsepconv_gui.flow.warp import warp
 from dsepconv_gui.frames.images import read_image, write_image
 
 
@@ -21,19 +21,12 @@ def frame_average(frame_a: np.ndarray, frame_b: np.ndarray) -> np.ndarray:
     return ((frame_a.astype(np.uint16) + frame_b + 1) // 2).astype(np.uint8)
 
 
-def _warp(frame: np.ndarray, dy: np.ndarray, dx: np.ndarray) -> np.ndarray:
-    """frame read at p + (dy, dx)(p), bilinear, replicated border."""
-    h, w = dy.shape
-    rows, cols = np.mgrid[0:h, 0:w].astype(np.float32)
-    return cv2.remap(frame, cols + dx, rows + dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-
-
 def dis_flow_halfway(frame_a: np.ndarray, frame_b: np.ndarray) -> np.ndarray:
     """OpenCV DIS flow (medium preset, finest scale 0, variational refinement) from a to b;
     a warped half a step forward and b half a step back, averaged."""
     dy, dx = dis_flow(frame_a, frame_b)
-    warped_a = _warp(frame_a, -0.5 * dy, -0.5 * dx).astype(np.float32)
-    warped_b = _warp(frame_b, 0.5 * dy, 0.5 * dx).astype(np.float32)
+    warped_a = warp(frame_a, -0.5 * dy, -0.5 * dx).astype(np.float32)
+    warped_b = warp(frame_b, 0.5 * dy, 0.5 * dx).astype(np.float32)
     return np.clip((warped_a + warped_b) / 2 + 0.5, 0, 255).astype(np.uint8)
 
 

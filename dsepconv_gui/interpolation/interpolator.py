@@ -97,6 +97,11 @@ class Interpolator:
         self.tile = tile  # None: chosen from the memory available
         self.log = log
 
+    def __call__(self, frame_a: np.ndarray, frame_b: np.ndarray) -> np.ndarray:
+        """The middle frame alone (H, W, 3) uint8: the midpoint function that bisection,
+        export, slow motion and evaluation take."""
+        return self.interpolate(frame_a, frame_b).frame
+
     def interpolate(
         self, frame_a: np.ndarray, frame_b: np.ndarray, *, with_terms: bool = False
     ) -> InterpolationResult:

@@ -1,1 +1,2 @@
-"""The DSepConv network in torch: configuration, the deformable separable op, checkpoints, devices, tiling."""
+"""The DSepConv network in torch: configuration, the deformable separable op, checkpoints,
+devices, tiling."""

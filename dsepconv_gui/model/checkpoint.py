@@ -163,7 +163,8 @@ def _open_header(path: Path) -> dict[str, str]:
             header = f.metadata() or {}
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise CheckpointError(
-            f"{path}: not a readable DSepConv checkpoint (truncated, damaged or another format: {exc})"
+            f"{path}: not a readable DSepConv checkpoint "
+            f"(truncated, damaged or another format: {exc})"
         ) from None
     if header.get("format") != FORMAT:
         raise CheckpointError(

@@ -3,8 +3,9 @@ kernels, offsets and masks, followed by the deformable separable convolution."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -84,7 +85,9 @@ class EncoderDecoder(nn.Module):
             skips.append(x)
             x = F.avg_pool2d(x, kernel_size=2, stride=2)
         # The first level's features are not added back (as in SepConv): the heads work at H/2.
-        for decoder, upsample, skip in zip(self.decoders, self.upsamples, reversed(skips[1:])):
+        for decoder, upsample, skip in zip(
+            self.decoders, self.upsamples, reversed(skips[1:]), strict=True
+        ):
             x = upsample(decoder(x)) + skip
         return x
 
@@ -205,7 +208,8 @@ class DSepConvNet(nn.Module):
             nn.init.zeros_(head[-1].weight)
             nn.init.zeros_(head[-1].bias)
         if self.config.flow_prior != "none" and self.config.prior_sampling == "bicubic":
-            return  # the cubic weights are the kernels' start (prior_start); masks at 0.5 halve each frame
+            # the cubic weights are the kernels' start (prior_start); masks at 0.5 halve each frame
+            return
         with torch.no_grad():
             for head in (self.vertical1, self.vertical2, self.horizontal1, self.horizontal2):
                 head[-1].bias[n // 2] = centre_value
@@ -386,7 +390,7 @@ def prior_start(prior: torch.Tensor, kernel_size: int, sampling: str) -> PriorSt
     def kernel(t: torch.Tensor) -> torch.Tensor:  # (B, 1, H, W) -> (B, n, H, W)
         zeros = torch.zeros_like(t)
         taps = [zeros] * kernel_size
-        for k, weight in zip(range(r - 1, r + 3), cubic_weights(t)):
+        for k, weight in zip(range(r - 1, r + 3), cubic_weights(t), strict=True):
             taps[k] = weight
         return torch.cat(taps, dim=1)
 

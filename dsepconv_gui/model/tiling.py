@@ -25,7 +25,8 @@ from dsepconv_gui.model.network import DSepConvNet, alignment_padding, synthesiz
 
 MARGIN = 64  # pixels of context around each tile (multiple of 32)
 MIN_TILE = 128
-CPU_BUDGET = 0.5e9  # bytes for one tile's network pass on CPU: 384-pixel tiles; a 1080p frame peaks at 1.2 GB
+# bytes for one tile's network pass on CPU: 384-pixel tiles; a 1080p frame peaks at 1.2 GB
+CPU_BUDGET = 0.5e9
 
 
 def bytes_per_pixel(config: DSepConvConfig) -> float:
@@ -104,7 +105,10 @@ def tiled_forward(
             frame1[crop], frame2[crop], None if flows is None else flows[crop]
         )
         core = (Ellipsis, slice(top - y0, bottom - y0), slice(left - x0, right - x0))
-        term1, term2 = term1.map(lambda t: t[core]), term2.map(lambda t: t[core])
+        term1, term2 = (
+            term1.map(lambda t, core=core: t[core]),
+            term2.map(lambda t, core=core: t[core]),
+        )
         output[..., top:bottom, left:right] = synthesize(
             frame1, term1, origin=(top, left)
         ) + synthesize(frame2, term2, origin=(top, left))
@@ -144,6 +148,7 @@ def forward_within_memory(
             smaller = max(MIN_TILE, min(tile, max(height, width)) // 2 // 32 * 32)
             if log is not None:
                 log(
-                    f"out of memory with {min(tile, max(height, width))}-pixel tiles; retrying with {smaller}"
+                    f"out of memory with {min(tile, max(height, width))}-pixel tiles; "
+                    f"retrying with {smaller}"
                 )
             tile = smaller

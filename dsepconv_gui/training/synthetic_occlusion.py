@@ -125,7 +125,9 @@ def build_synthetic_pool(
     frames, flows, sources, visibility = [], [], [], []
     start = time.monotonic()
     for chunk, made in zip(
-        chunks, parallel_map(_pool_chunk, chunks, workers, shared=(bank, indices, flows_of, seed))
+        chunks,
+        parallel_map(_pool_chunk, chunks, workers, shared=(bank, indices, flows_of, seed)),
+        strict=True,
     ):
         frames += made[0]
         flows += made[1]

@@ -17,6 +17,7 @@ import torch
 from dsepconv_gui.base.errors import CheckpointError, InputError
 from dsepconv_gui.base.progress_bar import Progress
 from dsepconv_gui.flow.layout import mirror_signs, time_reversal
+from dsepconv_gui.frames.metrics import psnr_from_mse
 from dsepconv_gui.model.checkpoint import load_checkpoint, save_checkpoint
 from dsepconv_gui.model.config import DSepConvConfig
 from dsepconv_gui.model.network import DSepConvNet, prior_frame
@@ -172,11 +173,11 @@ def learning_rate_at(options: TrainOptions, iteration: int, elapsed: float = 0.0
     )
 
 
-def psnr(prediction: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
-    """PSNR per item (B,) of 8-bit-quantised predictions, in dB."""
+def psnr(prediction: torch.Tensor, truth: torch.Tensor) -> np.ndarray:
+    """PSNR per item (B,) of 8-bit-quantised predictions in [0, 1], in dB."""
     quantised = (prediction.clamp(0, 1) * 255).round() / 255
     mse = ((quantised - truth) ** 2).flatten(1).mean(dim=1).clamp_min(1e-12)
-    return -10 * torch.log10(mse)
+    return psnr_from_mse(mse.double().cpu().numpy(), peak=1.0)
 
 
 def start_psnr(bank: TripletBank, config: DSepConvConfig, chunk: int = 64) -> np.ndarray:
@@ -198,7 +199,7 @@ def start_psnr(bank: TripletBank, config: DSepConvConfig, chunk: int = 64) -> np
                 guess = prior_frame(config, f0, f2, flows)
             else:
                 guess = (f0 + f2) / 2
-            scores.append(psnr(guess, truth).numpy())
+            scores.append(psnr(guess, truth))
     return np.concatenate(scores)
 
 
@@ -241,8 +242,8 @@ def split_indices(
         )
     if with_flows and bank.flows.shape[1] != options.config.flow_channels:
         raise InputError(
-            f"this configuration takes {options.config.flow_channels} flow channels, the bank holds "
-            f"{bank.flows.shape[1]} (see TripletBank.with_prior_motion)"
+            f"this configuration takes {options.config.flow_channels} flow channels, "
+            f"the bank holds {bank.flows.shape[1]} (see TripletBank.with_prior_motion)"
         )
     held_out = (
         bank.source % options.validation_every_nth_source == options.validation_every_nth_source - 1
@@ -261,7 +262,8 @@ def split_indices(
     if len(train_indices) == 0:
         if not usable.any():
             raise InputError(
-                f"no triplet's starting point reaches {options.min_start_psnr} dB; lower the threshold"
+                f"no triplet's starting point reaches {options.min_start_psnr} dB; "
+                "lower the threshold"
             )
         train_indices, val_indices = np.flatnonzero(usable), np.arange(0)
     log(f"{len(train_indices)} training triplets, {len(val_indices)} held out for validation")
@@ -324,7 +326,8 @@ def train(
         seconds_before = float(state.get("seconds", 0.0))
         if tuple(state.get("train_only", ())) != options.train_only:
             raise InputError(
-                f"{run_dir} was trained with --train-only {','.join(state.get('train_only', ())) or '(all)'}; "
+                f"{run_dir} was trained with --train-only "
+                f"{','.join(state.get('train_only', ())) or '(all)'}; "
                 f"resume it with the same modules, or start a new run with --init"
             )
         log(f"resumed {run_dir} at iteration {iteration}")
@@ -445,7 +448,8 @@ def train(
     except KeyboardInterrupt:
         save("interrupted")
         log(
-            f"\ninterrupted: checkpoint saved at iteration {iteration} in {run_dir}; continue with --resume"
+            f"\ninterrupted: checkpoint saved at iteration {iteration} in {run_dir}; "
+            "continue with --resume"
         )
         raise
     finally:
@@ -465,7 +469,8 @@ def trainable_parameters(
     unknown = sorted(set(train_only) - set(known))
     if unknown:
         raise InputError(
-            f"no module named {', '.join(unknown)} to train; the network's modules: {', '.join(known)}"
+            f"no module named {', '.join(unknown)} to train; "
+            f"the network's modules: {', '.join(known)}"
         )
     chosen = []
     for name, parameter in model.named_parameters():

@@ -105,7 +105,7 @@ class TripletBank:
             range(i, min(i + DERIVE_CHUNK, len(self))) for i in range(0, len(self), DERIVE_CHUNK)
         ]
         for chunk, flows in zip(
-            chunks, parallel_map(_searched_flows, chunks, workers, shared=self)
+            chunks, parallel_map(_searched_flows, chunks, workers, shared=self), strict=True
         ):
             derived[chunk.start : chunk.stop] = flows
             log(f"  {chunk.stop}/{len(self)} ({time.monotonic() - start:.0f} s)")
@@ -158,12 +158,13 @@ def build_bank(
     per_source = []
     start = time.monotonic()
     jobs = parallel_map(_triplets_of_source, enumerate(sources), workers, shared=settings)
-    for index, (source, picked) in enumerate(zip(sources, jobs)):
+    for index, (source, picked) in enumerate(zip(sources, jobs, strict=True)):
         for key in stats:
             stats[key] += picked["stats"][key]
         if picked["too_small"]:
             log(
-                f"skip {source.name}: {picked['frames']} frames smaller than the {settings.crop}-pixel crop"
+                f"skip {source.name}: {picked['frames']} frames smaller than the "
+                f"{settings.crop}-pixel crop"
             )
             continue
         frames_out += picked["triplets"]

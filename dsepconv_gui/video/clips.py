@@ -166,8 +166,8 @@ class ImageSequenceClip(Clip):
             raise ClipError(str(exc)) from None
         if frame.shape[:2] != (self.info.height, self.info.width):
             raise ClipError(
-                f"{self.files[index]}: {frame.shape[1]}×{frame.shape[0]} differs from the first frame's "
-                f"{self.info.width}×{self.info.height}"
+                f"{self.files[index]}: {frame.shape[1]}×{frame.shape[0]} differs from the "
+                f"first frame's {self.info.width}×{self.info.height}"
             )
         return frame
 
@@ -211,7 +211,8 @@ def check_sequence(files: list[Path]) -> tuple[tuple[int, int], list[str]]:
         elif this_size != size:
             raise ClipError(
                 f"{path}: {this_size[0]}×{this_size[1]} differs from the first frame's "
-                f"{size[0]}×{size[1]} ({files[0].name}); every frame of a sequence must have one size"
+                f"{size[0]}×{size[1]} ({files[0].name}); "
+                "every frame of a sequence must have one size"
             )
         note = MODE_NOTES.get(mode)
         if note is None and path.suffix.lower() == ".png" and _png_bit_depth(path) == 16:
@@ -265,7 +266,8 @@ class VideoClip(Clip):
             self._container = av.open(str(path))
         except (av.error.FFmpegError, OSError, ValueError) as exc:
             raise ClipError(
-                f"{path}: cannot open as video: not a video file, or damaged or truncated ({error_reason(exc)})"
+                f"{path}: cannot open as video: not a video file, or damaged or truncated "
+                f"({error_reason(exc)})"
             ) from None
         try:
             self._open(path)

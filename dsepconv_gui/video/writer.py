@@ -42,11 +42,16 @@ class Codec:
     pix_fmt: str
     suffixes: tuple[str, ...]  # containers it can go in; () for a folder of images
     lossless: bool
-    odd_pix_fmt: (
-        str | None
-    )  # pix_fmt subsamples chroma, which needs even sides: frames with an odd side use this 4:4:4 format
+    # pix_fmt subsamples chroma, which needs even sides: frames with an odd side use this
+    # 4:4:4 format
+    odd_pix_fmt: str | None
     min_bytes_per_pixel: float  # a low estimate of the output size, for the disk-space check
     description: str
+
+    @property
+    def suffix(self) -> str:
+        """The suffix a new output gets: the first container's ("" for a folder of images)."""
+        return self.suffixes[0] if self.suffixes else ""
 
 
 CODECS = {
@@ -105,9 +110,9 @@ def size_warning(codec: Codec, width: int, height: int) -> str | None:
     if pixel_format(codec, width, height) == codec.pix_fmt:
         return None
     return (
-        f"the frames are {width}×{height} (an odd side), which {codec.pix_fmt} cannot hold: written as "
-        f"{codec.odd_pix_fmt} to keep the exact size, which some players (web browsers, QuickTime) cannot "
-        f"play; --codec ffv1 or png keep any size losslessly"
+        f"the frames are {width}×{height} (an odd side), which {codec.pix_fmt} cannot hold: "
+        f"written as {codec.odd_pix_fmt} to keep the exact size, which some players "
+        f"(web browsers, QuickTime) cannot play; --codec ffv1 or png keep any size losslessly"
     )
 
 
@@ -131,7 +136,8 @@ def check_destination(
 
 
 def estimated_size(codec: Codec, width: int, height: int, frames: int) -> int:
-    """A low estimate of the output size in bytes (used to refuse exports that clearly do not fit)."""
+    """A low estimate of the output size in bytes (used to refuse exports that clearly do not
+    fit)."""
     return int(codec.min_bytes_per_pixel * width * height * frames)
 
 
@@ -346,6 +352,7 @@ def _checked(frame: np.ndarray, path: Path, size: tuple[int, int] | None, index:
         )
     if size is not None and frame.shape[:2] != size:
         raise InputError(
-            f"{path}: frame {index} is {frame.shape[1]}×{frame.shape[0]}, the first was {size[1]}×{size[0]}"
+            f"{path}: frame {index} is {frame.shape[1]}×{frame.shape[0]}, "
+            f"the first was {size[1]}×{size[0]}"
         )
     return frame

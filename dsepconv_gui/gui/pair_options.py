@@ -1,0 +1,61 @@
+"""The inspector dock: which pair to analyse, what the offset views show, and the
+sampling-point inspector's table and kernel plot."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QVBoxLayout, QWidget
+
+from dsepconv_gui.gui.inspector import InspectorPanel
+
+STEPS = {"k and k+1": 1, "k and k+2 (k+1 is the truth)": 2}
+MEAN_DISPLACEMENT = "weighted mean displacement"
+
+
+class PairOptions(QWidget):
+    """pair_changed: the pair to analyse changed (step or comparison); views_changed: only
+    how the offsets are drawn changed."""
+
+    pair_changed = Signal()
+    views_changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.step_combo = QComboBox()
+        self.step_combo.addItems(list(STEPS))
+        self.compare_check = QCheckBox("Compare with classical interpolators")
+        self.arrows_check = QCheckBox("Arrows on offset views")
+        self.tap_combo = QComboBox()
+        self.inspector = InspectorPanel()
+        form = QVBoxLayout(self)
+        form.addWidget(QLabel("Input pair"))
+        form.addWidget(self.step_combo)
+        form.addWidget(self.compare_check)
+        form.addWidget(QLabel("Offset view shows"))
+        form.addWidget(self.tap_combo)
+        form.addWidget(self.arrows_check)
+        form.addWidget(self.inspector, stretch=1)
+        self.step_combo.currentIndexChanged.connect(lambda _: self.pair_changed.emit())
+        self.compare_check.toggled.connect(lambda _: self.pair_changed.emit())
+        self.arrows_check.toggled.connect(lambda _: self.views_changed.emit())
+        self.tap_combo.currentIndexChanged.connect(lambda _: self.views_changed.emit())
+
+    @property
+    def step(self) -> int:
+        return STEPS[self.step_combo.currentText()]
+
+    def set_step(self, step: int) -> None:
+        self.step_combo.setCurrentIndex(list(STEPS.values()).index(step if step in (1, 2) else 1))
+
+    @property
+    def tap(self) -> int:
+        """-1 for the weighted mean displacement, else the tap index i·n + j."""
+        return self.tap_combo.currentIndex() - 1
+
+    def set_kernel_size(self, n: int) -> None:
+        """The taps of an n×n model in the offset-view list."""
+        self.tap_combo.blockSignals(True)
+        self.tap_combo.clear()
+        self.tap_combo.addItem(MEAN_DISPLACEMENT)
+        self.tap_combo.addItems([f"tap ({i}, {j})" for i in range(n) for j in range(n)])
+        self.tap_combo.blockSignals(False)

@@ -1,0 +1,187 @@
+"""The linked grid of views of one analysed pair: the frames, the output, each frame's
+deformable result, offsets, mask and total weight, the error against the truth, and the
+classical interpolators; with the tap overlays of the sampling-point inspector."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtWidgets import QGridLayout, QWidget
+
+from dsepconv_gui.frames.visualize import color_wheel_legend, flow_to_color
+from dsepconv_gui.gui.image_view import ImageView, ViewLinker
+from dsepconv_gui.gui.inspector import InspectorPanel, TapOverlay, taps_at
+from dsepconv_gui.gui.pyqtgraph_setup import pg
+from dsepconv_gui.interpolation.pair_analysis import PairAnalysis
+
+ERROR_LEVELS = (0.0, 64.0)
+LEGEND_SIZE = 129
+# (key, title, colour map, row, column, rows spanned): each frame's offsets, mask and total
+# weight side by side, since the weights decide the blend.
+VIEWS = [
+    ("frame_a", "Frame A", None, 0, 0, 1),
+    ("output", "Interpolated", None, 0, 1, 1),
+    ("frame_b", "Frame B", None, 0, 2, 1),
+    ("truth", "True middle frame", None, 0, 3, 1),
+    ("result_a", "Deformable result of A", None, 1, 0, 1),
+    ("error", "Error |output − truth|", "inferno", 1, 1, 1),
+    ("result_b", "Deformable result of B", None, 1, 2, 1),
+    ("legend", "Offset colours", None, 1, 3, 3),
+    ("offsets_a", "Offsets of A", None, 2, 0, 1),
+    ("mask_a", "Mask of A (mean over taps)", "viridis", 2, 1, 1),
+    ("weight_a", "Weight of A (Σ v·h·m)", "viridis", 2, 2, 1),
+    ("offsets_b", "Offsets of B", None, 3, 0, 1),
+    ("mask_b", "Mask of B (mean over taps)", "viridis", 3, 1, 1),
+    ("weight_b", "Weight of B (Σ v·h·m)", "viridis", 3, 2, 1),
+    ("peer_average", "Frame average", None, 4, 0, 1),
+    ("peer_dis", "DIS optical flow", None, 4, 1, 1),
+    ("peer_average_error", "Frame average error", "inferno", 4, 2, 1),
+    ("peer_dis_error", "DIS flow error", "inferno", 4, 3, 1),
+]
+PEER_VIEWS = (("frame average", "peer_average"), ("DIS flow", "peer_dis"))
+COMPARISON_KEYS = ("peer_average", "peer_dis", "peer_average_error", "peer_dis_error")
+
+
+class PairViews(QWidget):
+    """Shows a PairAnalysis; `inspect(y, x)` draws where that output pixel's taps read."""
+
+    def __init__(self, inspector: InspectorPanel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.inspector = inspector
+        self.analysis: PairAnalysis | None = None
+        self.views: dict[str, ImageView] = {}
+        grid = QGridLayout(self)
+        grid.setSpacing(4)
+        for key, title, cmap, row, column, rows in VIEWS:
+            levels = ERROR_LEVELS if cmap == "inferno" else (0.0, 1.0)
+            self.views[key] = ImageView(title, colormap=cmap, levels=levels)
+            grid.addWidget(self.views[key], row, column, rows, 1)
+        self.linker = ViewLinker([view for key, view in self.views.items() if key != "legend"])
+        self._fitted_size: tuple[int, int] | None = None
+        legend = self.views["legend"]
+        legend.set_image(color_wheel_legend(LEGEND_SIZE))
+        legend.viewbox.setRange(xRange=(0, LEGEND_SIZE), yRange=(0, LEGEND_SIZE), padding=0)
+        self.overlays = (TapOverlay(self.views["frame_a"]), TapOverlay(self.views["frame_b"]))
+        self.arrows = {
+            key: pg.PlotCurveItem(connect="pairs", pen=pg.mkPen(0, 0, 0, 200, width=1))
+            for key in ("offsets_a", "offsets_b")
+        }
+        for key, item in self.arrows.items():
+            item.setZValue(5)
+            self.views[key].viewbox.addItem(item)
+        self.tap = -1  # the offset views show: -1 the weighted mean displacement, else one tap
+        self.tap_name = "weighted mean displacement"
+        self.arrows_shown = False
+        self.set_comparison_visible(False)
+
+    def show_analysis(self, analysis: PairAnalysis) -> None:
+        self.analysis = analysis
+        result, v = analysis.result, self.views
+        term_a, term_b = result.terms
+        v["frame_a"].set_image(analysis.frame_a)
+        v["frame_a"].set_title(f"Frame A (frame {analysis.index_a})")
+        v["frame_b"].set_image(analysis.frame_b)
+        v["frame_b"].set_title(f"Frame B (frame {analysis.index_b})")
+        v["output"].set_image(result.frame)
+        device = result.device.split(" ")[0]
+        v["output"].set_title(f"Interpolated ({result.seconds:.2f} s on {device})")
+        v["result_a"].set_image(to_uint8(term_a.result))
+        v["result_b"].set_image(to_uint8(term_b.result))
+        for key, term in (("mask_a", term_a), ("mask_b", term_b)):
+            if term.mask is not None:
+                v[key].set_image(term.mask.mean(axis=0), levels=(0.0, 1.0))
+            else:
+                v[key].set_image(None)
+                v[key].set_title("No masks in this model")
+        for key, weight in zip(("weight_a", "weight_b"), analysis.total_weights, strict=True):
+            v[key].set_image(weight, levels=(0.0, 1.0))
+        self._show_truth(analysis)
+        self.show_offsets()
+        size = result.frame.shape[1], result.frame.shape[0]
+        if size != self._fitted_size:
+            self._fitted_size = size
+            self.linker.fit(*size)
+        if self.inspector.pixel is not None:
+            self.inspect(*self.inspector.pixel)
+
+    def _show_truth(self, analysis: PairAnalysis) -> None:
+        v = self.views
+        if analysis.truth is not None:
+            v["truth"].set_image(analysis.truth)
+            v["truth"].set_title(f"True middle frame (frame {analysis.truth_index})")
+            v["error"].set_image(analysis.error_map, levels=ERROR_LEVELS)
+            v["error"].set_title(f"Error |output − truth| · PSNR {analysis.psnr:.2f} dB")
+        else:
+            v["truth"].set_image(None)
+            v["truth"].set_title("True middle frame: choose 'k and k+2'")
+            v["error"].set_image(None)
+            v["error"].set_title("Error: needs the true middle frame")
+        for name, key in PEER_VIEWS:
+            frame = analysis.peers.get(name)
+            v[key].set_image(frame)
+            score = analysis.peer_psnr.get(name)
+            v[key].set_title(name + (f" · PSNR {score:.2f} dB" if score is not None else ""))
+            error = None
+            if frame is not None and analysis.truth is not None:
+                error = np.abs(frame.astype(np.float32) - analysis.truth).mean(axis=2)
+            v[key + "_error"].set_image(error, ERROR_LEVELS if error is not None else None)
+
+    def show_offsets(self) -> None:
+        """The offset views as colours (and arrows), for self.tap."""
+        if self.analysis is None:
+            return
+        fields = []
+        for term, mean in zip(
+            self.analysis.result.terms, self.analysis.mean_displacements, strict=True
+        ):
+            fields.append(
+                mean if self.tap < 0 else (term.offset_y[self.tap], term.offset_x[self.tap])
+            )
+        scale = max(max(float(np.hypot(dy, dx).max(initial=0.0)) for dy, dx in fields), 1e-3)
+        for key, (dy, dx), label in zip(("offsets_a", "offsets_b"), fields, "AB", strict=True):
+            self.views[key].set_image(flow_to_color(dy, dx, scale))
+            title = f"Offsets of {label}: {self.tap_name} (full colour = {scale:.1f} px)"
+            self.views[key].set_title(title)
+            self._draw_arrows(key, dy, dx)
+        self.views["legend"].set_title(
+            f"Offset colours: direction; saturation up to {scale:.1f} px"
+        )
+
+    def _draw_arrows(self, key: str, dy: np.ndarray, dx: np.ndarray) -> None:
+        item = self.arrows[key]
+        if not self.arrows_shown:
+            item.setData(x=[], y=[])
+            return
+        h, w = dy.shape
+        spacing = max(8, min(h, w) // 24)
+        ys, xs = np.mgrid[spacing // 2 : h : spacing, spacing // 2 : w : spacing]
+        start_x, start_y = xs + 0.5, ys + 0.5
+        end_x, end_y = start_x + dx[ys, xs], start_y + dy[ys, xs]
+        item.setData(
+            x=np.stack([start_x.ravel(), end_x.ravel()], 1).ravel(),
+            y=np.stack([start_y.ravel(), end_y.ravel()], 1).ravel(),
+        )
+
+    def inspect(self, y: int, x: int) -> None:
+        """Show where the taps of output pixel (y, x) read on frames A and B."""
+        if self.analysis is None:
+            return
+        result = self.analysis.result
+        h, w = result.frame.shape[:2]
+        y, x = int(np.clip(y, 0, h - 1)), int(np.clip(x, 0, w - 1))
+        term_a, term_b = result.terms
+        taps_a = taps_at(term_a, result.kernel_size, y, x)
+        taps_b = taps_at(term_b, result.kernel_size, y, x)
+        self.overlays[0].show(taps_a, y, x)
+        self.overlays[1].show(taps_b, y, x)
+        self.inspector.show(y, x, taps_a, taps_b, term_a, term_b, result.frame[y, x])
+
+    def set_comparison_visible(self, visible: bool) -> None:
+        for key in COMPARISON_KEYS:
+            self.views[key].setVisible(visible)
+        if visible and self._fitted_size is not None:
+            self.linker.fit(*self._fitted_size)
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """[0, 1] float image to uint8, rounded and clipped."""
+    return np.clip(image * 255.0 + 0.5, 0, 255).astype(np.uint8)

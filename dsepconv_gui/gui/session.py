@@ -1,0 +1,213 @@
+"""The app's state and the work it asks for, without Qt (testable on its own).
+
+A Session holds the open clips, the active one, the loaded model and the slow-motion cache,
+and turns each request (open these paths, analyse this pair, make this slow motion) into a
+job function `fn(context) -> value` that the window runs off the UI thread (jobs.py). The
+window only lays out widgets, forwards user actions here and shows what comes back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from dsepconv_gui.base.errors import DSepConvError
+from dsepconv_gui.frames.resize import resized, thumbnail
+from dsepconv_gui.interpolation.bisection import intermediate_frames
+from dsepconv_gui.interpolation.interpolator import Interpolator
+from dsepconv_gui.interpolation.pair_analysis import PairAnalysis, analyse_pair
+from dsepconv_gui.model.device import resolve_device
+from dsepconv_gui.model.weights import resolve_model
+from dsepconv_gui.video.clips import IMAGE_EXTENSIONS, Clip, demo_clip, open_clip
+
+TIMELINE_THUMBNAILS = 16
+LIST_ICON_WIDTH = 96
+TIMELINE_THUMBNAIL_WIDTH = 120
+SLOWMO_CACHE_FRAMES = 2000  # interpolated preview frames kept between plays
+
+
+class Context(Protocol):
+    """What a job function is given (jobs.JobContext): a cancel check and progress."""
+
+    def check(self) -> None: ...
+    def progress(self, done: int, total: int, text: str = "") -> None: ...
+
+
+Job = Callable[[Context], object]
+
+
+@dataclass(frozen=True)
+class OpenedClip:
+    """One path the user opened: the clip and its list icon, or the reason it failed."""
+
+    path: Path
+    clip: Clip | None
+    icon: np.ndarray | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class SlowMotion:
+    """A slow-motion preview ready to play."""
+
+    frames: list[np.ndarray]
+    labels: list[str]
+    note: str
+
+
+def clip_paths(chosen: list[Path]) -> list[Path]:
+    """What to open for the files chosen in a dialog: a picked image stands for its folder
+    (a numbered image sequence), a video file for itself."""
+    return [p.parent if p.suffix.lower() in IMAGE_EXTENSIONS else p for p in chosen]
+
+
+def demo_opened() -> OpenedClip:
+    """The built-in demo clip, as if opened."""
+    clip = demo_clip()
+    return OpenedClip(clip.info.path, clip, thumbnail(clip.read(0), LIST_ICON_WIDTH))
+
+
+class Session:
+    def __init__(self, log: Callable[[str], None] | None = None) -> None:
+        self.clips: list[Clip] = []
+        self.active: Clip | None = None
+        self.interpolator: Interpolator | None = None
+        self.model_spec: str | None = None  # None: the default model
+        self.analysis: PairAnalysis | None = None
+        self.log = log  # messages from worker threads (a memory fallback)
+        self._slowmo_cache: dict[tuple, list[np.ndarray]] = {}
+
+    # ----- model and device ---------------------------------------------------------------
+    def load_model(self, spec: str | None, device_spec: str = "auto") -> str | None:
+        """Load a model on a device; returns a warning to show, if any. On failure raises
+        DSepConvError and keeps the previous model."""
+        device = resolve_device(device_spec)
+        loaded, warning = resolve_model(spec, device.device)
+        self.interpolator = Interpolator(loaded, device, log=self.log)
+        self.model_spec = spec
+        self._slowmo_cache.clear()
+        return warning
+
+    def midpoint(self) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+        """The loaded model as a midpoint function, bound now: a later model switch does not
+        change what a running export uses."""
+        if self.interpolator is None:
+            raise DSepConvError("no model is loaded")
+        return self.interpolator
+
+    # ----- clips --------------------------------------------------------------------------
+    @staticmethod
+    def open_job(paths: list[Path]) -> Job:
+        """Open clips; each one that fails is reported by name (OpenedClip.error)."""
+
+        def job(context: Context) -> list[OpenedClip]:
+            opened = []
+            for done, path in enumerate(paths):
+                context.progress(done, len(paths), f"opening {Path(path).name}")
+                try:
+                    clip = open_clip(path)
+                    icon = thumbnail(clip.read(0), LIST_ICON_WIDTH)
+                    opened.append(OpenedClip(Path(path), clip, icon))
+                except DSepConvError as exc:
+                    opened.append(OpenedClip(Path(path), None, error=str(exc)))
+            return opened
+
+        return job
+
+    def add(self, opened: list[OpenedClip]) -> list[str]:
+        """Keep the clips that opened; returns what the user should read: each failure, and
+        each clip's notes (what was converted or is damaged)."""
+        messages = [item.error for item in opened if item.clip is None]
+        for item in opened:
+            if item.clip is not None:
+                self.clips.append(item.clip)
+                messages += [f"{item.path.name}: {note}" for note in item.clip.notes]
+        return messages
+
+    def activate(self, row: int) -> Clip | None:
+        if not 0 <= row < len(self.clips):
+            return None
+        self.active = self.clips[row]
+        self.analysis = None
+        return self.active
+
+    def thumbnails_job(self) -> Job:
+        """Thumbnails spread over the active clip: (clip, [(index, image)])."""
+        clip = self.active
+
+        def job(context: Context):
+            count = min(TIMELINE_THUMBNAILS, len(clip))
+            indices = np.linspace(0, len(clip) - 1, count).round().astype(int)
+            thumbs = []
+            for done, index in enumerate(indices):
+                context.progress(done, count, "thumbnails")
+                thumbs.append(
+                    (int(index), thumbnail(clip.read(int(index)), TIMELINE_THUMBNAIL_WIDTH))
+                )
+            return clip, thumbs
+
+        return job
+
+    def close(self) -> None:
+        for clip in self.clips:
+            clip.close()
+
+    # ----- the pair at the playhead ---------------------------------------------------------
+    def analysis_job(self, index: int, step: int, with_peers: bool) -> Job | None:
+        """The pair (index, index + step) analysed, or None without a clip or model."""
+        if self.active is None or self.interpolator is None:
+            return None
+        clip, interpolator = self.active, self.interpolator
+        return lambda context: analyse_pair(
+            interpolator, clip, index, step, with_peers, context.check
+        )
+
+    # ----- slow motion ----------------------------------------------------------------------
+    def slow_motion_job(self, in_out: tuple[int, int], factor: int, scale: float) -> Job | None:
+        """The frames of in_out (the whole clip when the range is empty) with factor - 1
+        interpolated frames between each pair, at `scale` of the clip's size."""
+        if self.active is None or self.interpolator is None:
+            return None
+        clip, interpolator, cache = self.active, self.interpolator, self._slowmo_cache
+        first, last = in_out
+        if last <= first:
+            first, last = 0, len(clip) - 1
+
+        def between(context: Context, k: int, a: np.ndarray, b: np.ndarray) -> Iterator[np.ndarray]:
+            key = (id(clip), k, factor, scale, id(interpolator))
+            if key not in cache:
+                if sum(len(v) for v in cache.values()) > SLOWMO_CACHE_FRAMES:
+                    cache.clear()  # bounded memory: older ranges are recomputed if needed
+                made = []
+                for frame in intermediate_frames(interpolator, a, b, factor):
+                    context.check()
+                    made.append(frame)
+                cache[key] = made
+            return iter(cache[key])
+
+        def job(context: Context) -> SlowMotion:
+            frames, labels = [], []
+            for done, k in enumerate(range(first, last)):
+                context.progress(done, last - first, f"slow motion ×{factor}")
+                a, b = resized(clip.read(k), scale), resized(clip.read(k + 1), scale)
+                frames.append(a)
+                labels.append(f"frame {k}")
+                for step, frame in enumerate(between(context, k, a, b), start=1):
+                    frames.append(frame)
+                    labels.append(f"frame {k} + {step}/{factor}")
+            frames.append(resized(clip.read(last), scale))
+            labels.append(f"frame {last}")
+            h, w = frames[0].shape[:2]
+            size_note = (
+                "full resolution"
+                if scale == 1.0
+                else f"PREVIEW at {w}×{h} ({scale:g}× of {clip.info.width}×{clip.info.height})"
+            )
+            note = f"Frames {first}–{last} at ×{factor}: {len(frames)} frames, {size_note}"
+            return SlowMotion(frames, labels, note)
+
+        return job
