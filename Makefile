@@ -36,8 +36,15 @@ fuzz: install-test
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1000} $(BIN)/python -m pytest -s -q tests/test_fuzz_loaders.py \
 		tests/test_fuzz_model_header.py tests/test_fuzz_image_header.py
 
-lint: install-test
-	$(BIN)/python -m pip install -q ruff && $(BIN)/ruff check dsepconv_gui tests main.py
+$(VENV)/.installed-lint: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -e '.[test,lint]'
+	touch $@ $(VENV)/.installed-test $(VENV)/.installed-app
+
+# ruff, and the layer rule (import-linter contracts in pyproject.toml; README "Layout").
+lint: $(VENV)/.installed-lint
+	$(BIN)/ruff check dsepconv_gui tests experiments main.py
+	$(BIN)/ruff format --check dsepconv_gui tests experiments main.py
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

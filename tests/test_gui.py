@@ -158,9 +158,7 @@ def test_event_loop_keeps_running_during_interpolation(qtbot, window, clip_path)
     timer.start()
     window.slowmo.factor.setCurrentText("×8")
     with qtbot.waitSignal(
-        window.slots["slowmo"].busy_changed,
-        timeout=120000,
-        check_params_cb=lambda busy: not busy,
+        window.slots["slowmo"].busy_changed, timeout=120000, check_params_cb=lambda busy: not busy
     ):
         window.start_slow_motion()
     timer.stop()

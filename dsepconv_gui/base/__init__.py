@@ -1,1 +1,2 @@
-"""The foundation every layer uses: errors, bounded JSON, path checks, safe writes, progress text."""
+"""The foundation every layer uses: errors, bounded JSON, path checks, safe writes, progress
+text."""

@@ -260,9 +260,7 @@ def end_to_end(model_spec: str | None, frames: int = 50) -> dict:
     with tempfile.TemporaryDirectory(prefix="dsepconv-bench-") as tmp:
         out = Path(tmp) / "x2.mp4"
         summary = export_clip(
-            clip,
-            ExportSettings(out, factor=2, end=frames - 1, audio=False),
-            interpolator,
+            clip, ExportSettings(out, factor=2, end=frames - 1, audio=False), interpolator
         )
         result = {
             "frames_written": summary.frames_written,

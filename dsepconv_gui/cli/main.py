@@ -68,8 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="DIR",
         default=None,
-        help="also write kernels, offsets, masks and the two deformable results (.npy and .png) to DIR "
-        "(a new or empty folder, or with --overwrite an existing one: only files of the same names are replaced)",
+        help="also write kernels, offsets, masks and the two deformable results (.npy and .png) "
+        "to DIR (a new or empty folder, or with --overwrite an existing one: only files of the "
+        "same names are replaced)",
     )
     p.add_argument(
         "-y",
@@ -81,10 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser(
         "export",
         help="write a slow-motion or retimed copy of a clip",
-        description="Interpolate a whole clip (or a range) and write it as a video, with the input's "
-        "audio. --factor F: F - 1 new frames between every two, so N input frames give (N - 1)·F + 1 "
-        "frames at F × the input rate (the output is shorter than the input by F - 1 output frames; "
-        "--keep-duration repeats the last frame F - 1 times so it lasts as long as the input); a "
+        description="Interpolate a whole clip (or a range) and write it as a video, with the "
+        "input's audio. --factor F: F - 1 new frames between every two, so N input frames give "
+        "(N - 1)·F + 1 frames at F × the input rate (the output is shorter than the input by "
+        "F - 1 output frames; --keep-duration repeats the last frame F - 1 times so it lasts as "
+        "long as the input); a "
         "variable-rate input keeps its own timestamps, the new frames evenly between them. "
         "--fps RATE: every output frame at its exact time m/RATE, made from the two input frames "
         "around it at the nearest timestep reachable by --depth bisections (an output frame on an "
@@ -159,10 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser(
         "bench",
         help="measure speed and memory against the machine's limit and the classical peers",
-        description="Seconds per frame at 640×480, 1280×720 and 1920×1080 (whole and tiled) and a tiled "
-        "3840×2160 frame, peak memory, network FLOPs and GFLOP/s against this machine's fp32 matmul peak, "
-        "the deformable convolution's share of the time, OpenCV DIS and ffmpeg minterpolate on the same "
-        "frames, tiled-vs-untiled agreement and an end-to-end ×2 export. Medians of --runs after a warm-up.",
+        description="Seconds per frame at 640×480, 1280×720 and 1920×1080 (whole and tiled) and "
+        "a tiled 3840×2160 frame, peak memory, network FLOPs and GFLOP/s against this machine's "
+        "fp32 matmul peak, the deformable convolution's share of the time, OpenCV DIS and ffmpeg "
+        "minterpolate on the same frames, tiled-vs-untiled agreement and an end-to-end ×2 "
+        "export. Medians of --runs after a warm-up.",
     )
     p.add_argument("--model", default=None, help=MODEL_HELP)
     p.add_argument("--runs", type=int, default=3, help="timed runs per measurement (default 3)")
@@ -233,7 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--census-weight",
         type=float,
         default=0.0,
-        help="weight of the census (ternary) loss, robust to compression and brightness (default 0)",
+        help="weight of the census (ternary) loss, robust to compression and brightness "
+        "(default 0)",
     )
     p.add_argument(
         "--synthetic-occlusions",
@@ -254,14 +258,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--train-only",
         default="",
         metavar="MODULES",
-        help="comma-separated modules to train, the rest frozen (e.g. mask1,mask2,blend); default all",
+        help="comma-separated modules to train, the rest frozen (e.g. mask1,mask2,blend); "
+        "default all",
     )
     p.add_argument(
         "--synthetic-pool",
         type=int,
         default=2000,
         metavar="N",
-        help="how many such triplets are prepared (once, cached with the bank) to draw from (default 2000)",
+        help="how many such triplets are prepared (once, cached with the bank) to draw from "
+        "(default 2000)",
     )
     p.add_argument(
         "--offset-weight",
@@ -298,13 +304,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         default=None,
-        help="processes that prepare the bank, its flows and the synthetic occlusions (default: all cores)",
+        help="processes that prepare the bank, its flows and the synthetic occlusions "
+        "(default: all cores)",
     )
     p.add_argument(
         "--loader-workers",
         type=int,
         default=0,
-        help="processes that prepare batches while the device trains (default 0: in the training process)",
+        help="processes that prepare batches while the device trains "
+        "(default 0: in the training process)",
     )
     p.add_argument(
         "--prepare-only",
@@ -321,8 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="score the model and the classical interpolators on benchmark folders",
         description="Each DIR holds sequence folders with frame10.png, frame11.png and the truth "
         "frame10i11.png (Middlebury) or frame0.png, frame2.png and the truth frame1.png. Prints "
-        "PSNR (8-bit RGB), SSIM (scikit-image) and interpolation error IE, averaged per folder, for "
-        "the model, the frame average, OpenCV DIS flow and ffmpeg minterpolate (mci).",
+        "PSNR (8-bit RGB), SSIM (scikit-image) and interpolation error IE, averaged per folder, "
+        "for the model, the frame average, OpenCV DIS flow and ffmpeg minterpolate (mci).",
     )
     p.add_argument("dirs", nargs="+", type=Path, metavar="DIR")
     add_model_options(p)
@@ -377,7 +385,8 @@ def run_interpolate(args: argparse.Namespace) -> None:
     check_output(args.output, args.overwrite, inputs)
     if args.output.suffix and not cv2.haveImageWriter(str(args.output)):
         raise InputError(
-            f"{args.output}: cannot write images of type '{args.output.suffix}'; use .png, .jpg or .tif"
+            f"{args.output}: cannot write images of type '{args.output.suffix}'; "
+            "use .png, .jpg or .tif"
         )
     dump = args.dump_intermediates
     if dump is not None and dump.parent.is_dir():
@@ -399,7 +408,8 @@ def run_interpolate(args: argparse.Namespace) -> None:
         write_image(tmp, result.frame, suffix=args.output.suffix)  # no suffix: PNG
     h, w = result.frame.shape[:2]
     print(
-        f"{args.output}: {w}×{h}, {result.seconds:.2f} s on {result.device}, model {interpolator.loaded.source}"
+        f"{args.output}: {w}×{h}, {result.seconds:.2f} s on {result.device}, "
+        f"model {interpolator.loaded.source}"
     )
     if dump is not None:
         print(f"intermediates: {dump} (see {manifest.name})")
@@ -450,10 +460,12 @@ def run_demo(args: argparse.Namespace) -> None:
     model_psnr = psnr(result.frame, frames[1])
     average_psnr = psnr(frame_average(frames[0], frames[2]), frames[1])
     print(
-        f"demo: {out}/output.png from frame_a.png and frame_b.png, model {interpolator.loaded.source}"
+        f"demo: {out}/output.png from frame_a.png and frame_b.png, "
+        f"model {interpolator.loaded.source}"
     )
     print(
-        f"PSNR against the true middle frame: {model_psnr:.2f} dB (frame average: {average_psnr:.2f} dB)"
+        f"PSNR against the true middle frame: {model_psnr:.2f} dB "
+        f"(frame average: {average_psnr:.2f} dB)"
     )
 
 
@@ -524,7 +536,8 @@ def run_train(args: argparse.Namespace) -> None:
         raise InputError("--synthetic-pool must be at least 1 when --synthetic-occlusions is set")
     if args.visibility_weight > 0 and args.synthetic_occlusions <= 0:
         raise InputError(
-            "--visibility-weight needs --synthetic-occlusions: only synthetic occlusions have a known visibility"
+            "--visibility-weight needs --synthetic-occlusions: "
+            "only synthetic occlusions have a known visibility"
         )
     if args.loader_workers < 0:
         raise InputError("--loader-workers must be 0 or more")
@@ -660,7 +673,8 @@ def run_export(args: argparse.Namespace) -> None:
     _, _, plan = prepare_export(clip, settings)  # the user's mistakes show before the model loads
     interpolator = load_interpolator(args.model, args.device, args.tile)
     print(
-        f"{args.input}: {clip.info.describe()}; {len(plan.frames)} frames to write; model {interpolator.loaded.source} on {interpolator.device}",
+        f"{args.input}: {clip.info.describe()}; {len(plan.frames)} frames to write; "
+        f"model {interpolator.loaded.source} on {interpolator.device}",
         file=sys.stderr,
     )
     bar = None

@@ -1,6 +1,6 @@
 """Exporting an interpolated clip: ×2/×4/×8 or retimed to an exact frame rate, never blending
 across a shot cut, audio copied in sync, streamed decode → interpolate → encode through
-bounded queues, written atomically (see video_writer.py).
+bounded queues, written atomically (see video/writer.py).
 
 No Qt here: the command line and the app's export dialog both call `export_clip`.
 """
@@ -87,8 +87,9 @@ class ExportSummary:
 
     def describe(self) -> str:
         lines = [
-            f"{self.output}: {self.frames_written} frames ({self.interpolated} interpolated) from {self.input_frames} "
-            f"input frames, {_rate_text(self.rate)} fps, {self.duration:.3f} s (input {self.input_duration:.3f} s)",
+            f"{self.output}: {self.frames_written} frames ({self.interpolated} interpolated) "
+            f"from {self.input_frames} input frames, {_rate_text(self.rate)} fps, "
+            f"{self.duration:.3f} s (input {self.input_duration:.3f} s)",
             f"scene cuts: {len(self.cuts)}"
             + (
                 f" (after input frames {', '.join(map(str, self.cuts[:10]))}"
@@ -98,7 +99,8 @@ class ExportSummary:
             ),
             f"largest timing error: {self.max_timing_error * 1000:.2f} ms",
             f"audio: {self.audio}",
-            f"time: {self.seconds:.1f} s ({self.frames_written / max(self.seconds, 1e-9):.1f} frames/s)",
+            f"time: {self.seconds:.1f} s "
+            f"({self.frames_written / max(self.seconds, 1e-9):.1f} frames/s)",
         ]
         return "\n".join(lines + [f"warning: {w}" for w in self.warnings])
 
@@ -137,7 +139,8 @@ def export_clip(
     reader = sink = None
     try:  # from here on, anything (a signal too) removes the partial output
         reader = ReadAhead(clip.iter_frames(first, last + 1, replaced=replaced), size=4)
-        # a timed plan (variable-rate input) gives each frame its time; otherwise frame m is at m / rate
+        # a timed plan (variable-rate input) gives each frame its time; otherwise frame m is at
+        # m / rate
         sink = WriteBehind(
             (lambda item: writer.write(*item)) if plan.timed else writer.write, size=8
         )
@@ -197,7 +200,7 @@ def prepare_export(clip: Clip, settings: ExportSettings) -> tuple[int, int, Expo
 
 
 def make_plan(clip: Clip, settings: ExportSettings, first: int, last: int) -> ExportPlan:
-    """The output frames for the clip's frames first..last (see export_plan.py)."""
+    """The output frames for the clip's frames first..last (see export/plan.py)."""
     if (settings.factor is None) == (settings.fps is None):
         raise InputError("give either a factor (×2, ×4, ×8) or a target frame rate, not both")
     count = last - first + 1
@@ -262,7 +265,8 @@ def _check_free_space(output: Path, codec, clip: Clip, frames: int) -> None:
     needed = estimated_size(codec, clip.info.width, clip.info.height, frames)
     if needed > free:
         raise InputError(
-            f"{output.parent}: not enough free disk space: the export needs at least {size_text(needed)} "
+            f"{output.parent}: not enough free disk space: "
+            f"the export needs at least {size_text(needed)} "
             f"({frames} frames, {codec.name}), {size_text(free)} free"
         )
 
@@ -278,7 +282,8 @@ def _picture_warnings(clip: Clip, codec) -> list[str]:
     subtitles = clip.subtitle_stream_count()
     if subtitles:
         warnings.append(
-            f"{subtitles} subtitle stream(s) of the input not copied (only video and audio are exported)"
+            f"{subtitles} subtitle stream(s) of the input not copied "
+            "(only video and audio are exported)"
         )
     return warnings
 

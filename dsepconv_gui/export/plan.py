@@ -117,8 +117,8 @@ def factor_plan(
             )
         return ExportPlan(frames, out_rate, float(input_count / rate))
     frames = []
-    spans = [b - a for a, b in zip(times, times[1:])] + [last_duration]
-    for first, (start, span) in enumerate(zip(times, spans)):
+    spans = [b - a for a, b in zip(times, times[1:], strict=False)] + [last_duration]
+    for first, (start, span) in enumerate(zip(times, spans, strict=True)):
         last = first == input_count - 1
         for j in range(factor if not last or keep_duration else 1):
             position = Fraction(0) if last else Fraction(j, factor)
@@ -132,7 +132,7 @@ def _relative(timestamps: list[float]) -> list[float]:
     if not timestamps:
         raise InputError("nothing to export: the range holds no frames")
     times = [t - timestamps[0] for t in timestamps]
-    if any(b <= a for a, b in zip(times, times[1:])):
+    if any(b <= a for a, b in zip(times, times[1:], strict=False)):
         raise InputError("input timestamps are not increasing; cannot retime this clip")
     return times
 

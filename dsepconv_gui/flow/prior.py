@@ -8,8 +8,8 @@ What the network receives (`prior_flows`), by the configuration's prior_motion:
 - "linear": (4, H, W), flow 1→2 then flow 2→1; the taps start at (flow21 - flow12)/4 read
   at the middle pixel itself.
 - "searched": (6, H, W), the two flows with what DIS plainly misses found by a patch search
-  (flow_search.py), then the middle frame's displacement to frame 1: the linear estimate
-  with the found objects projected to where they are halfway (flow_projection.py).
+  (flow/search.py), then the middle frame's displacement to frame 1: the linear estimate
+  with the found objects projected to where they are halfway (flow/projection.py).
 """
 
 from __future__ import annotations

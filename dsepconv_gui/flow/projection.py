@@ -1,5 +1,5 @@
 """Where each pixel of the middle frame comes from: the flows read at the pixel itself, with
-the objects the patch search found (flow_search.py) carried forward to where they are halfway.
+the objects the patch search found (flow/search.py) carried forward to where they are halfway.
 
 Reading the flows at the middle pixel itself (the "linear" estimate: d = (flow21 - flow12)/4
 at p) misses anything that moves farther than its own size: at the position a ball passes

@@ -24,7 +24,8 @@ def interpolation_error(prediction: np.ndarray, truth: np.ndarray) -> float:
 
 
 # scikit-image's default SSIM window, in pixels on a side; smaller frames get the largest odd
-# window that fits. Under 3×3 there is no local structure to compare (and a 1×1 window has no variance).
+# window that fits. Under 3×3 there is no local structure to compare (and a 1×1 window has no
+# variance).
 SSIM_WINDOW = 7
 SSIM_MIN_SIDE = 3
 

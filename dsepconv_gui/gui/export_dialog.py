@@ -54,11 +54,7 @@ class ExportDialog(QDialog):
     finished_export = Signal(object)
 
     def __init__(
-        self,
-        clip: Clip,
-        in_out: tuple[int, int],
-        midpoint: Callable,
-        parent: QWidget | None = None,
+        self, clip: Clip, in_out: tuple[int, int], midpoint: Callable, parent: QWidget | None = None
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Export — {clip.info.path.name}")

@@ -133,7 +133,7 @@ class InspectorPanel(QWidget):
             f"sum of weights A {total_a:.3f}, B {total_b:.3f}"
         )
         self.table.setRowCount(len(taps_a))
-        for row, (a, b) in enumerate(zip(taps_a, taps_b)):
+        for row, (a, b) in enumerate(zip(taps_a, taps_b, strict=True)):
             values = (
                 f"({a.i},{a.j})",
                 f"{a.y:.2f}",

@@ -64,12 +64,13 @@ def write_intermediates(result: InterpolationResult, folder: str | os.PathLike) 
 
     means = [term_mean_displacement(term) for term in result.terms]
     offset_scale = max(
-        max(float(np.hypot(t.offset_y, t.offset_x).max(initial=0.0)) for t in result.terms),
-        1e-6,
+        max(float(np.hypot(t.offset_y, t.offset_x).max(initial=0.0)) for t in result.terms), 1e-6
     )
     mean_scale = max(max(float(np.hypot(dy, dx).max(initial=0.0)) for dy, dx in means), 1e-6)
 
-    for index, (term, (mean_dy, mean_dx)) in enumerate(zip(result.terms, means), start=1):
+    for index, (term, (mean_dy, mean_dx)) in enumerate(
+        zip(result.terms, means, strict=True), start=1
+    ):
         p = f"frame{index}_"
         save_array(p + "vertical.npy", term.vertical, "vertical 1-D kernel (n, H, W)")
         save_array(p + "horizontal.npy", term.horizontal, "horizontal 1-D kernel (n, H, W)")
@@ -103,7 +104,8 @@ def write_intermediates(result: InterpolationResult, folder: str | os.PathLike) 
                 ],
                 n,
             ),
-            f"offset of each tap as flow colours, n×n grid of taps, full saturation at {offset_scale:.3f} px",
+            f"offset of each tap as flow colours, n×n grid of taps, "
+            f"full saturation at {offset_scale:.3f} px",
         )
         save_picture(
             p + "mean_displacement.png",

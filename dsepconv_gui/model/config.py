@@ -36,7 +36,7 @@ class DSepConvConfig:
         The paper (SepConv's widths) uses 32.
     use_mask: predict the modulation masks (the paper's N×N+M); False gives N×N.
     flow_prior: "none" (the paper: offsets from the CNN alone) or "dis": every tap of
-        frame k starts where OpenCV DIS flow points (see flow_prior.py); the network
+        frame k starts where OpenCV DIS flow points (see flow/prior.py); the network
         also sees the flows and the frames warped by them, and learns the residual.
     prior_sampling: with a flow prior, how the untrained network reads each frame at the
         prior's position: "bilinear" (every tap starts at the prior, kernels a centred unit
@@ -46,7 +46,7 @@ class DSepConvConfig:
     prior_motion: with a flow prior, where the middle pixel's taps start: "linear" (the
         flows read at the middle pixel itself) or "searched" (the same, plus what DIS plainly
         misses, such as a small object moving farther than its size, found by a patch search
-        and carried to where it is halfway). See flow_prior.py.
+        and carried to where it is halfway). See flow/prior.py.
     flow_scale: DIS runs on both frames resized by this factor (cubic) and its flows are
         scaled back: above 1, its finest patches see finer detail (1.5: +0.03 dB on the
         training-footage selection set, +0.11 / +0.10 dB on the benchmarks; DIS then costs
@@ -78,15 +78,18 @@ class DSepConvConfig:
             expected = {"int": int, "bool": bool, "str": str, "float": float}[field.type]
             if type(value) is not expected:
                 raise ConfigError(
-                    f"config field '{field.name}' must be {expected.__name__}, got {reprlib.repr(value)}"
+                    f"config field '{field.name}' must be {expected.__name__}, "
+                    f"got {reprlib.repr(value)}"
                 )
         if not 1 <= self.kernel_size <= MAX_KERNEL_SIZE or self.kernel_size % 2 == 0:
             raise ConfigError(
-                f"kernel_size must be odd and between 1 and {MAX_KERNEL_SIZE}, got {reprlib.repr(self.kernel_size)}"
+                f"kernel_size must be odd and between 1 and {MAX_KERNEL_SIZE}, "
+                f"got {reprlib.repr(self.kernel_size)}"
             )
         if not 1 <= self.base_width <= MAX_BASE_WIDTH:
             raise ConfigError(
-                f"base_width must be between 1 and {MAX_BASE_WIDTH}, got {reprlib.repr(self.base_width)}"
+                f"base_width must be between 1 and {MAX_BASE_WIDTH}, "
+                f"got {reprlib.repr(self.base_width)}"
             )
         if self.flow_prior not in FLOW_PRIORS:
             raise ConfigError(f"flow_prior must be one of {FLOW_PRIORS}, got {self.flow_prior!r}")
@@ -144,7 +147,8 @@ class DSepConvConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> DSepConvConfig:
-        """Build from a stored dict; unknown keys are an error (a newer file), missing ones default."""
+        """Build from a stored dict; unknown keys are an error (a newer file), missing ones
+        default."""
         if not isinstance(values, dict):
             raise ConfigError(f"config must be a mapping, got {type(values).__name__}")
         known = {field.name for field in dataclasses.fields(cls)}
@@ -179,7 +183,7 @@ PRESETS: dict[str, DSepConvConfig] = {
     "flow-small-bicubic": DSepConvConfig(
         kernel_size=5, base_width=8, use_mask=True, flow_prior="dis", prior_sampling="bicubic"
     ),
-    # The same, plus small fast objects DIS misses, found by a patch search (see flow_prior.py),
+    # The same, plus small fast objects DIS misses, found by a patch search (see flow/prior.py),
     # with DIS on frames upscaled 1.5 times.
     "flow-small-searched": DSepConvConfig(
         kernel_size=5,

@@ -250,7 +250,7 @@ class DSepConvNet(nn.Module):
         deformable result, which are computed anyway. A model with a flow prior needs
         `flows` (B, 4, H, W): flow 1→2 (dy, dx) then 2→1 (dy, dx), and with
         prior_motion="searched" (B, 6, H, W), the middle displacement after them; see
-        flow_prior.prior_flows.
+        flow.prior.prior_flows.
         """
         term1, term2 = self.estimate(frame1, frame2, flows)
         term1 = replace(term1, result=synthesize(frame1, term1))
@@ -428,7 +428,7 @@ def prior_frame(
 def prior_displacements(flows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Where the taps of frames 1 and 2 start, (B, 2, H, W) each as (dy, dx), from flows
     (B, 4, H, W) = flow 1→2 then 2→1, or (B, 6, H, W) whose last two channels are the
-    middle displacement (flow_projection.py). With four: middle pixel p reads
+    middle displacement (flow/projection.py). With four: middle pixel p reads
     frame 1 near p - flow12(p)/2 ≈ p + flow21(p)/2; averaging the two estimates (measured:
     +0.24 dB on middlebury-other over flow12 alone) gives a prior symmetric in time. Either
     way frame 2 reads at the mirrored position."""

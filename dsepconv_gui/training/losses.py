@@ -101,7 +101,7 @@ def visibility_loss(
 
 
 def reverse_flows(flows: torch.Tensor | None) -> torch.Tensor | None:
-    """The flow input of the time-reversed pair (flow_prior.time_reversal)."""
+    """The flow input of the time-reversed pair (flow.layout.time_reversal)."""
     if flows is None:
         return None
     order, signs = time_reversal(flows.shape[1])
