@@ -131,3 +131,13 @@ def write_flat_clip_with_audio(
             for packet in stream.encode(None):
                 container.mux(garble(packet) if garble and stream is audio else packet)
     return path
+
+
+def write_shapes_clip(path: Path, frames: int, height: int, width: int) -> Path:
+    """A short 24 fps video of the demo's moving shapes, written with the project's writer."""
+    from dsepconv_gui.frames.demo import render_demo_frames
+
+    with VideoWriter(path, 24) as writer:
+        for frame in render_demo_frames(frames, height=height, width=width):
+            writer.write(frame)
+    return path

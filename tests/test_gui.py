@@ -14,21 +14,17 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import Qt, QTimer  # noqa: E402
 
-from dsepconv_gui.frames.demo import render_demo_frames
 from dsepconv_gui.frames.images import read_image
 from dsepconv_gui.gui.main_window import MainWindow
 from dsepconv_gui.gui.settings import AppSettings
-from dsepconv_gui.video.writer import VideoWriter
+
+from .media import write_shapes_clip
 
 
 @pytest.fixture
 def clip_path(tmp_path):
     """A short video of moving shapes, written with the project's own writer."""
-    path = tmp_path / "shapes.mp4"
-    with VideoWriter(path, 24) as writer:
-        for frame in render_demo_frames(8, height=96, width=128):
-            writer.write(frame)
-    return path
+    return write_shapes_clip(tmp_path / "shapes.mp4", 8, height=96, width=128)
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from dsepconv_gui.base.errors import DSepConvError
-from dsepconv_gui.frames.demo import render_demo_frames
 from dsepconv_gui.gui.session import Session, clip_paths
-from dsepconv_gui.video.writer import VideoWriter
+
+from .media import write_shapes_clip
 
 
 class Context:
@@ -27,11 +27,7 @@ class Context:
 
 @pytest.fixture
 def clip_path(tmp_path):
-    path = tmp_path / "shapes.mp4"
-    with VideoWriter(path, 24) as writer:
-        for frame in render_demo_frames(6, height=48, width=64):
-            writer.write(frame)
-    return path
+    return write_shapes_clip(tmp_path / "shapes.mp4", 6, height=48, width=64)
 
 
 @pytest.fixture
