@@ -30,6 +30,14 @@ MODEL_HELP = (
 DEVICE_HELP = "auto (CUDA when available, else CPU), cpu, cuda or cuda:N"
 
 
+def add_output_option(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument("-o", "--output", type=Path, required=True, help=help_text)
+
+
+def add_overwrite_option(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument("-y", "--overwrite", action="store_true", help=help_text)
+
+
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     """--model, --device and --tile, shared by every command that runs a model."""
     parser.add_argument("--model", default=None, help=MODEL_HELP)
@@ -55,12 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("interpolate", help="write the frame halfway between two images")
     p.add_argument("frame_a", type=Path, help="first frame (image file)")
     p.add_argument("frame_b", type=Path, help="second frame (image file, same size)")
-    p.add_argument(
-        "-o",
-        "--output",
-        type=Path,
-        required=True,
-        help="output image (png, jpg, tif...); never one of the two frames",
+    add_output_option(
+        p,
+        "output image (png, jpg, tif...); never one of the two frames",
     )
     add_model_options(p)
     p.add_argument(
@@ -72,11 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
         "to DIR (a new or empty folder, or with --overwrite an existing one: only files of the "
         "same names are replaced)",
     )
-    p.add_argument(
-        "-y",
-        "--overwrite",
-        action="store_true",
-        help="replace OUTPUT if it exists (only once complete), and the intermediates in DIR",
+    add_overwrite_option(
+        p,
+        "replace OUTPUT if it exists (only once complete), and the intermediates in DIR",
     )
 
     p = commands.add_parser(
@@ -94,12 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
         "repeated. The file is written beside OUTPUT and renamed into place when complete.",
     )
     p.add_argument("input", type=Path, help="video file or folder of numbered images")
-    p.add_argument(
-        "-o",
-        "--output",
-        type=Path,
-        required=True,
-        help="output file (.mp4, .mov, .mkv) or, for --codec png, a new or empty folder",
+    add_output_option(
+        p,
+        "output file (.mp4, .mov, .mkv) or, for --codec png, a new or empty folder",
     )
     timing = p.add_mutually_exclusive_group(required=True)
     timing.add_argument(
@@ -149,11 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="--factor: repeat the last frame so the output lasts as long as the input",
     )
-    p.add_argument(
-        "-y",
-        "--overwrite",
-        action="store_true",
-        help="replace OUTPUT if it exists (only once complete; never the input); into an existing "
+    add_overwrite_option(
+        p,
+        "replace OUTPUT if it exists (only once complete; never the input); into an existing "
         "folder, --codec png replaces only the frames and rate.txt it writes (and an earlier "
         "export's frames), keeping every other file",
     )

@@ -76,7 +76,7 @@ def take_screenshot(app: QApplication, window: MainWindow, args: argparse.Namesp
     def on_analysis(analysis) -> None:
         h, w = analysis.result.frame.shape[:2]
         window.pair_views.inspect(h // 2, w // 2)
-        window.pinned = True
+        window.pair_views.pinned = True
         QTimer.singleShot(300, save)
 
     def save() -> None:

@@ -1,42 +1,31 @@
 """The main window: layout and wiring only. The state and the work are in session.py, the
-views of a pair in pair_views.py, the jobs in jobs.py."""
+views of a pair in pair_views.py, the jobs in jobs.py, the widgets in their own modules."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-import numpy as np
-import torch
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QAction, QIcon, QKeySequence, QShortcut
-from PySide6.QtWidgets import (
-    QComboBox,
-    QDockWidget,
-    QFileDialog,
-    QLabel,
-    QListWidget,
-    QListWidgetItem,
-    QMainWindow,
-    QProgressBar,
-    QPushButton,
-    QSplitter,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
 from dsepconv_gui.base.errors import DSepConvError
+from dsepconv_gui.gui.clips_panel import ClipsPanel
 from dsepconv_gui.gui.error_banner import ErrorBanner
 from dsepconv_gui.gui.export_dialog import ExportDialog
+from dsepconv_gui.gui.file_choosers import choose_clips, choose_model
+from dsepconv_gui.gui.job_progress import JobProgress
 from dsepconv_gui.gui.jobs import Job, JobRunner, LatestJob
+from dsepconv_gui.gui.model_status import ModelStatus
 from dsepconv_gui.gui.pair_options import PairOptions
 from dsepconv_gui.gui.pair_views import PairViews
-from dsepconv_gui.gui.session import OpenedClip, Session, SlowMotion, clip_paths, demo_opened
+from dsepconv_gui.gui.session import OpenedClip, Session, SlowMotion, demo_opened
 from dsepconv_gui.gui.settings import AppSettings
 from dsepconv_gui.gui.slow_motion_panel import SlowMotionPanel
-from dsepconv_gui.gui.timeline import Timeline, to_pixmap
-from dsepconv_gui.interpolation.bisection import SUPPORTED_FACTORS, factor_label
-from dsepconv_gui.video.clips import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from dsepconv_gui.gui.timeline import Timeline
+from dsepconv_gui.gui.toolbar import MainToolbar
+
+JOBS = ("analysis", "thumbnails", "open", "slowmo")
+CANCELLABLE = ("analysis", "slowmo", "open")  # what the Cancel action stops
 
 
 class MainWindow(QMainWindow):
@@ -52,11 +41,7 @@ class MainWindow(QMainWindow):
         # Called from worker threads (a memory fallback): the signal carries it to the UI thread.
         self.session = Session(log=self.worker_message.emit)
         self.jobs = JobRunner(self)  # the window's own work; an export runs on its dialog's
-        self.slots = {
-            name: LatestJob(self.jobs, name)
-            for name in ("analysis", "thumbnails", "open", "slowmo")
-        }
-        self.pinned = False
+        self.slots = {name: LatestJob(self.jobs, name) for name in JOBS}
         self.export_dialog: ExportDialog | None = None
         self.setAcceptDrops(True)
         self._build()
@@ -68,10 +53,8 @@ class MainWindow(QMainWindow):
 
     # ----- construction -------------------------------------------------------------------
     def _build(self) -> None:
-        self.banner = ErrorBanner()
-        self.options = PairOptions()
-        self.pair_views = PairViews(self.options.inspector)
-        self.timeline = Timeline()
+        self.banner, self.options, self.timeline = ErrorBanner(), PairOptions(), Timeline()
+        self.pair_views = PairViews(self.options)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.pair_views)
         splitter.addWidget(self.timeline)
@@ -82,62 +65,23 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.banner)
         layout.addWidget(splitter, stretch=1)
         self.setCentralWidget(central)
-
-        self.clip_list = QListWidget()
-        self.clip_list.setIconSize(QSize(96, 54))
-        self.clip_list.setMinimumWidth(230)
-        self.clip_list.setWordWrap(True)
-        self.open_button = QPushButton("Open clip…")
-        clips_widget = QWidget()
-        clips_layout = QVBoxLayout(clips_widget)
-        clips_layout.addWidget(self.open_button)
-        clips_layout.addWidget(self.clip_list)
-        left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
-        self.clips_dock = self._dock("Clips", clips_widget, left)
+        self.clips_panel, self.slowmo = ClipsPanel(), SlowMotionPanel()
+        self.clip_list = self.clips_panel.clip_list
+        right = Qt.DockWidgetArea.RightDockWidgetArea
+        self.clips_dock = self._dock(
+            "Clips", self.clips_panel, Qt.DockWidgetArea.LeftDockWidgetArea
+        )
         self.inspector_dock = self._dock("Inspector", self.options, right)
-        self.slowmo = SlowMotionPanel()
         self.slowmo_dock = self._dock("Slow motion", self.slowmo, right)
         self.tabifyDockWidget(self.inspector_dock, self.slowmo_dock)
         self.inspector_dock.raise_()
-
-        toolbar = self.addToolBar("Main")
-        toolbar.setObjectName("Main")
-        self.open_action = QAction("Open clip…", self)
-        self.open_action.setShortcut(QKeySequence.StandardKey.Open)
-        self.export_action = QAction("Export…", self)
-        self.export_action.setShortcut(QKeySequence("Ctrl+E"))
-        self.export_action.setEnabled(False)
-        self.cancel_action = QAction("Cancel", self)
-        self.cancel_action.setEnabled(False)
-        for action in (self.open_action, self.export_action, self.cancel_action):
-            toolbar.addAction(action)
-        toolbar.addSeparator()
-        toolbar.addWidget(QLabel(" Device "))
-        self.device_combo = QComboBox()
-        self.device_combo.addItems(
-            ["auto", "cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
-        )
-        toolbar.addWidget(self.device_combo)
-        self.model_button = QPushButton("Model…")
-        self.default_model_button = QPushButton("Default model")
-        toolbar.addWidget(self.model_button)
-        toolbar.addWidget(self.default_model_button)
-        menu = self.menuBar().addMenu("&File")
-        quit_action = QAction("Quit", self)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
-        for action in (self.open_action, self.export_action, quit_action):
-            menu.addAction(action)
-        view_menu = self.menuBar().addMenu("&View")
-        for dock in (self.clips_dock, self.inspector_dock, self.slowmo_dock):
-            view_menu.addAction(dock.toggleViewAction())
-
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(260)
-        self.progress.hide()
-        self.device_label, self.model_label = QLabel(), QLabel()
-        for widget in (self.progress, self.device_label, self.model_label):
-            self.statusBar().addPermanentWidget(widget)
+        self.toolbar = MainToolbar(self)
+        self.addToolBar(self.toolbar)
+        self.device_combo = self.toolbar.device_combo
+        self.toolbar.add_menus(self, [self.clips_dock, self.inspector_dock, self.slowmo_dock])
+        self.progress, self.model_status = JobProgress(), ModelStatus()
+        self.statusBar().addPermanentWidget(self.progress)
+        self.statusBar().addPermanentWidget(self.model_status)
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -147,65 +91,41 @@ class MainWindow(QMainWindow):
         return dock
 
     def _connect(self) -> None:
-        self.open_action.triggered.connect(self.open_dialog)
-        self.open_button.clicked.connect(self.open_dialog)
-        self.export_action.triggered.connect(self.open_export_dialog)
-        self.timeline.export_requested.connect(self.open_export_dialog)
-        self.cancel_action.triggered.connect(self.cancel_jobs)
-        self.clip_list.currentRowChanged.connect(self._activate_clip)
-        self.timeline.position_changed.connect(lambda _: self.request_analysis())
-        self.options.pair_changed.connect(self._on_pair_options)
-        self.options.views_changed.connect(self._on_view_options)
-        self.device_combo.currentTextChanged.connect(
-            lambda text: self.load_model(self.session.model_spec, text)
-        )
-        self.model_button.clicked.connect(self._choose_model)
-        self.default_model_button.clicked.connect(
-            lambda: self.load_model(None, self.device_combo.currentText())
-        )
-        self.pair_views.views["output"].hovered.connect(self._on_hover)
-        self.pair_views.views["output"].clicked.connect(self._on_click)
-        self.worker_message.connect(lambda text: self.statusBar().showMessage(text, 10000))
-        self.slowmo.play_requested.connect(self.start_slow_motion)
+        bar = self.toolbar
+        for signal, handler in (
+            (bar.open_action.triggered, self.open_dialog),
+            (self.clips_panel.open_button.clicked, self.open_dialog),
+            (bar.export_action.triggered, self.open_export_dialog),
+            (self.timeline.export_requested, self.open_export_dialog),
+            (bar.cancel_action.triggered, self.cancel_jobs),
+            (self.clip_list.currentRowChanged, self._activate_clip),
+            (self.timeline.position_changed, lambda _: self.request_analysis()),
+            (self.options.pair_changed, self._on_pair_options),
+            (bar.device_combo.currentTextChanged, self._on_device_chosen),
+            (bar.model_button.clicked, self._choose_model),
+            (bar.default_model_button.clicked, self._load_default_model),
+            (self.pair_views.message, lambda text: self.statusBar().showMessage(text, 4000)),
+            (self.worker_message, lambda text: self.statusBar().showMessage(text, 10000)),
+            (self.slowmo.play_requested, self.start_slow_motion),
+            (self.slots["analysis"].busy_changed, self._on_analysis_busy),
+        ):
+            signal.connect(handler)
         for slot in self.slots.values():
             slot.busy_changed.connect(self._on_busy_changed)
-        self.slots["analysis"].busy_changed.connect(
-            lambda busy: self.statusBar().showMessage(
-                "Interpolating…" if busy else "", 0 if busy else 1
-            )
-        )
-        for keys, handler in (
-            (Qt.Key.Key_Left, lambda: self.timeline.step(-1)),
-            (Qt.Key.Key_Right, lambda: self.timeline.step(1)),
-            (Qt.Key.Key_Home, lambda: self.timeline.set_position(0)),
-            (Qt.Key.Key_End, lambda: self.timeline.set_position(self.timeline.frame_count - 1)),
-            (Qt.Key.Key_I, self.timeline.set_in_point),
-            (Qt.Key.Key_O, self.timeline.set_out_point),
-        ):
-            shortcut = QShortcut(QKeySequence(keys), self)
-            shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
-            shortcut.activated.connect(handler)
+        self.timeline.add_shortcuts(self)
 
+    # ----- settings -------------------------------------------------------------------------
     def _restore_settings(self) -> None:
         geometry, state = self.settings.geometry("geometry"), self.settings.geometry("window_state")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
+        if geometry is None:
             self.resize(1500, 950)
+        else:
+            self.restoreGeometry(geometry)
         if state is not None:
             self.restoreState(state)
-        self.options.set_step(self.settings.get("step"))
-        self.options.compare_check.setChecked(self.settings.get("compare"))
-        self.options.arrows_check.setChecked(self.settings.get("arrows"))
-        factor = self.settings.get("slowmo_factor")
-        self.slowmo.factor.setCurrentText(
-            factor_label(factor if factor in SUPPORTED_FACTORS else 4)
-        )
-        self.slowmo.fps.setValue(self.settings.get("slowmo_fps"))
-        if self.device_combo.findText(self.settings.get("device")) >= 0:
-            self.device_combo.blockSignals(True)
-            self.device_combo.setCurrentText(self.settings.get("device"))
-            self.device_combo.blockSignals(False)
+        self.options.restore(self.settings)
+        self.slowmo.restore(self.settings)
+        self.toolbar.set_device(self.settings.get("device"))
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         self.slowmo.timer.stop()
@@ -213,14 +133,11 @@ class MainWindow(QMainWindow):
         if self.export_dialog is not None:
             self.export_dialog.close()  # cancels a running export, which removes its partial file
             self.export_dialog.jobs.wait()
+        self.options.save(self.settings)
+        self.slowmo.save(self.settings)
         for key, value in (
             ("geometry", self.saveGeometry()),
             ("window_state", self.saveState()),
-            ("step", self.step),
-            ("compare", self.options.compare_check.isChecked()),
-            ("arrows", self.options.arrows_check.isChecked()),
-            ("slowmo_factor", self.slowmo.factor_value),
-            ("slowmo_fps", self.slowmo.fps.value()),
             ("device", self.device_combo.currentText()),
             ("model", self.session.model_spec or ""),
         ):
@@ -248,52 +165,44 @@ class MainWindow(QMainWindow):
             return False
         for name in ("analysis", "slowmo"):
             self.slots[name].cancel()
-        loaded = self.session.interpolator.loaded
-        self.device_label.setText(f"Device: {self.session.interpolator.device}")
-        self.model_label.setText(
-            f"Model: {Path(loaded.source).name} (n={loaded.config.kernel_size})"
-        )
-        self.model_label.setToolTip(f"{loaded.source}\n{loaded.config.to_dict()}")
+        self.model_status.show_model(self.session.interpolator)
         if warning:
             self.statusBar().showMessage(warning, 10000)
-        self.options.set_kernel_size(loaded.config.kernel_size)
+        self.options.set_kernel_size(self.session.interpolator.loaded.config.kernel_size)
         self.request_analysis()
         return True
 
+    def _on_device_chosen(self, device: str) -> None:
+        self.load_model(self.session.model_spec, device)
+
+    def _load_default_model(self) -> None:
+        self.load_model(None, self.device_combo.currentText())
+
     def _choose_model(self) -> None:
-        start = str(Path.cwd() / "models")
-        path, _ = QFileDialog.getOpenFileName(self, "Open model", start, "Models (*.safetensors)")
+        path = choose_model(self)
         if path:
             self.load_model(path, self.device_combo.currentText())
 
     # ----- clips --------------------------------------------------------------------------
     def open_dialog(self) -> None:
-        patterns = " ".join(f"*{ext}" for ext in VIDEO_EXTENSIONS + IMAGE_EXTENSIONS)
-        start = self.settings.get("last_folder") or str(Path.home())
-        title = "Open clips (or pick one image of a numbered sequence)"
-        paths, _ = QFileDialog.getOpenFileNames(self, title, start, f"Clips ({patterns})")
+        paths = choose_clips(self, self.settings)
         if paths:
-            self.settings.set("last_folder", str(Path(paths[0]).parent))
-            self.open_paths(clip_paths([Path(p) for p in paths]))
+            self.open_paths(paths)
 
     def open_paths(self, paths: list[Path]) -> None:
         """Open clips in a worker; each one that fails is reported by name."""
-        job = self._start("open", self.session.open_job(paths))
-        job.returned.connect(self._add_clips)
+        self._start("open", self.session.open_job(paths)).returned.connect(self._add_clips)
 
     def open_demo(self) -> None:
         self._add_clips([demo_opened()])
 
     def _add_clips(self, opened: list[OpenedClip]) -> None:
         first_new = len(self.session.clips)
-        messages = self.session.add(opened)
-        for clip, item in ((o.clip, o) for o in opened if o.clip is not None):
-            entry = QListWidgetItem(
-                QIcon(to_pixmap(item.icon)), f"{clip.info.path.name}\n{clip.info.describe()}"
-            )
-            entry.setToolTip("\n".join([str(clip.info.path), *clip.notes]))
-            self.clip_list.addItem(entry)
-        if messages:  # failures, and notes on what was converted or is damaged
+        messages = self.session.add(opened)  # failures, and notes on conversions or damage
+        for item in opened:
+            if item.clip is not None:
+                self.clips_panel.add(item)
+        if messages:
             self.banner.show_message("\n".join(messages))
         count = len(self.session.clips) - first_new
         if count:
@@ -305,7 +214,7 @@ class MainWindow(QMainWindow):
         if clip is None:
             return
         self.timeline.set_clip(len(clip), clip.timestamps)
-        self.export_action.setEnabled(len(clip) > 1)
+        self.toolbar.export_action.setEnabled(len(clip) > 1)
         job = self._start("thumbnails", self.session.thumbnails_job())
         job.returned.connect(lambda value: self._show_thumbnails(*value))
         self.request_analysis()
@@ -317,9 +226,8 @@ class MainWindow(QMainWindow):
     # ----- the pair at the playhead ---------------------------------------------------------
     def request_analysis(self) -> None:
         """Analyse the pair at the playhead; a newer request supersedes a running one."""
-        fn = self.session.analysis_job(
-            self.timeline.position, self.step, self.options.compare_check.isChecked()
-        )
+        compare = self.options.compare_check.isChecked()
+        fn = self.session.analysis_job(self.timeline.position, self.step, compare)
         if fn is not None:
             self._start("analysis", fn).returned.connect(self._show_analysis)
 
@@ -332,30 +240,10 @@ class MainWindow(QMainWindow):
         self.pair_views.set_comparison_visible(self.options.compare_check.isChecked())
         self.request_analysis()
 
-    def _on_view_options(self) -> None:
-        self.pair_views.tap, self.pair_views.tap_name = (
-            self.options.tap,
-            self.options.tap_combo.currentText(),
-        )
-        self.pair_views.arrows_shown = self.options.arrows_check.isChecked()
-        self.pair_views.show_offsets()
-
-    def _on_hover(self, x: float, y: float) -> None:
-        if not self.pinned:
-            self.pair_views.inspect(int(np.floor(y)), int(np.floor(x)))
-
-    def _on_click(self, x: float, y: float) -> None:
-        pixel = (int(np.floor(y)), int(np.floor(x)))
-        self.pinned = not self.pinned if self.options.inspector.pixel == pixel else True
-        self.pair_views.inspect(*pixel)
-        follow = "Inspector pinned (click the same pixel to follow the mouse)"
-        self.statusBar().showMessage(follow if self.pinned else "Inspector follows the mouse", 4000)
-
     # ----- slow motion and export -------------------------------------------------------------
     def start_slow_motion(self) -> None:
-        fn = self.session.slow_motion_job(
-            self.timeline.in_out, self.slowmo.factor_value, self.slowmo.scale_value
-        )
+        factor, scale = self.slowmo.factor_value, self.slowmo.scale_value
+        fn = self.session.slow_motion_job(self.timeline.in_out, factor, scale)
         if fn is None:
             self.banner.show_message("Open a clip first.")
             return
@@ -376,14 +264,13 @@ class MainWindow(QMainWindow):
             return dialog
         if dialog is not None:
             dialog.deleteLater()
-        self.export_dialog = ExportDialog(
-            self.session.active, self.timeline.in_out, self.session.midpoint(), self
-        )
-        self.export_dialog.finished_export.connect(
+        clip, in_out = self.session.active, self.timeline.in_out
+        dialog = self.export_dialog = ExportDialog(clip, in_out, self.session.midpoint(), self)
+        dialog.finished_export.connect(
             lambda summary: self.statusBar().showMessage(f"Exported {summary.output}", 10000)
         )
-        self.export_dialog.show()
-        return self.export_dialog
+        dialog.show()
+        return dialog
 
     # ----- jobs -------------------------------------------------------------------------------
     def _start(self, name: str, fn) -> Job:
@@ -391,10 +278,7 @@ class MainWindow(QMainWindow):
         job.errored.connect(lambda message: self.banner.show_message(f"{name}: {message}"))
         job.errored.connect(lambda message: self.job_failed.emit(name, message))
         if name in ("slowmo", "open"):
-            started = time.monotonic()
-            job.progress.connect(
-                lambda done, total, text: self._show_progress(started, done, total, text)
-            )
+            self.progress.follow(job)
         return job
 
     def cancel_jobs(self) -> None:
@@ -402,23 +286,12 @@ class MainWindow(QMainWindow):
             slot.cancel()
         self.statusBar().showMessage("Cancelled", 3000)
 
-    def _show_progress(self, started: float, done: int, total: int, text: str) -> None:
-        if total <= 0:
-            return
-        left = (time.monotonic() - started) / done * (total - done) if done else 0.0
-        self.progress.show()
-        self.progress.setRange(0, total)
-        self.progress.setValue(done)
-        self.progress.setFormat(
-            f"{text}: {done}/{total}" + (f", {left:.0f} s left" if done else "")
-        )
+    def _on_analysis_busy(self, busy: bool) -> None:
+        self.statusBar().showMessage("Interpolating…" if busy else "", 0 if busy else 1)
 
     def _on_busy_changed(self, _busy: bool) -> None:
-        self.cancel_action.setEnabled(
-            any(self.slots[n].busy for n in ("analysis", "slowmo", "open"))
-        )
-        if not self.slots["slowmo"].busy and not self.slots["open"].busy:
-            self.progress.hide()
+        self.toolbar.cancel_action.setEnabled(any(self.slots[n].busy for n in CANCELLABLE))
+        self.progress.refresh()
 
     # ----- drag and drop ----------------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override

@@ -40,6 +40,17 @@ class PairOptions(QWidget):
         self.arrows_check.toggled.connect(lambda _: self.views_changed.emit())
         self.tap_combo.currentIndexChanged.connect(lambda _: self.views_changed.emit())
 
+    def restore(self, settings) -> None:
+        """The pair and view choices of the last run (settings.AppSettings)."""
+        self.set_step(settings.get("step"))
+        self.compare_check.setChecked(settings.get("compare"))
+        self.arrows_check.setChecked(settings.get("arrows"))
+
+    def save(self, settings) -> None:
+        settings.set("step", self.step)
+        settings.set("compare", self.compare_check.isChecked())
+        settings.set("arrows", self.arrows_check.isChecked())
+
     @property
     def step(self) -> int:
         return STEPS[self.step_combo.currentText()]

@@ -5,11 +5,13 @@ classical interpolators; with the tap overlays of the sampling-point inspector."
 from __future__ import annotations
 
 import numpy as np
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGridLayout, QWidget
 
 from dsepconv_gui.frames.visualize import color_wheel_legend, flow_to_color
 from dsepconv_gui.gui.image_view import ImageView, ViewLinker
-from dsepconv_gui.gui.inspector import InspectorPanel, TapOverlay, taps_at
+from dsepconv_gui.gui.inspector import TapOverlay, taps_at
+from dsepconv_gui.gui.pair_options import PairOptions
 from dsepconv_gui.gui.pyqtgraph_setup import pg
 from dsepconv_gui.interpolation.pair_analysis import PairAnalysis
 
@@ -42,11 +44,17 @@ COMPARISON_KEYS = ("peer_average", "peer_dis", "peer_average_error", "peer_dis_e
 
 
 class PairViews(QWidget):
-    """Shows a PairAnalysis; `inspect(y, x)` draws where that output pixel's taps read."""
+    """Shows a PairAnalysis; `inspect(y, x)` draws where that output pixel's taps read.
+    Hovering over the output inspects the pixel under the mouse; a click pins it (message says
+    so, for the status bar)."""
 
-    def __init__(self, inspector: InspectorPanel, parent: QWidget | None = None) -> None:
+    message = Signal(str)
+
+    def __init__(self, options: PairOptions, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.inspector = inspector
+        self.options = options
+        self.inspector = options.inspector
+        self.pinned = False
         self.analysis: PairAnalysis | None = None
         self.views: dict[str, ImageView] = {}
         grid = QGridLayout(self)
@@ -68,10 +76,10 @@ class PairViews(QWidget):
         for key, item in self.arrows.items():
             item.setZValue(5)
             self.views[key].viewbox.addItem(item)
-        self.tap = -1  # the offset views show: -1 the weighted mean displacement, else one tap
-        self.tap_name = "weighted mean displacement"
-        self.arrows_shown = False
         self.set_comparison_visible(False)
+        options.views_changed.connect(self.show_offsets)
+        self.views["output"].hovered.connect(self._on_hover)
+        self.views["output"].clicked.connect(self._on_click)
 
     def show_analysis(self, analysis: PairAnalysis) -> None:
         self.analysis = analysis
@@ -126,20 +134,19 @@ class PairViews(QWidget):
             v[key + "_error"].set_image(error, ERROR_LEVELS if error is not None else None)
 
     def show_offsets(self) -> None:
-        """The offset views as colours (and arrows), for self.tap."""
+        """The offset views as colours (and arrows), for the tap the options name."""
         if self.analysis is None:
             return
+        tap, tap_name = self.options.tap, self.options.tap_combo.currentText()
         fields = []
         for term, mean in zip(
             self.analysis.result.terms, self.analysis.mean_displacements, strict=True
         ):
-            fields.append(
-                mean if self.tap < 0 else (term.offset_y[self.tap], term.offset_x[self.tap])
-            )
+            fields.append(mean if tap < 0 else (term.offset_y[tap], term.offset_x[tap]))
         scale = max(max(float(np.hypot(dy, dx).max(initial=0.0)) for dy, dx in fields), 1e-3)
         for key, (dy, dx), label in zip(("offsets_a", "offsets_b"), fields, "AB", strict=True):
             self.views[key].set_image(flow_to_color(dy, dx, scale))
-            title = f"Offsets of {label}: {self.tap_name} (full colour = {scale:.1f} px)"
+            title = f"Offsets of {label}: {tap_name} (full colour = {scale:.1f} px)"
             self.views[key].set_title(title)
             self._draw_arrows(key, dy, dx)
         self.views["legend"].set_title(
@@ -148,7 +155,7 @@ class PairViews(QWidget):
 
     def _draw_arrows(self, key: str, dy: np.ndarray, dx: np.ndarray) -> None:
         item = self.arrows[key]
-        if not self.arrows_shown:
+        if not self.options.arrows_check.isChecked():
             item.setData(x=[], y=[])
             return
         h, w = dy.shape
@@ -174,6 +181,17 @@ class PairViews(QWidget):
         self.overlays[0].show(taps_a, y, x)
         self.overlays[1].show(taps_b, y, x)
         self.inspector.show(y, x, taps_a, taps_b, term_a, term_b, result.frame[y, x])
+
+    def _on_hover(self, x: float, y: float) -> None:
+        if not self.pinned:
+            self.inspect(int(np.floor(y)), int(np.floor(x)))
+
+    def _on_click(self, x: float, y: float) -> None:
+        pixel = (int(np.floor(y)), int(np.floor(x)))
+        self.pinned = not self.pinned if self.inspector.pixel == pixel else True
+        self.inspect(*pixel)
+        pinned = "Inspector pinned (click the same pixel to follow the mouse)"
+        self.message.emit(pinned if self.pinned else "Inspector follows the mouse")
 
     def set_comparison_visible(self, visible: bool) -> None:
         for key in COMPARISON_KEYS:

@@ -64,6 +64,21 @@ class SlowMotionPanel(QWidget):
         self.stop_button.clicked.connect(self.stop)
         self.fps.valueChanged.connect(self._update_interval)
 
+    def restore(self, settings) -> None:
+        """The factor, playback rate and preview size of the last run (settings.AppSettings)."""
+        factor = settings.get("slowmo_factor")
+        self.factor.setCurrentText(factor_label(factor if factor in SUPPORTED_FACTORS else 4))
+        self.fps.setValue(settings.get("slowmo_fps"))
+        scale = settings.get("slowmo_scale")
+        names = [name for name, value in SCALES.items() if value == scale]
+        if names:
+            self.scale.setCurrentText(names[0])
+
+    def save(self, settings) -> None:
+        settings.set("slowmo_factor", self.factor_value)
+        settings.set("slowmo_fps", self.fps.value())
+        settings.set("slowmo_scale", self.scale_value)
+
     @property
     def factor_value(self) -> int:
         return parse_factor_label(self.factor.currentText())

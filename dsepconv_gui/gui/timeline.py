@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QRect, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
+from PySide6.QtGui import QColor, QImage, QKeySequence, QPainter, QPen, QPixmap, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
 
@@ -133,6 +133,21 @@ class Timeline(QWidget):
     def set_thumbnails(self, thumbnails: list[tuple[int, np.ndarray]]) -> None:
         self.strip.thumbnails = [(index, to_pixmap(image)) for index, image in thumbnails]
         self.strip.update()
+
+    def add_shortcuts(self, window: QWidget) -> None:
+        """The window's keys for the playhead: arrows step, Home and End jump, I and O set the
+        in and out points."""
+        for key, handler in (
+            (Qt.Key.Key_Left, lambda: self.step(-1)),
+            (Qt.Key.Key_Right, lambda: self.step(1)),
+            (Qt.Key.Key_Home, lambda: self.set_position(0)),
+            (Qt.Key.Key_End, lambda: self.set_position(self.frame_count - 1)),
+            (Qt.Key.Key_I, self.set_in_point),
+            (Qt.Key.Key_O, self.set_out_point),
+        ):
+            shortcut = QShortcut(QKeySequence(key), window)
+            shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+            shortcut.activated.connect(handler)
 
     def set_position(self, index: int) -> None:
         self.slider.setValue(int(np.clip(index, 0, max(self.frame_count - 1, 0))))

@@ -170,42 +170,31 @@ class DSepConvConfig:
         return cls.from_dict(values)
 
 
+_SMALL = DSepConvConfig(kernel_size=5, base_width=8, use_mask=True)
+_FLOW_SMALL = dataclasses.replace(_SMALL, flow_prior="dis")
+_FLOW_SMALL_BICUBIC = dataclasses.replace(_FLOW_SMALL, prior_sampling="bicubic")
+_FLOW_SMALL_SEARCHED = dataclasses.replace(
+    _FLOW_SMALL_BICUBIC, prior_motion="searched", flow_scale=1.5
+)
+
 PRESETS: dict[str, DSepConvConfig] = {
     # The paper's configuration: n = 5, masks, SepConv's channel widths (about 21.8 M parameters).
     "paper": DSepConvConfig(kernel_size=5, base_width=32, use_mask=True),
     # The paper's ablation without modulation masks (N×N).
     "paper-no-mask": DSepConvConfig(kernel_size=5, base_width=32, use_mask=False),
     # A quarter of the widths: trainable on a CPU.
-    "small": DSepConvConfig(kernel_size=5, base_width=8, use_mask=True),
+    "small": _SMALL,
     # The small network with its taps starting from DIS optical flow.
-    "flow-small": DSepConvConfig(kernel_size=5, base_width=8, use_mask=True, flow_prior="dis"),
+    "flow-small": _FLOW_SMALL,
     # The same, reading each frame bicubically at the prior's position to start with.
-    "flow-small-bicubic": DSepConvConfig(
-        kernel_size=5, base_width=8, use_mask=True, flow_prior="dis", prior_sampling="bicubic"
-    ),
+    "flow-small-bicubic": _FLOW_SMALL_BICUBIC,
     # The same, plus small fast objects DIS misses, found by a patch search (see flow/prior.py),
     # with DIS on frames upscaled 1.5 times.
-    "flow-small-searched": DSepConvConfig(
-        kernel_size=5,
-        base_width=8,
-        use_mask=True,
-        flow_prior="dis",
-        prior_sampling="bicubic",
-        prior_motion="searched",
-        flow_scale=1.5,
-    ),
+    "flow-small-searched": _FLOW_SMALL_SEARCHED,
     # The same, seeing the occlusion evidence (where each frame's pixels have no match) and
     # with a blend logit that moves weight between the frames.
-    "flow-small-evidence": DSepConvConfig(
-        kernel_size=5,
-        base_width=8,
-        use_mask=True,
-        flow_prior="dis",
-        prior_sampling="bicubic",
-        prior_motion="searched",
-        flow_scale=1.5,
-        occlusion_evidence=True,
-        occlusion_blend=True,
+    "flow-small-evidence": dataclasses.replace(
+        _FLOW_SMALL_SEARCHED, occlusion_evidence=True, occlusion_blend=True
     ),
     # For tests and trying the pipeline: about 0.1 M parameters.
     "tiny": DSepConvConfig(kernel_size=5, base_width=2, use_mask=True),

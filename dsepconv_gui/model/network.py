@@ -31,29 +31,31 @@ def conv3x3(in_channels: int, out_channels: int) -> nn.Conv2d:
     return nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1)
 
 
+def convs_with_relu(*channels: int) -> list[nn.Module]:
+    """3×3 convolutions from channels[0] to channels[1], then to channels[2], ..., each
+    followed by a ReLU (as the flat list nn.Sequential takes: parameter names stay 0, 2, 4)."""
+    layers: list[nn.Module] = []
+    for in_channels, out_channels in zip(channels, channels[1:], strict=False):
+        layers += [conv3x3(in_channels, out_channels), nn.ReLU(inplace=True)]
+    return layers
+
+
+def upsample_x2() -> nn.Upsample:
+    return nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)
+
+
 class ConvBlock(nn.Sequential):
     """Three 3×3 convolutions, each followed by a ReLU."""
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
-        super().__init__(
-            conv3x3(in_channels, out_channels),
-            nn.ReLU(inplace=True),
-            conv3x3(out_channels, out_channels),
-            nn.ReLU(inplace=True),
-            conv3x3(out_channels, out_channels),
-            nn.ReLU(inplace=True),
-        )
+        super().__init__(*convs_with_relu(in_channels, out_channels, out_channels, out_channels))
 
 
 class Upsample(nn.Sequential):
     """Bilinear ×2 upsampling, then a 3×3 convolution and a ReLU."""
 
     def __init__(self, channels: int) -> None:
-        super().__init__(
-            nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
-            conv3x3(channels, channels),
-            nn.ReLU(inplace=True),
-        )
+        super().__init__(upsample_x2(), *convs_with_relu(channels, channels))
 
 
 class EncoderDecoder(nn.Module):
@@ -98,13 +100,8 @@ class EstimatorHead(nn.Sequential):
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__(
-            conv3x3(in_channels, in_channels),
-            nn.ReLU(inplace=True),
-            conv3x3(in_channels, in_channels),
-            nn.ReLU(inplace=True),
-            conv3x3(in_channels, out_channels),
-            nn.ReLU(inplace=True),
-            nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+            *convs_with_relu(in_channels, in_channels, in_channels, out_channels),
+            upsample_x2(),
             conv3x3(out_channels, out_channels),
         )
 
@@ -117,13 +114,8 @@ class BlendHead(nn.Sequential):
 
     def __init__(self, in_channels: int) -> None:
         super().__init__(
-            conv3x3(in_channels, in_channels),
-            nn.ReLU(inplace=True),
-            conv3x3(in_channels, in_channels),
-            nn.ReLU(inplace=True),
-            conv3x3(in_channels, in_channels),
-            nn.ReLU(inplace=True),
-            nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+            *convs_with_relu(in_channels, in_channels, in_channels, in_channels),
+            upsample_x2(),
             conv3x3(in_channels, 1),
         )
 

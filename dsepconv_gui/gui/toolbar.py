@@ -1,0 +1,60 @@
+"""The main toolbar: open, export and cancel, the device, and the model."""
+
+from __future__ import annotations
+
+import torch
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QToolBar,
+    QWidget,
+)
+
+
+def device_choices() -> list[str]:
+    """What the device list offers: auto, the CPU and each CUDA device."""
+    return ["auto", "cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+
+
+class MainToolbar(QToolBar):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Main", parent)
+        self.setObjectName("Main")
+        self.open_action = QAction("Open clip…", self)
+        self.open_action.setShortcut(QKeySequence.StandardKey.Open)
+        self.export_action = QAction("Export…", self)
+        self.export_action.setShortcut(QKeySequence("Ctrl+E"))
+        self.export_action.setEnabled(False)
+        self.cancel_action = QAction("Cancel", self)
+        self.cancel_action.setEnabled(False)
+        for action in (self.open_action, self.export_action, self.cancel_action):
+            self.addAction(action)
+        self.addSeparator()
+        self.addWidget(QLabel(" Device "))
+        self.device_combo = QComboBox()
+        self.device_combo.addItems(device_choices())
+        self.addWidget(self.device_combo)
+        self.model_button = QPushButton("Model…")
+        self.default_model_button = QPushButton("Default model")
+        self.addWidget(self.model_button)
+        self.addWidget(self.default_model_button)
+
+    def set_device(self, device: str) -> None:
+        """Show a device (one in the list) without asking for a model reload."""
+        if self.device_combo.findText(device) >= 0:
+            self.device_combo.blockSignals(True)
+            self.device_combo.setCurrentText(device)
+            self.device_combo.blockSignals(False)
+
+    def add_menus(self, window: QMainWindow, docks: list[QDockWidget]) -> None:
+        """File (open, export, quit) and View (each dock shown or hidden) in the window's menus."""
+        quit_action = QAction("Quit", window)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(window.close)
+        file_menu = window.menuBar().addMenu("&File")
+        file_menu.addActions([self.open_action, self.export_action, quit_action])
+        window.menuBar().addMenu("&View").addActions([d.toggleViewAction() for d in docks])
