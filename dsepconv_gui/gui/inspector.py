@@ -31,7 +31,7 @@ class Tap:
     weight: float
 
 
-def taps_at(term: DeformableTerm, kernel_size: int, y: int, x: int) -> list[Tap]:
+def taps_at(term: DeformableTerm[np.ndarray], kernel_size: int, y: int, x: int) -> list[Tap]:
     """The n×n taps of output pixel (y, x) for one input frame's numpy term."""
     n, r = kernel_size, (kernel_size - 1) / 2
     taps = []
@@ -122,8 +122,8 @@ class InspectorPanel(QWidget):
         x: int,
         taps_a: list[Tap],
         taps_b: list[Tap],
-        term_a: DeformableTerm,
-        term_b: DeformableTerm,
+        term_a: DeformableTerm[np.ndarray],
+        term_b: DeformableTerm[np.ndarray],
         output_rgb: np.ndarray,
     ) -> None:
         self.pixel = (y, x)

@@ -18,7 +18,7 @@ from dsepconv_gui.model.deformable_separable_conv import mean_displacement, tap_
 from dsepconv_gui.model.network import DeformableTerm
 
 
-def term_mean_displacement(term: DeformableTerm) -> tuple[np.ndarray, np.ndarray]:
+def term_mean_displacement(term: DeformableTerm[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """The weight-averaged displacement (dy, dx), each (H, W), of a numpy term."""
     tensors = [
         None if a is None else torch.from_numpy(a)[None]
@@ -28,7 +28,7 @@ def term_mean_displacement(term: DeformableTerm) -> tuple[np.ndarray, np.ndarray
     return dy[0].numpy(), dx[0].numpy()
 
 
-def term_total_weight(term: DeformableTerm) -> np.ndarray:
+def term_total_weight(term: DeformableTerm[np.ndarray]) -> np.ndarray:
     """Σ_ij v_i·h_j·m_ij (H, W) of a numpy term: how much of the output its frame makes up.
     The two frames' weights decide the blend (1/2 each where both see the pixel)."""
     mask = None if term.mask is None else torch.from_numpy(term.mask)[None]

@@ -30,7 +30,7 @@ class InterpolationResult:
     """
 
     frame: np.ndarray
-    terms: tuple[DeformableTerm, DeformableTerm] | None
+    terms: tuple[DeformableTerm[np.ndarray], DeformableTerm[np.ndarray]] | None
     kernel_size: int
     device: str
     seconds: float
@@ -132,7 +132,7 @@ class Interpolator:
         )
 
 
-def term_to_numpy(term: DeformableTerm) -> DeformableTerm:
+def term_to_numpy(term: DeformableTerm[torch.Tensor]) -> DeformableTerm[np.ndarray]:
     """The first batch item of a term as float32 numpy, with the result as (H, W, 3)."""
     arrays = term.map(lambda t: t[0].float().cpu().numpy())
     return replace(arrays, result=np.ascontiguousarray(arrays.result.transpose(1, 2, 0)))

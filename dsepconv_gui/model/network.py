@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import Generic, TypeVar
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -120,8 +121,13 @@ class BlendHead(nn.Sequential):
         )
 
 
+# A term holds torch tensors inside the network and numpy arrays once handed to the app.
+ArrayT = TypeVar("ArrayT", torch.Tensor, np.ndarray)
+OtherArrayT = TypeVar("OtherArrayT", torch.Tensor, np.ndarray)
+
+
 @dataclass(frozen=True)
-class DeformableTerm:
+class DeformableTerm(Generic[ArrayT]):
     """What one input frame contributes to the output, and the parameters that made it.
 
     Shapes as tensors (B, ...) or, after `map` to numpy for one item, without the batch axis:
@@ -132,15 +138,15 @@ class DeformableTerm:
     The offsets include the prior: they say where the taps land.
     """
 
-    vertical: Any
-    horizontal: Any
-    offset_y: Any
-    offset_x: Any
-    mask: Any
-    result: Any
-    prior: Any = None
+    vertical: ArrayT
+    horizontal: ArrayT
+    offset_y: ArrayT
+    offset_x: ArrayT
+    mask: ArrayT | None
+    result: ArrayT
+    prior: ArrayT | None = None
 
-    def map(self, fn: Callable[[Any], Any]) -> DeformableTerm:
+    def map(self, fn: Callable[[ArrayT], OtherArrayT]) -> DeformableTerm[OtherArrayT]:
         """The same term with fn applied to every array (None stays None)."""
         return replace(
             self,
