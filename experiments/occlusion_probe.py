@@ -4,8 +4,8 @@ A textured square moves over a static textured background; halfway, the strip it
 (visible in frame 2 only) should be read from frame 2, the strip it is about to cover
 (visible in frame 1 only) from frame 1. For each model this prints, averaged over seeds,
 four directions and several motions, the total weight Σ v·h·m of the frame that shows each
-strip minus the other frame's, and the same for the mean mask. tests/test_shipped_model_
-occlusion.py pins one of these pairs for the shipped file.
+strip minus the other frame's, and the same for the mean mask. The pairs are those of
+tests/test_shipped_model_occlusion.py (uncovering_pair), which pins one for the shipped file.
 
     python experiments/occlusion_probe.py models/dsepconv.safetensors random:flow-small-evidence
 """
@@ -13,39 +13,18 @@ occlusion.py pins one of these pairs for the shipped file.
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
-import cv2
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dsepconv_gui.interpolation.intermediates import term_total_weight
 from dsepconv_gui.interpolation.interpolator import Interpolator
 from dsepconv_gui.model.device import resolve_device
 from dsepconv_gui.model.weights import resolve_model
-
-H, W, SIDE, LEFT = 96, 160, 32, 48
-
-
-def moving_square(seed: int, motion: int) -> tuple[np.ndarray, np.ndarray]:
-    """Frames 1 and 2: a textured square at x = LEFT, then LEFT + motion (moving right)."""
-    rng = np.random.default_rng(seed)
-    background = cv2.resize(
-        rng.integers(0, 140, (H // 4, W // 4, 3), dtype=np.uint8),
-        (W, H),
-        interpolation=cv2.INTER_CUBIC,
-    )
-    square = cv2.resize(
-        rng.integers(150, 256, (SIDE // 4, SIDE // 4, 3), dtype=np.uint8),
-        (SIDE, SIDE),
-        interpolation=cv2.INTER_NEAREST,
-    )
-    top = (H - SIDE) // 2
-    frames = []
-    for x in (LEFT, LEFT + motion):
-        frame = background.copy()
-        frame[top : top + SIDE, x : x + SIDE] = square
-        frames.append(frame)
-    return frames[0], frames[1]
-
+from tests.test_shipped_model_occlusion import LEFT, SIDE, H, uncovering_pair
 
 # Each direction as an image transform and its inverse (applied to the maps).
 DIRECTIONS = {
@@ -68,7 +47,7 @@ def probe(interpolator: Interpolator, seeds=(0, 1, 2), motions=(12, 16, 24)) -> 
     rows = slice(top + 4, top + SIDE - 4)
     for seed in seeds:
         for motion in motions:
-            frame1, frame2 = moving_square(seed, motion)
+            frame1, frame2 = uncovering_pair(seed, motion)
             for forward, back in DIRECTIONS.values():
                 a, b = (np.ascontiguousarray(forward(f)) for f in (frame1, frame2))
                 term1, term2 = interpolator.interpolate(a, b, with_terms=True).terms

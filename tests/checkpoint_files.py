@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import torch
@@ -28,6 +29,11 @@ def checkpoint_parts(
     }
     model = make_random_network(config, seed=seed)
     return header, {name: t.detach().contiguous() for name, t in model.state_dict().items()}
+
+
+def tensors_of(**changes: object) -> dict[str, torch.Tensor]:
+    """The tensors of a valid checkpoint of the tiny configuration with `changes`."""
+    return checkpoint_parts(dataclasses.replace(TINY, **changes))[1]
 
 
 def write_checkpoint_file(

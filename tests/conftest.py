@@ -1,7 +1,9 @@
-"""Shared fixtures: tiny random networks and the location of the shared benchmark data."""
+"""Shared fixtures: tiny configurations and random networks, and the location of the shared
+benchmark data."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,14 @@ from dsepconv_gui.model.config import DSepConvConfig
 from dsepconv_gui.model.network import DSepConvNet
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+# Tiny networks with the DIS flow prior: 3×3 taps; 5×5 read at bicubic prior positions; and
+# the same with the searched prior motion (six flow channels).
+TINY_FLOW = DSepConvConfig(kernel_size=3, base_width=2, flow_prior="dis")
+TINY_BICUBIC = DSepConvConfig(
+    kernel_size=5, base_width=2, flow_prior="dis", prior_sampling="bicubic"
+)
+TINY_SEARCHED = dataclasses.replace(TINY_BICUBIC, prior_motion="searched")
 
 
 def make_random_network(config: DSepConvConfig | None = None, seed: int = 0) -> DSepConvNet:

@@ -18,12 +18,14 @@ def png_chunk(kind: bytes, data: bytes, crc_ok: bool = True) -> bytes:
 def ihdr(
     width: int,
     height: int,
-    bit_depth: int = 8,
-    colour_type: int = 2,
+    bit_depth: int,
+    colour_type: int,
     interlace: int = 0,
+    *,
     compression: int = 0,
     filter_method: int = 0,
 ) -> bytes:
+    """An IHDR chunk's data; compression and filter method 0 are the only ones defined."""
     return struct.pack(
         ">IIBBBBB", width, height, bit_depth, colour_type, compression, filter_method, interlace
     )

@@ -1,14 +1,25 @@
 """What the fuzzers share: each case's outcome counted (a result, or a refusal with the
 project's own error; anything else fails the test) and held to a time limit that catches a
-hang or a memory bomb, not a speed goal."""
+hang or a memory bomb, not a speed goal; and the budget of examples each test draws."""
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+import pytest
+from hypothesis import HealthCheck, settings
+
 from dsepconv_gui.base.errors import DSepConvError
+
+# `make test` runs a short budget; `make fuzz` a long one (FUZZ_EXAMPLES=1000).
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
+# Every fuzz test: EXAMPLES cases, none held to Hypothesis's deadline (FuzzOutcomes times them).
+fuzz_settings = settings(
+    max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 class FuzzOutcomes:
@@ -40,3 +51,15 @@ class FuzzOutcomes:
             f"{self.tried} {cases} tried, {self.succeeded} {self.success}, "
             f"{self.refused} refused with a message"
         )
+
+
+def summary_printer(outcomes: FuzzOutcomes, cases: str = "cases") -> Callable:
+    """A module fixture that prints the outcomes' summary after the module's tests; assign it to
+    a name in the test module (`report_cases = summary_printer(OUTCOMES)`) to use it."""
+
+    @pytest.fixture(scope="module", autouse=True)
+    def report_cases():
+        yield
+        print(f"\nfuzz: {outcomes.summary(cases)}")
+
+    return report_cases

@@ -1,5 +1,5 @@
 """Test clips made with the project's own writer: a textured square moving at a known speed on
-a flat background, with a sine tone as audio; and helpers to find the square again."""
+a flat background, with a sine tone as audio; helpers to find the square again; noise frames."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dsepconv_gui.frames.images import write_image
 from dsepconv_gui.video.audio import GeneratedAudio
 from dsepconv_gui.video.writer import VideoWriter
 
@@ -141,3 +142,12 @@ def write_shapes_clip(path: Path, frames: int, height: int, width: int) -> Path:
         for frame in render_demo_frames(frames, height=height, width=width):
             writer.write(frame)
     return path
+
+
+def write_noise_pair(folder: Path, height: int, width: int, seed: int = 0) -> tuple[Path, Path]:
+    """Two frames of random pixels, folder/a.png then folder/b.png, drawn from one generator."""
+    rng = np.random.default_rng(seed)
+    paths = folder / "a.png", folder / "b.png"
+    for path in paths:
+        write_image(path, rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
+    return paths

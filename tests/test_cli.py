@@ -12,16 +12,14 @@ from dsepconv_gui.cli.main import main
 from dsepconv_gui.frames.images import read_image, write_image
 from dsepconv_gui.model.checkpoint import save_checkpoint
 
+from .command_lines import interpolate_args
 from .conftest import make_random_network, shared_benchmark
+from .media import write_noise_pair
 
 
 @pytest.fixture
 def pair(tmp_path):
-    rng = np.random.default_rng(0)
-    a_path, b_path = tmp_path / "a.png", tmp_path / "b.png"
-    write_image(a_path, rng.integers(0, 256, (33, 17, 3), dtype=np.uint8))
-    write_image(b_path, rng.integers(0, 256, (33, 17, 3), dtype=np.uint8))
-    return a_path, b_path
+    return write_noise_pair(tmp_path, 33, 17)
 
 
 @pytest.fixture
@@ -31,21 +29,7 @@ def model_file(tmp_path):
 
 def test_interpolate_writes_a_frame_of_the_input_size(pair, model_file, tmp_path, capsys):
     out = tmp_path / "mid.png"
-    assert (
-        main(
-            [
-                "interpolate",
-                *map(str, pair),
-                "-o",
-                str(out),
-                "--model",
-                str(model_file),
-                "--device",
-                "cpu",
-            ]
-        )
-        == 0
-    )
+    assert main(interpolate_args(pair, out, "--device", "cpu", model=model_file)) == 0
     assert read_image(out).shape == (33, 17, 3)
     assert "17×33" in capsys.readouterr().out
 
@@ -64,18 +48,8 @@ def test_tile_option(pair, model_file, tmp_path, capsys):
 
 def test_dump_intermediates(pair, model_file, tmp_path):
     dump = tmp_path / "dump"
-    code = main(
-        [
-            "interpolate",
-            *map(str, pair),
-            "-o",
-            str(tmp_path / "m.png"),
-            "--model",
-            str(model_file),
-            "--dump-intermediates",
-            str(dump),
-        ]
-    )
+    out = tmp_path / "m.png"
+    code = main(interpolate_args(pair, out, "--dump-intermediates", str(dump), model=model_file))
     assert code == 0
     manifest = json.loads((dump / "intermediates.json").read_text())
     for name in (
@@ -162,19 +136,8 @@ def test_demo_writes_frames_and_reports_psnr(tmp_path, capsys):
 def test_interpolate_a_real_middlebury_pair(tmp_path):
     folder = shared_benchmark("middlebury-other", "Beanbags")
     out = tmp_path / "beanbags.png"
-    code = main(
-        [
-            "interpolate",
-            str(folder / "frame10.png"),
-            str(folder / "frame11.png"),
-            "-o",
-            str(out),
-            "--model",
-            "random:tiny",
-            "--dump-intermediates",
-            str(tmp_path / "dump"),
-        ]
-    )
+    frames = folder / "frame10.png", folder / "frame11.png"
+    code = main(interpolate_args(frames, out, "--dump-intermediates", str(tmp_path / "dump")))
     assert code == 0
     assert read_image(out).shape == read_image(folder / "frame10.png").shape
     assert np.load(tmp_path / "dump" / "frame1_offset_y.npy").shape[1:] == read_image(out).shape[:2]

@@ -28,6 +28,23 @@ def random_parameters(b=2, c=3, h=5, w=6, n=3, offset_scale=2.0, dtype=torch.flo
     return frame, vertical, horizontal, offset_y, offset_x, mask
 
 
+needs_cuda = pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="no CUDA device on this machine"
+)
+
+
+def assert_cuda_matches_cpu(conv, seed, batch):
+    """Check that `conv` computes the same on CUDA as on the CPU from random float32 parameters
+    of a 16×20 frame (5×5 taps, offsets up to 5 px); return those parameters."""
+    params = random_parameters(
+        b=batch, c=3, h=16, w=20, n=5, offset_scale=5.0, dtype=torch.float32, seed=seed
+    )
+    cpu = conv(*params)
+    cuda = conv(*(t.cuda() for t in params))
+    torch.testing.assert_close(cuda.cpu(), cpu, rtol=1e-4, atol=1e-4)
+    return params
+
+
 def bilinear_read(image, y, x):
     """image (C, H, W) read at fractional (y, x), coordinates clamped to the image."""
     _, h, w = image.shape
@@ -154,14 +171,9 @@ def test_bad_shapes_raise_clear_errors():
         deformable_separable_conv(frame[0], v, h, dy, dx, mask)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+@needs_cuda
 def test_cuda_agrees_with_cpu():
-    params = random_parameters(
-        b=2, c=3, h=16, w=20, n=5, offset_scale=5.0, dtype=torch.float32, seed=8
-    )
-    cpu = deformable_separable_conv(*params)
-    cuda = deformable_separable_conv(*(t.cuda() for t in params))
-    torch.testing.assert_close(cuda.cpu(), cpu, rtol=1e-4, atol=1e-4)
+    params = assert_cuda_matches_cpu(deformable_separable_conv, seed=8, batch=2)
     grads = []
     for device in ("cpu", "cuda"):
         leaves = [t.to(device).requires_grad_(True) for t in params]
@@ -201,11 +213,6 @@ def test_streaming_region_reads_the_whole_frame():
         )
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+@needs_cuda
 def test_streaming_path_on_cuda_agrees_with_cpu():
-    params = random_parameters(
-        b=1, c=3, h=16, w=20, n=5, offset_scale=5.0, dtype=torch.float32, seed=13
-    )
-    cpu = deformable_separable_conv_streaming(*params)
-    cuda = deformable_separable_conv_streaming(*(t.cuda() for t in params))
-    torch.testing.assert_close(cuda.cpu(), cpu, rtol=1e-4, atol=1e-4)
+    assert_cuda_matches_cpu(deformable_separable_conv_streaming, seed=13, batch=1)

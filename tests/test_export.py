@@ -21,6 +21,7 @@ from dsepconv_gui.model.weights import random_model
 from dsepconv_gui.video.clips import open_clip
 from dsepconv_gui.video.writer import VideoWriter
 
+from .command_lines import export_args
 from .conftest import SHARED_DATA
 from .media import SPEED, START_X, decode, square_x, write_flat_clip_with_audio, write_square_clip
 
@@ -340,18 +341,7 @@ def test_not_enough_disk_space_is_refused_up_front(tmp_path, square_clip, monkey
 
 def test_cli_export_and_its_errors(tmp_path, square_clip, capsys):
     out = tmp_path / "cli.mp4"
-    args = [
-        "export",
-        str(square_clip),
-        "-o",
-        str(out),
-        "--factor",
-        "2",
-        "--model",
-        "random:tiny",
-        "--range",
-        "0:3",
-    ]
+    args = export_args(square_clip, out, "--factor", "2", "--range", "0:3")
     assert main(args) == 0
     assert len(decode(out)[0]) == 7
     assert "7 frames" in capsys.readouterr().out
@@ -359,23 +349,8 @@ def test_cli_export_and_its_errors(tmp_path, square_clip, capsys):
     assert "already exists" in capsys.readouterr().err
     with pytest.raises(SystemExit):  # argparse: --factor and --fps together
         main(args + ["--overwrite", "--fps", "30"])
-    assert (
-        main(
-            [
-                "export",
-                str(square_clip),
-                "-o",
-                str(tmp_path / "t.mp4"),
-                "--fps",
-                "30",
-                "--range",
-                "0.1s:0.3s",
-                "--model",
-                "random:tiny",
-            ]
-        )
-        == 0
-    )
+    by_rate = export_args(square_clip, tmp_path / "t.mp4", "--fps", "30", "--range", "0.1s:0.3s")
+    assert main(by_rate) == 0
     assert decode(tmp_path / "t.mp4")[2]["rate"] == 30
 
 

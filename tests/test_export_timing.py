@@ -14,6 +14,7 @@ from dsepconv_gui.export.clip_export import ExportSettings, export_clip
 from dsepconv_gui.export.plan import factor_plan
 from dsepconv_gui.video.clips import open_clip
 
+from .command_lines import export_args
 from .media import decode, write_flat_clip_with_audio, write_square_clip
 
 # Input frame times (ms) of a variable-rate clip: bursts and gaps, 1 ms clock.
@@ -225,22 +226,7 @@ def test_factor_export_of_a_constant_rate_clip_is_unchanged(tmp_path):
 )
 def test_bad_ranges_are_refused_with_a_clear_message(tmp_path, vfr_clip, capsys, text, message):
     out = tmp_path / "out.mp4"
-    assert (
-        main(
-            [
-                "export",
-                str(vfr_clip),
-                "-o",
-                str(out),
-                "--factor",
-                "2",
-                "--model",
-                "random:tiny",
-                f"--range={text}",
-            ]
-        )
-        == 2
-    )
+    assert main(export_args(vfr_clip, out, "--factor", "2", f"--range={text}")) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert not out.exists()
@@ -248,23 +234,7 @@ def test_bad_ranges_are_refused_with_a_clear_message(tmp_path, vfr_clip, capsys,
 
 def test_good_ranges_still_work(tmp_path, vfr_clip, capsys):
     out = tmp_path / "out.mp4"
-    assert (
-        main(
-            [
-                "export",
-                str(vfr_clip),
-                "-o",
-                str(out),
-                "--factor",
-                "2",
-                "--model",
-                "random:tiny",
-                "--range",
-                "0.3s:0.5s",
-            ]
-        )
-        == 0
-    )
+    assert main(export_args(vfr_clip, out, "--factor", "2", "--range", "0.3s:0.5s")) == 0
     assert len(decode(out)[0]) == (9 - 6) * 2 + 1  # frames at 0.3 .. 0.5 s are 6 .. 9
 
 
@@ -277,10 +247,7 @@ def test_the_command_line_prints_a_damaged_clips_notes(tmp_path, capsys):
     notes = open_clip(damaged).notes
     assert any("frames readable" in note for note in notes)
     out = tmp_path / "out.mp4"
-    assert (
-        main(["export", str(damaged), "-o", str(out), "--factor", "2", "--model", "random:tiny"])
-        == 0
-    )
+    assert main(export_args(damaged, out, "--factor", "2")) == 0
     err = capsys.readouterr().err
     assert f"note: {damaged}: {notes[0]}" in err
 

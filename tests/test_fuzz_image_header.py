@@ -10,7 +10,6 @@ long one (the coordinator runs 1,000 per format), and the counts are printed at 
 
 from __future__ import annotations
 
-import os
 import resource
 import tempfile
 import zlib
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from dsepconv_gui.base.errors import InputError
@@ -34,9 +33,7 @@ from .crafted_images import (
     png_chunk,
     tiff,
 )
-from .fuzz_outcomes import FuzzOutcomes
-
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))  # per format, as in test_fuzz_loaders
+from .fuzz_outcomes import FuzzOutcomes, fuzz_settings
 
 # 30 s per case: catches a hang or a decoded bomb (a header is checked first), not a speed goal
 OUTCOMES = FuzzOutcomes("decoded", time_limit=30.0, refusal=InputError)
@@ -160,13 +157,13 @@ def png_files(draw) -> bytes:
     return PNG_SIGNATURE + body + png_chunk(b"IEND", b"", crc_ok[-1])
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@fuzz_settings  # EXAMPLES per format
 @given(data=png_files())
 def test_png_headers_decode_or_are_refused(data):
     read_crafted("crafted.png", data)
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@fuzz_settings
 @given(
     width=size16,
     height=size16,
@@ -202,7 +199,7 @@ def bmp_files(draw) -> bytes:
     return bmp(width, height, bits, compression, pixels, palette)
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@fuzz_settings
 @given(data=bmp_files())
 def test_bmp_headers_decode_or_are_refused(data):
     read_crafted("crafted.bmp", data)
@@ -240,7 +237,7 @@ def tiff_files(draw) -> bytes:
     )
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@fuzz_settings
 @given(data=tiff_files())
 def test_tiff_headers_decode_or_are_refused(data):
     read_crafted("crafted.tif", data)

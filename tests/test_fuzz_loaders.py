@@ -8,23 +8,20 @@ there) and prints how many cases were tried.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
-import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from dsepconv_gui.video.clips import open_clip
 
-from .fuzz_outcomes import FuzzOutcomes
+from .fuzz_outcomes import FuzzOutcomes, fuzz_settings, summary_printer
 from .media import write_square_clip
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 OUTCOMES = FuzzOutcomes("opened", time_limit=10.0)
 
 
@@ -77,13 +74,10 @@ def open_and_read(path: Path) -> None:
         clip.close()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def report_cases():
-    yield
-    print(f"\nfuzz: {OUTCOMES.summary()}")
+report_cases = summary_printer(OUTCOMES)
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@fuzz_settings
 @given(
     suffix=st.sampled_from([".mp4", ".mkv"]), mutations=st.lists(mutation, min_size=1, max_size=4)
 )
@@ -94,7 +88,7 @@ def test_mutated_videos_open_or_are_refused(suffix, mutations):
         open_and_read(path)
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@fuzz_settings
 @given(
     suffix=st.sampled_from([".png", ".jpg"]), mutations=st.lists(mutation, min_size=1, max_size=4)
 )

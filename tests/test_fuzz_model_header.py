@@ -11,12 +11,10 @@ there) and prints how many cases were tried.
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from pathlib import Path
 
-import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from dsepconv_gui.model.checkpoint import load_checkpoint
@@ -27,22 +25,18 @@ from dsepconv_gui.model.config import (
     PRESETS,
     PRIOR_MOTIONS,
     PRIOR_SAMPLINGS,
-    DSepConvConfig,
 )
 
-from .checkpoint_files import TINY, checkpoint_parts, write_checkpoint_file
-from .fuzz_outcomes import FuzzOutcomes
+from .checkpoint_files import TINY, checkpoint_parts, tensors_of, write_checkpoint_file
+from .fuzz_outcomes import FuzzOutcomes, fuzz_settings, summary_printer
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 OUTCOMES = FuzzOutcomes("loaded", time_limit=30.0)
 
 HEADER, TENSORS = checkpoint_parts()
 WEIGHTS = {
     "fitting": TENSORS,
-    "of kernel_size 5": checkpoint_parts(DSepConvConfig(kernel_size=5, base_width=2))[1],
-    "without masks": checkpoint_parts(DSepConvConfig(kernel_size=3, base_width=2, use_mask=False))[
-        1
-    ],
+    "of kernel_size 5": tensors_of(kernel_size=5),
+    "without masks": tensors_of(use_mask=False),
     "one missing": dict(list(TENSORS.items())[1:]),
     "one of integers": {
         **TENSORS,
@@ -134,13 +128,10 @@ def load(path: Path) -> None:
         load_checkpoint(path)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def report_cases():
-    yield
-    print(f"\nfuzz: {OUTCOMES.summary('model headers')}")
+report_cases = summary_printer(OUTCOMES, "model headers")
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@fuzz_settings
 @given(
     config=config_texts,
     metadata=metadata_texts | st.none(),

@@ -10,17 +10,17 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 import torch
 
 from dsepconv_gui.base.errors import CheckpointError
 from dsepconv_gui.cli.main import main
-from dsepconv_gui.frames.images import write_image
 from dsepconv_gui.model.checkpoint import load_checkpoint
 from dsepconv_gui.model.config import MAX_BASE_WIDTH, MAX_KERNEL_SIZE, DSepConvConfig
 
-from .checkpoint_files import TINY, checkpoint_parts, write_checkpoint_file
+from .checkpoint_files import TINY, checkpoint_parts, tensors_of, write_checkpoint_file
+from .command_lines import interpolate_args
+from .media import write_noise_pair
 
 # A refusal reads the header and the tensors' shapes only: well under this.
 FAST = (
@@ -42,6 +42,11 @@ def config_json(**changes) -> str:
     return "{" + ", ".join(f'"{k}": {v}' for k, v in values.items()) + "}"
 
 
+def field_case(name: str, words: str, **fields: str) -> tuple[str, dict[str, str], str]:
+    """A header case: the tiny configuration with `fields` set to raw JSON text."""
+    return name, {"config": config_json(**fields)}, words
+
+
 def drop(name: str) -> dict[str, torch.Tensor]:
     return {k: v for k, v in TENSORS.items() if k != name}
 
@@ -52,14 +57,10 @@ FIRST = sorted(TENSORS)[0]
 HEADER_CASES = [
     ("config-nested-100000", {"config": DEEP}, "characters long"),
     ("config-nested-2000", {"config": DEEP_BUT_SHORT}, "nests 2,000 levels deep"),
-    (
-        "config-field-nested-1500",
-        {"config": config_json(base_width="[" * 1500 + "]" * 1500)},
-        "levels deep",
-    ),
+    field_case("config-field-nested-1500", "levels deep", base_width="[" * 1500 + "]" * 1500),
     ("metadata-nested-100000", {"metadata": DEEP}, "nests 100,000 levels deep"),
     ("metadata-field-nested-100000", {"metadata": '{"scores": ' + DEEP + "}"}, "levels deep"),
-    ("config-4301-digit-int", {"config": config_json(base_width=BIG_INT)}, "characters long"),
+    field_case("config-4301-digit-int", "characters long", base_width=BIG_INT),
     (
         "metadata-4301-digit-int",
         {"metadata": '{"parameters": ' + BIG_INT + "}"},
@@ -84,64 +85,43 @@ HEADER_CASES = [
     ("config-a-list", {"config": "[3, 2]"}, "must be a mapping"),
     ("config-null", {"config": "null"}, "must be a mapping"),
     ("config-a-string", {"config": '"tiny"'}, "must be a mapping"),
-    (
-        "base-width-100000",
-        {"config": config_json(base_width="100000")},
-        "base_width must be between 1 and 128",
+    field_case("base-width-100000", "base_width must be between 1 and 128", base_width="100000"),
+    field_case(
+        "kernel-size-100001", "kernel_size must be odd and between 1 and 25", kernel_size="100001"
     ),
-    (
-        "kernel-size-100001",
-        {"config": config_json(kernel_size="100001")},
-        "kernel_size must be odd and between 1 and 25",
-    ),
-    (
-        "base-width-just-too-big",
-        {"config": config_json(base_width=str(MAX_BASE_WIDTH + 1))},
-        "base_width",
-    ),
-    (
-        "kernel-size-just-too-big",
-        {"config": config_json(kernel_size=str(MAX_KERNEL_SIZE + 2))},
-        "kernel_size",
-    ),
-    (
-        "kernel-size-3000-digits",
-        {"config": config_json(kernel_size="9" * 3000)},
-        "kernel_size must be odd",
-    ),
-    ("kernel-size-zero", {"config": config_json(kernel_size="0")}, "kernel_size"),
-    ("kernel-size-negative", {"config": config_json(kernel_size="-3")}, "kernel_size"),
-    ("kernel-size-even", {"config": config_json(kernel_size="4")}, "kernel_size"),
-    ("base-width-zero", {"config": config_json(base_width="0")}, "base_width"),
-    ("base-width-negative", {"config": config_json(base_width="-2")}, "base_width"),
-    ("kernel-size-a-string", {"config": config_json(kernel_size='"3"')}, "must be int"),
-    ("kernel-size-a-bool", {"config": config_json(kernel_size="true")}, "must be int"),
-    ("kernel-size-a-float", {"config": config_json(kernel_size="3.0")}, "must be int"),
-    ("kernel-size-a-list", {"config": config_json(kernel_size="[3]")}, "must be int"),
-    ("kernel-size-null", {"config": config_json(kernel_size="null")}, "must be int"),
-    ("base-width-an-object", {"config": config_json(base_width='{"a": 1}')}, "must be int"),
-    ("use-mask-an-int", {"config": config_json(use_mask="1")}, "must be bool"),
-    ("flow-prior-a-number", {"config": config_json(flow_prior="3")}, "must be str"),
-    (
-        "flow-prior-unknown",
-        {"config": config_json(flow_prior='"raft"')},
-        "flow_prior must be one of",
-    ),
-    ("flow-scale-nan", {"config": config_json(flow_scale="NaN")}, "flow_scale"),
-    ("flow-scale-infinity", {"config": config_json(flow_scale="Infinity")}, "flow_scale"),
-    ("flow-scale-minus-infinity", {"config": config_json(flow_scale="-Infinity")}, "flow_scale"),
-    ("flow-scale-overflows-to-inf", {"config": config_json(flow_scale="1e400")}, "flow_scale"),
-    ("flow-scale-a-bool", {"config": config_json(flow_scale="true")}, "must be float"),
-    ("unknown-field", {"config": config_json(evil="1")}, "unknown config field"),
-    ("unknown-long-field", {"config": config_json(**{"e" * 3000: "1"})}, "unknown config field"),
+    field_case("base-width-just-too-big", "base_width", base_width=str(MAX_BASE_WIDTH + 1)),
+    field_case("kernel-size-just-too-big", "kernel_size", kernel_size=str(MAX_KERNEL_SIZE + 2)),
+    field_case("kernel-size-3000-digits", "kernel_size must be odd", kernel_size="9" * 3000),
+    field_case("kernel-size-zero", "kernel_size", kernel_size="0"),
+    field_case("kernel-size-negative", "kernel_size", kernel_size="-3"),
+    field_case("kernel-size-even", "kernel_size", kernel_size="4"),
+    field_case("base-width-zero", "base_width", base_width="0"),
+    field_case("base-width-negative", "base_width", base_width="-2"),
+    field_case("kernel-size-a-string", "must be int", kernel_size='"3"'),
+    field_case("kernel-size-a-bool", "must be int", kernel_size="true"),
+    field_case("kernel-size-a-float", "must be int", kernel_size="3.0"),
+    field_case("kernel-size-a-list", "must be int", kernel_size="[3]"),
+    field_case("kernel-size-null", "must be int", kernel_size="null"),
+    field_case("base-width-an-object", "must be int", base_width='{"a": 1}'),
+    field_case("use-mask-an-int", "must be bool", use_mask="1"),
+    field_case("flow-prior-a-number", "must be str", flow_prior="3"),
+    field_case("flow-prior-unknown", "flow_prior must be one of", flow_prior='"raft"'),
+    field_case("flow-scale-nan", "flow_scale", flow_scale="NaN"),
+    field_case("flow-scale-infinity", "flow_scale", flow_scale="Infinity"),
+    field_case("flow-scale-minus-infinity", "flow_scale", flow_scale="-Infinity"),
+    field_case("flow-scale-overflows-to-inf", "flow_scale", flow_scale="1e400"),
+    field_case("flow-scale-a-bool", "must be float", flow_scale="true"),
+    field_case("unknown-field", "unknown config field", evil="1"),
+    field_case("unknown-long-field", "unknown config field", **{"e" * 3000: "1"}),
     # Missing fields take their defaults (kernel_size 5, base_width 32): then the weights do
     # not fit.
     ("fields-missing", {"config": "{}"}, "weights do not match"),
     # Valid and as large as allowed (about 0.4 G parameters): refused from the shapes, never built.
-    (
+    field_case(
         "largest-config-tiny-weights",
-        {"config": config_json(kernel_size=str(MAX_KERNEL_SIZE), base_width=str(MAX_BASE_WIDTH))},
         "wrong shape",
+        kernel_size=str(MAX_KERNEL_SIZE),
+        base_width=str(MAX_BASE_WIDTH),
     ),
 ]
 
@@ -169,26 +149,10 @@ TENSOR_CASES = [
         {k: v.to(torch.uint8) for k, v in TENSORS.items()},
         "not of floating-point numbers",
     ),
-    (
-        "weights-of-kernel-size-5",
-        checkpoint_parts(DSepConvConfig(kernel_size=5, base_width=2))[1],
-        "wrong shape",
-    ),
-    (
-        "weights-of-base-width-4",
-        checkpoint_parts(DSepConvConfig(kernel_size=3, base_width=4))[1],
-        "wrong shape",
-    ),
-    (
-        "weights-without-masks",
-        checkpoint_parts(DSepConvConfig(kernel_size=3, base_width=2, use_mask=False))[1],
-        "missing",
-    ),
-    (
-        "weights-with-a-flow-prior",
-        checkpoint_parts(DSepConvConfig(kernel_size=3, base_width=2, flow_prior="dis"))[1],
-        "wrong shape",
-    ),
+    ("weights-of-kernel-size-5", tensors_of(kernel_size=5), "wrong shape"),
+    ("weights-of-base-width-4", tensors_of(base_width=4), "wrong shape"),
+    ("weights-without-masks", tensors_of(use_mask=False), "missing"),
+    ("weights-with-a-flow-prior", tensors_of(flow_prior="dis"), "wrong shape"),
 ]
 
 CASES = [
@@ -200,30 +164,14 @@ CASES += [pytest.param(HEADER, tensors, words, id=name) for name, tensors, words
 
 @pytest.fixture
 def frames(tmp_path):
-    rng = np.random.default_rng(0)
-    paths = tmp_path / "a.png", tmp_path / "b.png"
-    for path in paths:
-        write_image(path, rng.integers(0, 256, (20, 24, 3), dtype=np.uint8))
-    return paths
+    return write_noise_pair(tmp_path, 20, 24)
 
 
 def entrances(model, frames, out):
     """The ways a user hands a model file to the command line: (arguments, environment)."""
     return {
         "info --model": (["info", "--model", str(model)], {}),
-        "interpolate --model": (
-            [
-                "interpolate",
-                *map(str, frames),
-                "-o",
-                str(out),
-                "--model",
-                str(model),
-                "--device",
-                "cpu",
-            ],
-            {},
-        ),
+        "interpolate --model": (interpolate_args(frames, out, "--device", "cpu", model=model), {}),
         "DSEPCONV_MODEL info": (["info"], {"DSEPCONV_MODEL": str(model)}),
     }
 

@@ -24,6 +24,7 @@ from dsepconv_gui.frames import images
 from dsepconv_gui.frames.images import read_image, write_image
 from dsepconv_gui.video.clips import ClipError, open_clip
 
+from .command_lines import export_args, interpolate_args
 from .crafted_images import png, zero_rows_png
 
 LIMIT = "above the limit of 33.2 megapixels (7680×4320)"
@@ -123,25 +124,8 @@ def test_unusable_paths_are_named_for_what_they_are(command, kind, tmp_path, mon
     good = write_image(tmp_path / "good.png", np.zeros((8, 8, 3), np.uint8))
     path, words = make_path(kind, tmp_path, monkeypatch)
     args = {
-        "interpolate": [
-            "interpolate",
-            str(path),
-            str(good),
-            "-o",
-            str(tmp_path / "out.png"),
-            "--model",
-            "random:tiny",
-        ],
-        "export": [
-            "export",
-            str(path),
-            "-o",
-            str(tmp_path / "out.mp4"),
-            "--factor",
-            "2",
-            "--model",
-            "random:tiny",
-        ],
+        "interpolate": interpolate_args((path, good), tmp_path / "out.png"),
+        "export": export_args(path, tmp_path / "out.mp4", "--factor", "2"),
         "info": ["info", "--model", str(path)],
     }[command]
     code, lines = run_cli(args, capsys)

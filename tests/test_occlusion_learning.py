@@ -15,6 +15,8 @@ from dsepconv_gui.model.occlusion_evidence import occlusion_evidence
 from dsepconv_gui.training.losses import census_loss, charbonnier, reverse_flows
 from dsepconv_gui.training.trainer import load_initial_weights
 
+from .conftest import TINY_SEARCHED
+
 SIZE, SIDE, MOTION, LEFT = 64, 16, 12, 14  # a square moving MOTION pixels right over a texture
 
 
@@ -87,13 +89,7 @@ def test_evidence_needs_a_flow_prior_and_the_blend_masks():
 
 
 def test_a_model_with_evidence_starts_as_the_model_file_without(tmp_path):
-    base = DSepConvConfig(
-        kernel_size=5,
-        base_width=2,
-        flow_prior="dis",
-        prior_sampling="bicubic",
-        prior_motion="searched",
-    )
+    base = TINY_SEARCHED
     torch.manual_seed(0)
     source = DSepConvNet(base)
     for head in source.heads():  # trained-looking heads, so the comparison means something

@@ -21,7 +21,8 @@ from dsepconv_gui.export.clip_export import ExportSettings, export_clip, size_te
 from dsepconv_gui.frames.images import read_image, write_image
 from dsepconv_gui.video.clips import open_clip
 
-from .media import decode, write_square_clip
+from .command_lines import export_args, interpolate_args
+from .media import decode, write_noise_pair, write_square_clip
 
 
 def average(a, b):
@@ -129,19 +130,7 @@ def test_cli_refuses_to_export_over_its_input_in_one_line(tmp_path, clip_path, c
     source = tmp_path / "same.mp4"
     source.write_bytes(clip_path.read_bytes())
     monkeypatch.chdir(tmp_path)
-    code = main(
-        [
-            "export",
-            "same.mp4",
-            "-o",
-            "./same.mp4",
-            "--overwrite",
-            "--factor",
-            "2",
-            "--model",
-            "random:tiny",
-        ]
-    )
+    code = main(export_args("same.mp4", "./same.mp4", "--overwrite", "--factor", "2"))
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "same.mp4: is the input" in err
@@ -166,22 +155,18 @@ def test_png_output_that_is_the_input_image_folder_is_refused(tmp_path):
 
 @pytest.fixture
 def pair(tmp_path):
-    rng = np.random.default_rng(1)
-    a, b = tmp_path / "a.png", tmp_path / "b.png"
-    write_image(a, rng.integers(0, 256, (24, 20, 3), dtype=np.uint8))
-    write_image(b, rng.integers(0, 256, (24, 20, 3), dtype=np.uint8))
-    return a, b
+    return write_noise_pair(tmp_path, 24, 20, seed=1)
 
 
-def interpolate(*args: str) -> int:
-    return main(["interpolate", *args, "--model", "random:tiny"])
+def interpolate(frames: tuple[Path, Path], out: Path, *extra: str) -> int:
+    return main(interpolate_args(frames, out, *extra))
 
 
 def test_interpolate_never_writes_over_an_input(pair, tmp_path, capsys):
     a, b = pair
     before = b.read_bytes()
     for output in (b, tmp_path / "." / "b.png"):
-        assert interpolate(str(a), str(b), "-o", str(output), "--overwrite") == 2
+        assert interpolate((a, b), output, "--overwrite") == 2
         assert "is the input" in capsys.readouterr().err
     assert b.read_bytes() == before
 
@@ -192,10 +177,10 @@ def test_interpolate_needs_overwrite_for_an_existing_output_and_writes_atomicall
     a, b = pair
     out = tmp_path / "mid.png"
     out.write_bytes(b"an earlier result")
-    assert interpolate(str(a), str(b), "-o", str(out)) == 2
+    assert interpolate((a, b), out) == 2
     assert "already exists (use --overwrite" in capsys.readouterr().err
     assert out.read_bytes() == b"an earlier result"
-    assert interpolate(str(a), str(b), "-o", str(out), "-y") == 0
+    assert interpolate((a, b), out, "-y") == 0
     assert read_image(out).shape == (24, 20, 3)
     assert oct(out.stat().st_mode & 0o777) != oct(0o600)  # not the temporary's private mode
     assert hidden(tmp_path) == []
@@ -208,7 +193,7 @@ def test_interpolate_writes_the_format_of_the_destinations_name(pair, tmp_path, 
     # the frame is written to a temporary first: its format is still the destination's
     # (PNG without a suffix)
     a, b = pair
-    assert interpolate(str(a), str(b), "-o", str(tmp_path / name)) == 0
+    assert interpolate((a, b), tmp_path / name) == 0
     assert (tmp_path / name).read_bytes().startswith(signature)
     assert hidden(tmp_path) == []
 
@@ -220,21 +205,11 @@ def test_dump_intermediates_keeps_unrelated_files_and_never_replaces_an_input(
     dump = tmp_path / "dump"
     dump.mkdir()
     (dump / "notes.txt").write_text("mine")
-    assert (
-        interpolate(
-            str(a), str(b), "-o", str(tmp_path / "m.png"), "--dump-intermediates", str(dump)
-        )
-        == 2
-    )
+    assert interpolate((a, b), tmp_path / "m.png", "--dump-intermediates", str(dump)) == 2
     assert "dump: already exists and is not empty (use --overwrite" in capsys.readouterr().err
     assert sorted(p.name for p in dump.iterdir()) == ["notes.txt"]
 
-    assert (
-        interpolate(
-            str(a), str(b), "-o", str(tmp_path / "m.png"), "--dump-intermediates", str(dump), "-y"
-        )
-        == 0
-    )
+    assert interpolate((a, b), tmp_path / "m.png", "--dump-intermediates", str(dump), "-y") == 0
     assert (dump / "notes.txt").read_text() == "mine"
     assert (dump / "intermediates.json").exists() and (dump / "frame1_result.png").exists()
     assert hidden(tmp_path) == [] and hidden(dump) == []
@@ -245,9 +220,7 @@ def test_dump_intermediates_keeps_unrelated_files_and_never_replaces_an_input(
     frame = own / "output.png"
     frame.write_bytes(a.read_bytes())
     before = snapshot(own)
-    code = interpolate(
-        str(frame), str(b), "-o", str(tmp_path / "n.png"), "--dump-intermediates", str(own), "-y"
-    )
+    code = interpolate((frame, b), tmp_path / "n.png", "--dump-intermediates", str(own), "-y")
     assert code == 2 and "is the input" in capsys.readouterr().err
     assert snapshot(own) == before and not (tmp_path / "n.png").exists()
     assert hidden(tmp_path) == [] and hidden(own) == []
@@ -278,20 +251,9 @@ sys.exit(cli.main(sys.argv[1:]))
 
 
 def start_slow_export(clip: Path, out: Path) -> subprocess.Popen:
+    options = ("--factor", "2", "--overwrite", "--no-audio")
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            SLOW_CLI,
-            "export",
-            str(clip),
-            "-o",
-            str(out),
-            "--factor",
-            "2",
-            "--overwrite",
-            "--no-audio",
-        ],
+        [sys.executable, "-c", SLOW_CLI, *export_args(clip, out, *options, model=None)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -364,9 +326,7 @@ def test_names_up_to_the_limit_work_and_longer_ones_are_refused_in_one_line(
     assert len(list(folder.glob("frame_*.png"))) == 5 and hidden(tmp_path) == []
 
     too_long = tmp_path / ("n" * 252 + ".mp4")
-    code = main(
-        ["export", str(clip_path), "-o", str(too_long), "--factor", "2", "--model", "random:tiny"]
-    )
+    code = main(export_args(clip_path, too_long, "--factor", "2"))
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "too long" in err and "Traceback" not in err
@@ -378,7 +338,7 @@ def test_interpolate_to_a_255_byte_name(pair, tmp_path):
     a, b = pair
     out = tmp_path / ("é" * 125 + "x.png")  # 255 bytes in UTF-8
     assert len(os.fsencode(out.name)) == 255
-    assert interpolate(str(a), str(b), "-o", str(out)) == 0
+    assert interpolate((a, b), out) == 0
     assert read_image(out).shape == (24, 20, 3) and hidden(tmp_path) == []
 
 

@@ -13,7 +13,7 @@ from dsepconv_gui.flow.search import SEARCH_RADIUS, consistent_repairs, repaired
 from dsepconv_gui.model.config import DSepConvConfig, preset
 from dsepconv_gui.model.network import DSepConvNet, prior_displacements, prior_frame
 
-from .conftest import make_random_network
+from .conftest import TINY_BICUBIC, TINY_SEARCHED, make_random_network
 
 
 def ball_triplet(step=(-6, 7), size=(96, 128), ball=(40, 50)):
@@ -165,14 +165,7 @@ def test_config_and_network_take_six_flow_channels_with_the_searched_prior():
     # Files written before prior_motion existed read as "linear".
     assert DSepConvConfig.from_dict({"flow_prior": "dis"}).prior_motion == "linear"
 
-    tiny = DSepConvConfig(
-        kernel_size=5,
-        base_width=2,
-        flow_prior="dis",
-        prior_sampling="bicubic",
-        prior_motion="searched",
-    )
-    model = make_random_network(tiny)
+    model = make_random_network(TINY_SEARCHED)
     frames = torch.rand(2, 1, 3, 32, 32)
     flows = torch.randn(1, 6, 32, 32)
     with pytest.raises(InputError, match=r"\(1, 6, 32, 32\)"):
@@ -181,9 +174,7 @@ def test_config_and_network_take_six_flow_channels_with_the_searched_prior():
     torch.testing.assert_close(prior1, flows[:, 4:6])
     torch.testing.assert_close(prior2, -flows[:, 4:6])
     # The same weights work under both motions: the features see only the two flows.
-    linear = DSepConvNet(
-        DSepConvConfig(kernel_size=5, base_width=2, flow_prior="dis", prior_sampling="bicubic")
-    )
+    linear = DSepConvNet(TINY_BICUBIC)
     linear.load_state_dict(model.state_dict())
 
 

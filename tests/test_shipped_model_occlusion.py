@@ -16,9 +16,11 @@ SHIPPED = MODELS_DIR / DEFAULT_MODEL_NAME  # the file itself, whatever $DSEPCONV
 H, W, SIDE, MOTION, LEFT = 96, 160, 32, 16, 48
 
 
-def uncovering_pair() -> tuple[np.ndarray, np.ndarray]:
-    """A textured square moving MOTION pixels right over a static textured background."""
-    rng = np.random.default_rng(0)
+def uncovering_pair(seed: int = 0, motion: int = MOTION) -> tuple[np.ndarray, np.ndarray]:
+    """Frames 1 and 2: a textured square at x = LEFT, then LEFT + motion (moving right), over a
+    static textured background; both textures drawn from `seed`. experiments/occlusion_probe.py
+    measures models on these pairs for other seeds, motions and directions."""
+    rng = np.random.default_rng(seed)
     background = cv2.resize(
         rng.integers(0, 140, (H // 4, W // 4, 3), dtype=np.uint8),
         (W, H),
@@ -31,7 +33,7 @@ def uncovering_pair() -> tuple[np.ndarray, np.ndarray]:
     )
     top = (H - SIDE) // 2
     frames = []
-    for x in (LEFT, LEFT + MOTION):
+    for x in (LEFT, LEFT + motion):
         frame = background.copy()
         frame[top : top + SIDE, x : x + SIDE] = square
         frames.append(frame)

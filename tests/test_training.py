@@ -1,6 +1,8 @@
 """Training: the loss terms, batch sampling with flips, a 2-iteration smoke run with
 checkpoints, resume and interruption. Synthetic frames only; no real training here."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -11,16 +13,13 @@ from dsepconv_gui.frames.demo import render_demo_frames
 from dsepconv_gui.frames.images import write_image
 from dsepconv_gui.frames.scene_cuts import thumbnail_difference
 from dsepconv_gui.model.checkpoint import load_checkpoint
-from dsepconv_gui.model.config import DSepConvConfig
 from dsepconv_gui.training import trainer as trainer_module
 from dsepconv_gui.training.losses import LossWeights, charbonnier, gradient_loss, interpolation_loss
 from dsepconv_gui.training.sources import discover_sources
 from dsepconv_gui.training.trainer import TrainOptions, sample_batch, train
 from dsepconv_gui.training.triplet_bank import BankSettings, TripletBank, build_bank
 
-from .conftest import make_random_network
-
-TINY_FLOW = DSepConvConfig(kernel_size=3, base_width=2, flow_prior="dis")
+from .conftest import TINY_BICUBIC, TINY_FLOW, TINY_SEARCHED, make_random_network
 
 
 def test_charbonnier_and_gradient_loss_values():
@@ -69,6 +68,21 @@ def translating_bank(count=6, size=48, step=(1, 2)):
     flows = np.zeros((count, 4, size, size), np.float16)
     flows[:, 0], flows[:, 1], flows[:, 2], flows[:, 3] = 2 * dy, 2 * dx, -2 * dy, -2 * dx
     return TripletBank(frames=frames, flows=flows, source=np.zeros(count, np.int32), manifest={})
+
+
+def held_out_bank(count=10):
+    """A translating bank whose triplets each come from a source of their own: the 10th source
+    (every 10th) is held out for validation."""
+    bank = translating_bank(count=count)
+    bank.source[:] = np.arange(count)
+    return bank
+
+
+def tiny_options(run_dir, config=TINY_FLOW, **settings) -> TrainOptions:
+    """Options of a tiny run: one iteration of one 32-pixel crop unless `settings` say more."""
+    return TrainOptions(
+        run_dir, config, **{"iterations": 1, "batch_size": 1, "crop": 32, **settings}
+    )
 
 
 def test_sampled_batches_keep_frames_and_flows_consistent_under_flips():
@@ -137,16 +151,10 @@ def test_a_bank_built_by_several_processes_is_the_one_built_by_one(frame_folder,
 
 
 def test_the_time_limit_ends_the_run_and_its_schedule(tmp_path, monkeypatch):
-    options = TrainOptions(
-        run_dir=tmp_path / "run",
-        config=TINY_FLOW,
-        iterations=1000,
-        learning_rate=1e-3,
-        batch_size=2,
-        crop=32,
-        validate_every=500,
-        final_learning_rate=1e-5,
-        time_limit=100.0,
+    # A cosine from 1e-3 to 1e-5 over 1,000 iterations or 100 s, whichever ends first.
+    schedule = {"learning_rate": 1e-3, "final_learning_rate": 1e-5, "time_limit": 100.0}
+    options = tiny_options(
+        tmp_path / "run", iterations=1000, batch_size=2, validate_every=500, **schedule
     )
     assert trainer_module.learning_rate_at(options, 0, 0.0) == pytest.approx(1e-3)
     # Half the time gone at 1 % of the iterations: half-way through the cosine.
@@ -154,8 +162,7 @@ def test_the_time_limit_ends_the_run_and_its_schedule(tmp_path, monkeypatch):
     assert trainer_module.learning_rate_at(options, 10, 150.0) == pytest.approx(1e-5)
     clock = iter(float(t) for t in range(0, 10000, 40))  # each look at the clock: 40 s later
     monkeypatch.setattr(trainer_module.time, "monotonic", lambda: next(clock))
-    bank = translating_bank(count=10)
-    bank.source[:] = np.arange(10)  # source 9 is held out
+    bank = held_out_bank()  # source 9 is held out
     messages = []
     train(options, bank, log=messages.append)
     state = torch.load(tmp_path / "run" / "train_state.pt", weights_only=True)
@@ -171,30 +178,11 @@ def test_two_iteration_training_run_checkpoints_resumes_and_is_interruptible(
     frame_folder, tmp_path, monkeypatch
 ):
     run = tmp_path / "run"
-    common = [
-        "train",
-        str(frame_folder),
-        "--run-dir",
-        str(run),
-        "--batch-size",
-        "2",
-        "--crop",
-        "32",
-        "--bank-crop",
-        "64",
-        "--triplets-per-source",
-        "3",
-        "--bank-cache",
-        str(tmp_path / "banks"),
-        "--checkpoint-every",
-        "1",
-        "--validate-every",
-        "1",
-        "--device",
-        "cpu",
-        "--threads",
-        "1",
-    ]
+    folders = ["--run-dir", str(run), "--bank-cache", str(tmp_path / "banks")]
+    sizes = ["--batch-size", "2", "--crop", "32", "--bank-crop", "64", "--triplets-per-source", "3"]
+    every_step = ["--checkpoint-every", "1", "--validate-every", "1"]
+    one_cpu = ["--device", "cpu", "--threads", "1"]
+    common = ["train", str(frame_folder), *folders, *sizes, *every_step, *one_cpu]
     monkeypatch.setitem(
         __import__("dsepconv_gui.model.config", fromlist=["PRESETS"]).PRESETS,
         "test-flow",
@@ -237,17 +225,8 @@ def test_resume_with_another_configuration_is_refused(frame_folder, tmp_path):
         BankSettings(crop=64, triplets_per_source=2),
         log=lambda m: None,
     )
-    options = TrainOptions(
-        run_dir=tmp_path / "r", config=TINY_FLOW, iterations=1, batch_size=1, crop=32
-    )
-    train(options, bank, log=lambda m: None)
-    other = TrainOptions(
-        run_dir=tmp_path / "r",
-        config=DSepConvConfig(kernel_size=5, base_width=2, flow_prior="dis"),
-        iterations=2,
-        batch_size=1,
-        crop=32,
-    )
+    train(tiny_options(tmp_path / "r"), bank, log=lambda m: None)
+    other = tiny_options(tmp_path / "r", replace(TINY_FLOW, kernel_size=5), iterations=2)
     with pytest.raises(Exception, match="another configuration"):
         train(other, bank, resume=True, log=lambda m: None)
 
@@ -268,19 +247,11 @@ def test_duration_format_counts_hours_past_a_day():
 
 
 def test_validation_on_held_out_sources_keeps_the_best_checkpoint(tmp_path):
-    bank = translating_bank(count=10)
-    bank.source[:] = np.arange(10)  # source 9 is held out (every 10th)
     messages = []
-    options = TrainOptions(
-        run_dir=tmp_path / "run",
-        config=TINY_FLOW,
-        iterations=2,
-        batch_size=2,
-        crop=32,
-        validate_every=1,
-        checkpoint_every=1,
+    options = tiny_options(
+        tmp_path / "run", iterations=2, batch_size=2, validate_every=1, checkpoint_every=1
     )
-    train(options, bank, log=messages.append)
+    train(options, held_out_bank(), log=messages.append)  # source 9 is held out (every 10th)
     assert any("validation at 1" in m and "prior" in m for m in messages)
     best = load_checkpoint(tmp_path / "run" / "best.safetensors")
     assert set(best.metadata["validation_psnr"]) == {"model", "average", "prior"}
@@ -296,31 +267,12 @@ def test_start_psnr_filter_skips_triplets_the_prior_gets_badly_wrong(tmp_path):
     scores = start_psnr(bank, TINY_FLOW)
     assert scores[0] == pytest.approx(scores[1]) and scores[0] > scores[2] + 5
     messages = []
-    options = TrainOptions(
-        run_dir=tmp_path / "run",
-        config=TINY_FLOW,
-        iterations=1,
-        batch_size=1,
-        crop=32,
-        min_start_psnr=float(scores[2] + 2),
-    )
+    options = tiny_options(tmp_path / "run", min_start_psnr=float(scores[2] + 2))
     train(options, bank, log=messages.append)
     assert any("2 of 4 triplets" in m for m in messages)
-    too_strict = TrainOptions(
-        run_dir=tmp_path / "r2",
-        config=TINY_FLOW,
-        iterations=1,
-        batch_size=1,
-        crop=32,
-        min_start_psnr=99.0,
-    )
+    too_strict = tiny_options(tmp_path / "r2", min_start_psnr=99.0)
     with pytest.raises(InputError, match="lower the threshold"):
         train(too_strict, bank, log=messages.append)
-
-
-TINY_SEARCHED = DSepConvConfig(
-    kernel_size=5, base_width=2, flow_prior="dis", prior_sampling="bicubic", prior_motion="searched"
-)
 
 
 def test_bank_derives_and_caches_the_searched_prior_flows(tmp_path):
@@ -346,11 +298,8 @@ def test_bank_derives_and_caches_the_searched_prior_flows(tmp_path):
     assert any("using the searched" in m for m in messages)
     np.testing.assert_array_equal(np.asarray(again.flows), np.asarray(derived.flows))
     # The trainer refuses a bank whose flows do not fit the configuration.
-    options = TrainOptions(
-        run_dir=tmp_path / "run", config=TINY_SEARCHED, iterations=1, batch_size=1, crop=32
-    )
     with pytest.raises(InputError, match="6 flow channels"):
-        train(options, loaded, log=messages.append)
+        train(tiny_options(tmp_path / "run", TINY_SEARCHED), loaded, log=messages.append)
 
 
 def test_sampled_batches_flip_the_searched_middle_displacement_with_the_frames():
@@ -366,22 +315,13 @@ def test_sampled_batches_flip_the_searched_middle_displacement_with_the_frames()
 
 def test_a_run_can_start_from_another_models_weights(tmp_path):
     bank = translating_bank(count=4)
-    source = make_random_network(
-        DSepConvConfig(kernel_size=5, base_width=2, flow_prior="dis", prior_sampling="bicubic")
-    )
+    source = make_random_network(TINY_BICUBIC)
     from dsepconv_gui.model.checkpoint import save_checkpoint
 
-    save_checkpoint(tmp_path / "linear.safetensors", source)
+    init = save_checkpoint(tmp_path / "linear.safetensors", source)
     messages = []
-    options = TrainOptions(
-        run_dir=tmp_path / "run",
-        config=TINY_SEARCHED,
-        iterations=1,
-        batch_size=1,
-        crop=32,
-        learning_rate=1e-12,
-        final_learning_rate=1e-12,
-        init=tmp_path / "linear.safetensors",
+    options = tiny_options(
+        tmp_path / "run", TINY_SEARCHED, init=init, learning_rate=1e-12, final_learning_rate=1e-12
     )
     train(options, bank.with_prior_motion("searched"), log=messages.append)
     started = load_checkpoint(tmp_path / "run" / "last.safetensors")
@@ -390,13 +330,5 @@ def test_a_run_can_start_from_another_models_weights(tmp_path):
     )
     for name, value in source.state_dict().items():
         torch.testing.assert_close(started.model.state_dict()[name], value, atol=1e-6, rtol=0)
-    other = TrainOptions(
-        run_dir=tmp_path / "run2",
-        config=TINY_FLOW,
-        iterations=1,
-        batch_size=1,
-        crop=32,
-        init=tmp_path / "linear.safetensors",
-    )
     with pytest.raises(CheckpointError, match="do not fit"):
-        train(other, bank, log=messages.append)
+        train(tiny_options(tmp_path / "run2", init=init), bank, log=messages.append)

@@ -9,7 +9,6 @@ import torch
 
 from dsepconv_gui.interpolation.interpolator import flows_for
 from dsepconv_gui.model.checkpoint import load_checkpoint
-from dsepconv_gui.model.config import DSepConvConfig
 from dsepconv_gui.model.network import prior_start
 from dsepconv_gui.training.losses import (
     LossWeights,
@@ -25,11 +24,11 @@ from dsepconv_gui.training.synthetic_occlusion import (
     add_moving_patch,
     build_synthetic_pool,
 )
-from dsepconv_gui.training.trainer import VALIDATED_NAME, TrainOptions, sample_batch, train
+from dsepconv_gui.training.trainer import VALIDATED_NAME, sample_batch, train
 from dsepconv_gui.training.trainer import sample_batch as sample
 
-from .conftest import make_random_network
-from .test_training import TINY_FLOW, translating_bank
+from .conftest import TINY_BICUBIC, TINY_FLOW, make_random_network
+from .test_training import held_out_bank, tiny_options, translating_bank
 
 
 def test_the_patch_moves_in_a_straight_line_and_the_truth_is_its_middle_position():
@@ -87,8 +86,7 @@ def test_time_reversal_swaps_which_frame_shows_a_pixel():
 
 
 def test_visibility_loss_is_the_hidden_frames_weight():
-    config = DSepConvConfig(kernel_size=5, base_width=2, flow_prior="dis", prior_sampling="bicubic")
-    model = make_random_network(config)
+    model = make_random_network(TINY_BICUBIC)
     model.initialize_heads()  # bicubic kernels summing to one, masks 0.5: each frame weighs 1/2
     frames = torch.rand(2, 3, 32, 32)
     output = model(frames[:1], frames[1:], flows=torch.zeros(1, 4, 32, 32), return_terms=True)
@@ -145,8 +143,7 @@ def test_the_pool_is_the_same_made_in_several_processes():
 
 
 def test_offset_penalty_is_zero_at_the_start_and_counts_learned_offsets():
-    config = DSepConvConfig(kernel_size=5, base_width=2, flow_prior="dis", prior_sampling="bicubic")
-    model = make_random_network(config)
+    model = make_random_network(TINY_BICUBIC)
     model.initialize_heads()  # heads at their start: offsets are the prior's
     frames = torch.rand(2, 3, 32, 32)
     flows = torch.randn(1, 4, 32, 32) * 2
@@ -166,19 +163,11 @@ def test_offset_penalty_is_zero_at_the_start_and_counts_learned_offsets():
 
 
 def test_every_validation_keeps_its_own_checkpoint(tmp_path):
-    bank = translating_bank(count=10)
-    bank.source[:] = np.arange(10)  # source 9 is held out
-    options = TrainOptions(
-        run_dir=tmp_path / "run",
-        config=TINY_FLOW,
-        iterations=3,
-        batch_size=2,
-        crop=32,
-        validate_every=1,
-        checkpoint_every=1,
-        synthetic_occlusions=1,
+    every_step = {"validate_every": 1, "checkpoint_every": 1}
+    options = tiny_options(
+        tmp_path / "run", iterations=3, batch_size=2, synthetic_occlusions=1, **every_step
     )
-    train(options, bank, log=lambda message: None)
+    train(options, held_out_bank(), log=lambda message: None)  # source 9 is held out
     for iteration in (1, 2, 3):
         kept = load_checkpoint(tmp_path / "run" / VALIDATED_NAME.format(iteration))
         assert kept.metadata["training"]["iteration"] == iteration
@@ -189,27 +178,23 @@ def test_train_only_changes_just_the_named_modules(tmp_path):
     from dsepconv_gui.base.errors import InputError
     from dsepconv_gui.training.trainer import trainable_parameters
 
-    bank = translating_bank(count=10)
-    bank.source[:] = np.arange(10)
-    config = DSepConvConfig(kernel_size=5, base_width=2, flow_prior="dis", prior_sampling="bicubic")
-    start = make_random_network(config)
+    start = make_random_network(TINY_BICUBIC)
     init = tmp_path / "start.safetensors"
     from dsepconv_gui.model.checkpoint import save_checkpoint
 
     save_checkpoint(init, start, {})
-    options = TrainOptions(
-        run_dir=tmp_path / "run",
-        config=config,
+    options = tiny_options(
+        tmp_path / "run",
+        TINY_BICUBIC,
         iterations=3,
         batch_size=2,
-        crop=32,
         validate_every=10,
         checkpoint_every=3,
         init=init,
         train_only=("mask1", "mask2"),
         learning_rate=1e-2,
     )
-    train(options, bank, log=lambda message: None)
+    train(options, held_out_bank(), log=lambda message: None)
     trained = load_checkpoint(tmp_path / "run" / "last.safetensors").model.state_dict()
     before = start.state_dict()
     changed = {
@@ -217,7 +202,7 @@ def test_train_only_changes_just_the_named_modules(tmp_path):
     }
     assert changed == {"mask1", "mask2"}
     with pytest.raises(InputError, match="no module named maks1"):
-        trainable_parameters(make_random_network(config), ("maks1",))
+        trainable_parameters(make_random_network(TINY_BICUBIC), ("maks1",))
 
 
 def test_a_background_that_moves_with_the_patch_hides_nothing():
