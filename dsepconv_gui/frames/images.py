@@ -64,9 +64,8 @@ def read_header(path: str | os.PathLike) -> ImageHeader:
     path = Path(path)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter(
-                "ignore"
-            )  # DecompressionBombWarning: the size limit below is lower
+            # DecompressionBombWarning: the size limit below is lower
+            warnings.simplefilter("ignore")
             with Image.open(path) as image:
                 (width, height), mode = image.size, image.mode
                 # TIFF decoders (libtiff's, in Pillow and OpenCV) turn the pixels themselves, and

@@ -304,3 +304,22 @@ def _box(layout_class, widgets) -> QWidget:
     for widget in widgets:
         layout.addWidget(widget)
     return box
+
+
+def reuse_or_open(
+    previous: ExportDialog | None,
+    clip: Clip,
+    in_out: tuple[int, int],
+    midpoint: Callable,
+    parent: QWidget,
+) -> ExportDialog:
+    """One export dialog at a time: a running one is raised, otherwise a new one replaces it
+    (with the clip, range and model of now) and is shown."""
+    if previous is not None and previous.is_running():
+        previous.raise_()
+        return previous
+    if previous is not None:
+        previous.deleteLater()
+    dialog = ExportDialog(clip, in_out, midpoint, parent)
+    dialog.show()
+    return dialog

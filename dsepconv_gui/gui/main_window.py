@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QSplitter, QVBoxLayout, 
 from dsepconv_gui.base.errors import DSepConvError
 from dsepconv_gui.gui.clips_panel import ClipsPanel
 from dsepconv_gui.gui.error_banner import ErrorBanner
-from dsepconv_gui.gui.export_dialog import ExportDialog
+from dsepconv_gui.gui.export_dialog import ExportDialog, reuse_or_open
 from dsepconv_gui.gui.file_choosers import choose_clips, choose_model
 from dsepconv_gui.gui.job_progress import JobProgress
 from dsepconv_gui.gui.jobs import Job, JobRunner, LatestJob
@@ -258,18 +258,13 @@ class MainWindow(QMainWindow):
         if self.session.active is None or self.session.interpolator is None:
             self.banner.show_message("Open a clip and load a model before exporting")
             return None
-        dialog = self.export_dialog
-        if dialog is not None and dialog.is_running():
-            dialog.raise_()
-            return dialog
-        if dialog is not None:
-            dialog.deleteLater()
-        clip, in_out = self.session.active, self.timeline.in_out
-        dialog = self.export_dialog = ExportDialog(clip, in_out, self.session.midpoint(), self)
-        dialog.finished_export.connect(
-            lambda summary: self.statusBar().showMessage(f"Exported {summary.output}", 10000)
-        )
-        dialog.show()
+        previous, clip, in_out = self.export_dialog, self.session.active, self.timeline.in_out
+        dialog = reuse_or_open(previous, clip, in_out, self.session.midpoint(), self)
+        if dialog is not previous:
+            dialog.finished_export.connect(
+                lambda summary: self.statusBar().showMessage(f"Exported {summary.output}", 10000)
+            )
+        self.export_dialog = dialog
         return dialog
 
     # ----- jobs -------------------------------------------------------------------------------

@@ -284,9 +284,8 @@ class DSepConvNet(nn.Module):
                 )
         x = torch.cat(inputs, dim=1)
         if self.features.encoders[0][0].weight.is_contiguous(memory_format=torch.channels_last):
-            x = x.contiguous(
-                memory_format=torch.channels_last
-            )  # see Interpolator: faster convs on CPU
+            # see Interpolator: faster convs on CPU
+            x = x.contiguous(memory_format=torch.channels_last)
         features = self.features(x)
         blend = self.blend(features) if self.blend is not None else None
         term1 = self._term(

@@ -93,9 +93,8 @@ def sample_batch(
             else (bank, rng.choice(indices))
         )
         y, x = rng.integers(0, size - crop + 1, size=2)
-        frames = (
-            np.asarray(source.frames[i, :, y : y + crop, x : x + crop]).astype(np.float32) / 255.0
-        )  # (3, h, w, 3)
+        # (3, h, w, 3)
+        frames = np.asarray(source.frames[i, :, y : y + crop, x : x + crop], np.float32) / 255.0
         flows = (
             np.asarray(source.flows[i, :, y : y + crop, x : x + crop], dtype=np.float32)
             if with_flows
@@ -407,9 +406,8 @@ def train(
             persistent_workers=options.loader_workers > 0,
         )
     )
-    started = (
-        time.monotonic() - seconds_before
-    )  # a resumed run's time limit counts the time already trained
+    # a resumed run's time limit counts the time already trained
+    started = time.monotonic() - seconds_before
     try:
         while iteration < options.iterations:
             elapsed = time.monotonic() - started
