@@ -357,3 +357,25 @@ def test_changing_the_device_or_model_during_an_export_does_not_cancel_it(qtbot,
     assert aborted == []
     frames, _, _ = decode(out)
     assert len(frames) == done.args[0].frames_written == (6 - 2) * 2 + 1
+
+
+def test_escape_cancels_a_running_export_instead_of_hiding_it(qtbot, window, tmp_path):
+    dialog = open_export(qtbot, window, tmp_path, frames=12)
+    fast = dialog.midpoint
+    dialog.midpoint = lambda a, b: (time.sleep(0.05), fast(a, b))[1]
+    out = tmp_path / "escaped.mp4"
+    dialog.output.setText(str(out))
+    qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(dialog.job.progress, timeout=30000):
+        pass
+    qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+    assert not dialog.isVisible() and not dialog.is_running()
+    assert dialog.jobs.wait(30000)
+    assert not out.exists()
+
+
+def test_an_idle_export_dialog_exports_with_the_model_loaded_now(qtbot, window, tmp_path):
+    dialog = open_export(qtbot, window, tmp_path)
+    assert dialog.midpoint is window.interpolator
+    assert window.load_model("random:small", "cpu")
+    assert dialog.midpoint is window.interpolator

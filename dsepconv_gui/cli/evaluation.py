@@ -39,7 +39,7 @@ class Sequence:
 class Score:
     sequence: str
     psnr: float
-    ssim: float | None  # None for frames too small for SSIM (core.metrics.SSIM_MIN_SIDE)
+    ssim: float | None  # None for frames too small for SSIM (frames.metrics.SSIM_MIN_SIDE)
     ie: float
     seconds: float
 

@@ -4,6 +4,7 @@ stays responsive) and ends with its summary, or with the reason it stopped."""
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 
@@ -207,7 +208,8 @@ class ExportDialog(QDialog):
         self.job.progress.connect(self._on_progress)
         self.job.returned.connect(self._on_result)
         self.job.errored.connect(self._on_failed)
-        self.job.finished.connect(lambda job=self.job: job is self.job and self._set_running(False))
+        handle = weakref.ref(self.job)  # a connection must not keep the job alive (see jobs.py)
+        self.job.finished.connect(lambda: handle() is self.job and self._set_running(False))
         self._set_running(True)
 
     def cancel(self) -> None:
@@ -224,6 +226,12 @@ class ExportDialog(QDialog):
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         self.cancel()
         super().closeEvent(event)
+
+    def reject(self) -> None:
+        """Esc closes the dialog as Close does: a running export is cancelled, never left
+        running out of sight."""
+        self.cancel()
+        super().reject()
 
     # ----- job events ---------------------------------------------------------------------
     def _on_progress(self, done: int, total: int, text: str) -> None:
@@ -316,7 +324,9 @@ def reuse_or_open(
     """One export dialog at a time: a running one is raised, otherwise a new one replaces it
     (with the clip, range and model of now) and is shown."""
     if previous is not None and previous.is_running():
+        previous.show()
         previous.raise_()
+        previous.activateWindow()
         return previous
     if previous is not None:
         previous.deleteLater()

@@ -4,6 +4,7 @@ while none of the jobs it follows runs."""
 from __future__ import annotations
 
 import time
+import weakref
 
 from PySide6.QtWidgets import QProgressBar, QWidget
 
@@ -15,13 +16,14 @@ class JobProgress(QProgressBar):
         super().__init__(parent)
         self.setMaximumWidth(260)
         self.hide()
-        self._followed: set[Job] = set()
+        self._followed: weakref.WeakSet[Job] = weakref.WeakSet()
 
     def follow(self, job: Job) -> None:
         started = time.monotonic()
         self._followed.add(job)
         job.progress.connect(lambda done, total, text: self._show(started, done, total, text))
-        job.finished.connect(lambda: self._forget(job))
+        handle = weakref.ref(job)  # a connection must not keep the job alive (see jobs.py)
+        job.finished.connect(lambda: self._forget(handle()))
 
     def _show(self, started: float, done: int, total: int, text: str) -> None:
         if total <= 0:
@@ -37,6 +39,7 @@ class JobProgress(QProgressBar):
         if not any(job.running and not job.cancelled for job in self._followed):
             self.hide()
 
-    def _forget(self, job: Job) -> None:
-        self._followed.discard(job)
+    def _forget(self, job: Job | None) -> None:
+        if job is not None:
+            self._followed.discard(job)
         self.refresh()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import sys
 import threading
 import traceback
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -108,6 +109,7 @@ class Job(QObject):
 
     def _on_ended(self, outcome: str, value: object) -> None:
         self._done = True
+        self._fn = None  # what the job captured (a model, a clip) is not kept by the handle
         if self.context.cancelled:
             outcome = "aborted"
         if outcome == "returned":
@@ -136,6 +138,7 @@ class _Runnable(QRunnable):
         except RuntimeError:  # the handle was destroyed with its window: nobody is listening
             pass
         finally:
+            self.job = None  # the pool keeps this runnable; it must not keep the job
             _in_flight.discard(self)
 
 
@@ -153,7 +156,10 @@ class JobRunner(QObject):
         arrive through the event loop, so none is missed)."""
         job = Job(fn, name)
         self._running.add(job)  # held until it finishes; afterwards by whoever keeps the handle
-        job.finished.connect(lambda: self._running.discard(job))
+        # Connections hold their callables and are invisible to Python's garbage collector:
+        # a callable that held the job would keep it, and what it captured, forever.
+        handle = weakref.ref(job)
+        job.finished.connect(lambda: self._running.discard(handle()))
         runnable = _Runnable(job)
         _in_flight.add(runnable)
         self.pool.start(runnable)
@@ -196,7 +202,8 @@ class LatestJob(QObject):
         if self.job is not None:
             self.job.cancel()
         job = self.job = self.runner.start(fn, self.name)
-        job.finished.connect(lambda: self._on_finished(job))
+        handle = weakref.ref(job)
+        job.finished.connect(lambda: self._on_finished(handle()))
         if not was_busy:
             self.busy_changed.emit(True)
         return job
@@ -209,6 +216,6 @@ class LatestJob(QObject):
         self.busy_changed.emit(False)
         return True
 
-    def _on_finished(self, job: Job) -> None:
-        if job is self.job and not job.cancelled:
+    def _on_finished(self, job: Job | None) -> None:
+        if job is not None and job is self.job and not job.cancelled:
             self.busy_changed.emit(False)

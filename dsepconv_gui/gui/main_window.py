@@ -100,7 +100,8 @@ class MainWindow(QMainWindow):
             (bar.cancel_action.triggered, self.cancel_jobs),
             (self.clip_list.currentRowChanged, self._activate_clip),
             (self.timeline.position_changed, lambda _: self.request_analysis()),
-            (self.options.pair_changed, self._on_pair_options),
+            (self.options.pair_changed, self.request_analysis),
+            (self.options.comparison_changed, self._on_comparison_changed),
             (bar.device_combo.currentTextChanged, self._on_device_chosen),
             (bar.model_button.clicked, self._choose_model),
             (bar.default_model_button.clicked, self._load_default_model),
@@ -165,6 +166,8 @@ class MainWindow(QMainWindow):
             return False
         for name in ("analysis", "slowmo"):
             self.slots[name].cancel()
+        if self.export_dialog is not None and not self.export_dialog.is_running():
+            self.export_dialog.midpoint = self.session.midpoint()  # its next export uses it
         self.model_status.show_model(self.session.interpolator)
         if warning:
             self.statusBar().showMessage(warning, 10000)
@@ -213,6 +216,7 @@ class MainWindow(QMainWindow):
         clip = self.session.activate(row)
         if clip is None:
             return
+        self.pair_views.analysis = None  # the previous clip's pair is not inspected any more
         self.timeline.set_clip(len(clip), clip.timestamps)
         self.toolbar.export_action.setEnabled(len(clip) > 1)
         job = self._start("thumbnails", self.session.thumbnails_job())
@@ -236,8 +240,8 @@ class MainWindow(QMainWindow):
         self.pair_views.show_analysis(analysis)
         self.analysis_ready.emit(analysis)
 
-    def _on_pair_options(self) -> None:
-        self.pair_views.set_comparison_visible(self.options.compare_check.isChecked())
+    def _on_comparison_changed(self, shown: bool) -> None:
+        self.pair_views.set_comparison_visible(shown)
         self.request_analysis()
 
     # ----- slow motion and export -------------------------------------------------------------

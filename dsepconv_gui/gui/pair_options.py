@@ -13,10 +13,12 @@ MEAN_DISPLACEMENT = "weighted mean displacement"
 
 
 class PairOptions(QWidget):
-    """pair_changed: the pair to analyse changed (step or comparison); views_changed: only
-    how the offsets are drawn changed."""
+    """pair_changed: the pair to analyse changed (the step); comparison_changed(shown): the
+    classical interpolators are asked for or not; views_changed: only how the offsets are drawn
+    changed."""
 
     pair_changed = Signal()
+    comparison_changed = Signal(bool)
     views_changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -36,7 +38,7 @@ class PairOptions(QWidget):
         form.addWidget(self.arrows_check)
         form.addWidget(self.inspector, stretch=1)
         self.step_combo.currentIndexChanged.connect(lambda _: self.pair_changed.emit())
-        self.compare_check.toggled.connect(lambda _: self.pair_changed.emit())
+        self.compare_check.toggled.connect(self.comparison_changed)
         self.arrows_check.toggled.connect(lambda _: self.views_changed.emit())
         self.tap_combo.currentIndexChanged.connect(lambda _: self.views_changed.emit())
 
