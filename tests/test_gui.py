@@ -118,7 +118,7 @@ def test_cancel_stops_a_running_job(qtbot, window, clip_path):
     job.returned.connect(results.append)
     job.aborted.connect(lambda: aborted.append(True))
     assert window.slots["slowmo"].busy
-    qtbot.waitUntil(lambda: window.progress.isVisible(), timeout=10000)
+    qtbot.waitUntil(lambda: window.slowmo.progress.isVisible(), timeout=10000)
     window.cancel_jobs()
     assert not window.slots["slowmo"].busy
     assert window.jobs.wait(30000)
@@ -379,3 +379,83 @@ def test_an_idle_export_dialog_exports_with_the_model_loaded_now(qtbot, window, 
     assert dialog.midpoint is window.interpolator
     assert window.load_model("random:small", "cpu")
     assert dialog.midpoint is window.interpolator
+
+
+# ----- layout and feedback (issue 15) --------------------------------------------------------
+
+
+def test_the_window_fits_a_laptop_screen_and_the_output_is_the_largest_view(
+    qtbot, window, tmp_path
+):
+    path = write_shapes_clip(tmp_path / "hd.mp4", 4, height=720, width=1280)
+    with qtbot.waitSignal(window.analysis_ready, timeout=60000):
+        assert open_and_wait(qtbot, window, path) == 1
+    qtbot.wait(50)
+    minimum = window.minimumSizeHint()
+    assert minimum.width() <= 1366 and minimum.height() <= 768, minimum
+    views = window.pair_views.views
+    areas = {key: v.width() * v.height() for key, v in views.items() if v.isVisible()}
+    assert max(areas, key=areas.get) == "output", areas
+    # a long title is cut, it does not widen its view
+    before = views["frame_a"].minimumSizeHint().width()
+    views["frame_a"].set_title("Frame A " + "with a very long title " * 20)
+    assert views["frame_a"].minimumSizeHint().width() == before
+
+
+def slow_flows(monkeypatch, seconds, started):
+    """The interpolator's flows take `seconds` and announce each start on `started`."""
+    import dsepconv_gui.interpolation.interpolator as interpolator_module
+
+    real = interpolator_module.flows_for
+
+    def slow(*args):
+        started.append(time.monotonic())
+        time.sleep(seconds)
+        return real(*args)
+
+    monkeypatch.setattr(interpolator_module, "flows_for", slow)
+
+
+def test_frames_a_and_b_are_shown_before_the_interpolation_ends(
+    qtbot, window, clip_path, monkeypatch
+):
+    open_and_wait(qtbot, window, clip_path)
+    qtbot.waitSignal(window.analysis_ready, timeout=30000).wait()
+    slow_flows(monkeypatch, 1.0, [])
+    views = window.pair_views.views
+    with qtbot.waitSignal(window.analysis_ready, timeout=30000):
+        window.timeline.set_position(4)
+        assert views["output"].stale  # the previous result is dimmed at once
+        qtbot.waitUntil(lambda: "frame 4" in views["frame_a"].title.text(), timeout=5000)
+        # the inputs are there and current while the interpolation still runs
+        assert not views["frame_a"].stale and views["output"].stale
+        assert "computing" in views["output"].title.text()
+    assert not views["output"].stale
+
+
+def test_a_newer_request_stops_the_running_one_at_its_next_check_point(
+    qtbot, window, clip_path, monkeypatch
+):
+    open_and_wait(qtbot, window, clip_path)
+    qtbot.waitSignal(window.analysis_ready, timeout=30000).wait()
+    slow_flows(monkeypatch, 0.6, started := [])
+    network_calls = []
+    model = window.interpolator.model
+    real_forward = model.forward
+    monkeypatch.setattr(
+        model, "forward", lambda *a, **k: network_calls.append(1) or real_forward(*a, **k)
+    )
+    window.timeline.set_position(2)
+    stale = window.slots["analysis"].job
+    ended = []
+    stale.aborted.connect(lambda: ended.append(time.monotonic()))
+    qtbot.waitUntil(lambda: len(started) == 1, timeout=5000)
+    with qtbot.waitSignal(window.analysis_ready, timeout=30000) as ready:
+        window.timeline.set_position(5)
+        asked = time.monotonic()
+    assert ready.args[0].index_a == 5
+    qtbot.waitUntil(lambda: bool(ended), timeout=5000)
+    # the stale job stopped after its flows, at the check point before the network: it never
+    # ran the network, and it ended within its one stage (0.6 s) of being superseded
+    assert len(network_calls) == 1
+    assert ended[0] - asked < 0.6 + 0.3

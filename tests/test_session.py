@@ -16,13 +16,16 @@ class Context:
     """A job context that never cancels and records progress."""
 
     def __init__(self):
-        self.reports = []
+        self.reports, self.sent = [], []
 
     def check(self):
         pass
 
     def progress(self, done, total, text=""):
         self.reports.append((done, total, text))
+
+    def send(self, value):
+        self.sent.append(value)
 
 
 @pytest.fixture
@@ -66,8 +69,12 @@ def test_a_picked_image_stands_for_its_sequence(tmp_path):
 def test_analysis_of_the_active_pair(session):
     assert session.analysis_job(0, 1, False) is None  # no active clip yet
     assert session.activate(5) is None and session.activate(0) is session.clips[0]
-    analysis = session.analysis_job(2, 2, True)(Context())
+    context = Context()
+    analysis = session.analysis_job(2, 2, True)(context)
     assert (analysis.index_a, analysis.index_b, analysis.truth_index) == (2, 4, 3)
+    (inputs,) = context.sent  # the decoded frames went out before the interpolation
+    assert (inputs.index_a, inputs.index_b, inputs.truth_index) == (2, 4, 3)
+    assert inputs.frame_a is analysis.frame_a and inputs.truth is analysis.truth
     assert set(analysis.peers) == {"frame average", "DIS flow"}
     clip, thumbs = session.thumbnails_job()(Context())
     assert clip is session.active and [i for i, _ in thumbs] == list(range(6))

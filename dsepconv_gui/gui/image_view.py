@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from dsepconv_gui.gui.pyqtgraph_setup import pg
 
@@ -25,8 +25,11 @@ class ImageView(QWidget):
         self.setObjectName(title)
         self.title = QLabel(title)
         self.title.setStyleSheet("font-weight: bold; padding: 2px;")
+        # A long title is cut, never widens the view (the full text is in its tooltip).
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.title.setToolTip(title)
         self.graphics = pg.GraphicsLayoutWidget()
-        self.graphics.setMinimumSize(160, 120)
+        self.graphics.setMinimumSize(120, 80)
         self.viewbox = self.graphics.addViewBox(lockAspect=True, invertY=True, enableMenu=False)
         self.image_item = pg.ImageItem()
         self.viewbox.addItem(self.image_item)
@@ -44,18 +47,26 @@ class ImageView(QWidget):
         layout.addWidget(self.title)
         layout.addWidget(self.graphics, stretch=1)
         self.image: np.ndarray | None = None
+        self.stale = False
         scene = self.graphics.scene()
         scene.sigMouseMoved.connect(self._on_mouse_moved)
         scene.sigMouseClicked.connect(self._on_mouse_clicked)
 
     def set_title(self, text: str) -> None:
         self.title.setText(text)
+        self.title.setToolTip(text)
+
+    def set_stale(self, stale: bool) -> None:
+        """Dim the image while a newer one is being computed (it stays for orientation)."""
+        self.image_item.setOpacity(0.35 if stale else 1.0)
+        self.stale = stale
 
     def set_image(
         self, image: np.ndarray | None, levels: tuple[float, float] | None = None
     ) -> None:
         """Show an RGB uint8 (H, W, 3) image, or a (H, W) array mapped through the colour bar."""
         self.image = image
+        self.set_stale(False)
         if image is None:
             self.image_item.clear()
             return

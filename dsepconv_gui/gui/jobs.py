@@ -5,10 +5,11 @@ or tiles (raising Cancelled once asked to stop) and `context.progress(done, tota
 Nothing in a job touches a widget: it returns numpy arrays and dataclasses.
 
 `JobRunner.start(fn)` returns a `Job`, whose own signals arrive on the UI thread:
-`progress(done, total, text)`, then exactly one of `returned(value)`, `errored(message)` or
-`aborted()`, then `finished()`. After `cancel()` a job sends only `aborted` and `finished`, so
-whoever started it never sees a stale result. `LatestJob` keeps one job of a kind at a time:
-starting a new one cancels the one before (the newest request wins).
+`progress(done, total, text)` and `yielded(value)` (partial results), then exactly one of
+`returned(value)`, `errored(message)` or `aborted()`, then `finished()`. After `cancel()` a
+job sends only `aborted` and `finished`, so whoever started it never sees a stale result.
+`LatestJob` keeps one job of a kind at a time: starting a new one cancels the one before (the
+newest request wins).
 """
 
 from __future__ import annotations
@@ -32,9 +33,13 @@ class Cancelled(Exception):
 class JobContext:
     """What a running job sees: its cancel flag and a way to report progress."""
 
-    def __init__(self, report: Callable[[int, int, str], None]) -> None:
+    def __init__(
+        self,
+        report: Callable[[int, int, str], None],
+        send: Callable[[object], None] = lambda value: None,
+    ) -> None:
         self._cancel = threading.Event()
-        self._report = report
+        self._report, self._send = report, send
 
     def cancel(self) -> None:
         self._cancel.set()
@@ -51,11 +56,17 @@ class JobContext:
         self.check()
         self._report(done, total, text)
 
+    def send(self, value: object) -> None:
+        """Hand a partial result to the UI thread (Job.yielded), e.g. frames already decoded."""
+        self.check()
+        self._send(value)
+
 
 class Job(QObject):
     """The handle of one job. Its public signals are emitted on the UI thread."""
 
     progress = Signal(int, int, str)  # done, total, text
+    yielded = Signal(object)  # a partial result the job sent (JobContext.send)
     returned = Signal(object)
     errored = Signal(str)
     aborted = Signal()
@@ -64,15 +75,17 @@ class Job(QObject):
     # Emitted from the pool thread; connected to this object's slots, so Qt queues them onto
     # the UI thread, where the handle lives.
     _progressed = Signal(int, int, str)
+    _sent = Signal(object)
     _ended = Signal(str, object)  # outcome ("returned", "errored", "aborted"), value
 
     def __init__(self, fn: Callable[[JobContext], Any], name: str = "") -> None:
         super().__init__()
         self.name = name
-        self.context = JobContext(self._progressed.emit)
+        self.context = JobContext(self._progressed.emit, self._sent.emit)
         self._fn = fn
         self._done = False
         self._progressed.connect(self._on_progressed)
+        self._sent.connect(self._on_sent)
         self._ended.connect(self._on_ended)
 
     @property
@@ -106,6 +119,10 @@ class Job(QObject):
     def _on_progressed(self, done: int, total: int, text: str) -> None:
         if not self.context.cancelled:
             self.progress.emit(done, total, text)
+
+    def _on_sent(self, value: object) -> None:
+        if not self.context.cancelled:
+            self.yielded.emit(value)
 
     def _on_ended(self, outcome: str, value: object) -> None:
         self._done = True

@@ -18,9 +18,9 @@ from dsepconv_gui.gui.jobs import Job, JobRunner, LatestJob
 from dsepconv_gui.gui.model_status import ModelStatus
 from dsepconv_gui.gui.pair_options import PairOptions
 from dsepconv_gui.gui.pair_views import PairViews
+from dsepconv_gui.gui.playback_panel import FULL_SIZE, PlaybackPanel
 from dsepconv_gui.gui.session import OpenedClip, Session, SlowMotion, demo_opened
 from dsepconv_gui.gui.settings import AppSettings
-from dsepconv_gui.gui.slow_motion_panel import SlowMotionPanel
 from dsepconv_gui.gui.timeline import Timeline
 from dsepconv_gui.gui.toolbar import MainToolbar
 
@@ -48,6 +48,9 @@ class MainWindow(QMainWindow):
         self._connect()
         self._restore_settings()
         self.load_model(self.settings.get("model") or None, self.settings.get("device"))
+        on_gpu = self.interpolator is not None and self.interpolator.device.device.type == "cuda"
+        if on_gpu and not self.settings.has("slowmo_scale"):  # a GPU previews at full size
+            self.slowmo.scale.setCurrentText(FULL_SIZE)
         if self.settings.problem:
             self.banner.show_message(self.settings.problem)
 
@@ -65,14 +68,14 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.banner)
         layout.addWidget(splitter, stretch=1)
         self.setCentralWidget(central)
-        self.clips_panel, self.slowmo = ClipsPanel(), SlowMotionPanel()
+        self.clips_panel, self.slowmo = ClipsPanel(), PlaybackPanel()
         self.clip_list = self.clips_panel.clip_list
         right = Qt.DockWidgetArea.RightDockWidgetArea
         self.clips_dock = self._dock(
             "Clips", self.clips_panel, Qt.DockWidgetArea.LeftDockWidgetArea
         )
         self.inspector_dock = self._dock("Inspector", self.options, right)
-        self.slowmo_dock = self._dock("Slow motion", self.slowmo, right)
+        self.slowmo_dock = self._dock("Playback", self.slowmo, right)
         self.tabifyDockWidget(self.inspector_dock, self.slowmo_dock)
         self.inspector_dock.raise_()
         self.toolbar = MainToolbar(self)
@@ -119,7 +122,8 @@ class MainWindow(QMainWindow):
     def _restore_settings(self) -> None:
         geometry, state = self.settings.geometry("geometry"), self.settings.geometry("window_state")
         if geometry is None:
-            self.resize(1500, 950)
+            screen = self.screen().availableGeometry()  # a laptop's 1366×768 included
+            self.resize(min(1500, screen.width()), min(950, screen.height()))
         else:
             self.restoreGeometry(geometry)
         if state is not None:
@@ -233,7 +237,10 @@ class MainWindow(QMainWindow):
         compare = self.options.compare_check.isChecked()
         fn = self.session.analysis_job(self.timeline.position, self.step, compare)
         if fn is not None:
-            self._start("analysis", fn).returned.connect(self._show_analysis)
+            self.pair_views.mark_stale()
+            job = self._start("analysis", fn)
+            job.yielded.connect(self.pair_views.show_inputs)
+            job.returned.connect(self._show_analysis)
 
     def _show_analysis(self, analysis) -> None:
         self.session.analysis = analysis
@@ -255,7 +262,7 @@ class MainWindow(QMainWindow):
 
     def _play_slow_motion(self, result: SlowMotion) -> None:
         self.slowmo_dock.raise_()
-        self.slowmo.start(result.frames, result.labels, result.note)
+        self.slowmo.start(result)
 
     def open_export_dialog(self) -> ExportDialog | None:
         """The export dialog for the active clip and the timeline's in/out range (one at a time)."""
@@ -276,8 +283,12 @@ class MainWindow(QMainWindow):
         job = self.slots[name].start(fn)
         job.errored.connect(lambda message: self.banner.show_message(f"{name}: {message}"))
         job.errored.connect(lambda message: self.job_failed.emit(name, message))
-        if name in ("slowmo", "open"):
+        if name == "open":
             self.progress.follow(job)
+        if name == "slowmo":  # its progress in its own panel, where the user is looking
+            self.slowmo_dock.raise_()
+            job.progress.connect(self.slowmo.show_progress)
+            job.finished.connect(self.slowmo.computing_ended)
         return job
 
     def cancel_jobs(self) -> None:

@@ -1,46 +1,58 @@
-"""The linked grid of views of one analysed pair: the frames, the output, each frame's
-deformable result, offsets, mask and total weight, the error against the truth, and the
-classical interpolators; with the tap overlays of the sampling-point inspector."""
+"""The linked views of one analysed pair: the interpolated frame large, and beside it, in
+tabs, the input frames, the truth and the error, each frame's offsets, mask, total weight and
+deformable result, and the classical interpolators; with the tap overlays of the
+sampling-point inspector."""
 
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QGridLayout, QWidget
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import QGridLayout, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from dsepconv_gui.frames.visualize import color_wheel_legend, flow_to_color
 from dsepconv_gui.gui.image_view import ImageView, ViewLinker
 from dsepconv_gui.gui.inspector import TapOverlay, taps_at
 from dsepconv_gui.gui.pair_options import PairOptions
 from dsepconv_gui.gui.pyqtgraph_setup import pg
-from dsepconv_gui.interpolation.pair_analysis import PairAnalysis
+from dsepconv_gui.interpolation.pair_analysis import PairAnalysis, PairInputs
 
 ERROR_LEVELS = (0.0, 64.0)
 LEGEND_SIZE = 129
-# (key, title, colour map, row, column, rows spanned): each frame's offsets, mask and total
-# weight side by side, since the weights decide the blend.
-VIEWS = [
-    ("frame_a", "Frame A", None, 0, 0, 1),
-    ("output", "Interpolated", None, 0, 1, 1),
-    ("frame_b", "Frame B", None, 0, 2, 1),
-    ("truth", "True middle frame", None, 0, 3, 1),
-    ("result_a", "Deformable result of A", None, 1, 0, 1),
-    ("error", "Error |output − truth|", "inferno", 1, 1, 1),
-    ("result_b", "Deformable result of B", None, 1, 2, 1),
-    ("legend", "Offset colours", None, 1, 3, 3),
-    ("offsets_a", "Offsets of A", None, 2, 0, 1),
-    ("mask_a", "Mask of A (mean over taps)", "viridis", 2, 1, 1),
-    ("weight_a", "Weight of A (Σ v·h·m)", "viridis", 2, 2, 1),
-    ("offsets_b", "Offsets of B", None, 3, 0, 1),
-    ("mask_b", "Mask of B (mean over taps)", "viridis", 3, 1, 1),
-    ("weight_b", "Weight of B (Σ v·h·m)", "viridis", 3, 2, 1),
-    ("peer_average", "Frame average", None, 4, 0, 1),
-    ("peer_dis", "DIS optical flow", None, 4, 1, 1),
-    ("peer_average_error", "Frame average error", "inferno", 4, 2, 1),
-    ("peer_dis_error", "DIS flow error", "inferno", 4, 3, 1),
-]
+MAIN_VIEW = ("output", "Interpolated", None)
+# The detail tabs, each a grid of (key, title, colour map, row, column); the user can reorder
+# the tabs and move the divider between the main view and them.
+TABS = {
+    "Frames": [
+        ("frame_a", "Frame A", None, 0, 0),
+        ("frame_b", "Frame B", None, 0, 1),
+        ("truth", "True middle frame", None, 1, 0),
+        ("error", "Error |output − truth|", "inferno", 1, 1),
+    ],
+    "Offsets": [
+        ("offsets_a", "Offsets of A", None, 0, 0),
+        ("offsets_b", "Offsets of B", None, 0, 1),
+        ("legend", "Offset colours", None, 1, 0),
+    ],
+    # each frame's mask beside its total weight, since the weights decide the blend
+    "Masks and weights": [
+        ("mask_a", "Mask of A (mean over taps)", "viridis", 0, 0),
+        ("weight_a", "Weight of A (Σ v·h·m)", "viridis", 0, 1),
+        ("mask_b", "Mask of B (mean over taps)", "viridis", 1, 0),
+        ("weight_b", "Weight of B (Σ v·h·m)", "viridis", 1, 1),
+    ],
+    "Deformable results": [
+        ("result_a", "Deformable result of A", None, 0, 0),
+        ("result_b", "Deformable result of B", None, 0, 1),
+    ],
+    "Classical": [
+        ("peer_average", "Frame average", None, 0, 0),
+        ("peer_dis", "DIS optical flow", None, 0, 1),
+        ("peer_average_error", "Frame average error", "inferno", 1, 0),
+        ("peer_dis_error", "DIS flow error", "inferno", 1, 1),
+    ],
+}
+COMPARISON_TAB = "Classical"
 PEER_VIEWS = (("frame average", "peer_average"), ("DIS flow", "peer_dis"))
-COMPARISON_KEYS = ("peer_average", "peer_dis", "peer_average_error", "peer_dis_error")
 
 
 class PairViews(QWidget):
@@ -56,13 +68,29 @@ class PairViews(QWidget):
         self.inspector = options.inspector
         self.pinned = False
         self.analysis: PairAnalysis | None = None
-        self.views: dict[str, ImageView] = {}
-        grid = QGridLayout(self)
-        grid.setSpacing(4)
-        for key, title, cmap, row, column, rows in VIEWS:
-            levels = ERROR_LEVELS if cmap == "inferno" else (0.0, 1.0)
-            self.views[key] = ImageView(title, colormap=cmap, levels=levels)
-            grid.addWidget(self.views[key], row, column, rows, 1)
+        self.views: dict[str, ImageView] = {"output": _view(*MAIN_VIEW)}
+        self.tabs = QTabWidget()
+        self.tabs.setMovable(True)
+        for name, specs in TABS.items():
+            page = QWidget()
+            grid = QGridLayout(page)
+            grid.setContentsMargins(2, 2, 2, 2)
+            grid.setSpacing(4)
+            for key, title, cmap, row, column in specs:
+                self.views[key] = _view(key, title, cmap)
+                grid.addWidget(self.views[key], row, column)
+            self.tabs.addTab(page, name)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.views["output"])
+        splitter.addWidget(self.tabs)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(splitter)
+        self.splitter = splitter
+        # A tab that was hidden has no size to follow the shared zoom: it catches up when shown.
+        self.tabs.currentChanged.connect(lambda _: self._follow_main_view())
         self.linker = ViewLinker([view for key, view in self.views.items() if key != "legend"])
         self._fitted_size: tuple[int, int] | None = None
         legend = self.views["legend"]
@@ -80,6 +108,33 @@ class PairViews(QWidget):
         options.views_changed.connect(self.show_offsets)
         self.views["output"].hovered.connect(self._on_hover)
         self.views["output"].clicked.connect(self._on_click)
+
+    def mark_stale(self) -> None:
+        """A newer pair is being computed: dim every view until its part arrives."""
+        for key, view in self.views.items():
+            if key != "legend" and view.image is not None:
+                view.set_stale(True)
+        self.views["output"].set_title("Interpolated (computing…)")
+
+    def show_inputs(self, inputs: PairInputs) -> None:
+        """The pair's frames, as soon as they are decoded (the interpolation follows)."""
+        v = self.views
+        v["frame_a"].set_image(inputs.frame_a)
+        v["frame_a"].set_title(f"Frame A (frame {inputs.index_a})")
+        v["frame_b"].set_image(inputs.frame_b)
+        v["frame_b"].set_title(f"Frame B (frame {inputs.index_b})")
+        if inputs.truth is not None:
+            v["truth"].set_image(inputs.truth)
+            v["truth"].set_title(f"True middle frame (frame {inputs.truth_index})")
+        self.views["output"].set_title(
+            f"Interpolated: computing between frames {inputs.index_a} and {inputs.index_b}…"
+        )
+        self._fit(inputs.frame_a.shape[1], inputs.frame_a.shape[0])
+
+    def _fit(self, width: int, height: int) -> None:
+        if (width, height) != self._fitted_size:
+            self._fitted_size = (width, height)
+            self.linker.fit(width, height)
 
     def show_analysis(self, analysis: PairAnalysis) -> None:
         self.analysis = analysis
@@ -104,10 +159,7 @@ class PairViews(QWidget):
             v[key].set_image(weight, levels=(0.0, 1.0))
         self._show_truth(analysis)
         self.show_offsets()
-        size = result.frame.shape[1], result.frame.shape[0]
-        if size != self._fitted_size:
-            self._fitted_size = size
-            self.linker.fit(*size)
+        self._fit(result.frame.shape[1], result.frame.shape[0])
         if self.inspector.pixel is not None:
             self.inspect(*self.inspector.pixel)
 
@@ -194,12 +246,26 @@ class PairViews(QWidget):
         self.message.emit(pinned if self.pinned else "Inspector follows the mouse")
 
     def set_comparison_visible(self, visible: bool) -> None:
-        for key in COMPARISON_KEYS:
-            self.views[key].setVisible(visible)
-        if visible and self._fitted_size is not None:
-            self.linker.fit(*self._fitted_size)
+        index = self._tab_index(COMPARISON_TAB)
+        self.tabs.setTabVisible(index, visible)
+        if visible:  # the user asked for them: show them
+            self.tabs.setCurrentIndex(index)
+            self._follow_main_view()
+
+    def _tab_index(self, name: str) -> int:
+        return next(i for i in range(self.tabs.count()) if self.tabs.tabText(i) == name)
+
+    def _follow_main_view(self) -> None:
+        QTimer.singleShot(0, lambda: self.linker.sync_from(self.views["output"]))
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
     """[0, 1] float image to uint8, rounded and clipped."""
     return np.clip(image * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def _view(key: str, title: str, cmap: str | None) -> ImageView:
+    levels = ERROR_LEVELS if cmap == "inferno" else (0.0, 1.0)
+    view = ImageView(title, colormap=cmap, levels=levels)
+    view.setObjectName(key)
+    return view

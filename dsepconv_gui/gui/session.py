@@ -31,10 +31,12 @@ SLOWMO_CACHE_FRAMES = 2000  # interpolated preview frames kept between plays
 
 
 class Context(Protocol):
-    """What a job function is given (jobs.JobContext): a cancel check and progress."""
+    """What a job function is given (jobs.JobContext): a cancel check, progress, and a way to
+    hand partial results to the UI."""
 
     def check(self) -> None: ...
     def progress(self, done: int, total: int, text: str = "") -> None: ...
+    def send(self, value: object) -> None: ...
 
 
 Job = Callable[[Context], object]
@@ -52,11 +54,16 @@ class OpenedClip:
 
 @dataclass(frozen=True)
 class SlowMotion:
-    """A slow-motion preview ready to play."""
+    """The in/out range with factor - 1 interpolated frames between each pair, ready to play.
+    original_of[i] is the position in `frames` of the input frame last shown at position i
+    (the original sequence, held, for A/B comparison); rate is the clip's frame rate."""
 
     frames: list[np.ndarray]
     labels: list[str]
     note: str
+    original_of: list[int]
+    factor: int
+    rate: float
 
 
 def clip_paths(chosen: list[Path]) -> list[Path]:
@@ -158,12 +165,13 @@ class Session:
 
     # ----- the pair at the playhead ---------------------------------------------------------
     def analysis_job(self, index: int, step: int, with_peers: bool) -> Job | None:
-        """The pair (index, index + step) analysed, or None without a clip or model."""
+        """The pair (index, index + step) analysed, or None without a clip or model. The
+        decoded frames are sent first (PairInputs), before the interpolation."""
         if self.active is None or self.interpolator is None:
             return None
         clip, interpolator = self.active, self.interpolator
         return lambda context: analyse_pair(
-            interpolator, clip, index, step, with_peers, context.check
+            interpolator, clip, index, step, with_peers, context.check, context.send
         )
 
     # ----- slow motion ----------------------------------------------------------------------
@@ -190,15 +198,18 @@ class Session:
             return iter(cache[key])
 
         def job(context: Context) -> SlowMotion:
-            frames, labels = [], []
+            frames, labels, original_of = [], [], []
             for done, k in enumerate(range(first, last)):
-                context.progress(done, last - first, f"slow motion ×{factor}")
+                context.progress(done, last - first, f"interpolating ×{factor}")
                 a, b = resized(clip.read(k), scale), resized(clip.read(k + 1), scale)
+                original = len(frames)
                 frames.append(a)
                 labels.append(f"frame {k}")
                 for step, frame in enumerate(between(context, k, a, b), start=1):
                     frames.append(frame)
                     labels.append(f"frame {k} + {step}/{factor}")
+                original_of += [original] * factor
+            original_of.append(len(frames))
             frames.append(resized(clip.read(last), scale))
             labels.append(f"frame {last}")
             h, w = frames[0].shape[:2]
@@ -208,6 +219,6 @@ class Session:
                 else f"PREVIEW at {w}×{h} ({scale:g}× of {clip.info.width}×{clip.info.height})"
             )
             note = f"Frames {first}–{last} at ×{factor}: {len(frames)} frames, {size_note}"
-            return SlowMotion(frames, labels, note)
+            return SlowMotion(frames, labels, note, original_of, factor, clip.info.fps)
 
         return job

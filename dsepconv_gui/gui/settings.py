@@ -17,8 +17,10 @@ DEFAULTS = {
     "arrows": False,
     "offset_tap": -1,
     "slowmo_factor": 4,
-    "slowmo_fps": 24,
-    "slowmo_scale": 0.5,
+    "slowmo_scale": 0.5,  # full size instead on a GPU, until the user chooses (main_window)
+    "playback_speed": 1.0,
+    "playback_mode": "Interpolated",
+    "export_folder": "",
 }
 
 
@@ -52,6 +54,10 @@ class AppSettings:
         except (TypeError, ValueError):
             self.problem = f"settings file {self.path}: bad value for '{key}'; using the default"
             return default
+
+    def has(self, key: str) -> bool:
+        """Whether the user's settings hold this key (rather than its default)."""
+        return self.qsettings.contains(key)
 
     def set(self, key: str, value) -> None:
         self.qsettings.setValue(key, value)

@@ -103,25 +103,34 @@ class Interpolator:
         return self.interpolate(frame_a, frame_b).frame
 
     def interpolate(
-        self, frame_a: np.ndarray, frame_b: np.ndarray, *, with_terms: bool = False
+        self,
+        frame_a: np.ndarray,
+        frame_b: np.ndarray,
+        *,
+        with_terms: bool = False,
+        check: Callable[[], None] | None = None,
     ) -> InterpolationResult:
-        """The frame halfway between frame_a and frame_b (both (H, W, 3) uint8 RGB)."""
+        """The frame halfway between frame_a and frame_b (both (H, W, 3) uint8 RGB). `check`
+        is called between the stages (flows, network, synthesis or each tile) and may raise to
+        cancel: a newer request then does not wait for the whole frame."""
         check_frames(frame_a, frame_b)
         start = time.perf_counter()
         with torch.inference_mode():
             a = frame_to_tensor(frame_a, self.device.device, self.device.dtype)
             b = frame_to_tensor(frame_b, self.device.device, self.device.dtype)
             flows = flows_for(self.loaded.config, frame_a, frame_b)
+            if check is not None:
+                check()
             if flows is not None:
                 flows = torch.from_numpy(flows)[None].to(self.device.device, self.device.dtype)
             terms = None
             if with_terms:  # the whole frame's parameters are wanted: no tiling
-                output = self.model(a, b, return_terms=True, flows=flows)
+                output = self.model(a, b, return_terms=True, flows=flows, check=check)
                 frame = tensor_to_frame(output.frame)
                 terms = (term_to_numpy(output.terms[0]), term_to_numpy(output.terms[1]))
             else:
                 frame = tensor_to_frame(
-                    forward_within_memory(self.model, a, b, flows, self.tile, self.log)
+                    forward_within_memory(self.model, a, b, flows, self.tile, self.log, check)
                 )
         return InterpolationResult(
             frame=frame,

@@ -22,6 +22,18 @@ PEERS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 
 
 @dataclass(frozen=True)
+class PairInputs:
+    """The frames of a pair, known before it is interpolated (shown at once)."""
+
+    index_a: int
+    index_b: int
+    truth_index: int | None
+    frame_a: np.ndarray
+    frame_b: np.ndarray
+    truth: np.ndarray | None
+
+
+@dataclass(frozen=True)
 class PairAnalysis:
     """index_a and index_b are the input frames; truth_index the true middle frame, if any."""
 
@@ -55,9 +67,11 @@ def analyse_pair(
     step: int = 1,
     with_peers: bool = False,
     check: Callable[[], None] = lambda: None,
+    on_inputs: Callable[[PairInputs], None] | None = None,
 ) -> PairAnalysis:
     """Interpolate between frames index and index + step (step 2 makes frame index + 1 the
-    truth). `check` is called between stages and may raise to cancel."""
+    truth). `check` is called between stages and may raise to cancel; `on_inputs` receives
+    the decoded frames before the interpolation starts."""
     if step not in (1, 2):
         raise ValueError(f"step must be 1 or 2, got {step}")
     last = len(clip) - 1
@@ -67,7 +81,9 @@ def analyse_pair(
     truth_index = index_a + 1 if step == 2 and index_b == index_a + 2 else None
     truth = clip.read(truth_index) if truth_index is not None else None
     check()
-    result = interpolator.interpolate(frame_a, frame_b, with_terms=True)
+    if on_inputs is not None:
+        on_inputs(PairInputs(index_a, index_b, truth_index, frame_a, frame_b, truth))
+    result = interpolator.interpolate(frame_a, frame_b, with_terms=True, check=check)
     check()
     displacements = tuple(term_mean_displacement(term) for term in result.terms)
     weights = tuple(term_total_weight(term) for term in result.terms)

@@ -240,6 +240,7 @@ class DSepConvNet(nn.Module):
         frame2: torch.Tensor,
         return_terms: bool = False,
         flows: torch.Tensor | None = None,
+        check: Callable[[], None] | None = None,
     ) -> DSepConvOutput:
         """Interpolate the middle frame of two (B, 3, H, W) frames in [0, 1].
 
@@ -251,6 +252,8 @@ class DSepConvNet(nn.Module):
         flow.prior.prior_flows.
         """
         term1, term2 = self.estimate(frame1, frame2, flows)
+        if check is not None:  # between the network and the synthesis: a caller may cancel here
+            check()
         term1 = replace(term1, result=synthesize(frame1, term1))
         term2 = replace(term2, result=synthesize(frame2, term2))
         frame = term1.result + term2.result

@@ -129,17 +129,20 @@ def forward_within_memory(
     flows: torch.Tensor | None,
     tile: int | None = None,
     log: Callable[[str], None] | None = None,
+    check: Callable[[], None] | None = None,
 ) -> torch.Tensor:
     """The interpolated frame, whole when it fits, else tiled; a GPU out-of-memory error
-    retries with tiles of half the side, down to MIN_TILE."""
+    retries with tiles of half the side, down to MIN_TILE. `check` is called between stages
+    (after the network, after each tile) and may raise to cancel."""
     _, _, height, width = frame1.shape
     if tile is None:
         tile = tile_side_for(model.config, available_memory(frame1.device))
     while True:
         try:
             if height <= tile and width <= tile:
-                return model(frame1, frame2, flows=flows).frame
-            return tiled_forward(model, frame1, frame2, flows, tile)
+                return model(frame1, frame2, flows=flows, check=check).frame
+            on_tile = None if check is None else (lambda _done, _total: check())
+            return tiled_forward(model, frame1, frame2, flows, tile, on_tile=on_tile)
         except (torch.OutOfMemoryError, RuntimeError) as error:
             if not is_out_of_memory(error) or tile <= MIN_TILE:
                 raise
