@@ -283,7 +283,9 @@ def test_export_dialog_writes_the_in_out_range_and_shows_the_summary(qtbot, wind
     timer.stop()
     summary = done.args[0]
     frames, _, facts = decode(out)
-    assert len(frames) == summary.frames_written == (6 - 2) * 4 + 1
+    # the default preset keeps the duration: the 5 frames of the range become 5 × 4
+    assert dialog.preset.currentText().startswith("Smoother: 4×")
+    assert len(frames) == summary.frames_written == (6 - 2 + 1) * 4
     assert facts["audio_streams"] == 1
     assert dialog.report.isVisible() and "scene cuts: 0" in dialog.report.toPlainText()
     assert len(ticks) >= 2, "the event loop did not run during the export"
@@ -356,7 +358,7 @@ def test_changing_the_device_or_model_during_an_export_does_not_cancel_it(qtbot,
         assert dialog.is_running()
     assert aborted == []
     frames, _, _ = decode(out)
-    assert len(frames) == done.args[0].frames_written == (6 - 2) * 2 + 1
+    assert len(frames) == done.args[0].frames_written == (6 - 2 + 1) * 2
 
 
 def test_escape_cancels_a_running_export_instead_of_hiding_it(qtbot, window, tmp_path):
@@ -459,3 +461,94 @@ def test_a_newer_request_stops_the_running_one_at_its_next_check_point(
     # ran the network, and it ended within its one stage (0.6 s) of being superseded
     assert len(network_calls) == 1
     assert ended[0] - asked < 0.6 + 0.3
+
+
+def test_playback_compares_the_original_with_the_interpolated_sequence(qtbot, window, clip_path):
+    from dsepconv_gui.gui.playback_panel import compose
+
+    open_and_wait(qtbot, window, clip_path)
+    panel = window.slowmo
+    panel.factor.setCurrentText("×2")
+    panel.scale.setCurrentText("full resolution")
+    window.start_slow_motion()
+    qtbot.waitUntil(lambda: panel.playing, timeout=60000)
+    sequence = panel.sequence
+    assert len(sequence.frames) == 7 * 2 + 1 and sequence.rate == 24
+    assert sequence.original_of[:4] == [0, 0, 2, 2]  # the input frame last shown
+    # at real speed the interpolated frames play at factor × the clip's rate (same duration)
+    assert panel.playback_fps == 48
+    panel.speed.setCurrentText("1/4 speed")
+    assert panel.playback_fps == 12 and panel.timer.interval() == round(1000 / 12)
+
+    original, between = sequence.frames[0], sequence.frames[1]
+    panel.mode.setCurrentText("Side by side")
+    side = panel.frame_at(1)
+    assert side.shape == (96, 256, 3)
+    assert np.array_equal(side[:, :128], original) and np.array_equal(side[:, 128:], between)
+    panel.mode.setCurrentText("Wipe")
+    assert panel.divider.isVisible()
+    panel.divider.setValue(32)  # a quarter of the width, dragged by the user
+    wiped = panel.frame_at(1)
+    assert np.array_equal(wiped[:, :32], original[:, :32])
+    assert np.array_equal(wiped[:, 32:], between[:, 32:])
+    panel.mode.setCurrentText("Original")
+    assert np.array_equal(panel.frame_at(1), original)
+    assert np.array_equal(compose(original, between, "Interpolated", 0.5), between)
+    panel.toggle_pause()
+    assert not panel.playing and panel.stop_button.text() == "Play"
+    panel.toggle_pause()
+    assert panel.playing
+    panel.stop()
+
+
+def test_each_export_preset_does_what_its_words_say(qtbot, window, tmp_path):
+    """Smoother: the rate × F, the duration kept. Slow motion: the input's rate, F × as long.
+    Convert: the named rate, the duration kept. Checked on the written files."""
+    from fractions import Fraction
+
+    from dsepconv_gui.export.presets import EXPORT_PRESETS
+
+    from .media import decode
+
+    dialog = open_export(qtbot, window, tmp_path, frames=8)
+    dialog.whole.setChecked(True)
+    input_rate, input_duration = Fraction(24), 8 / 24
+    for index, preset in enumerate(EXPORT_PRESETS):
+        dialog.preset.setCurrentIndex(index)
+        out = tmp_path / f"preset{index}.mp4"
+        dialog.output.setText(str(out))
+        with qtbot.waitSignal(dialog.finished_export, timeout=120000):
+            qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+        frames, _, facts = decode(out)
+        rate = facts["rate"]
+        duration = len(frames) / rate
+        assert rate == preset.output_rate(input_rate), preset.name
+        wanted = input_duration * preset.duration_ratio()
+        assert abs(duration - wanted) <= 1 / rate + 1e-9, (preset.name, duration, wanted)
+        if preset.slow_motion:
+            assert facts["audio_streams"] == 0 and "slow motion" in dialog.report.toPlainText()
+        # the dialog says it beforehand, in the same numbers
+        assert f"{float(rate):.3g} fps" in dialog.outcome.text(), dialog.outcome.text()
+
+
+def test_export_dialog_speaks_its_own_language(qtbot, window, tmp_path):
+    dialog = open_export(qtbot, window, tmp_path)
+    taken = tmp_path / "taken.mp4"
+    taken.write_bytes(b"mine")
+    dialog.output.setText(str(taken))
+    qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    text = dialog.status.text()
+    assert "Replace the file if it exists" in text and "--overwrite" not in text
+    assert taken.read_bytes() == b"mine"
+    # editing a timing field leaves the preset for Custom; choosing a preset sets the fields
+    dialog.slow_motion.setChecked(True)
+    dialog.keep_duration.setChecked(True)
+    dialog.factor.setCurrentText("×16")
+    assert dialog.preset.currentText().startswith("Custom")
+    dialog.preset.setCurrentIndex(2)
+    assert dialog.slow_motion.isChecked() and dialog.factor.currentText() == "×2"
+    assert not dialog.audio.isEnabled()  # slow motion cannot keep the sound
+    # the default destination is not beside the source
+    assert (
+        Path(dialog._default_output("h264")).parent != Path(window.session.active.info.path).parent
+    )

@@ -13,6 +13,15 @@ class InputError(DSepConvError):
     """A frame, image or argument given by the user cannot be used."""
 
 
+class OutputExistsError(InputError):
+    """An output is already there and replacing it was not asked for. The message speaks the
+    command line's language; `path` and `folder` let another front end say it in its own."""
+
+    def __init__(self, message: str, path, folder: bool) -> None:
+        super().__init__(message)
+        self.path, self.folder = path, folder
+
+
 class CheckpointError(DSepConvError):
     """A model file is missing, damaged, not a checkpoint, or of another configuration."""
 

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from dsepconv_gui.base.errors import InputError
+from dsepconv_gui.base.errors import InputError, OutputExistsError
 from dsepconv_gui.base.file_modes import default_file_mode, default_folder_mode
 
 TEMP_TAG = ".dsepconv-"  # between the destination's name and the owner's PID
@@ -80,16 +80,20 @@ def check_output(
                     f"overwritten, --overwrite or not)"
                 )
         if folder and path.is_dir() and any(path.iterdir()) and not overwrite:
-            raise InputError(
+            raise OutputExistsError(
                 f"{path}: already exists and is not empty (use --overwrite to replace the files "
-                f"of the names written; nothing else in it is touched)"
+                f"of the names written; nothing else in it is touched)",
+                path,
+                folder=True,
             )
         if (
             (path.exists() or path.is_symlink())
             and not overwrite
             and not (folder and path.is_dir())
         ):
-            raise InputError(f"{path}: already exists (use --overwrite to replace it)")
+            raise OutputExistsError(
+                f"{path}: already exists (use --overwrite to replace it)", path, folder=False
+            )
         if path.exists() and path.is_dir() != folder:
             kind = "a folder" if path.is_dir() else "a file"
             raise InputError(

@@ -84,12 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser(
         "export",
-        help="write a slow-motion or retimed copy of a clip",
+        help="write a smoother, slow-motion or retimed copy of a clip",
         description="Interpolate a whole clip (or a range) and write it as a video, with the "
         "input's audio. --factor F: F - 1 new frames between every two, so N input frames give "
         "(N - 1)·F + 1 frames at F × the input rate (the output is shorter than the input by "
         "F - 1 output frames; --keep-duration repeats the last frame F - 1 times so it lasts as "
-        "long as the input); a "
+        "long as the input; --slow-motion plays them at the input rate instead, F × longer); a "
         "variable-rate input keeps its own timestamps, the new frames evenly between them. "
         "--fps RATE: every output frame at its exact time m/RATE, made from the two input frames "
         "around it at the nearest timestep reachable by --depth bisections (an output frame on an "
@@ -148,6 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--keep-duration",
         action="store_true",
         help="--factor: repeat the last frame so the output lasts as long as the input",
+    )
+    p.add_argument(
+        "--slow-motion",
+        action="store_true",
+        help="--factor F: play the frames at the input's rate, so the output lasts F × as long "
+        "(slow motion; without audio). Without it, --factor keeps the duration and multiplies "
+        "the frame rate (smoother motion)",
     )
     add_overwrite_option(
         p,
@@ -666,6 +673,7 @@ def run_export(args: argparse.Namespace) -> None:
         else args.scene_threshold,
         depth=DEFAULT_DEPTH if args.depth is None else args.depth,
         keep_duration=args.keep_duration,
+        slow_motion=args.slow_motion,
         overwrite=args.overwrite,
     )
     _, _, plan = prepare_export(clip, settings)  # the user's mistakes show before the model loads

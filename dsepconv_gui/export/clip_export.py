@@ -17,7 +17,13 @@ from pathlib import Path
 import numpy as np
 
 from dsepconv_gui.base.errors import DSepConvError, InputError, error_reason
-from dsepconv_gui.export.plan import ExportPlan, OutputFrame, factor_plan, rate_plan
+from dsepconv_gui.export.plan import (
+    ExportPlan,
+    OutputFrame,
+    factor_plan,
+    rate_plan,
+    slow_motion_plan,
+)
 from dsepconv_gui.frames.images import check_frame_size
 from dsepconv_gui.frames.scene_cuts import DEFAULT_CUT_THRESHOLD, thumbnail_difference
 from dsepconv_gui.interpolation.bisection import Midpoint, frame_at
@@ -52,6 +58,8 @@ class ExportSettings:
     scene_threshold: float = DEFAULT_CUT_THRESHOLD
     depth: int = DEFAULT_DEPTH
     keep_duration: bool = False  # --factor: repeat the last frame so the duration is kept
+    # --factor: play the frames at the input's rate, factor × longer (without audio)
+    slow_motion: bool = False
     overwrite: bool = False
 
 
@@ -205,6 +213,10 @@ def make_plan(clip: Clip, settings: ExportSettings, first: int, last: int) -> Ex
         raise InputError("give either a factor (×2, ×4, ×8) or a target frame rate, not both")
     count = last - first + 1
     timestamps = clip.timestamps[first : last + 1]
+    if settings.slow_motion:
+        if settings.factor is None:
+            raise InputError("slow motion needs a factor (×2, ×4, ×8)")
+        return slow_motion_plan(count, clip.info.rate, settings.factor, settings.keep_duration)
     if settings.factor is not None:
         return factor_plan(
             count, clip.info.rate, settings.factor, settings.keep_duration, timestamps
@@ -305,6 +317,11 @@ def _audio_for(
     order) and how to describe it."""
     if clip.info.kind != "video":
         return None, "none (the input is not a video file)"
+    if settings.slow_motion:
+        warnings.append(
+            f"exported without audio: slow motion lasts {settings.factor}× as long as the sound"
+        )
+        return None, "none (slow motion)"
     count = max(CopiedAudio.count(clip.info.path), 1)
     reasons = {number: CopiedAudio.probe(clip.info.path, number) for number in range(count)}
     readable = [number for number, reason in reasons.items() if reason is None]

@@ -8,7 +8,7 @@ Pure arithmetic on timestamps, no frames: the export streams frames through this
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from dsepconv_gui.base.errors import InputError
@@ -47,9 +47,8 @@ class ExportPlan:
     frames: list[OutputFrame]
     rate: Fraction  # output frames per second, exact (the nominal rate when `timed`)
     input_duration: float  # seconds, from the first exported frame to the end of the last
-    timed: bool = (
-        False  # frames are written at their own `time` (variable rate), not at index / rate
-    )
+    # frames are written at their own `time` (variable rate), not at index / rate
+    timed: bool = False
     end: float | None = None  # timed: when the last frame stops showing (seconds)
 
     @property
@@ -125,6 +124,16 @@ def factor_plan(
             frames.append(OutputFrame(len(frames), start + j / factor * span, first, position))
     end = times[-1] + (last_duration if keep_duration else last_duration / factor)
     return ExportPlan(frames, out_rate, times[-1] + last_duration, timed=True, end=end)
+
+
+def slow_motion_plan(
+    input_count: int, rate: Fraction, factor: int, keep_duration: bool = False
+) -> ExportPlan:
+    """×factor slow motion: the frames of factor_plan, played at the input's own rate, so the
+    output lasts factor × as long as the input (its audio cannot follow)."""
+    plan = factor_plan(input_count, rate, factor, keep_duration)
+    frames = [replace(frame, time=float(frame.index / rate)) for frame in plan.frames]
+    return ExportPlan(frames, rate, plan.input_duration)
 
 
 def _relative(timestamps: list[float]) -> list[float]:

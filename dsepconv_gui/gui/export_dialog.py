@@ -8,7 +8,7 @@ import weakref
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QStandardPaths, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -29,16 +29,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dsepconv_gui.base.errors import DSepConvError
+from dsepconv_gui.base.errors import DSepConvError, OutputExistsError
 from dsepconv_gui.base.progress_bar import format_duration
 from dsepconv_gui.export.clip_export import (
     DEFAULT_DEPTH,
     ExportSettings,
     ExportSummary,
     export_clip,
+    make_plan,
     prepare_export,
 )
 from dsepconv_gui.export.plan import parse_rate
+from dsepconv_gui.export.presets import EXPORT_PRESETS
 from dsepconv_gui.frames.scene_cuts import DEFAULT_CUT_THRESHOLD
 from dsepconv_gui.gui.jobs import Job, JobContext, JobRunner
 from dsepconv_gui.interpolation.bisection import SUPPORTED_FACTORS, factor_label, parse_factor_label
@@ -46,6 +48,7 @@ from dsepconv_gui.video.clips import Clip
 from dsepconv_gui.video.writer import CODECS
 
 RATES = ["60", "59.94", "50", "30", "29.97", "25", "24", "23.976"]
+CUSTOM = "Custom: the timing fields below"
 
 
 class ExportDialog(QDialog):
@@ -55,7 +58,12 @@ class ExportDialog(QDialog):
     finished_export = Signal(object)
 
     def __init__(
-        self, clip: Clip, in_out: tuple[int, int], midpoint: Callable, parent: QWidget | None = None
+        self,
+        clip: Clip,
+        in_out: tuple[int, int],
+        midpoint: Callable,
+        parent: QWidget | None = None,
+        folder: Path | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Export — {clip.info.path.name}")
@@ -74,10 +82,14 @@ class ExportDialog(QDialog):
         range_group.addButton(self.whole)
         range_group.addButton(self.ranged)
 
-        self.by_factor = QRadioButton("Slow motion")
+        self.preset = QComboBox()
+        self.preset.addItems([preset.name for preset in EXPORT_PRESETS] + [CUSTOM])
+        self.outcome = QLabel()  # what the chosen timing gives: rate and duration
+        self.by_factor = QRadioButton("Frames between each pair ×")
         self.factor = QComboBox()
         self.factor.addItems([factor_label(f) for f in SUPPORTED_FACTORS])
-        self.keep_duration = QCheckBox("Keep the duration (repeat the last frame)")
+        self.keep_duration = QCheckBox("Hold the last frame for its whole time (exact duration)")
+        self.slow_motion = QCheckBox("Play at the original rate (slow motion: longer, no audio)")
         self.by_rate = QRadioButton("Frame rate")
         self.rate = QComboBox()
         self.rate.setEditable(True)
@@ -102,6 +114,7 @@ class ExportDialog(QDialog):
         self.threshold.setToolTip(
             "image difference above which two frames are a scene cut (never blended)"
         )
+        self.folder = folder
         self.output = QLineEdit(str(self._default_output("h264")))
         self.browse = QPushButton("Browse…")
         self.overwrite = QCheckBox("Replace the file if it exists")
@@ -123,10 +136,14 @@ class ExportDialog(QDialog):
 
         form = QFormLayout()
         form.addRow("Range", _column(self.whole, self.ranged))
+        form.addRow("Make", _column(self.preset, self.outcome))
         form.addRow(
             "Timing",
             _column(
-                _row(self.by_factor, self.factor), self.keep_duration, _row(self.by_rate, self.rate)
+                _row(self.by_factor, self.factor),
+                self.keep_duration,
+                self.slow_motion,
+                _row(self.by_rate, self.rate),
             ),
         )
         form.addRow("Format", self.codec)
@@ -147,12 +164,21 @@ class ExportDialog(QDialog):
         layout.addLayout(buttons)
 
         self.codec.currentIndexChanged.connect(self._on_codec)
-        self.by_factor.toggled.connect(self._on_timing)
+        self.preset.currentIndexChanged.connect(lambda _: self._apply_preset())
+        for signal in (
+            self.by_factor.toggled,
+            self.factor.currentIndexChanged,
+            self.keep_duration.toggled,
+            self.slow_motion.toggled,
+            self.rate.currentTextChanged,
+            self.whole.toggled,
+        ):
+            signal.connect(lambda *_: self._on_timing())
         self.browse.clicked.connect(self._browse)
         self.export_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
         self.close_button.clicked.connect(self.close)
-        self._on_timing()
+        self._apply_preset()
         self._on_codec()
 
     # ----- reading the form ---------------------------------------------------------------
@@ -176,6 +202,7 @@ class ExportDialog(QDialog):
             scene_threshold=self.threshold.value(),
             depth=DEFAULT_DEPTH,
             keep_duration=self.keep_duration.isChecked(),
+            slow_motion=self.by_factor.isChecked() and self.slow_motion.isChecked(),
             overwrite=self.overwrite.isChecked(),
         )
 
@@ -187,6 +214,13 @@ class ExportDialog(QDialog):
         try:
             settings = self.settings()
             _, _, plan = prepare_export(self.clip, settings)
+        except OutputExistsError as exc:
+            self._show_status(
+                f"{exc.path} already exists: tick \u201cReplace the file if it exists\u201d to "
+                "replace it, or choose another name.",
+                error=True,
+            )
+            return
         except DSepConvError as exc:
             self._show_status(str(exc), error=True)
             return
@@ -216,6 +250,7 @@ class ExportDialog(QDialog):
         if self.is_running():
             self.job.cancel()
             self._set_running(False)
+            self.progress.setValue(0)
             self._show_status(
                 "Export cancelled: nothing was written, any earlier file is untouched."
             )
@@ -258,17 +293,77 @@ class ExportDialog(QDialog):
     def _on_codec(self) -> None:
         name = self.codec.currentData()
         self.crf.setEnabled(name == "h264")
-        self.audio.setEnabled(name != "png" and self.clip.info.kind == "video")
+        self._on_timing()  # which enables the audio choice where it can apply
         path = Path(self.output.text().strip())
         wanted = CODECS[name].suffix
         known = {suffix for codec in CODECS.values() for suffix in codec.suffixes}
         if path.suffix.lower() != wanted and (wanted or path.suffix.lower() in known):
             self.output.setText(str(path.with_suffix(wanted)))
 
+    def _apply_preset(self) -> None:
+        """Set the timing fields to the chosen preset (Custom leaves them as they are)."""
+        index = self.preset.currentIndex()
+        if index < len(EXPORT_PRESETS):
+            preset = EXPORT_PRESETS[index]
+            self._applying = True
+            try:
+                self.by_factor.setChecked(preset.factor is not None)
+                self.by_rate.setChecked(preset.fps is not None)
+                if preset.factor is not None:
+                    self.factor.setCurrentText(factor_label(preset.factor))
+                    self.keep_duration.setChecked(preset.keep_duration)
+                    self.slow_motion.setChecked(preset.slow_motion)
+                else:
+                    self.rate.setCurrentText(str(preset.fps))
+            finally:
+                self._applying = False
+        self._on_timing()
+
+    def _matching_preset(self) -> int:
+        """The index of the preset the timing fields match, else that of Custom."""
+        for index, preset in enumerate(EXPORT_PRESETS):
+            if self.by_factor.isChecked() and preset.factor is not None:
+                if (
+                    parse_factor_label(self.factor.currentText()) == preset.factor
+                    and self.keep_duration.isChecked() == preset.keep_duration
+                    and self.slow_motion.isChecked() == preset.slow_motion
+                ):
+                    return index
+            elif self.by_rate.isChecked() and preset.fps is not None:
+                if self.rate.currentText().strip() == str(preset.fps):
+                    return index
+        return len(EXPORT_PRESETS)
+
     def _on_timing(self) -> None:
-        self.factor.setEnabled(self.by_factor.isChecked())
-        self.keep_duration.setEnabled(self.by_factor.isChecked())
+        by_factor = self.by_factor.isChecked()
+        self.factor.setEnabled(by_factor)
+        self.keep_duration.setEnabled(by_factor)
+        self.slow_motion.setEnabled(by_factor)
         self.rate.setEnabled(self.by_rate.isChecked())
+        self.audio.setEnabled(
+            not (by_factor and self.slow_motion.isChecked())
+            and self.codec.currentData() != "png"
+            and self.clip.info.kind == "video"
+        )
+        if not getattr(self, "_applying", False):
+            self.preset.blockSignals(True)
+            self.preset.setCurrentIndex(self._matching_preset())
+            self.preset.blockSignals(False)
+        self.outcome.setText(self._describe_outcome())
+
+    def _describe_outcome(self) -> str:
+        """What the timing gives, in plain words: the output's rate and duration."""
+        first, last = self.in_out if self.ranged.isChecked() else (0, len(self.clip) - 1)
+        try:
+            plan = make_plan(self.clip, self.settings(), first, last)
+        except DSepConvError as exc:
+            return str(exc)
+        rate = float(plan.rate)
+        return (
+            f"{len(plan.frames)} frames at {rate:.3g} fps, {plan.output_duration:.2f} s "
+            f"(the input: {last - first + 1} frames at {self.clip.info.fps:.3g} fps, "
+            f"{plan.input_duration:.2f} s)"
+        )
 
     def _browse(self) -> None:
         name = self.codec.currentData()
@@ -287,8 +382,12 @@ class ExportDialog(QDialog):
             self.overwrite.setChecked(Path(path).exists())  # the file dialog already asked
 
     def _default_output(self, codec: str) -> Path:
+        """In the folder last exported to, else the user's videos folder (never beside the
+        source, which may be a read-only dataset)."""
+        folder = (
+            self.folder if self.folder is not None and self.folder.is_dir() else videos_folder()
+        )
         source = self.clip.info.path
-        folder = source.parent if source.parent.is_dir() and source.exists() else Path.home()
         stem = source.stem if source.exists() else "demo"
         return folder / f"{stem}_interpolated{CODECS[codec].suffix}"
 
@@ -320,6 +419,7 @@ def reuse_or_open(
     in_out: tuple[int, int],
     midpoint: Callable,
     parent: QWidget,
+    folder: Path | None = None,
 ) -> ExportDialog:
     """One export dialog at a time: a running one is raised, otherwise a new one replaces it
     (with the clip, range and model of now) and is shown."""
@@ -330,6 +430,13 @@ def reuse_or_open(
         return previous
     if previous is not None:
         previous.deleteLater()
-    dialog = ExportDialog(clip, in_out, midpoint, parent)
+    dialog = ExportDialog(clip, in_out, midpoint, parent, folder)
     dialog.show()
     return dialog
+
+
+def videos_folder() -> Path:
+    """The user's videos folder (~/Videos on Linux), or the home folder without one."""
+    location = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.MoviesLocation)
+    folder = Path(location) if location else Path.home()
+    return folder if folder.is_dir() else Path.home()

@@ -270,13 +270,18 @@ class MainWindow(QMainWindow):
             self.banner.show_message("Open a clip and load a model before exporting")
             return None
         previous, clip, in_out = self.export_dialog, self.session.active, self.timeline.in_out
-        dialog = reuse_or_open(previous, clip, in_out, self.session.midpoint(), self)
+        folder = (
+            Path(self.settings.get("export_folder")) if self.settings.get("export_folder") else None
+        )
+        dialog = reuse_or_open(previous, clip, in_out, self.session.midpoint(), self, folder)
         if dialog is not previous:
-            dialog.finished_export.connect(
-                lambda summary: self.statusBar().showMessage(f"Exported {summary.output}", 10000)
-            )
+            dialog.finished_export.connect(self._on_exported)
         self.export_dialog = dialog
         return dialog
+
+    def _on_exported(self, summary) -> None:
+        self.settings.set("export_folder", str(Path(summary.output).parent))
+        self.statusBar().showMessage(f"Exported {summary.output}", 10000)
 
     # ----- jobs -------------------------------------------------------------------------------
     def _start(self, name: str, fn) -> Job:
