@@ -552,3 +552,15 @@ def test_export_dialog_speaks_its_own_language(qtbot, window, tmp_path):
     assert (
         Path(dialog._default_output("h264")).parent != Path(window.session.active.info.path).parent
     )
+
+
+def test_zooming_the_main_view_shows_the_same_region_in_every_view(qtbot, window, clip_path):
+    open_and_wait(qtbot, window, clip_path)
+    qtbot.waitSignal(window.analysis_ready, timeout=30000).wait()
+    views = window.pair_views.views
+    views["output"].viewbox.setRange(xRange=(40, 80), yRange=(30, 60), padding=0)
+    window.pair_views.linker.sync_from(views["output"])
+    for key in ("frame_a", "mask_b", "offsets_a", "error"):
+        (x0, x1), (y0, y1) = views[key].viewbox.viewRange()
+        assert x0 <= 40.5 and x1 >= 79.5 and y0 <= 30.5 and y1 >= 59.5, key  # all of the region
+        assert abs((x0 + x1) / 2 - 60) < 1 and abs((y0 + y1) / 2 - 45) < 1, key  # same centre

@@ -29,6 +29,19 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--frame", type=int, default=None, help="with --screenshot: the pair's first frame"
     )
+    parser.add_argument(
+        "--tab",
+        default=None,
+        help="with --screenshot: the detail tab to show (Frames, Offsets, Masks and weights, "
+        "Deformable results)",
+    )
+    parser.add_argument(
+        "--size",
+        default=None,
+        metavar="WxH",
+        help="with --screenshot: the window's size (e.g. 1920x1080 for the README's picture, "
+        "1366x768 for a laptop's screen)",
+    )
     parser.add_argument("--model", default=None, help="model file (default: the shipped model)")
     parser.add_argument("--device", default=None, help="auto, cpu or cuda:N")
     parser.add_argument(
@@ -47,6 +60,9 @@ def run(argv: list[str] | None = None) -> int:
     window = MainWindow()
     if args.model is not None or args.device is not None:
         window.load_model(args.model, args.device or window.device_combo.currentText())
+    if args.size:
+        width, height = (int(v) for v in args.size.lower().split("x"))
+        window.resize(width, height)
     window.show()
     if args.clips:
         window.open_paths(args.clips)
@@ -77,6 +93,8 @@ def take_screenshot(app: QApplication, window: MainWindow, args: argparse.Namesp
         h, w = analysis.result.frame.shape[:2]
         window.pair_views.inspect(h // 2, w // 2)
         window.pair_views.pinned = True
+        if args.tab:
+            window.pair_views.show_tab(args.tab)
         QTimer.singleShot(300, save)
 
     def save() -> None:

@@ -15,7 +15,7 @@ class ClipsPanel(QWidget):
         super().__init__(parent)
         self.clip_list = QListWidget()
         self.clip_list.setIconSize(QSize(96, 54))
-        self.clip_list.setMinimumWidth(230)
+        self.clip_list.setMinimumWidth(180)
         self.clip_list.setWordWrap(True)
         self.open_button = QPushButton("Open clip…")
         layout = QVBoxLayout(self)

@@ -100,9 +100,10 @@ class ImageView(QWidget):
 
 
 class ViewLinker:
-    """Links zoom and pan across views of different sizes: every view shows the same centre
-    at the same scale (image pixels per screen pixel). Linking pyqtgraph's X and Y ranges
-    directly would fight the locked aspect ratio of views with different shapes."""
+    """Links zoom and pan across views of different sizes: every view shows the region of the
+    image that the view the user moved shows, widened to its own shape (the views keep their
+    aspect ratio locked). A small view beside a large one thus shows the same part of the
+    frame, not a crop of it at the large view's scale."""
 
     def __init__(self, views: list[ImageView]) -> None:
         self.views = views
@@ -116,18 +117,11 @@ class ViewLinker:
         if self._syncing:
             return
         (x0, x1), (y0, y1) = source.viewbox.viewRange()
-        scale = (x1 - x0) / max(source.viewbox.width(), 1.0)
-        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
         self._syncing = True
         try:
             for view in self.views:
-                if view is source:
-                    continue
-                half_w = scale * max(view.viewbox.width(), 1.0) / 2
-                half_h = scale * max(view.viewbox.height(), 1.0) / 2
-                view.viewbox.setRange(
-                    xRange=(cx - half_w, cx + half_w), yRange=(cy - half_h, cy + half_h), padding=0
-                )
+                if view is not source:
+                    view.viewbox.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
         finally:
             self._syncing = False
 

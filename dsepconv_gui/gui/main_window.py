@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
 from dsepconv_gui.base.errors import DSepConvError
@@ -78,6 +78,10 @@ class MainWindow(QMainWindow):
         self.slowmo_dock = self._dock("Playback", self.slowmo, right)
         self.tabifyDockWidget(self.inspector_dock, self.slowmo_dock)
         self.inspector_dock.raise_()
+        # the docks start narrow: the frames get the room
+        self.resizeDocks(
+            [self.clips_dock, self.inspector_dock], [200, 340], Qt.Orientation.Horizontal
+        )
         self.toolbar = MainToolbar(self)
         self.addToolBar(self.toolbar)
         self.device_combo = self.toolbar.device_combo
@@ -121,6 +125,9 @@ class MainWindow(QMainWindow):
     # ----- settings -------------------------------------------------------------------------
     def _restore_settings(self) -> None:
         geometry, state = self.settings.geometry("geometry"), self.settings.geometry("window_state")
+        if state is None:  # the docks start narrow: the frames get the room (once shown)
+            docks, widths = [self.clips_dock, self.inspector_dock], [200, 340]
+            QTimer.singleShot(0, lambda: self.resizeDocks(docks, widths, Qt.Orientation.Horizontal))
         if geometry is None:
             screen = self.screen().availableGeometry()  # a laptop's 1366×768 included
             self.resize(min(1500, screen.width()), min(950, screen.height()))

@@ -28,6 +28,11 @@ class PairOptions(QWidget):
         self.compare_check = QCheckBox("Compare with classical interpolators")
         self.arrows_check = QCheckBox("Arrows on offset views")
         self.tap_combo = QComboBox()
+        for combo in (self.step_combo, self.tap_combo):  # a narrow dock cuts their text
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(10)
         self.inspector = InspectorPanel()
         form = QVBoxLayout(self)
         form.addWidget(QLabel("Input pair"))

@@ -85,6 +85,7 @@ class PairViews(QWidget):
         splitter.addWidget(self.tabs)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
+        splitter.setSizes([3000, 2000])  # the main view 3/5 of the width to start with
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter)
@@ -251,6 +252,10 @@ class PairViews(QWidget):
         if visible:  # the user asked for them: show them
             self.tabs.setCurrentIndex(index)
             self._follow_main_view()
+
+    def show_tab(self, name: str) -> None:
+        """Bring a detail tab to the front (its name as in TABS)."""
+        self.tabs.setCurrentIndex(self._tab_index(name))
 
     def _tab_index(self, name: str) -> int:
         return next(i for i in range(self.tabs.count()) if self.tabs.tabText(i) == name)

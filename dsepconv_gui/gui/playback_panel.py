@@ -63,6 +63,11 @@ class PlaybackPanel(QWidget):
         self.mode, self.speed = QComboBox(), QComboBox()
         self.mode.addItems(list(MODES))
         self.speed.addItems(list(SPEEDS))
+        for combo in (self.factor, self.scale, self.mode, self.speed):  # narrow docks too
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(6)
         self.play_button = QPushButton("Compute and play")
         self.stop_button = QPushButton("Pause")
         self.progress = QProgressBar()
@@ -73,12 +78,14 @@ class PlaybackPanel(QWidget):
         controls = QGridLayout()
         for row, cells in enumerate(
             (
-                (QLabel("frames"), self.factor, QLabel("size"), self.scale, self.play_button),
-                (QLabel("show"), self.mode, QLabel("speed"), self.speed, self.stop_button),
+                (QLabel("frames"), self.factor, QLabel("size"), self.scale),
+                (QLabel("show"), self.mode, QLabel("speed"), self.speed),
             )
         ):
             for column, widget in enumerate(cells):
                 controls.addWidget(widget, row, column)
+        controls.addWidget(self.play_button, 2, 0, 1, 2)
+        controls.addWidget(self.stop_button, 2, 2, 1, 2)
         layout = QVBoxLayout(self)
         layout.addLayout(controls)
         layout.addWidget(self.progress)
