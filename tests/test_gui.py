@@ -564,3 +564,67 @@ def test_zooming_the_main_view_shows_the_same_region_in_every_view(qtbot, window
         (x0, x1), (y0, y1) = views[key].viewbox.viewRange()
         assert x0 <= 40.5 and x1 >= 79.5 and y0 <= 30.5 and y1 >= 59.5, key  # all of the region
         assert abs((x0 + x1) / 2 - 60) < 1 and abs((y0 + y1) / 2 - 45) < 1, key  # same centre
+
+
+def test_each_clip_keeps_its_playhead_and_in_out_points(qtbot, window, clip_path, tmp_path):
+    other = write_shapes_clip(tmp_path / "other.mp4", 6, height=48, width=64)
+    open_and_wait(qtbot, window, clip_path)
+    window.timeline.set_position(2)
+    window.timeline.set_in_point()
+    window.timeline.set_position(5)
+    window.timeline.set_out_point()
+    open_and_wait(qtbot, window, other)  # becomes the active clip
+    assert window.timeline.in_out == (0, 5) and window.timeline.position == 0
+    window.clip_list.setCurrentRow(0)
+    assert window.timeline.in_out == (2, 5) and window.timeline.position == 5
+    window.jobs.wait()
+
+
+def test_a_click_on_the_slider_groove_moves_the_playhead_there(qtbot, window, clip_path):
+    from PySide6.QtCore import QPoint
+
+    open_and_wait(qtbot, window, clip_path)
+    slider = window.timeline.slider
+    slider.resize(400, slider.height())
+    qtbot.mouseClick(slider, Qt.MouseButton.LeftButton, pos=QPoint(390, slider.height() // 2))
+    assert slider.value() == slider.maximum() == 7  # not one page of 10 from 0
+    window.jobs.wait()
+
+
+def test_help_recent_files_and_open_folder(qtbot, window, clip_path, tmp_path, monkeypatch):
+    from dsepconv_gui.frames.demo import render_demo_frames
+    from dsepconv_gui.frames.images import write_image
+    from dsepconv_gui.gui import file_choosers, help_menu
+
+    html = help_menu.shortcuts_html()
+    assert "Right" in html and "set the in point" in html and "Ctrl+E" in html
+    assert "Model:" in window._about() and "Model card" in window._about()
+    menus = [action.text() for action in window.menuBar().actions()]
+    assert menus == ["&File", "&View", "&Help"]
+
+    open_and_wait(qtbot, window, clip_path)
+    assert [a.text() for a in window.toolbar.recent_menu.actions()] == [str(clip_path)]
+    assert window.settings.recent() == [str(clip_path)]
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i, frame in enumerate(render_demo_frames(3, height=32, width=48)):
+        write_image(folder / f"{i:04d}.png", frame)
+    monkeypatch.setattr(file_choosers.QFileDialog, "getExistingDirectory", lambda *a: str(folder))
+    with qtbot.waitSignal(window.clips_opened, timeout=30000) as opened:
+        window.open_folder_dialog()
+    assert opened.args[0] == 1 and "48×32" in window.clip_list.item(1).text()
+    assert window.settings.recent()[0] == str(folder)
+    window.jobs.wait()
+
+
+def test_the_pairs_internals_are_saved_for_compositing_tools(qtbot, window, clip_path, tmp_path):
+    from dsepconv_gui.frames.field_files import read_exr
+
+    open_and_wait(qtbot, window, clip_path)
+    qtbot.waitSignal(window.analysis_ready, timeout=30000).wait()
+    manifest = window.save_internals(tmp_path / "internals")
+    assert manifest is not None and manifest.exists()
+    motion = read_exr(tmp_path / "internals" / "motion.exr")
+    assert motion["forward.u"].shape == (96, 128)
+    assert (tmp_path / "internals" / "frame1_mean_displacement.flo").exists()

@@ -25,8 +25,9 @@ class ClipsPanel(QWidget):
     def add(self, opened: OpenedClip) -> None:
         """List a clip that opened: its first frame, name, size, rate and length."""
         info = opened.clip.info
-        item = QListWidgetItem(
-            QIcon(to_pixmap(opened.icon)), f"{info.path.name}\n{info.describe()}"
-        )
+        text = f"{info.path.name}\n{info.describe()}"
+        if opened.clip.notes:  # what was converted or is damaged, in sight
+            text += f"\n⚠ {opened.clip.notes[0]}"
+        item = QListWidgetItem(QIcon(to_pixmap(opened.icon)), text)
         item.setToolTip("\n".join([str(info.path), *opened.clip.notes]))
         self.clip_list.addItem(item)

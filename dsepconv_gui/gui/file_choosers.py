@@ -28,3 +28,19 @@ def choose_model(parent: QWidget) -> str | None:
     start = str(Path.cwd() / "models")
     path, _ = QFileDialog.getOpenFileName(parent, "Open model", start, "Models (*.safetensors)")
     return path or None
+
+
+def choose_folder(parent: QWidget, settings: AppSettings) -> Path | None:
+    """A folder of numbered images to open, or None when cancelled."""
+    start = settings.get("last_folder") or str(Path.home())
+    path = QFileDialog.getExistingDirectory(parent, "Open a folder of numbered images", start)
+    if path:
+        settings.set("last_folder", str(Path(path).parent))
+    return Path(path) if path else None
+
+
+def choose_output_folder(parent: QWidget, settings: AppSettings) -> Path | None:
+    """A folder to write files into, or None when cancelled."""
+    start = settings.get("export_folder") or str(Path.home())
+    path = QFileDialog.getExistingDirectory(parent, "Save into the folder", start)
+    return Path(path) if path else None

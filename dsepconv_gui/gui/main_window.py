@@ -3,6 +3,7 @@ views of a pair in pair_views.py, the jobs in jobs.py, the widgets in their own 
 
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -12,7 +13,13 @@ from dsepconv_gui.base.errors import DSepConvError
 from dsepconv_gui.gui.clips_panel import ClipsPanel
 from dsepconv_gui.gui.error_banner import ErrorBanner
 from dsepconv_gui.gui.export_dialog import ExportDialog, reuse_or_open
-from dsepconv_gui.gui.file_choosers import choose_clips, choose_model
+from dsepconv_gui.gui.file_choosers import (
+    choose_clips,
+    choose_folder,
+    choose_model,
+    choose_output_folder,
+)
+from dsepconv_gui.gui.help_menu import add_help_menu
 from dsepconv_gui.gui.job_progress import JobProgress
 from dsepconv_gui.gui.jobs import Job, JobRunner, LatestJob
 from dsepconv_gui.gui.model_status import ModelStatus
@@ -23,6 +30,7 @@ from dsepconv_gui.gui.session import OpenedClip, Session, SlowMotion, demo_opene
 from dsepconv_gui.gui.settings import AppSettings
 from dsepconv_gui.gui.timeline import Timeline
 from dsepconv_gui.gui.toolbar import MainToolbar
+from dsepconv_gui.interpolation.intermediates import write_intermediates
 
 JOBS = ("analysis", "thumbnails", "open", "slowmo")
 CANCELLABLE = ("analysis", "slowmo", "open")  # what the Cancel action stops
@@ -86,6 +94,8 @@ class MainWindow(QMainWindow):
         self.addToolBar(self.toolbar)
         self.device_combo = self.toolbar.device_combo
         self.toolbar.add_menus(self, [self.clips_dock, self.inspector_dock, self.slowmo_dock])
+        self.toolbar.set_recent(self.settings.recent(), lambda path: self.open_paths([Path(path)]))
+        add_help_menu(self, self._about)
         self.progress, self.model_status = JobProgress(), ModelStatus()
         self.statusBar().addPermanentWidget(self.progress)
         self.statusBar().addPermanentWidget(self.model_status)
@@ -101,6 +111,8 @@ class MainWindow(QMainWindow):
         bar = self.toolbar
         for signal, handler in (
             (bar.open_action.triggered, self.open_dialog),
+            (bar.open_folder_action.triggered, self.open_folder_dialog),
+            (bar.save_internals_action.triggered, self.save_internals),
             (self.clips_panel.open_button.clicked, self.open_dialog),
             (bar.export_action.triggered, self.open_export_dialog),
             (self.timeline.export_requested, self.open_export_dialog),
@@ -203,6 +215,11 @@ class MainWindow(QMainWindow):
         if paths:
             self.open_paths(paths)
 
+    def open_folder_dialog(self) -> None:
+        folder = choose_folder(self, self.settings)
+        if folder is not None:
+            self.open_paths([folder])
+
     def open_paths(self, paths: list[Path]) -> None:
         """Open clips in a worker; each one that fails is reported by name."""
         self._start("open", self.session.open_job(paths)).returned.connect(self._add_clips)
@@ -216,6 +233,9 @@ class MainWindow(QMainWindow):
         for item in opened:
             if item.clip is not None:
                 self.clips_panel.add(item)
+                if item.clip.info.path.exists():  # not the demo
+                    recent = self.settings.add_recent(str(item.path))
+                    self.toolbar.set_recent(recent, lambda path: self.open_paths([Path(path)]))
         if messages:
             self.banner.show_message("\n".join(messages))
         count = len(self.session.clips) - first_new
@@ -224,11 +244,11 @@ class MainWindow(QMainWindow):
         self.clips_opened.emit(count)
 
     def _activate_clip(self, row: int) -> None:
-        clip = self.session.activate(row)
+        clip = self.session.activate(row, self.timeline.position, self.timeline.in_out)
         if clip is None:
             return
         self.pair_views.analysis = None  # the previous clip's pair is not inspected any more
-        self.timeline.set_clip(len(clip), clip.timestamps)
+        self.timeline.set_clip(len(clip), clip.timestamps, *self.session.marks())
         self.toolbar.export_action.setEnabled(len(clip) > 1)
         job = self._start("thumbnails", self.session.thumbnails_job())
         job.returned.connect(lambda value: self._show_thumbnails(*value))
@@ -285,6 +305,37 @@ class MainWindow(QMainWindow):
             dialog.finished_export.connect(self._on_exported)
         self.export_dialog = dialog
         return dialog
+
+    def save_internals(self, folder: Path | None = None) -> Path | None:
+        """Write the analysed pair's offsets, masks, weights, kernels and results to a folder
+        (chosen in a dialog unless given); returns the manifest."""
+        if self.session.analysis is None:
+            self.banner.show_message("Nothing to save yet: wait for the pair's result")
+            return None
+        folder = folder or choose_output_folder(self, self.settings)
+        if folder is None:
+            return None
+        try:
+            manifest = write_intermediates(self.session.analysis.result, folder)
+        except DSepConvError as exc:
+            self.banner.show_message(str(exc))
+            return None
+        self.statusBar().showMessage(f"Saved the pair's internals in {folder}", 10000)
+        return manifest
+
+    def _about(self) -> str:
+        interpolator = self.session.interpolator
+        if interpolator is None:
+            return "No model is loaded."
+        loaded = interpolator.loaded
+        card = Path(__file__).resolve().parents[2] / "models" / "README.md"
+        return (
+            f"Model: {escape(str(loaded.source))} (n = {loaded.config.kernel_size})<br>"
+            f"Device: {escape(str(interpolator.device))}<br>"
+            f"Model card: {escape(str(card))}<br><br>"
+            "DSepConv: Cheng &amp; Chen, AAAI 2020, Video Frame Interpolation via Deformable "
+            "Separable Convolution."
+        )
 
     def _on_exported(self, summary) -> None:
         self.settings.set("export_folder", str(Path(summary.output).parent))

@@ -87,6 +87,7 @@ class Session:
         self.analysis: PairAnalysis | None = None
         self.log = log  # messages from worker threads (a memory fallback)
         self._slowmo_cache: dict[tuple, list[np.ndarray]] = {}
+        self._marks: dict[int, tuple[int, tuple[int, int] | None]] = {}
 
     # ----- model and device ---------------------------------------------------------------
     def load_model(self, spec: str | None, device_spec: str = "auto") -> str | None:
@@ -135,12 +136,22 @@ class Session:
                 messages += [f"{item.path.name}: {note}" for note in item.clip.notes]
         return messages
 
-    def activate(self, row: int) -> Clip | None:
+    def activate(
+        self, row: int, position: int = 0, in_out: tuple[int, int] | None = None
+    ) -> Clip | None:
+        """Make clip `row` the active one. The clip left keeps its playhead `position` and
+        `in_out` points, given back by marks() when it is shown again."""
         if not 0 <= row < len(self.clips):
             return None
+        if self.active is not None:
+            self._marks[id(self.active)] = (position, in_out)
         self.active = self.clips[row]
         self.analysis = None
         return self.active
+
+    def marks(self) -> tuple[int, tuple[int, int] | None]:
+        """The active clip's playhead and in/out points when it was last left (0, None: new)."""
+        return self._marks.get(id(self.active), (0, None))
 
     def thumbnails_job(self) -> Job:
         """Thumbnails spread over the active clip: (clip, [(index, image)])."""

@@ -21,7 +21,9 @@ DEFAULTS = {
     "playback_speed": 1.0,
     "playback_mode": "Interpolated",
     "export_folder": "",
+    "recent": "",  # the clips opened last, one path per line, newest first
 }
+RECENT_COUNT = 8
 
 
 def settings_path() -> Path:
@@ -54,6 +56,15 @@ class AppSettings:
         except (TypeError, ValueError):
             self.problem = f"settings file {self.path}: bad value for '{key}'; using the default"
             return default
+
+    def recent(self) -> list[str]:
+        return [line for line in self.get("recent").split("\n") if line][:RECENT_COUNT]
+
+    def add_recent(self, path: str) -> list[str]:
+        """Put a clip first in the recent list; returns the list."""
+        paths = [path] + [p for p in self.recent() if p != path]
+        self.set("recent", "\n".join(paths[:RECENT_COUNT]))
+        return paths[:RECENT_COUNT]
 
     def has(self, key: str) -> bool:
         """Whether the user's settings hold this key (rather than its default)."""

@@ -6,7 +6,16 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QRect, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QKeySequence, QPainter, QPen, QPixmap, QShortcut
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QProxyStyle,
+    QPushButton,
+    QSlider,
+    QStyle,
+    QVBoxLayout,
+    QWidget,
+)
 
 
 def to_pixmap(rgb: np.ndarray) -> QPixmap:
@@ -72,6 +81,26 @@ class ThumbnailStrip(QWidget):
             self.seek.emit(self.index_at(event.position().x()))
 
 
+# The timeline's keys, (key, what it does): the shortcuts and the Help menu's list.
+KEYS = (
+    ("Left", "previous frame"),
+    ("Right", "next frame"),
+    ("Home", "first frame"),
+    ("End", "last frame"),
+    ("I", "set the in point at the playhead"),
+    ("O", "set the out point at the playhead"),
+)
+
+
+class AbsoluteClickStyle(QProxyStyle):
+    """A slider style whose groove, clicked, moves the handle to the click."""
+
+    def styleHint(self, hint, option=None, widget=None, returnData=None):  # noqa: N802, N803
+        if hint == QStyle.StyleHint.SH_Slider_AbsoluteSetButtons:
+            return Qt.MouseButton.LeftButton.value
+        return super().styleHint(hint, option, widget, returnData)
+
+
 class Timeline(QWidget):
     """position_changed(k) selects the input pair (k, k + step)."""
 
@@ -84,6 +113,11 @@ class Timeline(QWidget):
         self.strip = ThumbnailStrip()
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setEnabled(False)
+        # A click on the groove moves the playhead there (not a page of 10 frames).
+        # (Its own base style: a proxy owns its base, so it must not wrap the app's.)
+        self._slider_style = AbsoluteClickStyle()
+        self._slider_style.setParent(self.slider)
+        self.slider.setStyle(self._slider_style)
         self.label = QLabel("no clip")
         self.range_label = QLabel("")
         self.in_button = QPushButton("Set in [I]")
@@ -116,18 +150,29 @@ class Timeline(QWidget):
     def frame_count(self) -> int:
         return self.strip.frame_count
 
-    def set_clip(self, frame_count: int, timestamps: list[float]) -> None:
+    def set_clip(
+        self,
+        frame_count: int,
+        timestamps: list[float],
+        position: int = 0,
+        in_out: tuple[int, int] | None = None,
+    ) -> None:
+        """Show a clip, at `position` with its in/out points (a clip shown before keeps
+        its own: the window passes them back)."""
+        last = max(frame_count - 1, 0)
         self.timestamps = timestamps
         self.strip.frame_count = frame_count
         self.strip.thumbnails = []
-        self.strip.in_point, self.strip.out_point = 0, max(frame_count - 1, 0)
+        first, end = in_out if in_out is not None else (0, last)
+        self.strip.in_point, self.strip.out_point = min(first, last), min(end, last)
+        position = min(max(position, 0), last)
         self.slider.blockSignals(True)
-        self.slider.setRange(0, max(frame_count - 1, 0))
-        self.slider.setValue(0)
+        self.slider.setRange(0, last)
+        self.slider.setValue(position)
         self.slider.blockSignals(False)
         self.slider.setEnabled(frame_count > 0)
         self.export_button.setEnabled(frame_count > 1)
-        self._on_value(0)
+        self._on_value(position)
         self._update_range_label()
 
     def set_thumbnails(self, thumbnails: list[tuple[int, np.ndarray]]) -> None:
@@ -135,19 +180,19 @@ class Timeline(QWidget):
         self.strip.update()
 
     def add_shortcuts(self, window: QWidget) -> None:
-        """The window's keys for the playhead: arrows step, Home and End jump, I and O set the
-        in and out points."""
-        for key, handler in (
-            (Qt.Key.Key_Left, lambda: self.step(-1)),
-            (Qt.Key.Key_Right, lambda: self.step(1)),
-            (Qt.Key.Key_Home, lambda: self.set_position(0)),
-            (Qt.Key.Key_End, lambda: self.set_position(self.frame_count - 1)),
-            (Qt.Key.Key_I, self.set_in_point),
-            (Qt.Key.Key_O, self.set_out_point),
-        ):
+        """The window's keys for the playhead (KEYS)."""
+        handlers = {
+            "Left": lambda: self.step(-1),
+            "Right": lambda: self.step(1),
+            "Home": lambda: self.set_position(0),
+            "End": lambda: self.set_position(self.frame_count - 1),
+            "I": self.set_in_point,
+            "O": self.set_out_point,
+        }
+        for key, _ in KEYS:
             shortcut = QShortcut(QKeySequence(key), window)
             shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
-            shortcut.activated.connect(handler)
+            shortcut.activated.connect(handlers[key])
 
     def set_position(self, index: int) -> None:
         self.slider.setValue(int(np.clip(index, 0, max(self.frame_count - 1, 0))))

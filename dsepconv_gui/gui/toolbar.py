@@ -26,6 +26,12 @@ class MainToolbar(QToolBar):
         self.setObjectName("Main")
         self.open_action = QAction("Open clip…", self)
         self.open_action.setShortcut(QKeySequence.StandardKey.Open)
+        self.open_folder_action = QAction("Open folder of images…", self)
+        self.save_internals_action = QAction("Save the pair's internals…", self)
+        self.save_internals_action.setToolTip(
+            "offsets (EXR motion vectors, .flo), masks and weights (EXR, 16-bit PNG), kernels, "
+            "results, as files for compositing tools"
+        )
         self.export_action = QAction("Export…", self)
         self.export_action.setShortcut(QKeySequence("Ctrl+E"))
         self.export_action.setEnabled(False)
@@ -51,10 +57,21 @@ class MainToolbar(QToolBar):
             self.device_combo.blockSignals(False)
 
     def add_menus(self, window: QMainWindow, docks: list[QDockWidget]) -> None:
-        """File (open, export, quit) and View (each dock shown or hidden) in the window's menus."""
+        """File (open, open a folder, open recent, export, quit) and View (each dock shown or
+        hidden) in the window's menus."""
         quit_action = QAction("Quit", window)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(window.close)
         file_menu = window.menuBar().addMenu("&File")
-        file_menu.addActions([self.open_action, self.export_action, quit_action])
+        file_menu.addActions([self.open_action, self.open_folder_action])
+        self.recent_menu = file_menu.addMenu("Open recent")
+        file_menu.addActions([self.save_internals_action, self.export_action, quit_action])
         window.menuBar().addMenu("&View").addActions([d.toggleViewAction() for d in docks])
+
+    def set_recent(self, paths: list[str], open_path) -> None:
+        """The Open recent menu: the clips opened last, newest first."""
+        self.recent_menu.clear()
+        for path in paths:
+            action = self.recent_menu.addAction(path)
+            action.triggered.connect(lambda _=False, path=path: open_path(path))
+        self.recent_menu.setEnabled(bool(paths))

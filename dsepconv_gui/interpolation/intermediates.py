@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from dsepconv_gui.base.errors import InputError
+from dsepconv_gui.frames.field_files import write_exr, write_flo, write_png16
 from dsepconv_gui.frames.images import write_image
 from dsepconv_gui.frames.visualize import color_wheel_legend, flow_to_color, heatmap, montage
 from dsepconv_gui.interpolation.interpolator import InterpolationResult
@@ -148,6 +149,32 @@ def write_intermediates(result: InterpolationResult, folder: str | os.PathLike) 
                 heatmap(term.mask.mean(axis=0), 0.0, 1.0),
                 "mean mask over the taps, viridis from 0 to 1",
             )
+
+    # For compositing tools: Nuke reads forward.* and backward.* as its motion-vector layers
+    # (u right, v up: hence -dy); frame 2 is the next frame, frame 1 the previous one.
+    (dy1, dx1), (dy2, dx2) = means
+    write_exr(
+        folder / "motion.exr",
+        {"forward.u": dx2, "forward.v": -dy2, "backward.u": dx1, "backward.v": -dy1},
+    )
+    files["motion.exr"] = (
+        "float EXR: forward.u/v = frame 2's weighted mean displacement, backward.u/v = frame "
+        "1's, in pixels, v pointing up (Nuke's motion vectors)"
+    )
+    for index, ((dy, dx), term) in enumerate(zip(means, result.terms, strict=True), start=1):
+        p = f"frame{index}_"
+        write_flo(folder / (p + "mean_displacement.flo"), dy, dx)
+        files[p + "mean_displacement.flo"] = "weighted mean displacement as Middlebury .flo"
+        maps = {"weight": term_total_weight(term)}
+        if term.mask is not None:
+            maps["mask"] = term.mask.mean(axis=0)
+        write_exr(folder / (p + "maps.exr"), {f"{name}.Y": a for name, a in maps.items()})
+        files[p + "maps.exr"] = (
+            f"float EXR: {', '.join(f'{n}.Y' for n in maps)} (mean mask, total weight)"
+        )
+        for name, values in maps.items():
+            write_png16(folder / f"{p}{name}16.png", values)
+            files[f"{p}{name}16.png"] = f"{name} as 16-bit greyscale PNG, 0..1 → 0..65535"
 
     save_picture("output.png", result.frame, "the interpolated frame (sum of the two results)")
     save_picture(
