@@ -1,6 +1,7 @@
 """The desktop app driven with qtbot, offscreen: clips, timeline, interpolation in a worker,
 views, the inspector, cancellation, a responsive event loop, errors, the screenshot mode."""
 
+import json
 import os
 import subprocess
 import sys
@@ -598,7 +599,8 @@ def test_help_recent_files_and_open_folder(qtbot, window, clip_path, tmp_path, m
 
     html = help_menu.shortcuts_html()
     assert "Right" in html and "set the in point" in html and "Ctrl+E" in html
-    assert "Model:" in window._about() and "Model card" in window._about()
+    about = help_menu.about_html(window.interpolator)
+    assert "Model:" in about and "Model card" in about and "models/README.md" in about
     menus = [action.text() for action in window.menuBar().actions()]
     assert menus == ["&File", "&View", "&Help"]
 
@@ -628,3 +630,36 @@ def test_the_pairs_internals_are_saved_for_compositing_tools(qtbot, window, clip
     motion = read_exr(tmp_path / "internals" / "motion.exr")
     assert motion["forward.u"].shape == (96, 128)
     assert (tmp_path / "internals" / "frame1_mean_displacement.flo").exists()
+    source = json.loads(manifest.read_text())["source"]
+    assert source["clip"] == str(clip_path) and source["frame_b"] == source["frame_a"] + 1
+
+
+def test_in_and_out_points_move_along_and_a_one_frame_range_is_explained(qtbot, window, clip_path):
+    open_and_wait(qtbot, window, clip_path)
+    timeline = window.timeline
+    timeline.set_position(1)
+    timeline.set_in_point()
+    timeline.set_position(2)
+    timeline.set_out_point()
+    timeline.set_position(5)
+    timeline.set_in_point()  # past the out point: the out point follows
+    assert timeline.in_out == (5, 5)
+    timeline.set_position(6)
+    timeline.set_out_point()
+    assert timeline.in_out == (5, 6)
+    timeline.set_position(3)
+    timeline.set_out_point()  # before the in point: the in point follows
+    assert timeline.in_out == (3, 3)
+    window.start_slow_motion()
+    assert "holds one frame" in window.banner.label.text() and not window.slots["slowmo"].busy
+    window.jobs.wait()
+
+
+def test_opening_a_clip_already_open_selects_it(qtbot, window, clip_path, tmp_path):
+    other = write_shapes_clip(tmp_path / "other.mp4", 4, height=48, width=64)
+    open_and_wait(qtbot, window, clip_path)
+    open_and_wait(qtbot, window, other)
+    assert window.clip_list.currentRow() == 1
+    window.open_paths([clip_path])  # from Open recent, say
+    assert window.clip_list.count() == 2 and window.clip_list.currentRow() == 0
+    window.jobs.wait()

@@ -110,5 +110,7 @@ def test_slow_motion_is_made_once_and_reused(session, monkeypatch):
     assert len(calls) == 2 * 3  # from the cache
     assert all(np.array_equal(a, b) for a, b in zip(first.frames, again.frames, strict=True))
     session.load_model("random:tiny", "cpu")  # a new model empties the cache
-    whole = session.slow_motion_job((0, 0), 2, 1.0)(Context())
+    whole = session.slow_motion_job((0, 5), 2, 1.0)(Context())
     assert len(whole.frames) == 5 * 2 + 1 and "full resolution" in whole.note
+    with pytest.raises(DSepConvError, match="holds one frame"):
+        session.slow_motion_job((3, 3), 2, 1.0)

@@ -33,7 +33,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         "--tab",
         default=None,
         help="with --screenshot: the detail tab to show (Frames, Offsets, Masks and weights, "
-        "Deformable results)",
+        "Results, Classical)",
     )
     parser.add_argument(
         "--size",

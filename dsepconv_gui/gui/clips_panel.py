@@ -14,8 +14,8 @@ class ClipsPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.clip_list = QListWidget()
-        self.clip_list.setIconSize(QSize(96, 54))
-        self.clip_list.setMinimumWidth(180)
+        self.clip_list.setIconSize(QSize(72, 40))
+        self.clip_list.setMinimumWidth(150)
         self.clip_list.setWordWrap(True)
         self.open_button = QPushButton("Open clip…")
         layout = QVBoxLayout(self)

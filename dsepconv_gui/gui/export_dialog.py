@@ -44,6 +44,7 @@ from dsepconv_gui.export.presets import EXPORT_PRESETS
 from dsepconv_gui.frames.scene_cuts import DEFAULT_CUT_THRESHOLD
 from dsepconv_gui.gui.jobs import Job, JobContext, JobRunner
 from dsepconv_gui.interpolation.bisection import SUPPORTED_FACTORS, factor_label, parse_factor_label
+from dsepconv_gui.video.audio import CopiedAudio
 from dsepconv_gui.video.clips import Clip
 from dsepconv_gui.video.writer import CODECS
 
@@ -85,7 +86,7 @@ class ExportDialog(QDialog):
         self.preset = QComboBox()
         self.preset.addItems([preset.name for preset in EXPORT_PRESETS] + [CUSTOM])
         self.outcome = QLabel()  # what the chosen timing gives: rate and duration
-        self.by_factor = QRadioButton("Frames between each pair ×")
+        self.by_factor = QRadioButton("More frames:")
         self.factor = QComboBox()
         self.factor.addItems([factor_label(f) for f in SUPPORTED_FACTORS])
         self.keep_duration = QCheckBox("Hold the last frame for its whole time (exact duration)")
@@ -106,8 +107,9 @@ class ExportDialog(QDialog):
         self.crf.setRange(0, 51)
         self.crf.setValue(18)
         self.crf.setToolTip("H.264 quality: 0 lossless, 18 visually lossless, 23 default of ffmpeg")
-        self.audio = QCheckBox("Copy the audio")
-        self.audio.setChecked(True)
+        self.has_audio = clip.info.kind == "video" and CopiedAudio.count(clip.info.path) > 0
+        self.audio = QCheckBox("Copy the audio" if self.has_audio else "Copy the audio (none)")
+        self.audio.setChecked(self.has_audio)
         self.threshold = QDoubleSpinBox()
         self.threshold.setRange(1.0, 255.0)
         self.threshold.setValue(DEFAULT_CUT_THRESHOLD)
@@ -214,15 +216,10 @@ class ExportDialog(QDialog):
         try:
             settings = self.settings()
             _, _, plan = prepare_export(self.clip, settings)
-        except OutputExistsError as exc:
-            self._show_status(
-                f"{exc.path} already exists: tick \u201cReplace the file if it exists\u201d to "
-                "replace it, or choose another name.",
-                error=True,
-            )
-            return
         except DSepConvError as exc:
-            self._show_status(str(exc), error=True)
+            self.progress.setValue(0)
+            self.report.hide()
+            self._refused(exc)
             return
         total = len(plan.frames)
         self.progress.setRange(0, total)
@@ -245,6 +242,17 @@ class ExportDialog(QDialog):
         handle = weakref.ref(self.job)  # a connection must not keep the job alive (see jobs.py)
         self.job.finished.connect(lambda: handle() is self.job and self._set_running(False))
         self._set_running(True)
+
+    def _refused(self, exc: DSepConvError) -> None:
+        """Why an export did not start, in the dialog's words."""
+        if isinstance(exc, OutputExistsError):
+            self._show_status(
+                f"{exc.path} already exists: tick \u201cReplace the file if it exists\u201d to "
+                "replace it, or choose another name.",
+                error=True,
+            )
+        else:
+            self._show_status(str(exc), error=True)
 
     def cancel(self) -> None:
         if self.is_running():
@@ -343,7 +351,7 @@ class ExportDialog(QDialog):
         self.audio.setEnabled(
             not (by_factor and self.slow_motion.isChecked())
             and self.codec.currentData() != "png"
-            and self.clip.info.kind == "video"
+            and self.has_audio
         )
         if not getattr(self, "_applying", False):
             self.preset.blockSignals(True)

@@ -11,6 +11,8 @@ from PySide6.QtWidgets import QMainWindow, QMessageBox
 
 from dsepconv_gui import __version__
 from dsepconv_gui.gui.timeline import KEYS
+from dsepconv_gui.interpolation.interpolator import Interpolator
+from dsepconv_gui.model.weights import MODELS_DIR
 
 WINDOW_KEYS = (
     ("Ctrl+O", "open clips"),
@@ -28,6 +30,21 @@ def shortcuts_html() -> str:
         for key, what in (*KEYS, *WINDOW_KEYS)
     )
     return f"<table cellspacing='6'>{rows}</table>"
+
+
+def about_html(interpolator: Interpolator | None) -> str:
+    """The model, its card and the device, for the About box."""
+    if interpolator is None:
+        return "No model is loaded."
+    loaded = interpolator.loaded
+    card = MODELS_DIR / "README.md"
+    return (
+        f"Model: {escape(str(loaded.source))} (n = {loaded.config.kernel_size})<br>"
+        f"Device: {escape(str(interpolator.device))}<br>"
+        f"Model card: {escape(str(card))}<br><br>"
+        "DSepConv: Cheng &amp; Chen, AAAI 2020, Video Frame Interpolation via Deformable "
+        "Separable Convolution."
+    )
 
 
 def add_help_menu(window: QMainWindow, about: Callable[[], str]) -> None:

@@ -106,7 +106,8 @@ class InspectorPanel(QWidget):
         self.table.setMinimumHeight(160)
         self.kernel_plot = pg.PlotWidget()
         self.kernel_plot.setMinimumHeight(140)
-        self.kernel_plot.addLegend(offset=(5, 5))
+        self.kernel_plot.addLegend(offset=(-5, 5), labelTextSize="8pt")  # top right
+        self.kernel_plot.getAxis("left").enableAutoSIPrefix(False)  # values near 1, as they are
         self.kernel_plot.setLabel("bottom", "tap index")
         self.kernel_plot.setLabel("left", "1-D kernel value")
         layout = QVBoxLayout(self)

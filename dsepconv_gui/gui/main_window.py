@@ -3,11 +3,17 @@ views of a pair in pair_views.py, the jobs in jobs.py, the widgets in their own 
 
 from __future__ import annotations
 
-from html import escape
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from dsepconv_gui.base.errors import DSepConvError
 from dsepconv_gui.gui.clips_panel import ClipsPanel
@@ -19,7 +25,7 @@ from dsepconv_gui.gui.file_choosers import (
     choose_model,
     choose_output_folder,
 )
-from dsepconv_gui.gui.help_menu import add_help_menu
+from dsepconv_gui.gui.help_menu import about_html, add_help_menu
 from dsepconv_gui.gui.job_progress import JobProgress
 from dsepconv_gui.gui.jobs import Job, JobRunner, LatestJob
 from dsepconv_gui.gui.model_status import ModelStatus
@@ -50,6 +56,10 @@ class MainWindow(QMainWindow):
         self.session = Session(log=self.worker_message.emit)
         self.jobs = JobRunner(self)  # the window's own work; an export runs on its dialog's
         self.slots = {name: LatestJob(self.jobs, name) for name in JOBS}
+        # Reading a pair's frames on a thread of its own: they show while the pool's threads
+        # are still busy interpolating the pairs stepped past.
+        self.input_jobs = JobRunner(self, max_threads=1)
+        self.slots["inputs"] = LatestJob(self.input_jobs, "inputs")
         self.export_dialog: ExportDialog | None = None
         self.setAcceptDrops(True)
         self._build()
@@ -95,7 +105,7 @@ class MainWindow(QMainWindow):
         self.device_combo = self.toolbar.device_combo
         self.toolbar.add_menus(self, [self.clips_dock, self.inspector_dock, self.slowmo_dock])
         self.toolbar.set_recent(self.settings.recent(), lambda path: self.open_paths([Path(path)]))
-        add_help_menu(self, self._about)
+        add_help_menu(self, lambda: about_html(self.session.interpolator))
         self.progress, self.model_status = JobProgress(), ModelStatus()
         self.statusBar().addPermanentWidget(self.progress)
         self.statusBar().addPermanentWidget(self.model_status)
@@ -138,7 +148,7 @@ class MainWindow(QMainWindow):
     def _restore_settings(self) -> None:
         geometry, state = self.settings.geometry("geometry"), self.settings.geometry("window_state")
         if state is None:  # the docks start narrow: the frames get the room (once shown)
-            docks, widths = [self.clips_dock, self.inspector_dock], [200, 340]
+            docks, widths = [self.clips_dock, self.inspector_dock], [170, 300]
             QTimer.singleShot(0, lambda: self.resizeDocks(docks, widths, Qt.Orientation.Horizontal))
         if geometry is None:
             screen = self.screen().availableGeometry()  # a laptop's 1366×768 included
@@ -154,6 +164,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         self.slowmo.timer.stop()
         self.jobs.shutdown()
+        self.input_jobs.shutdown()
         if self.export_dialog is not None:
             self.export_dialog.close()  # cancels a running export, which removes its partial file
             self.export_dialog.jobs.wait()
@@ -221,7 +232,13 @@ class MainWindow(QMainWindow):
             self.open_paths([folder])
 
     def open_paths(self, paths: list[Path]) -> None:
-        """Open clips in a worker; each one that fails is reported by name."""
+        """Open clips in a worker; each one that fails is reported by name. A clip already
+        open is selected instead of opened twice."""
+        row = self.session.row_of(paths[-1]) if paths else None
+        paths = [path for path in paths if self.session.row_of(path) is None]
+        if row is not None and not paths:
+            self.clip_list.setCurrentRow(row)
+            return
         self._start("open", self.session.open_job(paths)).returned.connect(self._add_clips)
 
     def open_demo(self) -> None:
@@ -233,9 +250,9 @@ class MainWindow(QMainWindow):
         for item in opened:
             if item.clip is not None:
                 self.clips_panel.add(item)
-                if item.clip.info.path.exists():  # not the demo
-                    recent = self.settings.add_recent(str(item.path))
-                    self.toolbar.set_recent(recent, lambda path: self.open_paths([Path(path)]))
+            if item.clip is None or item.clip.info.path.exists():  # not the demo
+                recent = self.settings.update_recent(str(item.path), keep=item.clip is not None)
+                self.toolbar.set_recent(recent, lambda path: self.open_paths([Path(path)]))
         if messages:
             self.banner.show_message("\n".join(messages))
         count = len(self.session.clips) - first_new
@@ -265,6 +282,8 @@ class MainWindow(QMainWindow):
         fn = self.session.analysis_job(self.timeline.position, self.step, compare)
         if fn is not None:
             self.pair_views.mark_stale()
+            inputs = self.session.inputs_job(self.timeline.position, self.step)
+            self._start("inputs", inputs).returned.connect(self.pair_views.show_inputs)
             job = self._start("analysis", fn)
             job.yielded.connect(self.pair_views.show_inputs)
             job.returned.connect(self._show_analysis)
@@ -281,7 +300,11 @@ class MainWindow(QMainWindow):
     # ----- slow motion and export -------------------------------------------------------------
     def start_slow_motion(self) -> None:
         factor, scale = self.slowmo.factor_value, self.slowmo.scale_value
-        fn = self.session.slow_motion_job(self.timeline.in_out, factor, scale)
+        try:
+            fn = self.session.slow_motion_job(self.timeline.in_out, factor, scale)
+        except DSepConvError as exc:
+            self.banner.show_message(f"Playback: {exc}")
+            return
         if fn is None:
             self.banner.show_message("Open a clip first.")
             return
@@ -313,29 +336,31 @@ class MainWindow(QMainWindow):
             self.banner.show_message("Nothing to save yet: wait for the pair's result")
             return None
         folder = folder or choose_output_folder(self, self.settings)
-        if folder is None:
+        if folder is None or not self._may_replace(folder / "intermediates.json"):
             return None
+        analysis, clip = self.session.analysis, self.session.active
+        source = {
+            "clip": str(clip.info.path) if clip is not None else None,
+            "frame_a": analysis.index_a,
+            "frame_b": analysis.index_b,
+            "model": str(self.interpolator.loaded.source),
+        }
         try:
-            manifest = write_intermediates(self.session.analysis.result, folder)
+            manifest = write_intermediates(analysis.result, folder, source)
         except DSepConvError as exc:
             self.banner.show_message(str(exc))
             return None
         self.statusBar().showMessage(f"Saved the pair's internals in {folder}", 10000)
         return manifest
 
-    def _about(self) -> str:
-        interpolator = self.session.interpolator
-        if interpolator is None:
-            return "No model is loaded."
-        loaded = interpolator.loaded
-        card = Path(__file__).resolve().parents[2] / "models" / "README.md"
-        return (
-            f"Model: {escape(str(loaded.source))} (n = {loaded.config.kernel_size})<br>"
-            f"Device: {escape(str(interpolator.device))}<br>"
-            f"Model card: {escape(str(card))}<br><br>"
-            "DSepConv: Cheng &amp; Chen, AAAI 2020, Video Frame Interpolation via Deformable "
-            "Separable Convolution."
+    def _may_replace(self, manifest: Path) -> bool:
+        """Ask before writing over the internals saved earlier in the same folder."""
+        if not manifest.exists():
+            return True
+        answer = QMessageBox.question(
+            self, "Replace?", f"{manifest.parent} already holds a pair's internals. Replace them?"
         )
+        return answer == QMessageBox.StandardButton.Yes
 
     def _on_exported(self, summary) -> None:
         self.settings.set("export_folder", str(Path(summary.output).parent))

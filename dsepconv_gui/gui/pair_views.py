@@ -23,10 +23,10 @@ MAIN_VIEW = ("output", "Interpolated", None)
 # the tabs and move the divider between the main view and them.
 TABS = {
     "Frames": [
-        ("frame_a", "Frame A", None, 0, 0),
-        ("frame_b", "Frame B", None, 0, 1),
-        ("truth", "True middle frame", None, 1, 0),
-        ("error", "Error |output − truth|", "inferno", 1, 1),
+        ("frame_a", "A", None, 0, 0),
+        ("frame_b", "B", None, 0, 1),
+        ("truth", "Truth", None, 1, 0),
+        ("error", "Error", "inferno", 1, 1),
     ],
     "Offsets": [
         ("offsets_a", "Offsets of A", None, 0, 0),
@@ -35,14 +35,14 @@ TABS = {
     ],
     # each frame's mask beside its total weight, since the weights decide the blend
     "Masks and weights": [
-        ("mask_a", "Mask of A (mean over taps)", "viridis", 0, 0),
-        ("weight_a", "Weight of A (Σ v·h·m)", "viridis", 0, 1),
-        ("mask_b", "Mask of B (mean over taps)", "viridis", 1, 0),
-        ("weight_b", "Weight of B (Σ v·h·m)", "viridis", 1, 1),
+        ("mask_a", "Mask of A (mean)", "viridis", 0, 0),
+        ("weight_a", "Weight of A (Σv·h·m)", "viridis", 0, 1),
+        ("mask_b", "Mask of B (mean)", "viridis", 1, 0),
+        ("weight_b", "Weight of B (Σv·h·m)", "viridis", 1, 1),
     ],
-    "Deformable results": [
-        ("result_a", "Deformable result of A", None, 0, 0),
-        ("result_b", "Deformable result of B", None, 0, 1),
+    "Results": [
+        ("result_a", "Result of A", None, 0, 0),
+        ("result_b", "Result of B", None, 0, 1),
     ],
     "Classical": [
         ("peer_average", "Frame average", None, 0, 0),
@@ -121,12 +121,12 @@ class PairViews(QWidget):
         """The pair's frames, as soon as they are decoded (the interpolation follows)."""
         v = self.views
         v["frame_a"].set_image(inputs.frame_a)
-        v["frame_a"].set_title(f"Frame A (frame {inputs.index_a})")
+        v["frame_a"].set_title(f"A: frame {inputs.index_a}")
         v["frame_b"].set_image(inputs.frame_b)
-        v["frame_b"].set_title(f"Frame B (frame {inputs.index_b})")
+        v["frame_b"].set_title(f"B: frame {inputs.index_b}")
         if inputs.truth is not None:
             v["truth"].set_image(inputs.truth)
-            v["truth"].set_title(f"True middle frame (frame {inputs.truth_index})")
+            v["truth"].set_title(f"Truth: frame {inputs.truth_index}")
         self.views["output"].set_title(
             f"Interpolated: computing between frames {inputs.index_a} and {inputs.index_b}…"
         )
@@ -142,9 +142,9 @@ class PairViews(QWidget):
         result, v = analysis.result, self.views
         term_a, term_b = result.terms
         v["frame_a"].set_image(analysis.frame_a)
-        v["frame_a"].set_title(f"Frame A (frame {analysis.index_a})")
+        v["frame_a"].set_title(f"A: frame {analysis.index_a}")
         v["frame_b"].set_image(analysis.frame_b)
-        v["frame_b"].set_title(f"Frame B (frame {analysis.index_b})")
+        v["frame_b"].set_title(f"B: frame {analysis.index_b}")
         v["output"].set_image(result.frame)
         device = result.device.split(" ")[0]
         v["output"].set_title(f"Interpolated ({result.seconds:.2f} s on {device})")
@@ -168,19 +168,19 @@ class PairViews(QWidget):
         v = self.views
         if analysis.truth is not None:
             v["truth"].set_image(analysis.truth)
-            v["truth"].set_title(f"True middle frame (frame {analysis.truth_index})")
+            v["truth"].set_title(f"Truth: frame {analysis.truth_index}")
             v["error"].set_image(analysis.error_map, levels=ERROR_LEVELS)
-            v["error"].set_title(f"Error |output − truth| · PSNR {analysis.psnr:.2f} dB")
+            v["error"].set_title(f"PSNR {analysis.psnr:.2f} dB · error |output − truth|")
         else:
             v["truth"].set_image(None)
-            v["truth"].set_title("True middle frame: choose 'k and k+2'")
+            v["truth"].set_title("Truth: choose 'k and k+2'")
             v["error"].set_image(None)
-            v["error"].set_title("Error: needs the true middle frame")
+            v["error"].set_title("Error: needs the truth")
         for name, key in PEER_VIEWS:
             frame = analysis.peers.get(name)
             v[key].set_image(frame)
             score = analysis.peer_psnr.get(name)
-            v[key].set_title(name + (f" · PSNR {score:.2f} dB" if score is not None else ""))
+            v[key].set_title((f"PSNR {score:.2f} dB · " if score is not None else "") + name)
             error = None
             if frame is not None and analysis.truth is not None:
                 error = np.abs(frame.astype(np.float32) - analysis.truth).mean(axis=2)
@@ -199,12 +199,11 @@ class PairViews(QWidget):
         scale = max(max(float(np.hypot(dy, dx).max(initial=0.0)) for dy, dx in fields), 1e-3)
         for key, (dy, dx), label in zip(("offsets_a", "offsets_b"), fields, "AB", strict=True):
             self.views[key].set_image(flow_to_color(dy, dx, scale))
-            title = f"Offsets of {label}: {tap_name} (full colour = {scale:.1f} px)"
+            what = "mean" if tap < 0 else tap_name
+            title = f"{label}: {what} ({scale:.1f} px = full colour)"
             self.views[key].set_title(title)
             self._draw_arrows(key, dy, dx)
-        self.views["legend"].set_title(
-            f"Offset colours: direction; saturation up to {scale:.1f} px"
-        )
+        self.views["legend"].set_title(f"Colour: direction; saturation: up to {scale:.1f} px")
 
     def _draw_arrows(self, key: str, dy: np.ndarray, dx: np.ndarray) -> None:
         item = self.arrows[key]

@@ -24,6 +24,12 @@ from dsepconv_gui.interpolation.bisection import SUPPORTED_FACTORS, factor_label
 FULL_SIZE = "full resolution"
 SCALES = {FULL_SIZE: 1.0, "half (preview)": 0.5, "quarter (preview)": 0.25}
 MODES = ("Interpolated", "Original", "Side by side", "Wipe")
+MODE_TITLES = {
+    "Interpolated": "Interpolated",
+    "Original": "Original (each input frame held)",
+    "Side by side": "Original (left) | interpolated (right)",
+    "Wipe": "Original (left of the line) | interpolated (right)",
+}
 # Playback speed against the clip's own: 1 plays the interpolated frames at factor × the
 # clip's rate (smoother motion, same duration); below 1 is slow motion.
 SPEEDS = {
@@ -154,8 +160,8 @@ class PlaybackPanel(QWidget):
     def start(self, sequence: SlowMotion) -> None:
         self.sequence, self.current = sequence, 0
         self.progress.hide()
-        self.status.setText(sequence.note)
         h, w = sequence.frames[0].shape[:2]
+        self.divider.setBounds([0, w])  # the divider stays on the frame
         self.divider.setValue(w / 2)
         self.stop_button.setText("Pause")
         self._update_interval()
@@ -187,6 +193,18 @@ class PlaybackPanel(QWidget):
 
     def _update_interval(self) -> None:
         self.timer.setInterval(max(1, int(round(1000 / self.playback_fps))))
+        if self.sequence is not None:
+            self.status.setText(f"{self.sequence.note}. {self._speed_note()}")
+
+    def _speed_note(self) -> str:
+        """What the playback speed really is (the display cannot go beyond 120 frames/s)."""
+        wanted = self.sequence.rate * self.sequence.factor * SPEEDS[self.speed.currentText()]
+        if wanted > MAX_PLAYBACK_FPS:
+            return (
+                f"Played at {MAX_PLAYBACK_FPS:.0f} frames/s: {wanted / MAX_PLAYBACK_FPS:.1f}× "
+                "slower than the speed chosen"
+            )
+        return f"Played at {wanted:.3g} frames/s"
 
     def _on_mode(self) -> None:
         self.divider.setVisible(self.mode.currentText() == "Wipe")
@@ -211,5 +229,7 @@ class PlaybackPanel(QWidget):
             return
         self.current %= len(self.sequence.frames)
         self.view.set_image(self.frame_at(self.current))
-        self.view.set_title(f"{self.mode.currentText()} · {self.sequence.labels[self.current]}")
+        self.view.set_title(
+            f"{MODE_TITLES[self.mode.currentText()]} · {self.sequence.labels[self.current]}"
+        )
         self.current += 1

@@ -15,11 +15,11 @@ from typing import Protocol
 
 import numpy as np
 
-from dsepconv_gui.base.errors import DSepConvError
+from dsepconv_gui.base.errors import DSepConvError, InputError
 from dsepconv_gui.frames.resize import resized, thumbnail
 from dsepconv_gui.interpolation.bisection import intermediate_frames
 from dsepconv_gui.interpolation.interpolator import Interpolator
-from dsepconv_gui.interpolation.pair_analysis import PairAnalysis, analyse_pair
+from dsepconv_gui.interpolation.pair_analysis import PairAnalysis, analyse_pair, pair_inputs
 from dsepconv_gui.model.device import resolve_device
 from dsepconv_gui.model.weights import resolve_model
 from dsepconv_gui.video.clips import IMAGE_EXTENSIONS, Clip, demo_clip, open_clip
@@ -136,6 +136,14 @@ class Session:
                 messages += [f"{item.path.name}: {note}" for note in item.clip.notes]
         return messages
 
+    def row_of(self, path: Path) -> int | None:
+        """The row of the open clip read from `path`, if one is open."""
+        target = Path(path).resolve()
+        for row, clip in enumerate(self.clips):
+            if Path(clip.info.path).resolve() == target:
+                return row
+        return None
+
     def activate(
         self, row: int, position: int = 0, in_out: tuple[int, int] | None = None
     ) -> Clip | None:
@@ -185,16 +193,27 @@ class Session:
             interpolator, clip, index, step, with_peers, context.check, context.send
         )
 
+    def inputs_job(self, index: int, step: int) -> Job | None:
+        """Only the pair's frames (PairInputs): quick, so they show while a previous pair's
+        interpolation still runs."""
+        if self.active is None:
+            return None
+        clip = self.active
+        return lambda context: pair_inputs(clip, index, step)
+
     # ----- slow motion ----------------------------------------------------------------------
     def slow_motion_job(self, in_out: tuple[int, int], factor: int, scale: float) -> Job | None:
-        """The frames of in_out (the whole clip when the range is empty) with factor - 1
-        interpolated frames between each pair, at `scale` of the clip's size."""
+        """The frames of in_out with factor - 1 interpolated frames between each pair, at
+        `scale` of the clip's size. InputError for a range of one frame."""
         if self.active is None or self.interpolator is None:
             return None
         clip, interpolator, cache = self.active, self.interpolator, self._slowmo_cache
         first, last = in_out
         if last <= first:
-            first, last = 0, len(clip) - 1
+            raise InputError(
+                f"the in/out range holds one frame ({first}): set the out point after the in "
+                "point (O), or the in point before it (I)"
+            )
 
         def between(context: Context, k: int, a: np.ndarray, b: np.ndarray) -> Iterator[np.ndarray]:
             key = (id(clip), k, factor, scale, id(interpolator))

@@ -60,9 +60,10 @@ class AppSettings:
     def recent(self) -> list[str]:
         return [line for line in self.get("recent").split("\n") if line][:RECENT_COUNT]
 
-    def add_recent(self, path: str) -> list[str]:
-        """Put a clip first in the recent list; returns the list."""
-        paths = [path] + [p for p in self.recent() if p != path]
+    def update_recent(self, path: str, keep: bool = True) -> list[str]:
+        """Put a clip that opened first in the recent list, or drop one that did not open;
+        returns the list."""
+        paths = ([path] if keep else []) + [p for p in self.recent() if p != path]
         self.set("recent", "\n".join(paths[:RECENT_COUNT]))
         return paths[:RECENT_COUNT]
 

@@ -201,11 +201,15 @@ class Timeline(QWidget):
         self.set_position(self.position + delta)
 
     def set_in_point(self) -> None:
-        self.strip.in_point = min(self.position, self.strip.out_point)
+        """The in point at the playhead; an out point before it moves along to it."""
+        self.strip.in_point = self.position
+        self.strip.out_point = max(self.strip.out_point, self.position)
         self._range_changed()
 
     def set_out_point(self) -> None:
-        self.strip.out_point = max(self.position, self.strip.in_point)
+        """The out point at the playhead; an in point after it moves along to it."""
+        self.strip.out_point = self.position
+        self.strip.in_point = min(self.strip.in_point, self.position)
         self._range_changed()
 
     @property

@@ -39,9 +39,13 @@ def term_total_weight(term: DeformableTerm[np.ndarray]) -> np.ndarray:
     return weights[0].sum(dim=0).numpy()
 
 
-def write_intermediates(result: InterpolationResult, folder: str | os.PathLike) -> Path:
+def write_intermediates(
+    result: InterpolationResult, folder: str | os.PathLike, source: dict | None = None
+) -> Path:
     """Write every intermediate of `result` (which must carry terms) into folder; returns the
-    manifest path. Offset pictures of both frames share one colour scale, given in the manifest."""
+    manifest path. Offset pictures of both frames share one colour scale, given in the manifest;
+    `source` (the clip, the frames, the model) is recorded in it. frame1 is the pair's first
+    frame (A in the app), frame2 its second (B)."""
     if result.terms is None:
         raise InputError("no intermediates to write: interpolate with with_terms=True")
     folder = Path(folder)
@@ -183,6 +187,8 @@ def write_intermediates(result: InterpolationResult, folder: str | os.PathLike) 
         "flow colour key: direction as hue, length as saturation",
     )
     manifest = {
+        "source": source or {},
+        "frames": "frame1 = the pair's first frame (A in the app), frame2 = its second (B)",
         "kernel_size": n,
         "height": int(result.frame.shape[0]),
         "width": int(result.frame.shape[1]),

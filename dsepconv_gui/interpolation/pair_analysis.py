@@ -60,6 +60,19 @@ class PairAnalysis:
         return np.abs(self.result.frame.astype(np.float32) - self.truth).mean(axis=2)
 
 
+def pair_inputs(clip: Clip, index: int, step: int = 1) -> PairInputs:
+    """The frames of the pair at `index`: (index, index + step), kept inside the clip, and the
+    true middle frame when step is 2."""
+    if step not in (1, 2):
+        raise ValueError(f"step must be 1 or 2, got {step}")
+    last = len(clip) - 1
+    index_a = max(0, min(index, last - step))
+    index_b = min(index_a + step, last)
+    truth_index = index_a + 1 if step == 2 and index_b == index_a + 2 else None
+    truth = clip.read(truth_index) if truth_index is not None else None
+    return PairInputs(index_a, index_b, truth_index, clip.read(index_a), clip.read(index_b), truth)
+
+
 def analyse_pair(
     interpolator: Interpolator,
     clip: Clip,
@@ -72,17 +85,12 @@ def analyse_pair(
     """Interpolate between frames index and index + step (step 2 makes frame index + 1 the
     truth). `check` is called between stages and may raise to cancel; `on_inputs` receives
     the decoded frames before the interpolation starts."""
-    if step not in (1, 2):
-        raise ValueError(f"step must be 1 or 2, got {step}")
-    last = len(clip) - 1
-    index_a = max(0, min(index, last - step))
-    index_b = min(index_a + step, last)
-    frame_a, frame_b = clip.read(index_a), clip.read(index_b)
-    truth_index = index_a + 1 if step == 2 and index_b == index_a + 2 else None
-    truth = clip.read(truth_index) if truth_index is not None else None
+    inputs = pair_inputs(clip, index, step)
+    index_a, index_b, truth_index = inputs.index_a, inputs.index_b, inputs.truth_index
+    frame_a, frame_b, truth = inputs.frame_a, inputs.frame_b, inputs.truth
     check()
     if on_inputs is not None:
-        on_inputs(PairInputs(index_a, index_b, truth_index, frame_a, frame_b, truth))
+        on_inputs(inputs)
     result = interpolator.interpolate(frame_a, frame_b, with_terms=True, check=check)
     check()
     displacements = tuple(term_mean_displacement(term) for term in result.terms)
