@@ -268,6 +268,22 @@ def open_export(qtbot, window, tmp_path, frames=10):
     return dialog
 
 
+def start_slow_export(qtbot, window, tmp_path, name: str, frames: int, whole: bool = False):
+    """The export dialog exporting to tmp_path/name with a midpoint slowed to 0.05 s a frame,
+    once its first progress arrived: (dialog, output path)."""
+    dialog = open_export(qtbot, window, tmp_path, frames=frames)
+    if whole:
+        dialog.whole.setChecked(True)
+    fast = dialog.midpoint
+    dialog.midpoint = lambda a, b: (time.sleep(0.05), fast(a, b))[1]
+    out = tmp_path / name
+    dialog.output.setText(str(out))
+    qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(dialog.job.progress, timeout=30000):
+        pass
+    return dialog, out
+
+
 def test_export_dialog_writes_the_in_out_range_and_shows_the_summary(qtbot, window, tmp_path):
     from .media import decode
 
@@ -293,15 +309,7 @@ def test_export_dialog_writes_the_in_out_range_and_shows_the_summary(qtbot, wind
 
 
 def test_export_dialog_cancel_leaves_nothing(qtbot, window, tmp_path):
-    dialog = open_export(qtbot, window, tmp_path, frames=24)
-    dialog.whole.setChecked(True)
-    fast = dialog.midpoint
-    dialog.midpoint = lambda a, b: (time.sleep(0.05), fast(a, b))[1]
-    out = tmp_path / "cancelled.mp4"
-    dialog.output.setText(str(out))
-    qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
-    with qtbot.waitSignal(dialog.job.progress, timeout=30000):
-        pass
+    dialog, out = start_slow_export(qtbot, window, tmp_path, "cancelled.mp4", 24, whole=True)
     assert dialog.is_running() and dialog.cancel_button.isEnabled()
     qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
     assert dialog.jobs.wait(30000)
@@ -343,16 +351,9 @@ def test_changing_the_device_or_model_during_an_export_does_not_cancel_it(qtbot,
     switching model or device (which restarts the window's own jobs) leaves it running."""
     from .media import decode
 
-    dialog = open_export(qtbot, window, tmp_path, frames=12)
-    fast = dialog.midpoint
-    dialog.midpoint = lambda a, b: (time.sleep(0.05), fast(a, b))[1]
-    out = tmp_path / "kept.mp4"
-    dialog.output.setText(str(out))
+    dialog, out = start_slow_export(qtbot, window, tmp_path, "kept.mp4", 12)
     aborted = []
-    qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
     dialog.job.aborted.connect(lambda: aborted.append(True))
-    with qtbot.waitSignal(dialog.job.progress, timeout=30000):
-        pass
     with qtbot.waitSignal(dialog.finished_export, timeout=120000) as done:
         assert window.load_model("random:small", "cpu")
         window.device_combo.setCurrentText("auto")  # the device switch reloads the model too
@@ -363,14 +364,7 @@ def test_changing_the_device_or_model_during_an_export_does_not_cancel_it(qtbot,
 
 
 def test_escape_cancels_a_running_export_instead_of_hiding_it(qtbot, window, tmp_path):
-    dialog = open_export(qtbot, window, tmp_path, frames=12)
-    fast = dialog.midpoint
-    dialog.midpoint = lambda a, b: (time.sleep(0.05), fast(a, b))[1]
-    out = tmp_path / "escaped.mp4"
-    dialog.output.setText(str(out))
-    qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
-    with qtbot.waitSignal(dialog.job.progress, timeout=30000):
-        pass
+    dialog, out = start_slow_export(qtbot, window, tmp_path, "escaped.mp4", 12)
     qtbot.keyClick(dialog, Qt.Key.Key_Escape)
     assert not dialog.isVisible() and not dialog.is_running()
     assert dialog.jobs.wait(30000)
