@@ -1,0 +1,114 @@
+"""The deformable separable convolution fused into one pass, for inference on the CPU (numba).
+
+The same operation as deformable_separable_conv.py's (its docstring has the formula and the
+border rule), computed pixel by pixel: for each output pixel, every tap's bilinear read and
+weight, summed straight into the output. Nothing of size n² × H × W is ever made, and the rows
+run in parallel on every core. The torch ops stay the reference (tests compare the two) and
+the differentiable path for training.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+try:
+    import numba
+except ImportError:  # the torch ops are used instead
+    numba = None
+
+
+def available() -> bool:
+    return numba is not None
+
+
+def _kernel(frame, vertical, horizontal, offset_y, offset_x, mask, use_mask, top, left, out):
+    """frame (C, H, W); vertical, horizontal (n, h, w); offsets and mask (n*n, h, w); out
+    (C, h, w): output pixel (y, x) is frame pixel (top + y, left + x)."""
+    channels, height, width = frame.shape
+    n, h, w = vertical.shape
+    r = (n - 1) // 2
+    for y in numba.prange(h):
+        for x in range(w):
+            for i in range(n):
+                v = vertical[i, y, x]
+                for j in range(n):
+                    k = i * n + j
+                    weight = v * horizontal[j, y, x]
+                    if use_mask:
+                        weight *= mask[k, y, x]
+                    # the read position, clamped to the frame (the replicate border)
+                    sy = min(max(top + y + i - r + offset_y[k, y, x], 0.0), height - 1.0)
+                    sx = min(max(left + x + j - r + offset_x[k, y, x], 0.0), width - 1.0)
+                    y0 = int(sy)
+                    x0 = int(sx)
+                    y1 = min(y0 + 1, height - 1)
+                    x1 = min(x0 + 1, width - 1)
+                    fy = sy - y0
+                    fx = sx - x0
+                    w00 = weight * (1.0 - fy) * (1.0 - fx)
+                    w01 = weight * (1.0 - fy) * fx
+                    w10 = weight * fy * (1.0 - fx)
+                    w11 = weight * fy * fx
+                    for c in range(channels):
+                        out[c, y, x] += (
+                            w00 * frame[c, y0, x0]
+                            + w01 * frame[c, y0, x1]
+                            + w10 * frame[c, y1, x0]
+                            + w11 * frame[c, y1, x1]
+                        )
+
+
+_compiled = None
+
+
+def _compiled_kernel():
+    global _compiled
+    if _compiled is None:
+        _compiled = numba.njit(parallel=True, fastmath=False, cache=True)(_kernel)
+    return _compiled
+
+
+def fused_deformable_separable_conv(
+    frame: torch.Tensor,
+    vertical: torch.Tensor,
+    horizontal: torch.Tensor,
+    offset_y: torch.Tensor,
+    offset_x: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    origin: tuple[int, int] = (0, 0),
+) -> torch.Tensor:
+    """deformable_separable_conv_streaming's result (B, C, h, w), computed by the fused kernel.
+    CPU float32 tensors only (supports() says which); parameters of a region h × w of the
+    frame at `origin`, or of the whole frame."""
+    kernel = _compiled_kernel()
+    b, c = frame.shape[:2]
+    h, w = vertical.shape[-2:]
+    out = np.zeros((b, c, h, w), np.float32)
+    arrays = [
+        np.ascontiguousarray(t.detach().numpy())
+        for t in (frame, vertical, horizontal, offset_y, offset_x)
+    ]
+    masks = (
+        np.ascontiguousarray(mask.detach().numpy())
+        if mask is not None
+        else np.zeros((b, 1, 1, 1), np.float32)
+    )
+    for item in range(b):
+        kernel(
+            *(a[item] for a in arrays),
+            masks[item],
+            mask is not None,
+            origin[0],
+            origin[1],
+            out[item],
+        )
+    return torch.from_numpy(out)
+
+
+def supports(*tensors: torch.Tensor | None) -> bool:
+    """Whether the fused kernel can take these: numba present, CPU float32, no gradient."""
+    return available() and all(
+        t is None or (t.device.type == "cpu" and t.dtype == torch.float32 and not t.requires_grad)
+        for t in tensors
+    )

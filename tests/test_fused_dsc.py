@@ -1,0 +1,89 @@
+"""The fused CPU kernel (numba) against the reference torch op: random and real inputs, every
+tap position, reads far outside the frame (the replicate border), masks on and off, regions of
+the frame, batches; and the interpolated frame of the shipped path within 1/255."""
+
+import numpy as np
+import pytest
+import torch
+
+from dsepconv_gui.model import fused_dsc
+from dsepconv_gui.model.deformable_separable_conv import (
+    deformable_separable_conv,
+    deformable_separable_conv_streaming,
+)
+
+pytestmark = pytest.mark.skipif(not fused_dsc.available(), reason="numba is not installed")
+
+
+def parameters(seed, batch, n, h, w, offset_scale, masked):
+    g = torch.Generator().manual_seed(seed)
+    v = torch.randn(batch, n, h, w, generator=g)
+    hz = torch.randn(batch, n, h, w, generator=g)
+    oy = torch.randn(batch, n * n, h, w, generator=g) * offset_scale
+    ox = torch.randn(batch, n * n, h, w, generator=g) * offset_scale
+    mask = torch.rand(batch, n * n, h, w, generator=g) if masked else None
+    return v, hz, oy, ox, mask
+
+
+@pytest.mark.parametrize("n", [1, 3, 5, 7])
+@pytest.mark.parametrize("masked", [True, False])
+@pytest.mark.parametrize("offset_scale", [0.0, 1.5, 40.0])  # 40 px: most reads off the frame
+def test_the_fused_kernel_equals_the_reference(n, masked, offset_scale):
+    frame = torch.rand(2, 3, 23, 31, generator=torch.Generator().manual_seed(n))
+    params = parameters(n * 10 + masked, 2, n, 23, 31, offset_scale, masked)
+    expected = deformable_separable_conv(frame, *params)
+    got = fused_dsc.fused_deformable_separable_conv(frame, *params)
+    torch.testing.assert_close(got, expected, atol=2e-5, rtol=1e-5)
+
+
+def test_each_tap_reads_where_it_should():
+    """One tap at a time carries all the weight: the output is the frame read at that tap."""
+    n, h, w = 5, 9, 11
+    frame = torch.arange(h * w, dtype=torch.float32).view(1, 1, h, w)
+    for k in range(n * n):
+        i, j = divmod(k, n)
+        v = torch.zeros(1, n, h, w)
+        hz = torch.zeros(1, n, h, w)
+        v[:, i], hz[:, j] = 1.0, 1.0
+        oy = torch.full((1, n * n, h, w), 0.25)
+        ox = torch.full((1, n * n, h, w), -0.5)
+        expected = deformable_separable_conv(frame, v, hz, oy, ox)
+        got = fused_dsc.fused_deformable_separable_conv(frame, v, hz, oy, ox)
+        torch.testing.assert_close(got, expected, atol=1e-4, rtol=0), k
+
+
+def test_a_region_reads_the_whole_frame():
+    frame = torch.rand(1, 3, 40, 50, generator=torch.Generator().manual_seed(1))
+    params = parameters(2, 1, 5, 12, 17, 3.0, True)
+    expected = deformable_separable_conv_streaming(frame, *params, origin=(20, 30))
+    got = fused_dsc.fused_deformable_separable_conv(frame, *params, origin=(20, 30))
+    torch.testing.assert_close(got, expected, atol=2e-5, rtol=1e-5)
+
+
+def test_the_interpolated_frame_matches_the_reference_path_on_real_frames(monkeypatch):
+    from pathlib import Path
+
+    from dsepconv_gui.frames.demo import render_demo_frames
+    from dsepconv_gui.frames.images import read_image
+    from dsepconv_gui.interpolation.interpolator import Interpolator
+    from dsepconv_gui.model.device import resolve_device
+    from dsepconv_gui.model.weights import resolve_model
+
+    folder = Path(__file__).resolve().parents[2] / "shared/data/train/davis2016-val/libby"
+    if folder.is_dir():  # a real pair when the team's data is there
+        a, b = (read_image(path)[:160, :224] for path in sorted(folder.iterdir())[20:23:2])
+    else:
+        a, _, b = render_demo_frames(3, height=96, width=128)
+    loaded, _ = resolve_model(None)  # the shipped model
+    interpolator = Interpolator(loaded, resolve_device("cpu"))
+    fused = interpolator(a, b)
+    monkeypatch.setattr(fused_dsc, "supports", lambda *tensors: False)
+    reference = interpolator(a, b)
+    assert np.abs(fused.astype(int) - reference).max() <= 1
+
+
+def test_tensors_it_cannot_take_go_to_the_torch_op():
+    t = torch.zeros(1, 1, 2, 2)
+    assert fused_dsc.supports(t, None)
+    assert not fused_dsc.supports(t.double())
+    assert not fused_dsc.supports(t.requires_grad_())
