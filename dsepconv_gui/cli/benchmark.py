@@ -120,8 +120,13 @@ def measure_parts(model_spec: str | None, size: str, runs: int) -> dict:
     from torch.utils.flop_counter import FlopCounterMode
 
     from dsepconv_gui.interpolation.interpolator import Interpolator, flows_for, frame_to_tensor
+    from dsepconv_gui.model.deformable_separable_conv import deformable_separable_conv_streaming
     from dsepconv_gui.model.device import resolve_device
     from dsepconv_gui.model.network import synthesize
+
+    def parts(term):
+        return term.vertical, term.horizontal, term.offset_y, term.offset_x, term.mask
+
     from dsepconv_gui.model.weights import resolve_model
 
     torch.set_num_threads(os.cpu_count() or 1)
@@ -141,6 +146,14 @@ def measure_parts(model_spec: str | None, size: str, runs: int) -> dict:
         synthesis_seconds, _ = timed(
             lambda: synthesize(ta, terms[0]) + synthesize(tb, terms[1]), runs
         )
+        # the same with the torch op the fused kernel replaced (its speed-up, in this run)
+        torch_seconds, _ = timed(
+            lambda: sum(
+                deformable_separable_conv_streaming(frame, *parts(term))
+                for frame, term in ((ta, terms[0]), (tb, terms[1]))
+            ),
+            runs,
+        )
         counter = FlopCounterMode(display=False)
         with counter:
             model.estimate(ta, tb, flows)
@@ -149,6 +162,7 @@ def measure_parts(model_spec: str | None, size: str, runs: int) -> dict:
         "size": size,
         "network_seconds": network_seconds,
         "synthesis_seconds": synthesis_seconds,
+        "synthesis_torch_seconds": torch_seconds,
         "network_flops": flops,
         "network_gflops_per_second": flops / network_seconds / 1e9,
     }
@@ -384,6 +398,15 @@ def format_report(report: dict) -> str:
         "net and DSC: the whole frame's network pass and deformable separable convolution of "
         "both frames, timed apart; DSC % is its share of the two)"
     )
+    frame_seconds = {row["size"]: row["frame_seconds"] for row in report["sizes"]}
+    for size, part in parts.items():
+        if "synthesis_torch_seconds" in part and size in frame_seconds:
+            fused, torch_op = part["synthesis_seconds"], part["synthesis_torch_seconds"]
+            lines.append(
+                f"{size}: deformable convolution of both frames {fused:.3f} s fused, "
+                f"{torch_op:.3f} s with the torch op ({torch_op / fused:.1f}× faster); "
+                f"{100 * fused / frame_seconds[size]:.1f}% of the frame time"
+            )
     model_640 = next(r for r in report["sizes"] if r["size"] == "640x480")["frame_seconds"]
     peers_ = report["peers"]
     quality_ = report.get("quality", {})
