@@ -139,3 +139,28 @@ def test_fast_inference_path_agrees_with_the_reference_path(motion, scale):
         flows=flows,
     ).frame
     assert np.abs(fast.astype(int) - tensor_to_frame(slow.detach())).max() <= 1
+
+
+def test_flows_prefetched_for_the_next_pair_are_used_and_give_the_same_frame(monkeypatch):
+    import threading
+
+    import dsepconv_gui.interpolation.interpolator as module
+    from dsepconv_gui.frames.demo import render_demo_frames
+    from dsepconv_gui.model.device import resolve_device
+    from dsepconv_gui.model.weights import random_model
+
+    a, b, c = render_demo_frames(3, height=64, width=96)
+    interpolator = module.Interpolator(random_model("flow-small"), resolve_device("cpu"))
+    expected = interpolator(b, c)
+    threads = []
+    real = module.flows_for
+    monkeypatch.setattr(
+        module, "flows_for", lambda *args: threads.append(threading.current_thread()) or real(*args)
+    )
+    interpolator.prefetch(a, c)  # a pair never interpolated: dropped, not kept for ever
+    interpolator.prefetch(a, b)
+    interpolator.prefetch(b, c)
+    assert len(interpolator._ahead) == module.MAX_PAIRS_AHEAD
+    np.testing.assert_array_equal(interpolator(b, c), expected)
+    # the flows of (b, c) came from the worker, not from the calling thread
+    assert all(thread is not threading.current_thread() for thread in threads)

@@ -233,7 +233,10 @@ def _produce(plan, reader, first, sink, midpoint, threshold, cuts, progress, sta
     pair_cut = False
     made: dict[Fraction, np.ndarray] = {}
     done = 0
-    for index, frame in reader:
+    prefetch = getattr(midpoint, "prefetch", None)  # an Interpolator computes flows ahead
+    for (index, frame), following in _with_next(reader):
+        if prefetch is not None and following is not None:
+            prefetch(frame, following[1])
         relative = index - first
         previous, current = current, frame
         made = {}
@@ -255,6 +258,16 @@ def _produce(plan, reader, first, sink, midpoint, threshold, cuts, progress, sta
             entry = next(pending, None)
     if entry is not None:
         raise ExportError(f"the clip ended before frame {entry.needs + first}; nothing was written")
+
+
+def _with_next(items):
+    """(item, the item after it or None) for each item, reading one ahead."""
+    iterator = iter(items)
+    current = next(iterator, None)
+    while current is not None:
+        following = next(iterator, None)
+        yield current, following
+        current = following
 
 
 def _blended_at_cuts(plan: ExportPlan, cuts: list[int], first: int) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -75,6 +76,9 @@ def flows_for(config: DSepConvConfig, frame1: np.ndarray, frame2: np.ndarray) ->
     return prior_flows(frame1, frame2, config.prior_motion, config.flow_scale)
 
 
+MAX_PAIRS_AHEAD = 2
+
+
 class Interpolator:
     """Runs a loaded DSepConv model on pairs of RGB uint8 frames, on one device."""
 
@@ -96,6 +100,30 @@ class Interpolator:
         )
         self.tile = tile  # None: chosen from the memory available
         self.log = log
+        self._ahead: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, Future]] = {}
+        self._flow_pool: ThreadPoolExecutor | None = None
+
+    def prefetch(self, frame_a: np.ndarray, frame_b: np.ndarray) -> None:
+        """Start the flows of a pair that will be interpolated soon, in a worker thread: the
+        network then runs on the pair before it while OpenCV computes these (an export calls
+        this for the next pair). At most a few pairs are kept ahead."""
+        if self.loaded.config.flow_prior == "none":
+            return
+        key = (id(frame_a), id(frame_b))
+        if key not in self._ahead:
+            while len(self._ahead) >= MAX_PAIRS_AHEAD:  # a pair never asked for (a scene cut)
+                self._ahead.pop(next(iter(self._ahead)))[2].cancel()
+            if self._flow_pool is None:
+                self._flow_pool = ThreadPoolExecutor(1, thread_name_prefix="flows-ahead")
+            future = self._flow_pool.submit(flows_for, self.loaded.config, frame_a, frame_b)
+            self._ahead[key] = (frame_a, frame_b, future)  # the frames stay alive with their key
+
+    def _flows(self, frame_a: np.ndarray, frame_b: np.ndarray) -> np.ndarray | None:
+        """The pair's flows: the prefetched ones when there are, else computed now."""
+        ahead = self._ahead.pop((id(frame_a), id(frame_b)), None)
+        if ahead is not None and ahead[0] is frame_a and ahead[1] is frame_b:
+            return ahead[2].result()
+        return flows_for(self.loaded.config, frame_a, frame_b)
 
     def __call__(self, frame_a: np.ndarray, frame_b: np.ndarray) -> np.ndarray:
         """The middle frame alone (H, W, 3) uint8: the midpoint function that bisection,
@@ -118,7 +146,7 @@ class Interpolator:
         with torch.inference_mode():
             a = frame_to_tensor(frame_a, self.device.device, self.device.dtype)
             b = frame_to_tensor(frame_b, self.device.device, self.device.dtype)
-            flows = flows_for(self.loaded.config, frame_a, frame_b)
+            flows = self._flows(frame_a, frame_b)
             if check is not None:
                 check()
             if flows is not None:

@@ -23,23 +23,24 @@ def available() -> bool:
 
 
 def _kernel(frame, vertical, horizontal, offset_y, offset_x, mask, use_mask, top, left, out):
-    """frame (C, H, W); vertical, horizontal (n, h, w); offsets and mask (n*n, h, w); out
-    (C, h, w): output pixel (y, x) is frame pixel (top + y, left + x)."""
-    channels, height, width = frame.shape
-    n, h, w = vertical.shape
+    """Channels last, as the network's tensors are laid out: frame (H, W, C); vertical,
+    horizontal (h, w, n); offsets and mask (h, w, n*n); out (h, w, C). Output pixel (y, x) is
+    frame pixel (top + y, left + x). A pixel's parameters lie side by side in memory."""
+    height, width, channels = frame.shape
+    h, w, n = vertical.shape
     r = (n - 1) // 2
     for y in numba.prange(h):
         for x in range(w):
             for i in range(n):
-                v = vertical[i, y, x]
+                v = vertical[y, x, i]
                 for j in range(n):
                     k = i * n + j
-                    weight = v * horizontal[j, y, x]
+                    weight = v * horizontal[y, x, j]
                     if use_mask:
-                        weight *= mask[k, y, x]
+                        weight *= mask[y, x, k]
                     # the read position, clamped to the frame (the replicate border)
-                    sy = min(max(top + y + i - r + offset_y[k, y, x], 0.0), height - 1.0)
-                    sx = min(max(left + x + j - r + offset_x[k, y, x], 0.0), width - 1.0)
+                    sy = min(max(top + y + i - r + offset_y[y, x, k], 0.0), height - 1.0)
+                    sx = min(max(left + x + j - r + offset_x[y, x, k], 0.0), width - 1.0)
                     y0 = int(sy)
                     x0 = int(sx)
                     y1 = min(y0 + 1, height - 1)
@@ -51,11 +52,11 @@ def _kernel(frame, vertical, horizontal, offset_y, offset_x, mask, use_mask, top
                     w10 = weight * fy * (1.0 - fx)
                     w11 = weight * fy * fx
                     for c in range(channels):
-                        out[c, y, x] += (
-                            w00 * frame[c, y0, x0]
-                            + w01 * frame[c, y0, x1]
-                            + w10 * frame[c, y1, x0]
-                            + w11 * frame[c, y1, x1]
+                        out[y, x, c] += (
+                            w00 * frame[y0, x0, c]
+                            + w01 * frame[y0, x1, c]
+                            + w10 * frame[y1, x0, c]
+                            + w11 * frame[y1, x1, c]
                         )
 
 
@@ -84,16 +85,10 @@ def fused_deformable_separable_conv(
     kernel = _compiled_kernel()
     b, c = frame.shape[:2]
     h, w = vertical.shape[-2:]
-    out = np.zeros((b, c, h, w), np.float32)
-    arrays = [
-        np.ascontiguousarray(t.detach().numpy())
-        for t in (frame, vertical, horizontal, offset_y, offset_x)
-    ]
-    masks = (
-        np.ascontiguousarray(mask.detach().numpy())
-        if mask is not None
-        else np.zeros((b, 1, 1, 1), np.float32)
-    )
+    out = np.zeros((b, h, w, c), np.float32)
+    # channels last: a free view of the network's channels-last tensors (a copy otherwise)
+    arrays = [_channels_last(t) for t in (frame, vertical, horizontal, offset_y, offset_x)]
+    masks = _channels_last(mask) if mask is not None else np.zeros((b, 1, 1, 1), np.float32)
     for item in range(b):
         kernel(
             *(a[item] for a in arrays),
@@ -103,7 +98,12 @@ def fused_deformable_separable_conv(
             origin[1],
             out[item],
         )
-    return torch.from_numpy(out)
+    return torch.from_numpy(out).permute(0, 3, 1, 2)
+
+
+def _channels_last(tensor: torch.Tensor) -> np.ndarray:
+    """(B, C, H, W) as a (B, H, W, C) C-contiguous array."""
+    return np.ascontiguousarray(tensor.detach().permute(0, 2, 3, 1).numpy())
 
 
 def supports(*tensors: torch.Tensor | None) -> bool:
