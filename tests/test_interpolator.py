@@ -150,7 +150,9 @@ def test_flows_prefetched_for_the_next_pair_are_used_and_give_the_same_frame(mon
     from dsepconv_gui.model.weights import random_model
 
     a, b, c = render_demo_frames(3, height=64, width=96)
-    interpolator = module.Interpolator(random_model("flow-small"), resolve_device("cpu"))
+    interpolator = module.Interpolator(
+        random_model("flow-small"), resolve_device("cpu"), flows_ahead=True
+    )
     expected = interpolator(b, c)
     threads = []
     real = module.flows_for
@@ -164,3 +166,6 @@ def test_flows_prefetched_for_the_next_pair_are_used_and_give_the_same_frame(mon
     np.testing.assert_array_equal(interpolator(b, c), expected)
     # the flows of (b, c) came from the worker, not from the calling thread
     assert all(thread is not threading.current_thread() for thread in threads)
+    on_cpu = module.Interpolator(random_model("flow-small"), resolve_device("cpu"))
+    on_cpu.prefetch(a, b)  # on a CPU by default: measured slower, so not done
+    assert on_cpu._ahead == {}
