@@ -87,3 +87,14 @@ def test_tensors_it_cannot_take_go_to_the_torch_op():
     assert fused_dsc.supports(t, None)
     assert not fused_dsc.supports(t.double())
     assert not fused_dsc.supports(t.requires_grad_())
+
+
+def test_warping_for_inference_uses_the_fused_kernel_and_agrees():
+    from dsepconv_gui.model.deformable_separable_conv import warp
+
+    frame = torch.rand(2, 3, 30, 40, generator=torch.Generator().manual_seed(5))
+    displacement = torch.randn(2, 2, 30, 40, generator=torch.Generator().manual_seed(6)) * 4
+    expected = warp(frame, displacement)  # gradients recorded: the reference op
+    with torch.inference_mode():
+        got = warp(frame, displacement)
+    torch.testing.assert_close(got, expected, atol=2e-5, rtol=1e-5)

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from dsepconv_gui.base.errors import InputError
+from dsepconv_gui.model import fused_dsc
 
 
 def tap_grid(kernel_size: int) -> torch.Tensor:
@@ -205,4 +206,7 @@ def warp(frame: torch.Tensor, displacement: torch.Tensor) -> torch.Tensor:
     """Backward warping (the op with n = 1): frame (B, C, H, W) read bilinearly at
     p + displacement(p), displacement (B, 2, H, W) as (dy, dx)."""
     ones = torch.ones_like(displacement[:, :1])
-    return deformable_separable_conv(frame, ones, ones, displacement[:, 0:1], displacement[:, 1:2])
+    parameters = (frame, ones, ones, displacement[:, 0:1], displacement[:, 1:2])
+    if not torch.is_grad_enabled() and fused_dsc.supports(*parameters):
+        return fused_dsc.fused_deformable_separable_conv(*parameters)
+    return deformable_separable_conv(*parameters)
