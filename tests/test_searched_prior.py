@@ -244,3 +244,25 @@ def test_bank_folders_keep_their_name_unless_the_flow_scale_changes(tmp_path):
     assert bank_folder(tmp_path, sources, BankSettings(flow_scale=1.5)) != bank_folder(
         tmp_path, sources, BankSettings()
     )
+
+
+def test_both_flow_directions_at_once_equal_one_after_the_other(monkeypatch):
+    from dsepconv_gui.flow import prior
+
+    rng = np.random.default_rng(4)
+    a = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    b = np.roll(a, 3, axis=1)
+    together = prior.bidirectional_flow(a, b, 1.5)
+    apart = np.concatenate([prior.dis_flow(a, b, 1.5), prior.dis_flow(b, a, 1.5)])
+    np.testing.assert_array_equal(together, apart)
+
+    real = prior.dis_flow
+
+    def fail_backward(source, target, scale=1.0):
+        if source is b:
+            raise MemoryError("backward failed")
+        return real(source, target, scale)
+
+    monkeypatch.setattr(prior, "dis_flow", fail_backward)
+    with pytest.raises(MemoryError, match="backward failed"):  # not lost in its thread
+        prior.bidirectional_flow(a, b)
