@@ -120,7 +120,7 @@ def measure_parts(model_spec: str | None, size: str, runs: int) -> dict:
     from torch.utils.flop_counter import FlopCounterMode
 
     from dsepconv_gui.interpolation.interpolator import Interpolator, flows_for, frame_to_tensor
-    from dsepconv_gui.model.deformable_separable_conv import deformable_separable_conv_streaming
+    from dsepconv_gui.model.deformable_separable_conv import streaming_torch
     from dsepconv_gui.model.device import resolve_device
     from dsepconv_gui.model.network import synthesize
 
@@ -149,7 +149,7 @@ def measure_parts(model_spec: str | None, size: str, runs: int) -> dict:
         # the same with the torch op the fused kernel replaced (its speed-up, in this run)
         torch_seconds, _ = timed(
             lambda: sum(
-                deformable_separable_conv_streaming(frame, *parts(term))
+                streaming_torch(frame, parts(term))
                 for frame, term in ((ta, terms[0]), (tb, terms[1]))
             ),
             runs,

@@ -264,7 +264,7 @@ class ExportDialog(QDialog):
             )
 
     def is_running(self) -> bool:
-        return self.job is not None and self.job.running and not self.job.cancelled
+        return self.job is not None and self.job.active
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         self.cancel()
@@ -361,9 +361,10 @@ class ExportDialog(QDialog):
 
     def _describe_outcome(self) -> str:
         """What the timing gives, in plain words: the output's rate and duration."""
-        first, last = self.in_out if self.ranged.isChecked() else (0, len(self.clip) - 1)
         try:
-            plan = make_plan(self.clip, self.settings(), first, last)
+            settings = self.settings()
+            first, last = settings.start, settings.end
+            plan = make_plan(self.clip, settings, first, last)
         except DSepConvError as exc:
             return str(exc)
         rate = float(plan.rate)

@@ -8,6 +8,7 @@ import weakref
 
 from PySide6.QtWidgets import QProgressBar, QWidget
 
+from dsepconv_gui.base.progress_bar import format_duration
 from dsepconv_gui.gui.jobs import Job
 
 
@@ -32,11 +33,13 @@ class JobProgress(QProgressBar):
         self.show()
         self.setRange(0, total)
         self.setValue(done)
-        self.setFormat(f"{text}: {done}/{total}" + (f", {left:.0f} s left" if done else ""))
+        self.setFormat(
+            f"{text}: {done}/{total}" + (f", {format_duration(left)} left" if done else "")
+        )
 
     def refresh(self) -> None:
         """Hide unless a followed job still runs (call it after cancelling one)."""
-        if not any(job.running and not job.cancelled for job in self._followed):
+        if not any(job.active for job in self._followed):
             self.hide()
 
     def _forget(self, job: Job | None) -> None:

@@ -97,6 +97,11 @@ class Job(QObject):
     def cancelled(self) -> bool:
         return self.context.cancelled
 
+    @property
+    def active(self) -> bool:
+        """Running and not cancelled: its result will still be delivered."""
+        return self.running and not self.cancelled
+
     def cancel(self) -> None:
         self.context.cancel()
 
@@ -212,7 +217,7 @@ class LatestJob(QObject):
 
     @property
     def busy(self) -> bool:
-        return self.job is not None and self.job.running and not self.job.cancelled
+        return self.job is not None and self.job.active
 
     def start(self, fn: Callable[[JobContext], Any]) -> Job:
         was_busy = self.busy

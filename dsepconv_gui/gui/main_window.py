@@ -96,10 +96,6 @@ class MainWindow(QMainWindow):
         self.slowmo_dock = self._dock("Playback", self.slowmo, right)
         self.tabifyDockWidget(self.inspector_dock, self.slowmo_dock)
         self.inspector_dock.raise_()
-        # the docks start narrow: the frames get the room
-        self.resizeDocks(
-            [self.clips_dock, self.inspector_dock], [200, 340], Qt.Orientation.Horizontal
-        )
         self.toolbar = MainToolbar(self)
         self.addToolBar(self.toolbar)
         self.device_combo = self.toolbar.device_combo

@@ -142,17 +142,34 @@ def deformable_separable_conv_streaming(
     mask: torch.Tensor | None = None,
     origin: tuple[int, int] = (0, 0),
 ) -> torch.Tensor:
-    """The same operation, one tap at a time: memory of one sampled copy instead of n*n
-    (the inference path; 25× less memory for n = 5 and no slower on CPU).
+    """The same operation without the n*n sampled copies: the inference path.
 
     The parameters may cover a region of the frame only: output pixel (y, x) of the
     parameters is frame pixel (origin[0] + y, origin[1] + x), and taps read the whole frame
     (with the same replicate border). Tiled inference uses this so that tiles need no margin
     for the offsets. Returns (B, C, h, w) for parameters of size h × w.
+
+    Without gradients, on CPU float32 tensors, the fused kernel computes it in one pass
+    (fused_dsc.py, numba); otherwise torch, one tap at a time (streaming_torch).
     """
+    h, w = vertical.shape[-2:]
+    check_parameters(frame, vertical, horizontal, offset_y, offset_x, mask, region=(h, w))
+    parameters = (vertical, horizontal, offset_y, offset_x, mask)
+    if not torch.is_grad_enabled() and fused_dsc.supports(frame, *parameters):
+        return fused_dsc.convolve(frame, parameters, origin)
+    return streaming_torch(frame, parameters, origin)
+
+
+def streaming_torch(
+    frame: torch.Tensor, parameters: tuple, origin: tuple[int, int] = (0, 0)
+) -> torch.Tensor:
+    """deformable_separable_conv_streaming in torch, one tap at a time: memory of one sampled
+    copy instead of n*n (25× less for n = 5), any device, differentiable. `parameters` are
+    (vertical, horizontal, offset_y, offset_x, mask), already checked."""
+    vertical, horizontal, offset_y, offset_x, mask = parameters
     b, c, height, width = frame.shape
     h, w = vertical.shape[-2:]
-    n = check_parameters(frame, vertical, horizontal, offset_y, offset_x, mask, region=(h, w))
+    n = vertical.shape[1]
     top, left = origin
     dtype, device = offset_y.dtype, offset_y.device
     rows = torch.arange(top, top + h, device=device, dtype=dtype).view(1, h, 1)
@@ -207,6 +224,6 @@ def warp(frame: torch.Tensor, displacement: torch.Tensor) -> torch.Tensor:
     p + displacement(p), displacement (B, 2, H, W) as (dy, dx)."""
     ones = torch.ones_like(displacement[:, :1])
     parameters = (frame, ones, ones, displacement[:, 0:1], displacement[:, 1:2])
-    if not torch.is_grad_enabled() and fused_dsc.supports(*parameters):
-        return fused_dsc.fused_deformable_separable_conv(*parameters)
-    return deformable_separable_conv(*parameters)
+    if torch.is_grad_enabled():
+        return deformable_separable_conv(*parameters)
+    return deformable_separable_conv_streaming(*parameters)  # inference: fused on the CPU

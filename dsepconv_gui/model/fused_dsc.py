@@ -70,18 +70,14 @@ def _compiled_kernel():
     return _compiled
 
 
-def fused_deformable_separable_conv(
-    frame: torch.Tensor,
-    vertical: torch.Tensor,
-    horizontal: torch.Tensor,
-    offset_y: torch.Tensor,
-    offset_x: torch.Tensor,
-    mask: torch.Tensor | None = None,
-    origin: tuple[int, int] = (0, 0),
+def convolve(
+    frame: torch.Tensor, parameters: tuple, origin: tuple[int, int] = (0, 0)
 ) -> torch.Tensor:
-    """deformable_separable_conv_streaming's result (B, C, h, w), computed by the fused kernel.
-    CPU float32 tensors only (supports() says which); parameters of a region h × w of the
-    frame at `origin`, or of the whole frame."""
+    """deformable_separable_conv_streaming's result (B, C, h, w) by the fused kernel, which
+    that function calls (it checks the shapes first: the kernel does not). `parameters` are
+    (vertical, horizontal, offset_y, offset_x, mask), for a region h × w of the frame at
+    `origin` or for the whole frame; CPU float32 tensors only (supports() says which)."""
+    vertical, horizontal, offset_y, offset_x, mask = parameters
     kernel = _compiled_kernel()
     b, c = frame.shape[:2]
     h, w = vertical.shape[-2:]

@@ -14,7 +14,6 @@ from torch import nn
 
 from dsepconv_gui.base.errors import InputError
 from dsepconv_gui.flow.layout import BIDIRECTIONAL, FLOW12, FLOW21, MIDDLE
-from dsepconv_gui.model import fused_dsc
 from dsepconv_gui.model.config import DSepConvConfig
 from dsepconv_gui.model.deformable_separable_conv import (
     deformable_separable_conv,
@@ -342,9 +341,8 @@ def synthesize(
     frame: torch.Tensor, term: DeformableTerm, origin: tuple[int, int] = (0, 0)
 ) -> torch.Tensor:
     """frame convolved with a term's kernels, offsets and mask. While gradients are recorded
-    this is the reference op (all taps at once); for inference on the CPU the fused kernel
-    (fused_dsc.py, numba), elsewhere the streaming op, which holds one tap's samples at a time;
-    both can synthesise a region (origin) from the whole frame."""
+    this is the reference op (all taps at once); for inference the streaming op (the fused
+    kernel on the CPU), which can synthesise a region (origin) from the whole frame."""
     parameters = (term.vertical, term.horizontal, term.offset_y, term.offset_x, term.mask)
     if (
         torch.is_grad_enabled()
@@ -352,8 +350,6 @@ def synthesize(
         and term.vertical.shape[-2:] == frame.shape[-2:]
     ):
         return deformable_separable_conv(frame, *parameters)
-    if not torch.is_grad_enabled() and fused_dsc.supports(frame, *parameters):
-        return fused_dsc.fused_deformable_separable_conv(frame, *parameters, origin=origin)
     return deformable_separable_conv_streaming(frame, *parameters, origin=origin)
 
 
