@@ -14,11 +14,13 @@ import pytest
 from dsepconv_gui.base.errors import InputError
 from dsepconv_gui.cli.main import main
 from dsepconv_gui.export.clip_export import ExportError, ExportSettings, export_clip
+from dsepconv_gui.export.overrides import parse_override
 from dsepconv_gui.export.plan import factor_plan, parse_rate, rate_plan
+from dsepconv_gui.frames.images import read_image
 from dsepconv_gui.interpolation.interpolator import Interpolator
 from dsepconv_gui.model.device import resolve_device
 from dsepconv_gui.model.weights import random_model
-from dsepconv_gui.video.clips import open_clip
+from dsepconv_gui.video.clips import ArrayClip, open_clip
 from dsepconv_gui.video.writer import VideoWriter
 
 from .command_lines import export_args
@@ -380,3 +382,58 @@ def test_avi_with_packed_b_frames_reads_every_frame_in_order():
     assert sorted(streamed) == list(range(12))
     for index in (11, 3, 4, 0, 7):  # random access agrees with streaming
         assert np.array_equal(clip.read(index), streamed[index])
+
+
+def test_overrides_repeat_or_blend_in_their_ranges_and_the_summary_says_so(tmp_path):
+    """An override list changes what the export writes in the marked ranges only: a midpoint
+    that returns black shows where the network was asked."""
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(60, 200, (32, 48, 3), dtype=np.uint8) for _ in range(10)]
+    settings = ExportSettings(
+        tmp_path / "frames",
+        factor=2,
+        codec="png",
+        overrides=(parse_override("2:5=repeat"), parse_override("6:8=blend")),
+    )
+    summary = export_clip(ArrayClip(frames, 24.0, "noise"), settings, lambda a, b: np.zeros_like(a))
+    written = [read_image(p) for p in sorted((tmp_path / "frames").glob("frame_*.png"))]
+    assert len(written) == 19
+    for k in range(9):  # output 2k is input k, output 2k + 1 lies between k and k + 1
+        between = written[2 * k + 1]
+        if 2 <= k < 5:
+            assert np.array_equal(between, frames[k])
+        elif 6 <= k < 8:
+            expected = (frames[k].astype(np.float32) + frames[k + 1]) / 2 + 0.5
+            assert np.array_equal(between, np.clip(expected, 0, 255).astype(np.uint8))
+        else:
+            assert not between.any()
+    assert summary.overridden == {"repeat": 3, "blend": 2}
+    assert summary.interpolated == 9 - 5
+    assert "override: 3 in-between frames repeat the nearer frame instead" in summary.describe()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (("2:20=repeat",), "outside the exported frames"),
+        (("1:4=blend", "3:6=repeat"), "overlap"),
+        (("4:4=blend",), "two frames or more"),
+        (("1:3=smear",), "repeat, blend"),
+        (("1-3=blend",), "FIRST:LAST=repeat"),
+    ],
+)
+def test_wrong_overrides_are_refused_before_any_work(tmp_path, square_clip, overrides, message):
+    with pytest.raises(InputError, match=message):
+        settings = ExportSettings(
+            tmp_path / "out.mp4", factor=2, overrides=tuple(map(parse_override, overrides))
+        )
+        export_clip(open_clip(square_clip), settings, average)
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_cli_export_takes_overrides(tmp_path, square_clip, capsys):
+    out = tmp_path / "out.mp4"
+    assert main(export_args(square_clip, out, "--factor", "2", "--override", "0:4=repeat")) == 0
+    assert (
+        "override: 4 in-between frames repeat the nearer frame instead" in capsys.readouterr().out
+    )

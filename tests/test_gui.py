@@ -657,3 +657,79 @@ def test_opening_a_clip_already_open_selects_it(qtbot, window, clip_path, tmp_pa
     window.open_paths([clip_path])  # from Open recent, say
     assert window.clip_list.count() == 2 and window.clip_list.currentRow() == 0
     window.jobs.wait()
+
+
+# --- the quality strip, export overrides and adapting the model ----------------------------
+
+
+def check_and_wait(qtbot, window):
+    window.check_quality()
+    job = window.slots["quality"].job
+    with qtbot.waitSignal(job.finished, timeout=60000):
+        pass
+
+
+def test_the_quality_strip_scores_the_range_and_a_click_shows_the_pair(qtbot, window, clip_path):
+    open_and_wait(qtbot, window, clip_path)
+    check_and_wait(qtbot, window)
+    strip = window.quality
+    assert [r.frame for r in strip.results] == list(range(1, 7))
+    assert strip.run is not None and "6 frames scored" in strip.summary.text()
+    assert len(strip._items) == 3  # this model, OpenCV DIS, the frame average
+    with qtbot.waitSignal(window.analysis_ready, timeout=30000) as ready:
+        strip.choose(4)
+    analysis = ready.args[0]
+    assert (analysis.index_a, analysis.index_b) == (3, 5)  # frame 4 is the truth
+    assert analysis.psnr is not None
+    assert strip.selected == (3, 5)
+
+
+def test_overrides_from_the_strip_reach_the_export(qtbot, window, clip_path):
+    from dsepconv_gui.export.overrides import Override
+
+    open_and_wait(qtbot, window, clip_path)
+    window.quality.selection.setRegion((2, 5))
+    window.quality.repeat_button.click()
+    window.quality.selection.setRegion((4, 6))
+    window.quality.blend_button.click()  # replaces the overlapping one
+    assert window.session.overrides() == (Override(4, 6, "blend"),)
+    window.quality.selection.setRegion((3, 3))
+    window.quality.repeat_button.click()  # one frame: refused, said, nothing lost
+    assert "two frames or more" in window.banner.label.text()
+    assert window.session.overrides() == (Override(4, 6, "blend"),)
+    dialog = window.open_export_dialog()
+    assert dialog.settings().overrides == (Override(4, 6, "blend"),)
+    dialog.close()
+    window.quality.clear_button.click()
+    assert window.session.overrides() == ()
+
+
+def test_adapting_from_the_app_reports_and_offers_the_adapted_model(qtbot, window, tmp_path):
+    path = write_shapes_clip(tmp_path / "longer.mp4", 24, height=96, width=128)
+    open_and_wait(qtbot, window, path)
+    window.load_model("random:flow-small", "cpu")
+    dialog = window.open_adapt_dialog()
+    dialog.folder = tmp_path / "adapted"
+    dialog.minutes.setValue(0.1)
+    dialog.start()
+    assert dialog.is_running() and not dialog.start_button.isEnabled()
+    with qtbot.waitSignal(dialog.job.finished, timeout=90000):
+        pass
+    assert "held-out PSNR" in dialog.status.text()
+    result = dialog.adapted.result
+    assert dialog.use_button.isEnabled() == result.kept
+    if result.kept:
+        assert dialog.adapted.path.exists()
+        dialog.use_button.click()
+        assert window.interpolator.loaded.source == str(dialog.adapted.path)
+    window.jobs.wait()
+
+
+def test_adapting_a_clip_too_short_says_why(qtbot, window, clip_path):
+    open_and_wait(qtbot, window, clip_path)
+    dialog = window.open_adapt_dialog()
+    dialog.start()
+    with qtbot.waitSignal(dialog.job.finished, timeout=30000):
+        pass
+    assert "at least 10 frames" in dialog.status.text()
+    assert not dialog.use_button.isEnabled()

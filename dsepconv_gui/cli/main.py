@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from dsepconv_gui import __version__
+from dsepconv_gui.cli import clip_quality
 from dsepconv_gui.interpolation.bisection import SUPPORTED_FACTORS, factor_label
 from dsepconv_gui.model.config import PRESETS
 
@@ -155,6 +156,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="--factor F: play the frames at the input's rate, so the output lasts F × as long "
         "(slow motion; without audio). Without it, --factor keeps the duration and multiplies "
         "the frame rate (smoother motion)",
+    )
+    p.add_argument(
+        "--override",
+        action="append",
+        default=[],
+        metavar="FIRST:LAST=repeat|blend",
+        help="in the in-between frames from input frame FIRST to LAST, repeat the nearer input "
+        "frame or blend the two instead of interpolating (where `dsepconv check` shows the "
+        "interpolation fails); may be given more than once",
     )
     add_overwrite_option(
         p,
@@ -350,6 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output-dir", type=Path, default=Path("out/demo"), help="folder for the results"
     )
     add_model_options(p)
+    clip_quality.add_parsers(commands, add_model_options)
     return parser
 
 
@@ -651,6 +662,7 @@ def run_export(args: argparse.Namespace) -> None:
         export_clip,
         prepare_export,
     )
+    from dsepconv_gui.export.overrides import parse_override
     from dsepconv_gui.export.plan import parse_rate
     from dsepconv_gui.frames.scene_cuts import DEFAULT_CUT_THRESHOLD
     from dsepconv_gui.video.clips import open_clip
@@ -675,6 +687,7 @@ def run_export(args: argparse.Namespace) -> None:
         keep_duration=args.keep_duration,
         slow_motion=args.slow_motion,
         overwrite=args.overwrite,
+        overrides=tuple(parse_override(text) for text in args.override),
     )
     _, _, plan = prepare_export(clip, settings)  # the user's mistakes show before the model loads
     interpolator = load_interpolator(args.model, args.device, args.tile)
@@ -772,6 +785,8 @@ def main(argv: list[str] | None = None) -> int:
         "eval": run_eval,
         "export": run_export,
         "bench": run_bench,
+        "check": clip_quality.run_check,
+        "adapt": clip_quality.run_adapt,
     }
     try:
         with signals_stop_like_ctrl_c():

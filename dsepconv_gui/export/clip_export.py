@@ -17,6 +17,13 @@ from pathlib import Path
 import numpy as np
 
 from dsepconv_gui.base.errors import DSepConvError, InputError, error_reason
+from dsepconv_gui.export.overrides import (
+    FALLBACKS,
+    Override,
+    check_overrides,
+    fallback_for,
+    fallback_frame,
+)
 from dsepconv_gui.export.plan import (
     ExportPlan,
     OutputFrame,
@@ -61,6 +68,8 @@ class ExportSettings:
     # --factor: play the frames at the input's rate, factor × longer (without audio)
     slow_motion: bool = False
     overwrite: bool = False
+    # ranges where the in-between frames repeat or blend instead (export/overrides.py)
+    overrides: tuple[Override, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -92,6 +101,7 @@ class ExportSummary:
     seconds: float
     audio: str
     warnings: list[str] = field(default_factory=list)
+    overridden: dict[str, int] = field(default_factory=dict)  # fallback: frames it made
 
     def describe(self) -> str:
         lines = [
@@ -106,6 +116,10 @@ class ExportSummary:
                 else ""
             ),
             f"largest timing error: {self.max_timing_error * 1000:.2f} ms",
+            *(
+                f"override: {count} in-between frames {FALLBACKS[fallback]} instead"
+                for fallback, count in self.overridden.items()
+            ),
             f"audio: {self.audio}",
             f"time: {self.seconds:.1f} s "
             f"({self.frames_written / max(self.seconds, 1e-9):.1f} frames/s)",
@@ -144,6 +158,7 @@ def export_clip(
         raise ExportError(f"{output}: cannot start writing ({exc})") from None
     replaced: list[int] = []
     cuts: list[int] = []
+    overridden: dict[str, int] = {}
     reader = sink = None
     try:  # from here on, anything (a signal too) removes the partial output
         reader = ReadAhead(clip.iter_frames(first, last + 1, replaced=replaced), size=4)
@@ -153,7 +168,17 @@ def export_clip(
             (lambda item: writer.write(*item)) if plan.timed else writer.write, size=8
         )
         _produce(
-            plan, reader, first, sink, midpoint, settings.scene_threshold, cuts, progress, started
+            plan,
+            reader,
+            first,
+            sink,
+            midpoint,
+            settings.scene_threshold,
+            cuts,
+            progress,
+            started,
+            settings.overrides,
+            overridden,
         )
         sink.finish()
         writer.close()
@@ -181,7 +206,9 @@ def export_clip(
         output=output,
         frames_written=len(plan.frames),
         input_frames=last - first + 1,
-        interpolated=plan.interpolated_count - _blended_at_cuts(plan, cuts, first),
+        interpolated=plan.interpolated_count
+        - _blended_at_cuts(plan, cuts, first)
+        - sum(overridden.values()),
         rate=plan.rate,
         duration=plan.output_duration,
         input_duration=plan.input_duration,
@@ -190,6 +217,7 @@ def export_clip(
         seconds=time.monotonic() - started,
         audio=audio.description if audio is not None else audio_text,
         warnings=warnings,
+        overridden=overridden,
     )
 
 
@@ -202,6 +230,7 @@ def prepare_export(clip: Clip, settings: ExportSettings) -> tuple[int, int, Expo
     check_destination(output, codec, settings.overwrite, inputs)
     first, last = _checked_range(clip, settings)
     check_frame_size(clip.info.width, clip.info.height, f"{clip.info.path}: frames")
+    check_overrides(settings.overrides, first, last)
     plan = make_plan(clip, settings, first, last)
     _check_free_space(output, codec, clip, len(plan.frames))
     return first, last, plan
@@ -224,9 +253,11 @@ def make_plan(clip: Clip, settings: ExportSettings, first: int, last: int) -> Ex
     return rate_plan(timestamps, float(1 / clip.info.rate), Fraction(settings.fps), settings.depth)
 
 
-def _produce(plan, reader, first, sink, midpoint, threshold, cuts, progress, started) -> None:
+def _produce(
+    plan, reader, first, sink, midpoint, threshold, cuts, progress, started, overrides, overridden
+) -> None:
     """Walk the plan as input frames arrive, keeping only the current pair of frames and the
-    midpoints made between them."""
+    midpoints made between them. overridden counts the frames each override's fallback made."""
     pending = iter(plan.frames)
     entry: OutputFrame | None = next(pending, None)
     previous = current = None
@@ -249,6 +280,9 @@ def _produce(plan, reader, first, sink, midpoint, threshold, cuts, progress, sta
                 out = current if entry.first == relative else previous
             elif pair_cut:  # never blend two shots: show the nearer frame
                 out = previous if entry.position <= Fraction(1, 2) else current
+            elif fallback := fallback_for(overrides, entry.first + first):
+                out = fallback_frame(fallback, entry.position, previous, current)
+                overridden[fallback] = overridden.get(fallback, 0) + 1
             else:
                 out = frame_at(entry.position, previous, current, midpoint, made)
             sink.put((out, entry.time) if plan.timed else out)

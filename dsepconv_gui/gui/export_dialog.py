@@ -39,6 +39,7 @@ from dsepconv_gui.export.clip_export import (
     make_plan,
     prepare_export,
 )
+from dsepconv_gui.export.overrides import Override, within
 from dsepconv_gui.export.plan import parse_rate
 from dsepconv_gui.export.presets import EXPORT_PRESETS
 from dsepconv_gui.frames.scene_cuts import DEFAULT_CUT_THRESHOLD
@@ -65,6 +66,7 @@ class ExportDialog(QDialog):
         midpoint: Callable,
         parent: QWidget | None = None,
         folder: Path | None = None,
+        overrides: tuple[Override, ...] = (),
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Export — {clip.info.path.name}")
@@ -73,6 +75,7 @@ class ExportDialog(QDialog):
         self.jobs = JobRunner(self, max_threads=1)
         self.job: Job | None = None
         self.in_out = in_out
+        self.overrides = overrides  # the quality strip's, for the whole clip
         self.summary: ExportSummary | None = None
 
         self.whole = QRadioButton(f"Whole clip (frames 0–{len(clip) - 1})")
@@ -152,6 +155,11 @@ class ExportDialog(QDialog):
         form.addRow("Quality (CRF)", self.crf)
         form.addRow("Audio", self.audio)
         form.addRow("Scene-cut threshold", self.threshold)
+        if overrides:
+            listed = QLabel("; ".join(o.describe() for o in overrides))
+            listed.setWordWrap(True)
+            listed.setToolTip("Set in the quality strip: these ranges are not interpolated")
+            form.addRow("Overrides", listed)
         form.addRow("Output", _row(self.output, self.browse))
         form.addRow("", self.overwrite)
         buttons = QHBoxLayout()
@@ -206,6 +214,7 @@ class ExportDialog(QDialog):
             keep_duration=self.keep_duration.isChecked(),
             slow_motion=self.by_factor.isChecked() and self.slow_motion.isChecked(),
             overwrite=self.overwrite.isChecked(),
+            overrides=within(self.overrides, first, last),
         )
 
     # ----- running ------------------------------------------------------------------------
@@ -429,6 +438,7 @@ def reuse_or_open(
     midpoint: Callable,
     parent: QWidget,
     folder: Path | None = None,
+    overrides: tuple[Override, ...] = (),
 ) -> ExportDialog:
     """One export dialog at a time: a running one is raised, otherwise a new one replaces it
     (with the clip, range and model of now) and is shown."""
@@ -439,7 +449,7 @@ def reuse_or_open(
         return previous
     if previous is not None:
         previous.deleteLater()
-    dialog = ExportDialog(clip, in_out, midpoint, parent, folder)
+    dialog = ExportDialog(clip, in_out, midpoint, parent, folder, overrides)
     dialog.show()
     return dialog
 

@@ -16,6 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from dsepconv_gui.base.errors import DSepConvError, InputError
+from dsepconv_gui.export.overrides import Override, with_override
 from dsepconv_gui.frames.resize import resized, thumbnail
 from dsepconv_gui.interpolation.bisection import intermediate_frames
 from dsepconv_gui.interpolation.interpolator import Interpolator
@@ -88,6 +89,7 @@ class Session:
         self.log = log  # messages from worker threads (a memory fallback)
         self._slowmo_cache: dict[tuple, list[np.ndarray]] = {}
         self._marks: dict[int, tuple[int, tuple[int, int] | None]] = {}
+        self._overrides: dict[int, tuple[Override, ...]] = {}  # per clip, for its exports
 
     # ----- model and device ---------------------------------------------------------------
     def load_model(self, spec: str | None, device_spec: str = "auto") -> str | None:
@@ -160,6 +162,18 @@ class Session:
     def marks(self) -> tuple[int, tuple[int, int] | None]:
         """The active clip's playhead and in/out points when it was last left (0, None: new)."""
         return self._marks.get(id(self.active), (0, None))
+
+    def overrides(self) -> tuple[Override, ...]:
+        """The active clip's export overrides (ranges that repeat or blend instead)."""
+        return self._overrides.get(id(self.active), ())
+
+    def add_override(self, override: Override) -> tuple[Override, ...]:
+        """Add an override to the active clip's (replacing those it overlaps); returns them."""
+        self._overrides[id(self.active)] = with_override(self.overrides(), override)
+        return self.overrides()
+
+    def clear_overrides(self) -> None:
+        self._overrides.pop(id(self.active), None)
 
     def thumbnails_job(self) -> Job:
         """Thumbnails spread over the active clip: (clip, [(index, image)])."""

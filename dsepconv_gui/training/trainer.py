@@ -82,9 +82,11 @@ def sample_batch(
     (triplets with a patch moving across them, synthetic_occlusion.py), the rest from
     bank[indices]. Returns frame0, truth, frame2 (B, 3, crop, crop) in [0, 1], flows
     (B, C, crop, crop) and visibility (B, crop, crop) int8 (SEEN_IN_BOTH where unknown)."""
-    size = bank.frames.shape[2]
-    if crop > size:
-        raise InputError(f"training crop {crop} is larger than the bank's {size}-pixel triplets")
+    height, width = bank.frames.shape[2:4]
+    if crop > min(height, width):
+        raise InputError(
+            f"training crop {crop} is larger than the bank's {width}×{height}-pixel triplets"
+        )
     frames_out, flows_out, visibility_out = [], [], []
     for n in range(batch_size):
         source, i = (
@@ -92,7 +94,7 @@ def sample_batch(
             if n < synthetic_occlusions
             else (bank, rng.choice(indices))
         )
-        y, x = rng.integers(0, size - crop + 1, size=2)
+        y, x = rng.integers(0, [height - crop + 1, width - crop + 1])
         # (3, h, w, 3)
         frames = np.asarray(source.frames[i, :, y : y + crop, x : x + crop], np.float32) / 255.0
         flows = (

@@ -1,0 +1,212 @@
+"""The clip's own frames as ground truth: the quality check ranks a known hard segment worst and
+skips cuts; adapting to a clip trains only on triplets without a held-out frame and keeps the
+result only when it scores better."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from dsepconv_gui.base.errors import InputError
+from dsepconv_gui.cli.main import main
+from dsepconv_gui.frames.scene_cuts import thumbnail
+from dsepconv_gui.interpolation.interpolator import Interpolator
+from dsepconv_gui.interpolation.quality_check import (
+    MODEL,
+    check_clip,
+    summarise,
+    worst_region_psnr,
+)
+from dsepconv_gui.model.checkpoint import LoadedModel, load_checkpoint
+from dsepconv_gui.model.device import resolve_device
+from dsepconv_gui.model.weights import random_model
+from dsepconv_gui.training.adaptation import AdaptOptions, adapt_to_clip, plan_triplets
+from dsepconv_gui.video.clips import ArrayClip
+
+from .conftest import TINY_FLOW, make_random_network
+
+HEIGHT, WIDTH, SIDE = 64, 96, 16
+
+
+def textured(seed: int, shape: tuple[int, int]) -> np.ndarray:
+    coarse = np.random.default_rng(seed).integers(30, 226, (shape[0] // 4, shape[1] // 4, 3))
+    return np.kron(coarse, np.ones((4, 4, 1))).astype(np.uint8)
+
+
+def moving_square_frames(count: int, jump_at: int | None = None, cut_at: int | None = None):
+    """A textured square moving 2 pixels a frame over a textured background; at `jump_at` it
+    is 30 pixels off its path for one frame; from `cut_at` on, another shot (a flat bright
+    background). Past frame 31 the square starts again from the left."""
+    background, square = textured(1, (HEIGHT, WIDTH)), textured(2, (SIDE, SIDE))
+    frames = []
+    for k in range(count):
+        shot_a = cut_at is None or k < cut_at
+        frame = background.copy() if shot_a else np.full_like(background, 220)
+        x = 8 + (2 * k) % 64 + (30 if k == jump_at else 0)
+        frame[24 : 24 + SIDE, x : x + SIDE] = square
+        frames.append(frame)
+    return frames
+
+
+@pytest.fixture(scope="module")
+def flow_model():
+    """An untrained flow-small network: the DIS flow prior's frame, right for smooth motion."""
+    return Interpolator(random_model("flow-small"), resolve_device("cpu"))
+
+
+def test_the_check_ranks_an_object_that_jumps_worst(flow_model):
+    clip = ArrayClip(moving_square_frames(20, jump_at=10), 24.0, "jump")
+    results = list(check_clip(clip, flow_model))
+    assert [r.frame for r in results] == list(range(1, 19))
+    summary = summarise(results)
+    # frame 10 is off the path; 9 and 11 are interpolated across it
+    assert set(summary.worst_frames[:3]) == {9, 10, 11}
+    assert summary.worst_frames[0] == 10
+    assert summary.problems and set(summary.problems) <= {9, 10, 11}
+    smooth = [r for r in results if r.frame not in (9, 10, 11)]
+    assert min(r.worst[MODEL] for r in smooth) > max(r.worst[MODEL] for r in results[8:11])
+    # the classical methods are scored beside the model; the model beats the frame average
+    assert set(results[0].psnr) == {MODEL, "OpenCV DIS", "frame average"}
+    assert summary.mean_psnr[MODEL] > summary.mean_psnr["frame average"]
+
+
+def test_the_check_skips_frames_next_to_a_cut_and_the_summary_says_so(flow_model):
+    clip = ArrayClip(moving_square_frames(10, cut_at=5), 24.0, "cut")
+    results = list(check_clip(clip, flow_model, compare={}))
+    skipped = [r.frame for r in results if r.skipped == "cut"]
+    assert skipped == [4, 5]
+    summary = summarise(results)
+    assert (summary.scored, summary.cuts) == (6, 2)
+    assert "2 next to a shot cut skipped" in summary.describe()
+    assert "twice the motion" in summary.describe()
+
+
+def test_worst_region_finds_a_small_broken_object_the_frame_average_hides():
+    truth = textured(3, (128, 128))
+    broken = truth.copy()
+    broken[:16, :16] = 255 - broken[:16, :16]  # one block of 64 wrong
+    noisy = np.clip(truth + np.random.default_rng(0).normal(0, 6, truth.shape), 0, 255)
+    noisy = noisy.astype(np.uint8)  # slightly wrong everywhere
+    mse = lambda a: float(np.mean((a.astype(float) - truth) ** 2))  # noqa: E731
+    assert mse(broken) > mse(noisy)  # comparable frame averages …
+    assert worst_region_psnr(broken, truth) < worst_region_psnr(noisy, truth) - 15  # … not here
+
+
+def test_cli_check_prints_the_summary_and_writes_per_frame_scores(tmp_path, capsys):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    from dsepconv_gui.frames.images import write_image
+
+    for k, frame in enumerate(moving_square_frames(8)):
+        write_image(folder / f"{k:03d}.png", frame)
+    out = tmp_path / "scores.json"
+    code = main(["check", str(folder), "--range", "1:6", "--json", str(out), "--model",
+                 "random:tiny"])  # fmt: skip
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "4 frames scored" in printed and "frame average" in printed
+    scores = json.loads(out.read_text())
+    assert [f["frame"] for f in scores["frames"]] == [2, 3, 4, 5]
+    assert scores["summary"]["scored"] == 4
+
+
+def test_cli_check_refuses_a_range_of_two_frames(tmp_path, capsys):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    from dsepconv_gui.frames.images import write_image
+
+    for k, frame in enumerate(moving_square_frames(4)):
+        write_image(folder / f"{k:03d}.png", frame)
+    assert main(["check", str(folder), "--range", "1:2", "--model", "random:tiny"]) != 0
+    assert "at least three frames" in capsys.readouterr().err
+
+
+# --- adaptation ---------------------------------------------------------------------------
+
+
+def test_no_training_triplet_contains_a_held_out_frame():
+    frames = moving_square_frames(40, cut_at=23)
+    plan, truths = plan_triplets([thumbnail(f) for f in frames], 0, AdaptOptions())
+    assert truths == {2, 7, 12, 17, 22, 27, 32, 37}
+    assert all(t.stride == 1 and t.frames[1] in truths for t in plan.held_out)
+    for triplet in plan.training:
+        assert not truths.intersection(triplet.frames)
+        assert triplet.frames[0] >= 23 or triplet.frames[2] < 23  # never across the cut
+    assert {t.stride for t in plan.training} == {1, 2}
+    assert [t.frames[1] for t in plan.held_out] == [2, 7, 12, 17, 27, 32, 37]  # 22: next to it
+
+
+def tiny_loaded(seed: int = 0) -> LoadedModel:
+    model = make_random_network(TINY_FLOW, seed)
+    return LoadedModel(model, TINY_FLOW, "random tiny")
+
+
+TINY_OPTIONS = AdaptOptions(seconds=6.0, crop=32, batch_size=2, learning_rate=1e-3)
+
+
+def test_adapting_scores_before_and_after_and_keeps_only_a_better_model():
+    clip = ArrayClip(moving_square_frames(24), 24.0, "square")
+    loaded = tiny_loaded()
+    before = {k: v.clone() for k, v in loaded.model.state_dict().items()}
+    stages = set()
+    result = adapt_to_clip(loaded, clip, TINY_OPTIONS, lambda p: stages.add(p.stage))
+    assert {"reading", "flows", "scoring the base model", "training", "scoring"} <= stages
+    assert result.iterations > 0 and result.seconds < TINY_OPTIONS.seconds + 3
+    assert len(result.base_scores) == len(result.plan.held_out) > 0
+    assert result.kept == (result.adapted_psnr > result.base_psnr)
+    assert (result.model is not None) == result.kept
+    # the base model is left as it was
+    assert all(torch.equal(before[k], v) for k, v in loaded.model.state_dict().items())
+    info = result.metadata("square", "random tiny", TINY_OPTIONS)["adaptation"]
+    assert info["gain_db"] == pytest.approx(result.gain, abs=1e-4)
+    assert info["clip"] == "square" and info["base_model"] == "random tiny"
+
+
+def test_a_model_made_worse_by_adapting_is_not_kept():
+    clip = ArrayClip(moving_square_frames(24), 24.0, "square")
+    ruinous = AdaptOptions(seconds=4.0, crop=32, batch_size=2, learning_rate=10.0)
+    result = adapt_to_clip(tiny_loaded(), clip, ruinous)
+    assert result.iterations > 0
+    assert not result.kept and result.model is None
+    assert "not kept" in result.describe()
+
+
+def test_stopping_at_once_keeps_the_base_model():
+    clip = ArrayClip(moving_square_frames(24), 24.0, "square")
+    result = adapt_to_clip(tiny_loaded(), clip, TINY_OPTIONS, should_stop=lambda: True)
+    assert result.stopped_early and result.iterations == 0
+    assert not result.kept and result.adapted_psnr == result.base_psnr
+
+
+def test_adapting_refuses_a_clip_too_short_or_still():
+    with pytest.raises(InputError, match="at least 10 frames"):
+        adapt_to_clip(tiny_loaded(), ArrayClip(moving_square_frames(6), 24.0, "short"),
+                      TINY_OPTIONS)  # fmt: skip
+    still = ArrayClip([moving_square_frames(1)[0]] * 20, 24.0, "still")
+    with pytest.raises(InputError, match="too few moving triplets"):
+        adapt_to_clip(tiny_loaded(), still, TINY_OPTIONS)
+
+
+def test_cli_adapt_writes_the_model_only_when_it_is_better(tmp_path, capsys):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    from dsepconv_gui.frames.images import write_image
+
+    for k, frame in enumerate(moving_square_frames(24)):
+        write_image(folder / f"{k:03d}.png", frame)
+    out = tmp_path / "adapted.safetensors"
+    code = main(["adapt", str(folder), "-o", str(out), "--minutes", "0.1", "--model",
+                 "random:flow-small"])  # fmt: skip
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "held-out PSNR" in printed
+    if "not kept" in printed:
+        assert not out.exists() and "not written" in printed
+    else:
+        info = load_checkpoint(out).metadata["adaptation"]
+        assert info["gain_db"] > 0 and info["clip"] == str(folder)
+    assert main(["adapt", str(folder), "-o", str(tmp_path / "x.pt"), "--minutes", "1"]) != 0
+    assert "is a .safetensors file" in capsys.readouterr().err
