@@ -663,7 +663,7 @@ def test_opening_a_clip_already_open_selects_it(qtbot, window, clip_path, tmp_pa
 
 
 def check_and_wait(qtbot, window):
-    window.check_quality()
+    window.clip_quality.check()
     job = window.slots["quality"].job
     with qtbot.waitSignal(job.finished, timeout=60000):
         pass
@@ -708,7 +708,7 @@ def test_adapting_from_the_app_reports_and_offers_the_adapted_model(qtbot, windo
     path = write_shapes_clip(tmp_path / "longer.mp4", 24, height=96, width=128)
     open_and_wait(qtbot, window, path)
     window.load_model("random:flow-small", "cpu")
-    dialog = window.open_adapt_dialog()
+    dialog = window.clip_quality.open_adapt_dialog()
     dialog.folder = tmp_path / "adapted"
     dialog.minutes.setValue(0.1)
     dialog.start()
@@ -727,7 +727,7 @@ def test_adapting_from_the_app_reports_and_offers_the_adapted_model(qtbot, windo
 
 def test_adapting_a_clip_too_short_says_why(qtbot, window, clip_path):
     open_and_wait(qtbot, window, clip_path)
-    dialog = window.open_adapt_dialog()
+    dialog = window.clip_quality.open_adapt_dialog()
     dialog.start()
     with qtbot.waitSignal(dialog.job.finished, timeout=30000):
         pass

@@ -42,6 +42,12 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         help="with --screenshot: the window's size (e.g. 1920x1080 for the README's picture, "
         "1366x768 for a laptop's screen)",
     )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="with --screenshot: check the clip's quality first (the strip under the timeline) "
+        "and, without --frame, show the pair of its worst frame",
+    )
     parser.add_argument("--model", default=None, help="model file (default: the shipped model)")
     parser.add_argument("--device", default=None, help="auto, cpu or cuda:N")
     parser.add_argument(
@@ -77,12 +83,28 @@ def take_screenshot(app: QApplication, window: MainWindow, args: argparse.Namesp
     """Wait for the first clip and its analysis, inspect the centre pixel, save, quit."""
     outcome = {"code": 1}
     window.options.set_step(2)  # k and k+2: the truth and error views are filled too
+    checked = {"done": not args.check}
 
     def on_opened(count: int) -> None:
         if count == 0:
             print("screenshot: no clip could be opened", file=sys.stderr)
             app.exit(1)
             return
+        if args.check:
+            window.clip_quality.check()
+            window.slots["quality"].job.finished.connect(after_check)
+        else:
+            show_pair()
+
+    def after_check() -> None:
+        checked["done"] = True
+        run = window.quality.run
+        if args.frame is None and run is not None and run.summary.worst_frames:
+            window.quality.choose(run.summary.worst_frames[0])
+        else:
+            show_pair()
+
+    def show_pair() -> None:
         frames = window.timeline.frame_count
         window.timeline.set_position(
             args.frame if args.frame is not None else max(0, frames // 2 - 1)
@@ -90,6 +112,8 @@ def take_screenshot(app: QApplication, window: MainWindow, args: argparse.Namesp
         window.request_analysis()
 
     def on_analysis(analysis) -> None:
+        if not checked["done"]:  # the pair shown while the check runs
+            return
         h, w = analysis.result.frame.shape[:2]
         window.pair_views.inspect(h // 2, w // 2)
         window.pair_views.pinned = True
@@ -108,7 +132,7 @@ def take_screenshot(app: QApplication, window: MainWindow, args: argparse.Namesp
         app.exit(outcome["code"])
 
     def on_failure(channel: str, message: str) -> None:
-        if channel in ("analysis", "open"):
+        if channel in ("analysis", "open", "quality"):
             print(f"screenshot: {message}", file=sys.stderr)
             window.close()
             app.exit(1)

@@ -16,9 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from dsepconv_gui.base.errors import DSepConvError
-from dsepconv_gui.export.overrides import FALLBACKS, Override
-from dsepconv_gui.gui.adapt_dialog import AdaptDialog
-from dsepconv_gui.gui.clip_quality_work import quality_job
+from dsepconv_gui.gui.clip_quality_actions import ClipQualityActions
 from dsepconv_gui.gui.clips_panel import ClipsPanel
 from dsepconv_gui.gui.error_banner import ErrorBanner
 from dsepconv_gui.gui.export_dialog import ExportDialog, reuse_or_open
@@ -65,10 +63,10 @@ class MainWindow(QMainWindow):
         self.input_jobs = JobRunner(self, max_threads=1)
         self.slots["inputs"] = LatestJob(self.input_jobs, "inputs")
         self.export_dialog: ExportDialog | None = None
-        self.adapt_dialog: AdaptDialog | None = None
         self.setAcceptDrops(True)
         self._build()
         self._connect()
+        self.clip_quality = ClipQualityActions(self, self._start)
         self._restore_settings()
         self.load_model(self.settings.get("model") or None, self.settings.get("device"))
         on_gpu = self.interpolator is not None and self.interpolator.device.device.type == "cuda"
@@ -139,12 +137,6 @@ class MainWindow(QMainWindow):
             (self.worker_message, lambda text: self.statusBar().showMessage(text, 10000)),
             (self.slowmo.play_requested, self.start_slow_motion),
             (self.slots["analysis"].busy_changed, self._on_analysis_busy),
-            (self.quality.check_requested, self.check_quality),
-            (self.quality.cancel_requested, self.slots["quality"].cancel),
-            (self.quality.frame_chosen, self.show_checked_frame),
-            (self.quality.override_requested, self._add_override),
-            (self.quality.overrides_cleared, self._clear_overrides),
-            (self.quality.adapt_requested, self.open_adapt_dialog),
         ):
             signal.connect(handler)
         for slot in self.slots.values():
@@ -175,9 +167,7 @@ class MainWindow(QMainWindow):
         if self.export_dialog is not None:
             self.export_dialog.close()  # cancels a running export, which removes its partial file
             self.export_dialog.jobs.wait()
-        if self.adapt_dialog is not None:
-            self.adapt_dialog.close()  # cancels a running adaptation: nothing is kept
-            self.adapt_dialog.jobs.wait()
+        self.clip_quality.close()
         self.options.save(self.settings)
         self.slowmo.save(self.settings)
         for key, value in (
@@ -340,62 +330,6 @@ class MainWindow(QMainWindow):
             dialog.finished_export.connect(self._on_exported)
         self.export_dialog = dialog
         return dialog
-
-    # ----- the clip's quality, its overrides, and adapting the model to it --------------------
-    def check_quality(self) -> None:
-        """Score the in/out range against the clip's own frames; the strip fills as it goes."""
-        clip, interpolator, in_out = self.session.active, self.interpolator, self.timeline.in_out
-        if clip is None or interpolator is None:
-            self.banner.show_message("Open a clip and load a model before checking its quality")
-            return
-        if in_out[1] - in_out[0] < 2:
-            self.banner.show_message("The in/out range needs three frames or more to check")
-            return
-        job = self._start("quality", quality_job(clip, interpolator, in_out))
-        self.quality.started(in_out)
-        job.yielded.connect(self.quality.add)
-        job.returned.connect(self.quality.finished)
-        for ended in (job.aborted, job.errored):
-            ended.connect(lambda *_: self.quality.finished(None))
-
-    def show_checked_frame(self, frame: int) -> None:
-        """Show the pair a quality score came from: frames k - 1 and k + 1, with k the truth."""
-        self.options.set_step(2)
-        self.timeline.set_position(frame - 1)
-
-    def _add_override(self, first: int, last: int, fallback: str) -> None:
-        try:
-            overrides = self.session.add_override(Override(first, last, fallback))
-        except DSepConvError as exc:
-            self.banner.show_message(f"{exc}: drag the selection's edges in the quality strip")
-            return
-        self.quality.set_overrides(overrides)
-        self.statusBar().showMessage(f"Exports will {FALLBACKS[fallback]} in {first}–{last}", 6000)
-
-    def _clear_overrides(self) -> None:
-        self.session.clear_overrides()
-        self.quality.set_overrides(())
-
-    def open_adapt_dialog(self) -> AdaptDialog | None:
-        clip, interpolator = self.session.active, self.interpolator
-        if clip is None or interpolator is None:
-            self.banner.show_message("Open a clip and load a model before adapting it")
-            return None
-        if self.adapt_dialog is not None and self.adapt_dialog.is_running():
-            self.adapt_dialog.raise_()
-            return self.adapt_dialog
-        if self.adapt_dialog is not None:
-            self.adapt_dialog.deleteLater()
-        self.adapt_dialog = AdaptDialog(clip, self.timeline.in_out, interpolator, self)
-        self.adapt_dialog.use_model.connect(self._use_adapted_model)
-        self.adapt_dialog.show()
-        return self.adapt_dialog
-
-    def _use_adapted_model(self, path: str) -> None:
-        """Interpolate with the adapted model; a checked range is checked again (the strip
-        then shows before and after)."""
-        if self.load_model(path, self.device_combo.currentText()) and self.quality.run:
-            self.check_quality()
 
     def save_internals(self, folder: Path | None = None) -> Path | None:
         """Write the analysed pair's offsets, masks, weights, kernels and results to a folder
