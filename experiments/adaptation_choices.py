@@ -41,8 +41,16 @@ for path in args.clips:
     )
     result = adapt_to_clip(loaded, clip, options)
     print(path, result.describe(), flush=True)
-    rows.append({"clip": path, "before": result.base_psnr, "after": result.adapted_psnr,
-                 "gain": result.gain, "iterations": result.iterations, "seconds": result.seconds})
+    rows.append(
+        {
+            "clip": path,
+            "before": result.base_psnr,
+            "after": result.adapted_psnr,
+            "gain": result.gain,
+            "iterations": result.iterations,
+            "seconds": result.seconds,
+        }
+    )
 print("median gain", float(np.median([r["gain"] for r in rows])), " ".join(sys.argv[1:]))
 if args.json:
     json.dump(rows, open(args.json, "w"), indent=1)
