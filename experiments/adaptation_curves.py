@@ -54,6 +54,8 @@ for t in held_out + training:
     flows[t] = flows_for(loaded.config, frames[t.frames[0]], frames[t.frames[2]]).astype(np.float16)
 seconds = time.monotonic() - start
 print(f"{args.clip}: {len(held_out)} held out, {len(training)} training, flows {seconds:.0f} s")
+
+
 def scores(model):
     """Mean per-triplet PSNR, and the PSNR of the pooled squared error."""
     values = np.array([_score(model, t, frames, flows) for t in held_out])

@@ -733,3 +733,25 @@ def test_adapting_a_clip_too_short_says_why(qtbot, window, clip_path):
         pass
     assert "at least 10 frames" in dialog.status.text()
     assert not dialog.use_button.isEnabled()
+
+
+def test_the_strip_keeps_the_run_of_the_model_before_adapting(qtbot):
+    from dsepconv_gui.gui.clip_quality_work import QualityRun
+    from dsepconv_gui.gui.quality_strip import QualityStrip
+    from dsepconv_gui.interpolation.quality_check import MODEL, FrameQuality, summarise
+
+    strip = QualityStrip()
+    qtbot.addWidget(strip)
+    clip = object()
+
+    def run(model: str, psnr: float) -> QualityRun:
+        results = [FrameQuality(k, {MODEL: psnr}, {MODEL: psnr - 5}) for k in range(1, 6)]
+        return QualityRun(clip, model, (0, 6), results, summarise(results))
+
+    strip.set_clip(7, ())
+    strip.finished(run("shipped.safetensors", 30.0))
+    assert strip.before is None
+    strip.finished(run("clip-adapted.safetensors", 30.4))
+    assert strip.before is not None and strip.before.model == "shipped.safetensors"
+    assert "Against the previous model (dashed): +0.40 dB" in strip.summary.text()
+    assert any(getattr(item, "name", lambda: None)() == "before adapting" for item in strip._items)

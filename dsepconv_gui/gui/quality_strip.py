@@ -52,7 +52,11 @@ class QualityStrip(QWidget):
         self.stop_button.setEnabled(False)
         self.score_combo = QComboBox()
         self.score_combo.addItems(list(SCORES))
-        self.repeat_button = QPushButton("Repeat frames here")
+        self.score_combo.setSizeAdjustPolicy(  # the window must still fit a laptop's screen
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.score_combo.setMinimumContentsLength(8)
+        self.repeat_button = QPushButton("Repeat here")
         self.repeat_button.setToolTip(
             "In exports, the in-between frames of the selected range repeat the nearer frame"
         )
@@ -60,8 +64,9 @@ class QualityStrip(QWidget):
         self.blend_button.setToolTip(
             "In exports, the in-between frames of the selected range blend the two frames"
         )
-        self.clear_button = QPushButton("Clear overrides")
-        self.adapt_button = QPushButton("Adapt model to clip…")
+        self.clear_button = QPushButton("Clear")
+        self.clear_button.setToolTip("Remove this clip's export overrides")
+        self.adapt_button = QPushButton("Adapt model…")
         self.adapt_button.setToolTip(
             "Fine-tune the model on this clip's own frames; kept only if it scores better"
         )
