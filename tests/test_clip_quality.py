@@ -13,6 +13,7 @@ import torch
 
 from dsepconv_gui.base.errors import InputError
 from dsepconv_gui.cli.main import main
+from dsepconv_gui.frames.images import write_image
 from dsepconv_gui.frames.scene_cuts import thumbnail
 from dsepconv_gui.interpolation.interpolator import Interpolator
 from dsepconv_gui.interpolation.quality_check import (
@@ -50,6 +51,15 @@ def moving_square_frames(count: int, jump_at: int | None = None, cut_at: int | N
         frame[24 : 24 + SIDE, x : x + SIDE] = square
         frames.append(frame)
     return frames
+
+
+def frames_folder(tmp_path, count: int):
+    """moving_square_frames(count) as a folder of numbered PNG images (a clip to open)."""
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for k, frame in enumerate(moving_square_frames(count)):
+        write_image(folder / f"{k:03d}.png", frame)
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -97,12 +107,7 @@ def test_worst_region_finds_a_small_broken_object_the_frame_average_hides():
 
 
 def test_cli_check_prints_the_summary_and_writes_per_frame_scores(tmp_path, capsys):
-    folder = tmp_path / "frames"
-    folder.mkdir()
-    from dsepconv_gui.frames.images import write_image
-
-    for k, frame in enumerate(moving_square_frames(8)):
-        write_image(folder / f"{k:03d}.png", frame)
+    folder = frames_folder(tmp_path, 8)
     out = tmp_path / "scores.json"
     code = main(["check", str(folder), "--range", "1:6", "--json", str(out), "--model",
                  "random:tiny"])  # fmt: skip
@@ -115,12 +120,7 @@ def test_cli_check_prints_the_summary_and_writes_per_frame_scores(tmp_path, caps
 
 
 def test_cli_check_refuses_a_range_of_two_frames(tmp_path, capsys):
-    folder = tmp_path / "frames"
-    folder.mkdir()
-    from dsepconv_gui.frames.images import write_image
-
-    for k, frame in enumerate(moving_square_frames(4)):
-        write_image(folder / f"{k:03d}.png", frame)
+    folder = frames_folder(tmp_path, 4)
     assert main(["check", str(folder), "--range", "1:2", "--model", "random:tiny"]) != 0
     assert "at least three frames" in capsys.readouterr().err
 
@@ -195,12 +195,7 @@ def test_adapting_refuses_a_clip_too_short_or_still():
 
 
 def test_cli_adapt_writes_the_model_only_when_it_is_better(tmp_path, capsys):
-    folder = tmp_path / "frames"
-    folder.mkdir()
-    from dsepconv_gui.frames.images import write_image
-
-    for k, frame in enumerate(moving_square_frames(24)):
-        write_image(folder / f"{k:03d}.png", frame)
+    folder = frames_folder(tmp_path, 24)
     out = tmp_path / "adapted.safetensors"
     code = main(["adapt", str(folder), "-o", str(out), "--minutes", "0.1", "--model",
                  "random:flow-small"])  # fmt: skip

@@ -10,7 +10,6 @@ from pathlib import Path
 
 from PySide6.QtCore import QStandardPaths, Signal
 from PySide6.QtWidgets import (
-    QDialog,
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
@@ -22,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from dsepconv_gui.gui.clip_quality_work import Adapted, adapt_job
-from dsepconv_gui.gui.jobs import Job, JobRunner
+from dsepconv_gui.gui.job_dialog import JobDialog
 from dsepconv_gui.interpolation.interpolator import Interpolator
 from dsepconv_gui.video.clips import Clip
 
@@ -35,7 +34,7 @@ def adapted_models_folder() -> Path:
     return Path(location or Path.home() / ".dsepconv") / "adapted"
 
 
-class AdaptDialog(QDialog):
+class AdaptDialog(JobDialog):
     """use_model(path): the user chose to interpolate with the adapted model."""
 
     use_model = Signal(str)
@@ -52,8 +51,6 @@ class AdaptDialog(QDialog):
         self.setWindowTitle(f"Adapt the model — {Path(clip.info.path).name}")
         self.clip, self.in_out, self.interpolator = clip, in_out, interpolator
         self.folder = folder or adapted_models_folder()
-        self.jobs = JobRunner(self, max_threads=1)  # the window's cancels do not reach it
-        self.job: Job | None = None
         self.stop = threading.Event()
         self.adapted: Adapted | None = None
 
@@ -132,23 +129,8 @@ class AdaptDialog(QDialog):
             self.stop_button.setEnabled(False)
             self.status.setText("Stopping: scoring what was learned so far…")
 
-    def cancel(self) -> None:
-        if self.is_running():
-            self.job.cancel()
-            self._set_running(False)
-            self.progress.setValue(0)
-            self.status.setText("Cancelled: nothing was kept.")
-
-    def is_running(self) -> bool:
-        return self.job is not None and self.job.active
-
-    def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
-        self.cancel()
-        super().closeEvent(event)
-
-    def reject(self) -> None:
-        self.cancel()
-        super().reject()
+    def _cancelled(self) -> None:
+        self.status.setText("Cancelled: nothing was kept.")
 
     def _on_progress(self, done: int, total: int, text: str) -> None:
         self.progress.setRange(0, total)

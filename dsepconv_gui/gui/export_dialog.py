@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
     QComboBox,
-    QDialog,
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
@@ -43,7 +42,8 @@ from dsepconv_gui.export.overrides import Override, within
 from dsepconv_gui.export.plan import parse_rate
 from dsepconv_gui.export.presets import EXPORT_PRESETS
 from dsepconv_gui.frames.scene_cuts import DEFAULT_CUT_THRESHOLD
-from dsepconv_gui.gui.jobs import Job, JobContext, JobRunner
+from dsepconv_gui.gui.job_dialog import JobDialog
+from dsepconv_gui.gui.jobs import JobContext
 from dsepconv_gui.interpolation.bisection import SUPPORTED_FACTORS, factor_label, parse_factor_label
 from dsepconv_gui.video.audio import CopiedAudio
 from dsepconv_gui.video.clips import Clip
@@ -53,7 +53,7 @@ RATES = ["60", "59.94", "50", "30", "29.97", "25", "24", "23.976"]
 CUSTOM = "Custom: the timing fields below"
 
 
-class ExportDialog(QDialog):
+class ExportDialog(JobDialog):
     """finished_export(summary) after a successful export; failures and cancels stay in the
     dialog's status line."""
 
@@ -71,9 +71,6 @@ class ExportDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle(f"Export — {clip.info.path.name}")
         self.clip, self.midpoint = clip, midpoint
-        # Its own runner: nothing the main window does (a new model, a cancel) stops an export.
-        self.jobs = JobRunner(self, max_threads=1)
-        self.job: Job | None = None
         self.in_out = in_out
         self.overrides = overrides  # the quality strip's, for the whole clip
         self.summary: ExportSummary | None = None
@@ -263,27 +260,8 @@ class ExportDialog(QDialog):
         else:
             self._show_status(str(exc), error=True)
 
-    def cancel(self) -> None:
-        if self.is_running():
-            self.job.cancel()
-            self._set_running(False)
-            self.progress.setValue(0)
-            self._show_status(
-                "Export cancelled: nothing was written, any earlier file is untouched."
-            )
-
-    def is_running(self) -> bool:
-        return self.job is not None and self.job.active
-
-    def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
-        self.cancel()
-        super().closeEvent(event)
-
-    def reject(self) -> None:
-        """Esc closes the dialog as Close does: a running export is cancelled, never left
-        running out of sight."""
-        self.cancel()
-        super().reject()
+    def _cancelled(self) -> None:
+        self._show_status("Export cancelled: nothing was written, any earlier file is untouched.")
 
     # ----- job events ---------------------------------------------------------------------
     def _on_progress(self, done: int, total: int, text: str) -> None:
