@@ -229,3 +229,9 @@ def test_the_kept_decision_pools_the_pixels_so_a_still_triplet_cannot_sway_it():
     before, after = [61.0, 25.0], [70.0, 24.5]
     assert np.mean(after) > np.mean(before)
     assert pooled_psnr(after) < pooled_psnr(before)
+
+
+def test_cli_check_refuses_a_range_after_the_clip(tmp_path, capsys):
+    folder = frames_folder(tmp_path, 5)
+    assert main(["check", str(folder), "--range", "7:9", "--model", "random:tiny"]) != 0
+    assert "starts at frame 7, after the clip's last frame (4)" in capsys.readouterr().err

@@ -83,6 +83,10 @@ def run_check(args: argparse.Namespace) -> None:
     try:
         first, last = parse_range(args.range, clip)
         last = len(clip) - 1 if last is None else min(last, len(clip) - 1)
+        if first > last:
+            raise InputError(
+                f"--range starts at frame {first}, after the clip's last frame ({last})"
+            )
         max_side = DEFAULT_MAX_SIDE if args.max_side is None else (args.max_side or None)
         interpolator = load_interpolator(args.model, args.device, args.tile)
         print(
