@@ -235,3 +235,47 @@ def test_cli_check_refuses_a_range_after_the_clip(tmp_path, capsys):
     folder = frames_folder(tmp_path, 5)
     assert main(["check", str(folder), "--range", "7:9", "--model", "random:tiny"]) != 0
     assert "starts at frame 7, after the clip's last frame (4)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("shape", [(10, 41, 3), (8, 33, 3), (40, 7, 3), (1, 1, 3)])
+def test_worst_region_works_on_frames_thinner_than_a_block(shape):
+    truth = np.zeros(shape, np.uint8)
+    wrong = truth.copy()
+    wrong[0, 0] = 255
+    assert worst_region_psnr(wrong, truth) < worst_region_psnr(truth, truth)
+
+
+def test_a_range_of_cuts_only_says_nothing_was_scored():
+    from dsepconv_gui.interpolation.quality_check import FrameQuality
+
+    summary = summarise([FrameQuality(3, {}, {}, skipped="cut")])
+    assert summary.describe() == "no frames scored: all 1 lie next to a shot cut"
+
+
+@pytest.mark.parametrize("kept", [True, False])
+def test_cli_adapt_writes_exactly_when_the_result_is_kept(tmp_path, capsys, monkeypatch, kept):
+    """Both outcomes, whatever a short real run happens to give: a kept result is written
+    with its metadata, one not kept leaves nothing."""
+    import dsepconv_gui.training.adaptation as adaptation
+
+    real = adaptation.adapt_to_clip
+
+    def decided(loaded, clip, options, progress, should_stop):
+        result = real(loaded, clip, dataclasses.replace(options, max_iterations=2), progress)
+        gain = 0.5 if kept else -0.5
+        model = loaded.model if kept else None
+        return dataclasses.replace(
+            result, kept=kept, adapted_psnr=result.base_psnr + gain, model=model
+        )
+
+    monkeypatch.setattr(adaptation, "adapt_to_clip", decided)
+    folder, out = frames_folder(tmp_path, 24), tmp_path / "adapted.safetensors"
+    assert main(["adapt", str(folder), "-o", str(out), "--model", "random:tiny"]) == 0
+    printed = capsys.readouterr().out
+    if kept:
+        info = load_checkpoint(out).metadata["adaptation"]
+        assert info["gain_db"] == pytest.approx(0.5) and info["clip"] == str(folder)
+        assert info["base_model"].startswith("random:tiny")
+        assert len(info["held_out_frames"]) == len(info["held_out_psnr_each_before"])
+    else:
+        assert not out.exists() and "not written" in printed

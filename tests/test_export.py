@@ -411,6 +411,20 @@ def test_overrides_repeat_or_blend_in_their_ranges_and_the_summary_says_so(tmp_p
     assert summary.interpolated == 9 - 5
     assert "override: 3 in-between frames repeat the nearer frame instead" in summary.describe()
 
+    # a range that starts later: the overrides keep the clip's frame numbers
+    later = ExportSettings(
+        tmp_path / "later",
+        factor=2,
+        codec="png",
+        start=3,
+        overrides=(parse_override("4:6=repeat"),),
+    )
+    export_clip(ArrayClip(frames, 24.0, "noise"), later, lambda a, b: np.zeros_like(a))
+    written = [read_image(p) for p in sorted((tmp_path / "later").glob("frame_*.png"))]
+    assert len(written) == 13  # input frames 3..9
+    overridden = [k for k in range(3, 9) if written[2 * (k - 3) + 1].any()]
+    assert overridden == [4, 5]
+
 
 @pytest.mark.parametrize(
     ("overrides", "message"),

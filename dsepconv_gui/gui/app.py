@@ -92,7 +92,13 @@ def take_screenshot(app: QApplication, window: MainWindow, args: argparse.Namesp
             return
         if args.check:
             window.clip_quality.check()
-            window.slots["quality"].job.finished.connect(after_check)
+            job = window.slots["quality"].job
+            if job is None:  # the banner says why (a range under three frames)
+                print("screenshot: the quality check could not start", file=sys.stderr)
+                window.close()
+                app.exit(1)
+                return
+            job.finished.connect(after_check)
         else:
             show_pair()
 

@@ -3,6 +3,7 @@ score, the export overrides of the active clip, and the dialog that adapts the m
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 
 from dsepconv_gui.base.errors import DSepConvError
@@ -52,10 +53,15 @@ class ClipQualityActions:
             return
         job = self.start_job("quality", quality_job(clip, interpolator, in_out))
         self.strip.started(in_out)
-        job.yielded.connect(self.strip.add)
-        job.returned.connect(self.strip.finished)
+        handle = weakref.ref(job)  # a connection must not keep the job alive (see jobs.py)
+
+        def current() -> bool:  # a check stopped by a newer one must not touch the strip
+            return handle() is self.window.slots["quality"].job
+
+        job.yielded.connect(lambda quality: current() and self.strip.add(quality))
+        job.returned.connect(lambda run: current() and self.strip.finished(run))
         for ended in (job.aborted, job.errored):
-            ended.connect(lambda *_: self.strip.finished(None))
+            ended.connect(lambda *_: current() and self.strip.finished(None))
 
     def show_checked_frame(self, frame: int) -> None:
         """Show the pair a quality score came from: frames k - 1 and k + 1, with k the truth."""
@@ -71,6 +77,7 @@ class ClipQualityActions:
             )
             return
         self.strip.set_overrides(overrides)
+        self._refresh_export_dialog()
         self.window.statusBar().showMessage(
             f"Exports will {FALLBACKS[fallback]} in {first}–{last}", 6000
         )
@@ -78,6 +85,11 @@ class ClipQualityActions:
     def clear_overrides(self) -> None:
         self.window.session.clear_overrides()
         self.strip.set_overrides(())
+        self._refresh_export_dialog()
+
+    def _refresh_export_dialog(self) -> None:
+        if self.window.export_dialog is not None:
+            self.window.export_dialog.show_overrides()
 
     def open_adapt_dialog(self) -> AdaptDialog | None:
         clip, interpolator = self.window.session.active, self.window.interpolator

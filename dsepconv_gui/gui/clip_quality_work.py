@@ -79,6 +79,7 @@ def adapt_job(
             context.progress(p.done, p.total, f"{p.stage} · {left} left")
 
         result = adapt_to_clip(loaded, clip, options, progress, stop.is_set)
+        context.check()  # cancelled while it scored: nothing is written
         if result.model is None:
             return Adapted(result, None)
         folder.mkdir(parents=True, exist_ok=True)

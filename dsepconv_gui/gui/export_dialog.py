@@ -66,13 +66,13 @@ class ExportDialog(JobDialog):
         midpoint: Callable,
         parent: QWidget | None = None,
         folder: Path | None = None,
-        overrides: tuple[Override, ...] = (),
+        overrides: Callable[[], tuple[Override, ...]] = tuple,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Export — {clip.info.path.name}")
         self.clip, self.midpoint = clip, midpoint
         self.in_out = in_out
-        self.overrides = overrides  # the quality strip's, for the whole clip
+        self.overrides = overrides  # the quality strip's now, for the whole clip
         self.summary: ExportSummary | None = None
 
         self.whole = QRadioButton(f"Whole clip (frames 0–{len(clip) - 1})")
@@ -152,11 +152,13 @@ class ExportDialog(JobDialog):
         form.addRow("Quality (CRF)", self.crf)
         form.addRow("Audio", self.audio)
         form.addRow("Scene-cut threshold", self.threshold)
-        if overrides:
-            listed = QLabel("; ".join(o.describe() for o in overrides))
-            listed.setWordWrap(True)
-            listed.setToolTip("Set in the quality strip: these ranges are not interpolated")
-            form.addRow("Overrides", listed)
+        self.overrides_label = QLabel()
+        self.overrides_label.setWordWrap(True)
+        self.overrides_label.setToolTip(
+            "Set in the quality strip: these ranges are not interpolated"
+        )
+        form.addRow("Overrides", self.overrides_label)
+        self.show_overrides()
         form.addRow("Output", _row(self.output, self.browse))
         form.addRow("", self.overwrite)
         buttons = QHBoxLayout()
@@ -188,6 +190,11 @@ class ExportDialog(JobDialog):
         self._apply_preset()
         self._on_codec()
 
+    def show_overrides(self) -> None:
+        """List the clip's overrides as they are now (the strip may change them)."""
+        text = "; ".join(o.describe() for o in self.overrides())
+        self.overrides_label.setText(text or "none (set them in the quality strip)")
+
     # ----- reading the form ---------------------------------------------------------------
     def settings(self) -> ExportSettings:
         """The form as ExportSettings; InputError for an unreadable frame rate."""
@@ -211,7 +218,7 @@ class ExportDialog(JobDialog):
             keep_duration=self.keep_duration.isChecked(),
             slow_motion=self.by_factor.isChecked() and self.slow_motion.isChecked(),
             overwrite=self.overwrite.isChecked(),
-            overrides=within(self.overrides, first, last),
+            overrides=within(self.overrides(), first, last),
         )
 
     # ----- running ------------------------------------------------------------------------
@@ -219,6 +226,7 @@ class ExportDialog(JobDialog):
         """Check the settings (a mistake is shown here and nothing starts), then export."""
         if self.is_running():
             return
+        self.show_overrides()
         try:
             settings = self.settings()
             _, _, plan = prepare_export(self.clip, settings)
@@ -416,11 +424,12 @@ def reuse_or_open(
     midpoint: Callable,
     parent: QWidget,
     folder: Path | None = None,
-    overrides: tuple[Override, ...] = (),
+    overrides: Callable[[], tuple[Override, ...]] = tuple,
 ) -> ExportDialog:
     """One export dialog at a time: a running one is raised, otherwise a new one replaces it
     (with the clip, range and model of now) and is shown."""
     if previous is not None and previous.is_running():
+        previous.show_overrides()
         previous.show()
         previous.raise_()
         previous.activateWindow()

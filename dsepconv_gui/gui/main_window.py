@@ -266,6 +266,7 @@ class MainWindow(QMainWindow):
             return
         self.pair_views.analysis = None  # the previous clip's pair is not inspected any more
         self.timeline.set_clip(len(clip), clip.timestamps, *self.session.marks())
+        self.slots["quality"].cancel()  # its scores are the clip left's
         self.quality.set_clip(len(clip), self.session.overrides())
         self.toolbar.export_action.setEnabled(len(clip) > 1)
         job = self._start("thumbnails", self.session.thumbnails_job())
@@ -324,7 +325,8 @@ class MainWindow(QMainWindow):
         folder = (
             Path(self.settings.get("export_folder")) if self.settings.get("export_folder") else None
         )
-        midpoint, overrides = self.session.midpoint(), self.session.overrides()
+        midpoint = self.session.midpoint()
+        overrides = lambda: self.session.overrides_of(clip)  # noqa: E731 - read at each export
         dialog = reuse_or_open(previous, clip, in_out, midpoint, self, folder, overrides)
         if dialog is not previous:
             dialog.finished_export.connect(self._on_exported)

@@ -165,7 +165,10 @@ class Session:
 
     def overrides(self) -> tuple[Override, ...]:
         """The active clip's export overrides (ranges that repeat or blend instead)."""
-        return self._overrides.get(id(self.active), ())
+        return self.overrides_of(self.active)
+
+    def overrides_of(self, clip: Clip | None) -> tuple[Override, ...]:
+        return self._overrides.get(id(clip), ())
 
     def add_override(self, override: Override) -> tuple[Override, ...]:
         """Add an override to the active clip's (replacing those it overlaps); returns them."""

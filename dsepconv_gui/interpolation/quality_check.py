@@ -49,9 +49,9 @@ def worst_region_psnr(prediction: np.ndarray, truth: np.ndarray) -> float:
     """PSNR of the worst WORST_SHARE of the BLOCK×BLOCK blocks (by mean squared error)."""
     error = (prediction.astype(np.float32) - truth.astype(np.float32)) ** 2
     h, w = error.shape[:2]
-    rows, cols = max(1, h // BLOCK), max(1, w // BLOCK)
-    cropped = error[: rows * BLOCK, : cols * BLOCK] if h >= BLOCK and w >= BLOCK else error
-    blocks = cropped.reshape(rows, cropped.shape[0] // rows, cols, cropped.shape[1] // cols, -1)
+    bh, bw = min(BLOCK, h), min(BLOCK, w)  # a frame thinner than a block: blocks as thin
+    rows, cols = h // bh, w // bw
+    blocks = error[: rows * bh, : cols * bw].reshape(rows, bh, cols, bw, -1)
     block_mse = np.sort(blocks.mean(axis=(1, 3, 4)).ravel())[::-1]
     worst = block_mse[: max(1, round(WORST_SHARE * block_mse.size))]
     return float(psnr_from_mse(max(float(worst.mean()), 1e-10)))
@@ -129,6 +129,12 @@ class QualitySummary:
     worst_frames: list[int]  # the five lowest worst-region scores, worst first
 
     def describe(self) -> str:
+        if not self.scored:
+            return (
+                f"no frames scored: all {self.cuts} lie next to a shot cut"
+                if self.cuts
+                else "no frames scored"
+            )
         methods = ", ".join(f"{name} {value:.2f} dB" for name, value in self.mean_psnr.items())
         lines = [
             f"{self.scored} frames scored, {self.cuts} next to a shot cut skipped",

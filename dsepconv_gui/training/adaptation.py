@@ -296,7 +296,10 @@ def adapt_to_clip(
         progress(AdaptProgress("scoring the base model", len(scored), len(held_out), clock.left))
         if len(scored) >= MIN_HELD_OUT and clock.elapsed > HELD_OUT_SHARE * clock.seconds:
             break
-    held_out = scored
+        if should_stop():  # stopped before training: nothing learned, the base model stays
+            break
+    order = sorted(range(len(scored)), key=lambda n: scored[n].frames)  # the range's order
+    held_out, base_scores = [scored[n] for n in order], [base_scores[n] for n in order]
     clock.lap("scoring")
     prepared: list[Triplet] = []
     flows_until = clock.elapsed + FLOWS_SHARE * clock.seconds
@@ -304,7 +307,7 @@ def adapt_to_clip(
         flows[triplet] = flows_of(triplet)
         prepared.append(triplet)
         progress(AdaptProgress("flows", len(prepared), len(training), clock.left))
-        if len(prepared) >= MIN_TRAINING and clock.elapsed > flows_until:
+        if len(prepared) >= MIN_TRAINING and clock.elapsed > flows_until or should_stop():
             break
     training = sorted(prepared, key=lambda t: t.frames)
     plan = replace(plan, training=training, held_out=sorted(held_out, key=lambda t: t.frames))
