@@ -715,7 +715,7 @@ def test_adapting_from_the_app_reports_and_offers_the_adapted_model(qtbot, windo
     assert dialog.is_running() and not dialog.start_button.isEnabled()
     with qtbot.waitSignal(dialog.job.finished, timeout=90000):
         pass
-    assert "held-out PSNR" in dialog.status.text()
+    assert "held-out PSNR" in dialog.report.toPlainText() and dialog.status.text()
     result = dialog.adapted.result
     assert dialog.use_button.isEnabled() == result.kept
     if result.kept:

@@ -14,6 +14,8 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QLayout,
+    QPlainTextEdit,
     QProgressBar,
     QPushButton,
     QVBoxLayout,
@@ -66,11 +68,16 @@ class AdaptDialog(JobDialog):
             "adapted model is kept only if it scores better."
         )
         explanation.setWordWrap(True)
+        explanation.setMinimumHeight(explanation.heightForWidth(540))
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.status = QLabel("")
         self.status.setWordWrap(True)
+        self.report = QPlainTextEdit()  # the result: scores, time, where the model was saved
+        self.report.setReadOnly(True)
+        self.report.setMaximumHeight(90)
+        self.report.hide()
         self.start_button = QPushButton("Start")
         self.start_button.setDefault(True)
         self.stop_button = QPushButton("Stop and keep")
@@ -92,10 +99,14 @@ class AdaptDialog(JobDialog):
         ):
             buttons.addWidget(button)
         layout = QVBoxLayout(self)
+        # wrapped labels whose text grows (the result): the dialog grows with them
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)
+        self.setMinimumWidth(560)
         layout.addWidget(explanation)
         layout.addLayout(form)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
+        layout.addWidget(self.report)
         layout.addLayout(buttons)
         self.start_button.clicked.connect(self.start)
         self.stop_button.clicked.connect(self.stop_and_keep)
@@ -110,6 +121,7 @@ class AdaptDialog(JobDialog):
             return
         self.stop.clear()
         self.adapted = None
+        self.report.hide()
         self.use_button.setEnabled(False)
         job = adapt_job(
             self.clip, self.interpolator, self.in_out, self.minutes.value(), self.stop, self.folder
@@ -141,10 +153,17 @@ class AdaptDialog(JobDialog):
     def _on_result(self, adapted: Adapted) -> None:
         self.adapted = adapted
         self.progress.setValue(self.progress.maximum())
-        text = adapted.result.describe()
+        result = adapted.result
+        self.status.setText(
+            f"Kept: {result.gain:+.2f} dB on the held-out frames"
+            if adapted.path is not None
+            else "Not kept: the model you started from is as good or better"
+        )
+        text = result.describe()
         if adapted.path is not None:
             text += f"\nSaved as {adapted.path}"
-        self.status.setText(text)
+        self.report.setPlainText(text)
+        self.report.show()
         self.use_button.setEnabled(adapted.path is not None)
 
     def _use(self) -> None:
