@@ -8,6 +8,8 @@ import json
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 def add_parsers(commands, add_model_options) -> None:
@@ -120,9 +122,8 @@ def run_adapt(args: argparse.Namespace) -> None:
     from dsepconv_gui.base.progress_bar import format_duration
     from dsepconv_gui.base.safe_output import check_output
     from dsepconv_gui.cli.main import parse_range
-    from dsepconv_gui.model.checkpoint import save_checkpoint
     from dsepconv_gui.model.weights import resolve_model
-    from dsepconv_gui.training.adaptation import AdaptOptions, adapt_to_clip
+    from dsepconv_gui.training.adaptation import AdaptOptions, adapt_to_clip, save_adapted
     from dsepconv_gui.video.clips import open_clip
 
     output = Path(args.output)
@@ -166,35 +167,26 @@ def run_adapt(args: argparse.Namespace) -> None:
     if result.model is None:
         print(f"{output}: not written (keep using {loaded.source})")
         return
-    metadata = result.metadata(str(args.clip), loaded.source, options)
-    save_checkpoint(output, result.model, metadata)
+    save_adapted(output, result, str(args.clip), loaded.source, options)
     print(f"{output}: the adapted model; use it with --model {output}")
 
 
-class _first_ctrl_c_stops:
+@contextmanager
+def _first_ctrl_c_stops(stop: threading.Event) -> Iterator[None]:
     """While adapting, the first Ctrl-C sets `stop` (the training ends and what was learned is
-    scored); a second one interrupts as usual."""
+    scored); a second one interrupts as usual. Outside the main thread: nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
 
-    def __init__(self, stop: threading.Event) -> None:
-        self.stop = stop
+    def handler(signum, frame) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        print("\nstopping: scoring what was learned so far (Ctrl-C again to quit)", file=sys.stderr)
 
-    def __enter__(self):
-        if threading.current_thread() is not threading.main_thread():
-            self.previous = None
-            return self
-
-        def handler(signum, frame) -> None:
-            if self.stop.is_set():
-                raise KeyboardInterrupt
-            self.stop.set()
-            print(
-                "\nstopping: scoring what was learned so far (Ctrl-C again to quit)",
-                file=sys.stderr,
-            )
-
-        self.previous = signal.signal(signal.SIGINT, handler)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -27,4 +27,9 @@ def thumbnail(frame: np.ndarray) -> np.ndarray:
 def thumbnail_difference(a: np.ndarray, b: np.ndarray) -> float:
     """Mean absolute difference of the two frames' thumbnails: large across a shot cut,
     small for motion within a shot."""
-    return float(np.abs(thumbnail(a) - thumbnail(b)).mean())
+    return thumbnails_difference(thumbnail(a), thumbnail(b))
+
+
+def thumbnails_difference(a: np.ndarray, b: np.ndarray) -> float:
+    """thumbnail_difference of two thumbnails already made (a stream makes each once)."""
+    return float(np.abs(a - b).mean())

@@ -18,8 +18,7 @@ from dsepconv_gui.interpolation.quality_check import (
     check_clip,
     summarise,
 )
-from dsepconv_gui.model.checkpoint import save_checkpoint
-from dsepconv_gui.training.adaptation import AdaptOptions, AdaptResult, adapt_to_clip
+from dsepconv_gui.training.adaptation import AdaptOptions, AdaptResult, adapt_to_clip, save_adapted
 from dsepconv_gui.video.clips import Clip
 
 
@@ -85,9 +84,7 @@ def adapt_job(
         folder.mkdir(parents=True, exist_ok=True)
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         path = folder / f"{Path(clip.info.path).stem}-adapted-{stamp}.safetensors"
-        save_checkpoint(
-            path, result.model, result.metadata(str(clip.info.path), loaded.source, options)
-        )
+        save_adapted(path, result, str(clip.info.path), loaded.source, options)
         return Adapted(result, path)
 
     return job

@@ -13,9 +13,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from dsepconv_gui.base.errors import InputError
-from dsepconv_gui.frames.metrics import psnr_from_mse
+from dsepconv_gui.frames.metrics import psnr, psnr_from_mse
 from dsepconv_gui.frames.resize import resized
-from dsepconv_gui.frames.scene_cuts import DEFAULT_CUT_THRESHOLD, thumbnail_difference
+from dsepconv_gui.frames.scene_cuts import DEFAULT_CUT_THRESHOLD, thumbnail, thumbnails_difference
 from dsepconv_gui.interpolation.classical import dis_flow_halfway, frame_average
 
 Midpoint = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -31,6 +31,8 @@ WORST_SHARE = 0.01
 # A frame whose worst region scores this far below the clip's median worst region is marked
 # as a problem in the summary.
 PROBLEM_MARGIN_DB = 6.0
+# Identical frames score this, not infinity (which a mean, a plot or JSON cannot take).
+MAX_PSNR = float(psnr_from_mse(1e-10))
 DEFAULT_MAX_SIDE = 640  # checks run at preview size: the long side at most this
 
 
@@ -54,12 +56,12 @@ def worst_region_psnr(prediction: np.ndarray, truth: np.ndarray) -> float:
     blocks = error[: rows * bh, : cols * bw].reshape(rows, bh, cols, bw, -1)
     block_mse = np.sort(blocks.mean(axis=(1, 3, 4)).ravel())[::-1]
     worst = block_mse[: max(1, round(WORST_SHARE * block_mse.size))]
-    return float(psnr_from_mse(max(float(worst.mean()), 1e-10)))
+    return min(float(psnr_from_mse(float(worst.mean()))), MAX_PSNR)
 
 
 def frame_psnr(prediction: np.ndarray, truth: np.ndarray) -> float:
-    mse = float(np.mean((prediction.astype(np.float32) - truth.astype(np.float32)) ** 2))
-    return float(psnr_from_mse(max(mse, 1e-10)))
+    """metrics.psnr, at most MAX_PSNR."""
+    return min(psnr(prediction, truth), MAX_PSNR)
 
 
 def preview_scale(width: int, height: int, max_side: int | None) -> float:
@@ -78,16 +80,21 @@ def check_frames(
     frame next to a shot cut is skipped."""
     compare = CLASSICAL if compare is None else compare
     window: list[tuple[int, np.ndarray]] = []
+    cut_before: list[bool] = []  # of each frame in the window: a cut between it and the last
+    previous_thumbnail = None
     for index, frame in frames:
+        current_thumbnail = thumbnail(frame)  # once per frame
+        cut_before.append(
+            previous_thumbnail is not None
+            and thumbnails_difference(previous_thumbnail, current_thumbnail) > cut_threshold
+        )
+        previous_thumbnail = current_thumbnail
         window.append((index, frame))
         if len(window) < 3:
             continue
-        window = window[-3:]
+        window, cut_before = window[-3:], cut_before[-3:]
         (_, a), (middle, truth), (_, b) = window
-        if (
-            thumbnail_difference(a, truth) > cut_threshold
-            or thumbnail_difference(truth, b) > cut_threshold
-        ):
+        if cut_before[1] or cut_before[2]:
             yield FrameQuality(middle, {}, {}, skipped="cut")
             continue
         scores, worst = {}, {}

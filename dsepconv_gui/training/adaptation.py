@@ -13,15 +13,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from dsepconv_gui.base.errors import InputError
 from dsepconv_gui.frames.metrics import psnr
-from dsepconv_gui.frames.scene_cuts import DEFAULT_CUT_THRESHOLD, thumbnail
+from dsepconv_gui.frames.scene_cuts import DEFAULT_CUT_THRESHOLD, thumbnail, thumbnails_difference
 from dsepconv_gui.interpolation.interpolator import flows_for, frame_to_tensor, tensor_to_frame
-from dsepconv_gui.model.checkpoint import LoadedModel
+from dsepconv_gui.model.checkpoint import LoadedModel, save_checkpoint
 from dsepconv_gui.model.network import DSepConvNet
 from dsepconv_gui.model.tiling import forward_within_memory
 from dsepconv_gui.training.losses import LossWeights, interpolation_loss
@@ -155,7 +156,7 @@ def plan_triplets(
     whole frames."""
     count = len(thumbnails)
     cut_after = [
-        float(np.abs(thumbnails[i] - thumbnails[i + 1]).mean()) > DEFAULT_CUT_THRESHOLD
+        thumbnails_difference(thumbnails[i], thumbnails[i + 1]) > DEFAULT_CUT_THRESHOLD
         for i in range(count - 1)
     ]
     every = options.held_out_every
@@ -378,6 +379,15 @@ def adapt_to_clip(
         model=model if kept else None,
         stage_seconds={stage: round(seconds, 1) for stage, seconds in clock.laps.items()},
     )
+
+
+def save_adapted(
+    path: Path, result: AdaptResult, clip_name: str, base_source: str, options: AdaptOptions
+) -> Path:
+    """Write a kept adapted model with what its metadata records of its making."""
+    if result.model is None:
+        raise ValueError("only a kept adaptation has a model to save")
+    return save_checkpoint(path, result.model, result.metadata(clip_name, base_source, options))
 
 
 def pooled_psnr(scores: list[float]) -> float:
