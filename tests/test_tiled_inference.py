@@ -79,7 +79,7 @@ def test_out_of_memory_retries_with_smaller_tiles():
     real_estimate = model.estimate
     sizes = []
 
-    def estimate(f1, f2, fl):
+    def estimate(f1, f2, fl, time=None):
         sizes.append(max(f1.shape[-2:]))
         if max(f1.shape[-2:]) >= 300:  # the whole frame does not fit
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")

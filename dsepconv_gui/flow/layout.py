@@ -4,7 +4,8 @@ Every channel pair is a displacement (dy, dx) in pixels at full resolution:
 - FLOW12: flow from frame 1 to frame 2 (pixel p of frame 1 is at p + flow12(p) in frame 2);
 - FLOW21: flow from frame 2 to frame 1;
 - MIDDLE (prior_motion "searched" only): the middle frame's displacement to frame 1 (frame 2
-  is read at minus it).
+  is read at minus it). For a frame at time t it is half the pixel's motion over the interval:
+  frame 1 is read at 2t times it, frame 2 at -2(1 - t) times it (flow/projection.py).
 
 Numpy arrays are (C, H, W) and torch tensors (N, C, H, W): index the channel axis with these
 slices (`flows[FLOW12]`, `flows[:, FLOW12]`).
@@ -40,7 +41,7 @@ def mirror_signs(channels: int, axis: str) -> np.ndarray:
 
 def time_reversal(channels: int) -> tuple[list[int], np.ndarray]:
     """(channel order, signs) that turn the flow input of (frame1, frame2) into that of
-    (frame2, frame1)."""
+    (frame2, frame1); a frame at time t of the first is at 1 - t of the second."""
     order = [2, 3, 0, 1] + list(range(4, channels))
     signs = np.ones(channels, np.float32)
     signs[MIDDLE] = -1

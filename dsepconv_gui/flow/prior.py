@@ -15,6 +15,7 @@ What the network receives (`prior_flows`), by the configuration's prior_motion:
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -94,16 +95,51 @@ def bidirectional_flow(frame1: np.ndarray, frame2: np.ndarray, scale: float = 1.
     return np.concatenate([forward, backward["flow"]], axis=0)
 
 
-def prior_flows(
+@dataclass(frozen=True)
+class PairMotion:
+    """A pair's motion, computed once: the flow input of a frame at any time between the two
+    (flows_at) costs only the projection of the search's finds.
+
+    flows: (4, H, W) float32, flow 1→2 then 2→1 (with the search's finds, when searched);
+    found12, found21: (H, W) bool, the pixels whose motion the search found (None: "linear")."""
+
+    flows: np.ndarray
+    found12: np.ndarray | None = None
+    found21: np.ndarray | None = None
+
+    def flows_at(self, time: float = 0.5) -> np.ndarray:
+        """The network's flow input for the frame at `time` (0: frame 1, 1: frame 2)."""
+        if self.found12 is None:
+            return self.flows
+        middle = middle_displacement(
+            self.flows[FLOW12], self.flows[FLOW21], self.found12, self.found21, time
+        )
+        return np.concatenate([self.flows, middle], axis=0).astype(np.float32)
+
+
+def pair_motion(
     frame1: np.ndarray, frame2: np.ndarray, motion: str = "linear", scale: float = 1.0
-) -> np.ndarray:
-    """The flow input of a flow-prior network for prior_motion `motion` and flow_scale
-    `scale` (see the module docstring): (4, H, W) or (6, H, W) float32."""
+) -> PairMotion:
+    """The motion of a pair for prior_motion `motion` and flow_scale `scale` (module
+    docstring): DIS both ways, and for "searched" the patch search's finds."""
     flow_channels(motion)  # refuses an unknown motion
     flows = bidirectional_flow(frame1, frame2, scale)
     if motion == "linear":
-        return flows
-    return searched_prior(frame1, frame2, flows[FLOW12], flows[FLOW21])
+        return PairMotion(flows)
+    return searched_motion(frame1, frame2, flows[FLOW12], flows[FLOW21])
+
+
+def prior_flows(
+    frame1: np.ndarray,
+    frame2: np.ndarray,
+    motion: str = "linear",
+    scale: float = 1.0,
+    time: float = 0.5,
+) -> np.ndarray:
+    """The flow input of a flow-prior network for prior_motion `motion` and flow_scale
+    `scale` (see the module docstring) for the frame at `time`: (4, H, W) or (6, H, W)
+    float32."""
+    return pair_motion(frame1, frame2, motion, scale).flows_at(time)
 
 
 def searched_prior_signature() -> str:
@@ -130,11 +166,21 @@ def searched_prior_signature() -> str:
     return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
 
 
-def searched_prior(
+def searched_motion(
     frame1: np.ndarray, frame2: np.ndarray, flow12: np.ndarray, flow21: np.ndarray
+) -> PairMotion:
+    """The searched motion from DIS flows already computed."""
+    flow12, flow21, found12, found21 = found_motion(frame1, frame2, flow12, flow21)
+    return PairMotion(np.concatenate([flow12, flow21]).astype(np.float32), found12, found21)
+
+
+def searched_prior(
+    frame1: np.ndarray,
+    frame2: np.ndarray,
+    flow12: np.ndarray,
+    flow21: np.ndarray,
+    time: float = 0.5,
 ) -> np.ndarray:
     """(6, H, W) float32 from DIS flows already computed: the flows with the search's finds,
-    then the middle displacement."""
-    flow12, flow21, found12, found21 = found_motion(frame1, frame2, flow12, flow21)
-    middle = middle_displacement(flow12, flow21, found12, found21)
-    return np.concatenate([flow12, flow21, middle], axis=0).astype(np.float32)
+    then the displacement of the frame at `time` (flow.layout's MIDDLE)."""
+    return searched_motion(frame1, frame2, flow12, flow21).flows_at(time)

@@ -1,5 +1,6 @@
 """Where each pixel of the middle frame comes from: the flows read at the pixel itself, with
-the objects the patch search found (flow/search.py) carried forward to where they are halfway.
+the objects the patch search found (flow/search.py) carried forward to where they are halfway
+(or, for a frame at time t between the two, to where they are at t).
 
 Reading the flows at the middle pixel itself (the "linear" estimate: d = (flow21 - flow12)/4
 at p) misses anything that moves farther than its own size: at the position a ball passes
@@ -25,21 +26,31 @@ def linear_middle(flow12: np.ndarray, flow21: np.ndarray) -> np.ndarray:
 
 
 def middle_displacement(
-    flow12: np.ndarray, flow21: np.ndarray, found12: np.ndarray, found21: np.ndarray
+    flow12: np.ndarray,
+    flow21: np.ndarray,
+    found12: np.ndarray,
+    found21: np.ndarray,
+    time: float = 0.5,
 ) -> np.ndarray:
-    """(2, H, W) float32 (dy, dx): middle pixel p reads frame 1 at p + d(p) and frame 2 at
-    p - d(p). flow12, flow21: (2, H, W) (dy, dx) in pixels; found12, found21: (H, W) bool,
-    the pixels of each frame whose motion the search found (projected over the rest)."""
+    """(2, H, W) float32 (dy, dx), d: pixel p of the frame at `time` reads frame 1 at
+    p + 2·time·d(p) and frame 2 at p - 2·(1 - time)·d(p); at the middle (time 1/2), frame 1 at
+    p + d and frame 2 at p - d. d is half the motion over the interval, read at p (flow.layout's
+    MIDDLE). flow12, flow21: (2, H, W) (dy, dx) in pixels; found12, found21: (H, W) bool, the
+    pixels of each frame whose motion the search found (projected over the rest)."""
     h, w = flow12.shape[1:]
     out = linear_middle(flow12, flow21).astype(np.float32).reshape(2, -1)
     targets, motions = [], []
-    # A pixel of frame 1 moving by f reads frame 1 at d = -f/2 halfway; a pixel of frame 2
-    # moving (back in time) by f reads frame 1 at d = +f/2. Each lands on the pixels at the
-    # floor and ceiling of its halfway position (one pixel per axis when that is whole).
-    for flow, found, sign in ((flow12, found12, -1.0), (flow21, found21, 1.0)):
+    # A pixel of frame 1 moving by f is at q + time·f at `time` and reads frame 1 at
+    # d = -f/2; a pixel of frame 2 moving (back in time) by f is at q + (1 - time)·f and reads
+    # frame 1 at d = +f/2. Each lands on the pixels at the floor and ceiling of its position
+    # then (one pixel per axis when that is whole).
+    for flow, found, sign, travelled in (
+        (flow12, found12, -1.0, time),
+        (flow21, found21, 1.0, 1.0 - time),
+    ):
         ys, xs = np.nonzero(found)
         motion = flow[:, ys, xs]
-        land_y, land_x = ys + 0.5 * motion[0], xs + 0.5 * motion[1]
+        land_y, land_x = ys + travelled * motion[0], xs + travelled * motion[1]
         for ty, use_y in _floor_and_ceiling(land_y):
             for tx, use_x in _floor_and_ceiling(land_x):
                 inside = use_y & use_x & (ty >= 0) & (ty < h) & (tx >= 0) & (tx < w)

@@ -60,6 +60,12 @@ class DSepConvConfig:
         stays near one. The two mask heads alone learn this slowly: raising one frame's mask
         also brightens the output, so their gradients mostly say "brighter" or "darker", and
         only this difference says "which frame".
+    time_input: the network makes the frame at any time t in [0, 1] between the two (EDSC's
+        extension of DSepConv), not only the midpoint: t enters the U-Net as one more input
+        map, each frame's prior displacement and learned offsets scale with its distance in
+        time (2t for frame 1, 2(1 - t) for frame 2: unchanged at t = 1/2), and the mask logits
+        start at logit(1 - t) and logit(t), so that the untrained network weighs the frames
+        (1 - t) and t and returns frame 1 at t = 0 and frame 2 at t = 1. Needs masks.
     """
 
     kernel_size: int = 5
@@ -71,6 +77,7 @@ class DSepConvConfig:
     flow_scale: float = 1.0
     occlusion_evidence: bool = False
     occlusion_blend: bool = False
+    time_input: bool = False
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -107,6 +114,8 @@ class DSepConvConfig:
             raise ConfigError(f"prior_motion={self.prior_motion!r} needs a flow prior")
         if self.occlusion_blend and not self.use_mask:
             raise ConfigError("occlusion_blend needs masks")
+        if self.time_input and not self.use_mask:
+            raise ConfigError("time_input needs masks (they weigh the frames by time)")
         if self.occlusion_evidence and self.flow_prior == "none":
             raise ConfigError("occlusion_evidence needs a flow prior")
         if self.prior_sampling == "bicubic" and (
@@ -129,10 +138,12 @@ class DSepConvConfig:
     @property
     def input_channels(self) -> int:
         """Channels entering the U-Net: the two frames; with a flow prior, the two flows and
-        the two frames warped by it; with occlusion_evidence, its channels."""
+        the two frames warped by it; with occlusion_evidence, its channels; with time_input,
+        the time map (last, so that a midpoint model's weights widen to it)."""
+        time_channels = 1 if self.time_input else 0
         if self.flow_prior == "none":
-            return 6
-        return 6 + 4 + 6 + (EVIDENCE_CHANNELS if self.occlusion_evidence else 0)
+            return 6 + time_channels
+        return 6 + 4 + 6 + (EVIDENCE_CHANNELS if self.occlusion_evidence else 0) + time_channels
 
     @property
     def head_width(self) -> int:
@@ -176,6 +187,9 @@ _FLOW_SMALL_BICUBIC = dataclasses.replace(_FLOW_SMALL, prior_sampling="bicubic")
 _FLOW_SMALL_SEARCHED = dataclasses.replace(
     _FLOW_SMALL_BICUBIC, prior_motion="searched", flow_scale=1.5
 )
+_FLOW_SMALL_EVIDENCE = dataclasses.replace(
+    _FLOW_SMALL_SEARCHED, occlusion_evidence=True, occlusion_blend=True
+)
 
 PRESETS: dict[str, DSepConvConfig] = {
     # The paper's configuration: n = 5, masks, SepConv's channel widths (about 21.8 M parameters).
@@ -193,9 +207,9 @@ PRESETS: dict[str, DSepConvConfig] = {
     "flow-small-searched": _FLOW_SMALL_SEARCHED,
     # The same, seeing the occlusion evidence (where each frame's pixels have no match) and
     # with a blend logit that moves weight between the frames.
-    "flow-small-evidence": dataclasses.replace(
-        _FLOW_SMALL_SEARCHED, occlusion_evidence=True, occlusion_blend=True
-    ),
+    "flow-small-evidence": _FLOW_SMALL_EVIDENCE,
+    # The same, making the frame at any time t between the two in one pass (time_input).
+    "flow-small-time": dataclasses.replace(_FLOW_SMALL_EVIDENCE, time_input=True),
     # For tests and trying the pipeline: about 0.1 M parameters.
     "tiny": DSepConvConfig(kernel_size=5, base_width=2, use_mask=True),
 }

@@ -166,7 +166,8 @@ class DSepConvOutput:
 
 
 class DSepConvNet(nn.Module):
-    """DSepConv: two frames in [0, 1], (B, 3, H, W) each, to the frame halfway between."""
+    """DSepConv: two frames in [0, 1], (B, 3, H, W) each, to the frame halfway between (or,
+    with config.time_input, to the frame at any time t between them)."""
 
     def __init__(self, config: DSepConvConfig) -> None:
         super().__init__()
@@ -241,17 +242,19 @@ class DSepConvNet(nn.Module):
         return_terms: bool = False,
         flows: torch.Tensor | None = None,
         check: Callable[[], None] | None = None,
+        time: float | torch.Tensor | None = None,
     ) -> DSepConvOutput:
-        """Interpolate the middle frame of two (B, 3, H, W) frames in [0, 1].
+        """Interpolate the middle frame of two (B, 3, H, W) frames in [0, 1]; with
+        config.time_input, the frame at `time` (a number or (B,) in [0, 1]; None: 1/2).
 
         Any size: frames are padded (replicate) to a multiple of 32 for the network and its
         outputs cropped back. `return_terms` adds each frame's kernels, offsets, masks and
         deformable result, which are computed anyway. A model with a flow prior needs
         `flows` (B, 4, H, W): flow 1→2 (dy, dx) then 2→1 (dy, dx), and with
-        prior_motion="searched" (B, 6, H, W), the middle displacement after them; see
-        flow.prior.prior_flows.
+        prior_motion="searched" (B, 6, H, W), the middle displacement after them (of the frame
+        at `time`); see flow.prior.prior_flows.
         """
-        term1, term2 = self.estimate(frame1, frame2, flows)
+        term1, term2 = self.estimate(frame1, frame2, flows, time)
         if check is not None:  # between the network and the synthesis: a caller may cancel here
             check()
         term1 = replace(term1, result=synthesize(frame1, term1))
@@ -260,12 +263,17 @@ class DSepConvNet(nn.Module):
         return DSepConvOutput(frame=frame, terms=(term1, term2) if return_terms else None)
 
     def estimate(
-        self, frame1: torch.Tensor, frame2: torch.Tensor, flows: torch.Tensor | None = None
+        self,
+        frame1: torch.Tensor,
+        frame2: torch.Tensor,
+        flows: torch.Tensor | None = None,
+        time: float | torch.Tensor | None = None,
     ) -> tuple[DeformableTerm, DeformableTerm]:
         """The network part: each frame's kernels, offsets (prior included) and masks, at the
         frames' size, with result None. `synthesize` applies them; tiled inference runs this
         on tiles and synthesises each tile's pixels from the whole frames."""
         check_frame_pair(frame1, frame2)
+        t = time_tensor(time, frame1, self.config.time_input)
         h, w = frame1.shape[-2:]
         uses_prior = self.config.flow_prior != "none"
         if uses_prior:
@@ -278,38 +286,40 @@ class DSepConvNet(nn.Module):
         inputs = [frame1 - 0.5, frame2 - 0.5]
         prior1 = prior2 = None
         if uses_prior:
-            prior1, prior2 = prior_displacements(flows)
+            prior1, prior2 = prior_displacements(flows, t)
             warped1, warped2 = warp(frame1, prior1), warp(frame2, prior2)
             inputs += [flows[:, BIDIRECTIONAL] / FLOW_INPUT_SCALE, warped1 - 0.5, warped2 - 0.5]
             if self.config.occlusion_evidence:
                 inputs.append(
                     occlusion_evidence(frame1, frame2, flows, prior1, prior2, warped1, warped2)
                 )
+        if self.config.time_input:
+            inputs.append((t - 0.5).expand(-1, 1, *frame1.shape[-2:]))
         x = torch.cat(inputs, dim=1)
         if self.features.encoders[0][0].weight.is_contiguous(memory_format=torch.channels_last):
             # see Interpolator: faster convs on CPU
             x = x.contiguous(memory_format=torch.channels_last)
         features = self.features(x)
         blend = self.blend(features) if self.blend is not None else None
+        if self.config.time_input:  # the frames weigh 1 - t and t to start with
+            start_logit = torch.logit(t, eps=TIME_LOGIT_EPS)
+            blend = start_logit if blend is None else blend + start_logit
+        scale1 = scale2 = None
+        if self.config.time_input:  # learned offsets scale with the distance in time
+            scale1, scale2 = 2 * t, 2 * (1 - t)
         term1 = self._term(
             features,
             prior1,
-            self.vertical1,
-            self.horizontal1,
-            self.offset_y1,
-            self.offset_x1,
-            self.mask1,
+            (self.vertical1, self.horizontal1, self.offset_y1, self.offset_x1, self.mask1),
             None if blend is None else -blend,
+            scale1,
         )
         term2 = self._term(
             features,
             prior2,
-            self.vertical2,
-            self.horizontal2,
-            self.offset_y2,
-            self.offset_x2,
-            self.mask2,
+            (self.vertical2, self.horizontal2, self.offset_y2, self.offset_x2, self.mask2),
             blend,
+            scale2,
         )
         if not any(pad):
             return term1, term2
@@ -319,11 +329,12 @@ class DSepConvNet(nn.Module):
             term2.map(lambda t: t[..., top : top + h, left : left + w]),
         )
 
-    def _term(
-        self, features, prior, vertical, horizontal, offset_y, offset_x, mask, blend=None
-    ) -> DeformableTerm:
+    def _term(self, features, prior, heads, blend=None, offset_scale=None) -> DeformableTerm:
+        vertical, horizontal, offset_y, offset_x, mask = heads
         v, h = vertical(features), horizontal(features)
         dy, dx = offset_y(features), offset_x(features)
+        if offset_scale is not None:
+            dy, dx = dy * offset_scale, dx * offset_scale
         if prior is not None:
             base = prior_start(prior, self.config.kernel_size, self.config.prior_sampling)
             v, h = v + base.vertical, h + base.horizontal
@@ -400,11 +411,17 @@ def prior_start(prior: torch.Tensor, kernel_size: int, sampling: str) -> PriorSt
 
 
 def prior_frame(
-    config: DSepConvConfig, frame1: torch.Tensor, frame2: torch.Tensor, flows: torch.Tensor
+    config: DSepConvConfig,
+    frame1: torch.Tensor,
+    frame2: torch.Tensor,
+    flows: torch.Tensor,
+    time: float | torch.Tensor | None = None,
 ) -> torch.Tensor:
     """What an untrained flow-prior network outputs: the two frames read at the prior's
-    positions (bilinearly or bicubically, per config) and averaged."""
-    prior1, prior2 = prior_displacements(flows)
+    positions (bilinearly or bicubically, per config) and averaged (with config.time_input,
+    weighed 1 - t and t for the frame at `time`)."""
+    t = time_tensor(time, frame1, config.time_input)
+    prior1, prior2 = prior_displacements(flows, t)
     out = []
     for frame, prior in ((frame1, prior1), (frame2, prior2)):
         start = prior_start(prior, config.kernel_size, config.prior_sampling)
@@ -422,21 +439,57 @@ def prior_frame(
             )
         else:
             out.append(warp(frame, prior))
-    return (out[0] + out[1]) / 2
+    if not config.time_input:
+        return (out[0] + out[1]) / 2
+    return (1 - t) * out[0] + t * out[1]
 
 
-def prior_displacements(flows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+# Where a time-conditioned network's mask logits start: logit(t), with t kept this far from
+# 0 and 1 (a frame at t = 0 weighs 1 - 1e-6: frame 1 up to rounding).
+TIME_LOGIT_EPS = 1e-6
+
+
+def time_tensor(
+    time: float | torch.Tensor | None, frame: torch.Tensor, takes_time: bool
+) -> torch.Tensor | float:
+    """The time of the frame to make, as (B, 1, 1, 1) on frame's device for a network that
+    takes it; 0.5 for one that makes midpoints only. InputError for a time outside [0, 1], or
+    other than 1/2 for a midpoint network."""
+    if time is None:
+        time = 0.5
+    t = torch.as_tensor(time, dtype=torch.float64).flatten()
+    if t.numel() not in (1, frame.shape[0]) or not torch.all((t >= 0) & (t <= 1)):
+        raise InputError(
+            f"time must be one number or one per batch item in [0, 1], got {time!r}"
+        )
+    if not takes_time:
+        if torch.any(t != 0.5):
+            raise InputError(
+                "this model makes the middle frame only (time 0.5); a model with time_input "
+                "makes any time"
+            )
+        return 0.5
+    return t.to(frame.device, frame.dtype).reshape(-1, 1, 1, 1).expand(frame.shape[0], 1, 1, 1)
+
+
+def prior_displacements(
+    flows: torch.Tensor, time: float | torch.Tensor = 0.5
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Where the taps of frames 1 and 2 start, (B, 2, H, W) each as (dy, dx), from flows
     (B, 4, H, W) = flow 1→2 then 2→1, or (B, 6, H, W) whose last two channels are the
-    middle displacement (flow/projection.py). With four: middle pixel p reads
-    frame 1 near p - flow12(p)/2 ≈ p + flow21(p)/2; averaging the two estimates (measured:
-    +0.24 dB on middlebury-other over flow12 alone) gives a prior symmetric in time. Either
-    way frame 2 reads at the mirrored position."""
+    middle displacement (flow/projection.py), for the frame at `time` (a number or
+    (B, 1, 1, 1)). With four: middle pixel p reads frame 1 near p - flow12(p)/2 ≈
+    p + flow21(p)/2; averaging the two estimates (measured: +0.24 dB on middlebury-other over
+    flow12 alone) gives a prior symmetric in time. Either way frame 2 reads at the mirrored
+    position; away from the middle, each frame at its distance in time (2t and 2(1 - t)
+    times the middle's)."""
     if flows.shape[1] == 6:
-        prior1 = flows[:, MIDDLE]
+        half = flows[:, MIDDLE]
     else:
-        prior1 = 0.25 * (flows[:, FLOW21] - flows[:, FLOW12])
-    return prior1, -prior1
+        half = 0.25 * (flows[:, FLOW21] - flows[:, FLOW12])
+    if isinstance(time, float) and time == 0.5:
+        return half, -half
+    return 2 * time * half, -2 * (1 - time) * half
 
 
 def check_flows(flows: torch.Tensor | None, frame: torch.Tensor, channels: int = 4) -> None:

@@ -82,8 +82,10 @@ def tiled_forward(
     tile: int,
     margin: int = MARGIN,
     on_tile: Callable[[int, int], None] | None = None,
+    time: float | None = None,
 ) -> torch.Tensor:
-    """The interpolated frame (B, 3, H, W), computed tile by tile (inference only).
+    """The interpolated frame (B, 3, H, W) (at `time`, for a model that takes it), computed
+    tile by tile (inference only).
 
     The frames are first padded as the untiled network pads them, and tiles start on
     multiples of 32 of that padded frame, so every tile's pooling windows coincide with the
@@ -103,7 +105,7 @@ def tiled_forward(
         x0, x1 = max(0, left - margin), min(padded_w, right + margin)
         crop = (Ellipsis, slice(y0, y1), slice(x0, x1))
         term1, term2 = model.estimate(
-            frame1[crop], frame2[crop], None if flows is None else flows[crop]
+            frame1[crop], frame2[crop], None if flows is None else flows[crop], time
         )
         core = (Ellipsis, slice(top - y0, bottom - y0), slice(left - x0, right - x0))
         term1, term2 = (
@@ -131,8 +133,10 @@ def forward_within_memory(
     tile: int | None = None,
     log: Callable[[str], None] | None = None,
     check: Callable[[], None] | None = None,
+    time: float | None = None,
 ) -> torch.Tensor:
-    """The interpolated frame, whole when it fits, else tiled; a GPU out-of-memory error
+    """The interpolated frame (at `time`, for a model that takes it), whole when it fits,
+    else tiled; a GPU out-of-memory error
     retries with tiles of half the side, down to MIN_TILE. `check` is called between stages
     (after the network, after each tile) and may raise to cancel."""
     _, _, height, width = frame1.shape
@@ -148,9 +152,9 @@ def forward_within_memory(
     while True:
         try:
             if (height <= tile and width <= tile) or height * width <= whole_pixels:
-                return model(frame1, frame2, flows=flows, check=check).frame
+                return model(frame1, frame2, flows=flows, check=check, time=time).frame
             on_tile = None if check is None else (lambda _done, _total: check())
-            return tiled_forward(model, frame1, frame2, flows, tile, on_tile=on_tile)
+            return tiled_forward(model, frame1, frame2, flows, tile, on_tile=on_tile, time=time)
         except (torch.OutOfMemoryError, RuntimeError) as error:
             if not is_out_of_memory(error) or tile <= MIN_TILE:
                 raise
