@@ -81,7 +81,7 @@ for name in args.settings.split(","):
     torch.manual_seed(0)
     line, started = [], time.monotonic()
     for iteration in range(1, max(checkpoints) + 1):
-        f0, truth, f2, fl, _ = sample_batch(
+        f0, truth, f2, fl, *_ = sample_batch(
             bank, np.arange(len(training)), setting.get("batch", 4), 128, rng, True
         )
         loss, _ = interpolation_loss(model, f0, truth, f2, fl, weights)

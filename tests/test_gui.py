@@ -403,14 +403,14 @@ def slow_flows(monkeypatch, seconds, started):
     """The interpolator's flows take `seconds` and announce each start on `started`."""
     import dsepconv_gui.interpolation.interpolator as interpolator_module
 
-    real = interpolator_module.flows_for
+    real = interpolator_module.motion_for
 
     def slow(*args):
         started.append(time.monotonic())
         time.sleep(seconds)
         return real(*args)
 
-    monkeypatch.setattr(interpolator_module, "flows_for", slow)
+    monkeypatch.setattr(interpolator_module, "motion_for", slow)
 
 
 def test_frames_a_and_b_are_shown_before_the_interpolation_ends(

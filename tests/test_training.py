@@ -90,7 +90,7 @@ def test_sampled_batches_keep_frames_and_flows_consistent_under_flips():
     rng = np.random.default_rng(1)
     seen = set()
     for _ in range(10):
-        f0, truth, f2, flows, _ = sample_batch(
+        f0, truth, f2, flows, *_ = sample_batch(
             bank, np.arange(len(bank)), 4, 32, rng, with_flows=True
         )
         for b in range(4):
@@ -306,7 +306,7 @@ def test_sampled_batches_flip_the_searched_middle_displacement_with_the_frames()
     bank = translating_bank().with_prior_motion("searched")
     rng = np.random.default_rng(1)
     for _ in range(5):
-        f0, truth, f2, flows, _ = sample_batch(
+        f0, truth, f2, flows, *_ = sample_batch(
             bank, np.arange(len(bank)), 4, 32, rng, with_flows=True
         )
         # Frame 1 is read half the flow back, whatever flips were drawn.

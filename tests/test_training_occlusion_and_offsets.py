@@ -78,7 +78,7 @@ def test_time_reversal_swaps_which_frame_shows_a_pixel():
     rng = np.random.default_rng(0)
     seen = set()
     for _ in range(30):
-        *_, visibility = sample(bank, np.arange(2), 1, 32, rng, True, bank, 1)
+        visibility = sample(bank, np.arange(2), 1, 32, rng, True, bank, 1).visibility
         strip = visibility[0] != SEEN_IN_BOTH
         assert strip.sum() == 4 * 32 and (strip[:, :4].all() or strip[:, -4:].all())
         seen.add(int(visibility[0][strip][0]))
@@ -121,7 +121,7 @@ def test_synthetic_triplets_get_flows_of_their_own_frames_and_batches_draw_them_
             np.array_equal(made, original) for original in bank.frames
         )  # each got a patch
     rng = np.random.default_rng(3)
-    f0, truth, f2, flows, visibility = sample_batch(
+    f0, truth, f2, flows, visibility, _ = sample_batch(
         bank, np.arange(4), 3, 32, rng, True, synthetic=pool, synthetic_occlusions=2
     )
     assert (flows[:2].abs() == 7).all()  # (flips may change signs)

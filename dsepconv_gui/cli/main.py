@@ -13,6 +13,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from dsepconv_gui import __version__
@@ -61,7 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"dsepconv {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = commands.add_parser("interpolate", help="write the frame halfway between two images")
+    p = commands.add_parser(
+        "interpolate",
+        help="write the frame halfway between two images (or at --time, for a model that takes "
+        "the time)",
+    )
     p.add_argument("frame_a", type=Path, help="first frame (image file)")
     p.add_argument("frame_b", type=Path, help="second frame (image file, same size)")
     add_output_option(
@@ -78,6 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
         "to DIR (a new or empty folder, or with --overwrite an existing one: only files of the "
         "same names are replaced)",
     )
+    p.add_argument(
+        "--time",
+        type=float,
+        default=0.5,
+        metavar="T",
+        help="where the frame lies between the two, 0 (FRAME_A) to 1 (FRAME_B); default 0.5. "
+        "Other times need a model that takes the time (e.g. trained as flow-small-time)",
+    )
     add_overwrite_option(
         p,
         "replace OUTPUT if it exists (only once complete), and the intermediates in DIR",
@@ -93,9 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
         "long as the input; --slow-motion plays them at the input rate instead, F × longer); a "
         "variable-rate input keeps its own timestamps, the new frames evenly between them. "
         "--fps RATE: every output frame at its exact time m/RATE, made from the two input frames "
-        "around it at the nearest timestep reachable by --depth bisections (an output frame on an "
-        "input frame copies it). Frames are never blended across a scene cut: the nearer frame is "
-        "repeated. The file is written beside OUTPUT and renamed into place when complete.",
+        "around it: in one pass at that time by a model that takes the time, else at the nearest "
+        "timestep reachable by --depth bisections (an output frame on an input frame copies "
+        "it). Frames are never blended across a scene cut: the nearer frame is repeated. The "
+        "file is written beside OUTPUT and renamed into place when complete.",
     )
     p.add_argument("input", type=Path, help="video file or folder of numbered images")
     add_output_option(
@@ -143,7 +157,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--depth",
         type=int,
         default=None,
-        help="--fps: bisection depth, timesteps in 1/2^DEPTH of a frame interval (default 3)",
+        help="--fps: bisection depth, timesteps in 1/2^DEPTH of a frame interval (default 3); "
+        "for a model that makes midpoints only, or with --bisect",
+    )
+    p.add_argument(
+        "--bisect",
+        action="store_true",
+        help="make the in-between frames by repeated midpoints even when the model takes the "
+        "time (by default such a model makes each frame in one pass at its exact time)",
     )
     p.add_argument(
         "--keep-duration",
@@ -293,6 +314,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--triplets-per-source", type=int, default=100)
     p.add_argument(
+        "--spans",
+        default="",
+        metavar="M,M,...",
+        help="train on windows instead of midpoint triplets: the outer frames M frames apart, "
+        "the truth any frame between (times 1/M ... (M-1)/M), e.g. 2,3,4; for a configuration "
+        "that takes the time (flow-small-time). Default: midpoint triplets",
+    )
+    p.add_argument(
         "--min-start-psnr",
         type=float,
         default=None,
@@ -396,7 +425,9 @@ def run_interpolate(args: argparse.Namespace) -> None:
     from dsepconv_gui.base.safe_output import atomic_file, atomic_folder, check_name, check_output
     from dsepconv_gui.frames.images import read_image, write_image
     from dsepconv_gui.interpolation.intermediates import write_intermediates
+    from dsepconv_gui.interpolation.interpolator import check_time
 
+    check_time(args.time, takes_time=True)  # the range, before any work
     inputs = (args.frame_a, args.frame_b)
     check_output(args.output, args.overwrite, inputs)
     if args.output.suffix and not cv2.haveImageWriter(str(args.output)):
@@ -411,7 +442,8 @@ def run_interpolate(args: argparse.Namespace) -> None:
         check_name(dump)
     frame_a, frame_b = read_image(args.frame_a), read_image(args.frame_b)
     interpolator = load_interpolator(args.model, args.device, args.tile)
-    result = interpolator.interpolate(frame_a, frame_b, with_terms=dump is not None)
+    check_time(args.time, interpolator.takes_time)
+    result = interpolator.interpolate(frame_a, frame_b, with_terms=dump is not None, time=args.time)
     if dump is not None:
         try:
             with atomic_folder(dump, protected=inputs) as staged:
@@ -539,9 +571,16 @@ def run_train(args: argparse.Namespace) -> None:
     config = preset(args.config)
     device = resolve_device(args.device)
     sources = discover_sources(args.data)
+    spans = parse_spans(args.spans)
+    if spans and not config.time_input:
+        raise InputError(
+            f"--spans makes truths at several times; configuration {args.config} makes "
+            "midpoints only (use one with time_input, e.g. flow-small-time)"
+        )
     settings = BankSettings(
         crop=args.bank_crop,
         triplets_per_source=args.triplets_per_source,
+        spans=spans,
         with_flows=config.flow_prior != "none",
         flow_scale=config.flow_scale,
         seed=args.seed,
@@ -593,6 +632,19 @@ def run_train(args: argparse.Namespace) -> None:
     log(f"training {args.config} {config.to_dict()} on {device} for {args.iterations} iterations")
     path = train(options, bank, resume=args.resume, log=log)
     print(f"trained: {path}")
+
+
+def parse_spans(text: str) -> tuple[int, ...]:
+    """'2,3,4' to (2, 3, 4): window spans of at least 2 frames, at most 16."""
+    from dsepconv_gui.base.errors import InputError
+
+    try:
+        spans = tuple(sorted({int(part) for part in text.split(",") if part.strip()}))
+    except ValueError:
+        raise InputError(f"--spans takes whole numbers separated by commas, got {text!r}") from None
+    if any(not 2 <= span <= 16 for span in spans):
+        raise InputError(f"every span must be between 2 and 16 frames, got {text!r}")
+    return spans
 
 
 def parse_range(text: str | None, clip) -> tuple[int, int | None]:
@@ -691,9 +743,13 @@ def run_export(args: argparse.Namespace) -> None:
     )
     _, _, plan = prepare_export(clip, settings)  # the user's mistakes show before the model loads
     interpolator = load_interpolator(args.model, args.device, args.tile)
+    if interpolator.takes_time and not args.bisect:
+        settings = replace(settings, exact_times=True)
+        _, _, plan = prepare_export(clip, settings)
     print(
         f"{args.input}: {clip.info.describe()}; {len(plan.frames)} frames to write; "
-        f"model {interpolator.loaded.source} on {interpolator.device}",
+        f"model {interpolator.loaded.source} on {interpolator.device}; in-between frames "
+        + ("in one pass at their exact times" if settings.exact_times else "by bisection"),
         file=sys.stderr,
     )
     bar = None

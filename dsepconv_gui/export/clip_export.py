@@ -64,6 +64,9 @@ class ExportSettings:
     audio: bool = True
     scene_threshold: float = DEFAULT_CUT_THRESHOLD
     depth: int = DEFAULT_DEPTH
+    # each in-between frame in one pass at its exact time (a model that takes the time, see
+    # Interpolator.takes_time), instead of by bisection to `depth`
+    exact_times: bool = False
     keep_duration: bool = False  # --factor: repeat the last frame so the duration is kept
     # --factor: play the frames at the input's rate, factor × longer (without audio)
     slow_motion: bool = False
@@ -135,12 +138,17 @@ def export_clip(
 ) -> ExportSummary:
     """Write the interpolated clip to settings.output and return what was done.
 
-    `midpoint(a, b)` makes the frame halfway between two RGB uint8 frames. `progress` is
+    `midpoint(a, b)` makes the frame halfway between two RGB uint8 frames; with
+    settings.exact_times, `midpoint.at_time(a, b, t)` makes the frame at t. `progress` is
     called after every output frame; raising from it (cancel, Ctrl-C) stops the export and
     removes the partial output, like any error. A user's mistake raises InputError before
     anything is written; a failure while writing raises ExportError.
     """
     started = time.monotonic()
+    if settings.exact_times and not getattr(midpoint, "takes_time", False):
+        raise InputError(
+            "this model makes middle frames only: exact times need a model that takes the time"
+        )
     first, last, plan = prepare_export(clip, settings)
     codec, output = codec_for(settings.codec), Path(settings.output)
 
@@ -179,6 +187,7 @@ def export_clip(
             started,
             settings.overrides,
             overridden,
+            settings.exact_times,
         )
         sink.finish()
         writer.close()
@@ -250,14 +259,32 @@ def make_plan(clip: Clip, settings: ExportSettings, first: int, last: int) -> Ex
         return factor_plan(
             count, clip.info.rate, settings.factor, settings.keep_duration, timestamps
         )
-    return rate_plan(timestamps, float(1 / clip.info.rate), Fraction(settings.fps), settings.depth)
+    return rate_plan(
+        timestamps,
+        float(1 / clip.info.rate),
+        Fraction(settings.fps),
+        settings.depth,
+        settings.exact_times,
+    )
 
 
 def _produce(
-    plan, reader, first, sink, midpoint, threshold, cuts, progress, started, overrides, overridden
+    plan,
+    reader,
+    first,
+    sink,
+    midpoint,
+    threshold,
+    cuts,
+    progress,
+    started,
+    overrides,
+    overridden,
+    exact_times=False,
 ) -> None:
     """Walk the plan as input frames arrive, keeping only the current pair of frames and the
-    midpoints made between them. overridden counts the frames each override's fallback made."""
+    midpoints made between them (or, with exact_times, making each frame at its time).
+    overridden counts the frames each override's fallback made."""
     pending = iter(plan.frames)
     entry: OutputFrame | None = next(pending, None)
     previous = current = None
@@ -283,6 +310,8 @@ def _produce(
             elif fallback := fallback_for(overrides, entry.first + first):
                 out = fallback_frame(fallback, entry.position, previous, current)
                 overridden[fallback] = overridden.get(fallback, 0) + 1
+            elif exact_times:
+                out = midpoint.at_time(previous, current, float(entry.position))
             else:
                 out = frame_at(entry.position, previous, current, midpoint, made)
             sink.put((out, entry.time) if plan.timed else out)

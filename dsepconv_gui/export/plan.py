@@ -1,6 +1,7 @@
 """Which frames an export writes, and when: a list of output frames, each a copy of an input
-frame or a point between two consecutive input frames at a dyadic timestep (DSepConv makes
-midpoints only, so other timesteps are reached by repeated bisection).
+frame or a point between two consecutive input frames: at a dyadic timestep for a midpoint
+model (DSepConv makes midpoints only, so other timesteps are reached by repeated bisection),
+or at the exact time for a model that takes the time (config.time_input).
 
 Pure arithmetic on timestamps, no frames: the export streams frames through this plan.
 """
@@ -22,7 +23,8 @@ class OutputFrame:
     """Output frame `index` at `time` seconds (from the first exported input frame).
 
     It is the point `position` of the way from input frame `first` to `first + 1`:
-    position 0 copies `first`; otherwise 0 < position < 1 is a dyadic fraction (k / 2^d).
+    position 0 copies `first`; otherwise 0 < position < 1 is a dyadic fraction (k / 2^d) for
+    bisection, or the exact fraction of an exact-time plan (rate_plan's `exact`).
     `error` is how far (seconds) the frame made is from the exact time wanted.
     """
 
@@ -153,13 +155,18 @@ def _on_grid(times: list[float], rate: Fraction, tolerance: float) -> bool:
 
 
 def rate_plan(
-    timestamps: list[float], last_frame_duration: float, rate: Fraction, depth: int
+    timestamps: list[float],
+    last_frame_duration: float,
+    rate: Fraction,
+    depth: int,
+    exact: bool = False,
 ) -> ExportPlan:
     """Retiming to `rate` frames per second, by the input's timestamps (variable frame rates
     included). Output frame m is at m / rate; it is made from the two input frames around that
-    time at the dyadic timestep nearest to the exact one (depth d: multiples of 1/2^d), or
-    copies an input frame it falls on. The output lasts as long as the input, the last input
-    frame shown for `last_frame_duration`, rounded to whole output frames."""
+    time at the dyadic timestep nearest to the exact one (depth d: multiples of 1/2^d), or with
+    `exact` (a model that takes the time) at the exact one, or copies an input frame it falls
+    on. The output lasts as long as the input, the last input frame shown for
+    `last_frame_duration`, rounded to whole output frames."""
     check_depth(depth)
     if rate <= 0:
         raise InputError(f"frame rate must be positive, got {rate}")
@@ -175,9 +182,9 @@ def rate_plan(
             frames.append(OutputFrame(m, t, len(times) - 1, Fraction(0)))
             continue
         span = times[first + 1] - times[first]
-        exact = (t - times[first]) / span
-        position = Fraction(round(exact * steps), steps)
-        error = abs(float(position) - exact) * span
+        wanted = (t - times[first]) / span
+        position = Fraction(wanted) if exact else Fraction(round(wanted * steps), steps)
+        error = abs(float(position) - wanted) * span
         if position == 1:
             first, position = first + 1, Fraction(0)
         frames.append(OutputFrame(m, t, first, position, error))

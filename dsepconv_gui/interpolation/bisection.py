@@ -54,9 +54,13 @@ def frame_at(
 def intermediate_frames(
     midpoint: Midpoint, frame_a: np.ndarray, frame_b: np.ndarray, factor: int
 ) -> Iterator[np.ndarray]:
-    """The factor - 1 frames strictly between a and b at t = 1/factor, 2/factor, ..., in order
-    (×4 makes t = 1/2 first, then 1/4 and 3/4 from it)."""
+    """The factor - 1 frames strictly between a and b at t = 1/factor, 2/factor, ..., in order:
+    each in one pass at its time when `midpoint` takes the time (Interpolator.takes_time),
+    else by bisection (×4 makes t = 1/2 first, then 1/4 and 3/4 from it)."""
     check_factor(factor)
     made: dict[Fraction, np.ndarray] = {}
     for k in range(1, factor):
-        yield frame_at(Fraction(k, factor), frame_a, frame_b, midpoint, made)
+        if getattr(midpoint, "takes_time", False):
+            yield midpoint.at_time(frame_a, frame_b, k / factor)
+        else:
+            yield frame_at(Fraction(k, factor), frame_a, frame_b, midpoint, made)

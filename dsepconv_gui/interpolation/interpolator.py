@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from time import perf_counter
 
 import numpy as np
 import torch
 
 from dsepconv_gui.base.errors import InputError
-from dsepconv_gui.flow.prior import prior_flows
+from dsepconv_gui.flow.prior import PairMotion, pair_motion
 from dsepconv_gui.frames.images import check_frame_size
 from dsepconv_gui.model.checkpoint import LoadedModel
 from dsepconv_gui.model.config import DSepConvConfig
@@ -22,7 +22,8 @@ from dsepconv_gui.model.tiling import forward_within_memory
 
 @dataclass(frozen=True)
 class InterpolationResult:
-    """The middle frame and, when asked for, what each input frame contributed.
+    """The frame made (the middle, or the one at the time asked of a model that takes it)
+    and, when asked for, what each input frame contributed.
 
     frame: (H, W, 3) uint8 RGB.
     terms: None, or one DeformableTerm per input frame holding float32 numpy arrays:
@@ -68,12 +69,33 @@ def check_frames(frame_a: np.ndarray, frame_b: np.ndarray) -> None:
         )
 
 
-def flows_for(config: DSepConvConfig, frame1: np.ndarray, frame2: np.ndarray) -> np.ndarray | None:
-    """What a network of this configuration takes as `flows` for a pair: None without a flow
-    prior, else prior_flows with the configuration's prior_motion and flow_scale."""
+def flows_for(
+    config: DSepConvConfig, frame1: np.ndarray, frame2: np.ndarray, time: float = 0.5
+) -> np.ndarray | None:
+    """What a network of this configuration takes as `flows` for the frame at `time` of a
+    pair: None without a flow prior."""
+    motion = motion_for(config, frame1, frame2)
+    return None if motion is None else motion.flows_at(time)
+
+
+def motion_for(config: DSepConvConfig, frame1: np.ndarray, frame2: np.ndarray) -> PairMotion | None:
+    """The pair's motion a network of this configuration starts from (its `flows` at any
+    time: PairMotion.flows_at): None without a flow prior, else with the configuration's
+    prior_motion and flow_scale."""
     if config.flow_prior == "none":
         return None
-    return prior_flows(frame1, frame2, config.prior_motion, config.flow_scale)
+    return pair_motion(frame1, frame2, config.prior_motion, config.flow_scale)
+
+
+def check_time(time: float, takes_time: bool) -> None:
+    """InputError unless `time` is a number in [0, 1], and 1/2 for a midpoint model."""
+    if not isinstance(time, int | float) or not 0.0 <= time <= 1.0:
+        raise InputError(f"time must be between 0 and 1, got {time!r}")
+    if time != 0.5 and not takes_time:
+        raise InputError(
+            f"this model makes the middle frame only (time 0.5), not {time:g}; its export and "
+            "slow motion reach other times by bisection"
+        )
 
 
 MAX_PAIRS_AHEAD = 2
@@ -107,6 +129,14 @@ class Interpolator:
         self.flows_ahead = device.device.type == "cuda" if flows_ahead is None else flows_ahead
         self._ahead: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, Future]] = {}
         self._flow_pool: ThreadPoolExecutor | None = None
+        # The last pair's motion: a model that takes the time makes every frame between two
+        # frames from one computation of it.
+        self._last: tuple[np.ndarray, np.ndarray, PairMotion | None] | None = None
+
+    @property
+    def takes_time(self) -> bool:
+        """Whether the model makes any time between two frames in one pass (else midpoints)."""
+        return self.loaded.config.time_input
 
     def prefetch(self, frame_a: np.ndarray, frame_b: np.ndarray) -> None:
         """Start the flows of a pair that will be interpolated soon, in a worker thread: the
@@ -121,20 +151,31 @@ class Interpolator:
                 self._ahead.pop(next(iter(self._ahead)))[2].cancel()
             if self._flow_pool is None:
                 self._flow_pool = ThreadPoolExecutor(1, thread_name_prefix="flows-ahead")
-            future = self._flow_pool.submit(flows_for, self.loaded.config, frame_a, frame_b)
+            future = self._flow_pool.submit(motion_for, self.loaded.config, frame_a, frame_b)
             self._ahead[key] = (frame_a, frame_b, future)  # the frames stay alive with their key
 
-    def _flows(self, frame_a: np.ndarray, frame_b: np.ndarray) -> np.ndarray | None:
-        """The pair's flows: the prefetched ones when there are, else computed now."""
+    def _motion(self, frame_a: np.ndarray, frame_b: np.ndarray) -> PairMotion | None:
+        """The pair's motion: the last pair's or the prefetched one when it is that, else
+        computed now."""
+        if self._last is not None and self._last[0] is frame_a and self._last[1] is frame_b:
+            return self._last[2]
         ahead = self._ahead.pop((id(frame_a), id(frame_b)), None)
         if ahead is not None and ahead[0] is frame_a and ahead[1] is frame_b:
-            return ahead[2].result()
-        return flows_for(self.loaded.config, frame_a, frame_b)
+            motion = ahead[2].result()
+        else:
+            motion = motion_for(self.loaded.config, frame_a, frame_b)
+        self._last = (frame_a, frame_b, motion)
+        return motion
 
     def __call__(self, frame_a: np.ndarray, frame_b: np.ndarray) -> np.ndarray:
         """The middle frame alone (H, W, 3) uint8: the midpoint function that bisection,
         export, slow motion and evaluation take."""
         return self.interpolate(frame_a, frame_b).frame
+
+    def at_time(self, frame_a: np.ndarray, frame_b: np.ndarray, time: float) -> np.ndarray:
+        """The frame at `time` between frame_a (0) and frame_b (1) alone, in one pass (a model
+        that takes the time; see takes_time)."""
+        return self.interpolate(frame_a, frame_b, time=time).frame
 
     def interpolate(
         self,
@@ -143,35 +184,44 @@ class Interpolator:
         *,
         with_terms: bool = False,
         check: Callable[[], None] | None = None,
+        time: float = 0.5,
     ) -> InterpolationResult:
-        """The frame halfway between frame_a and frame_b (both (H, W, 3) uint8 RGB). `check`
-        is called between the stages (flows, network, synthesis or each tile) and may raise to
-        cancel: a newer request then does not wait for the whole frame."""
+        """The frame halfway between frame_a and frame_b (both (H, W, 3) uint8 RGB), or at
+        `time` for a model that takes it (InputError for another time and a midpoint model).
+        `check` is called between the stages (flows, network, synthesis or each tile) and may
+        raise to cancel: a newer request then does not wait for the whole frame."""
         check_frames(frame_a, frame_b)
-        start = time.perf_counter()
+        check_time(time, self.takes_time)
+        start = perf_counter()
         with torch.inference_mode():
             a = frame_to_tensor(frame_a, self.device.device, self.device.dtype)
             b = frame_to_tensor(frame_b, self.device.device, self.device.dtype)
-            flows = self._flows(frame_a, frame_b)
+            motion = self._motion(frame_a, frame_b)
             if check is not None:
                 check()
-            if flows is not None:
-                flows = torch.from_numpy(flows)[None].to(self.device.device, self.device.dtype)
+            flows = None
+            if motion is not None:
+                flows = torch.from_numpy(motion.flows_at(time))[None].to(
+                    self.device.device, self.device.dtype
+                )
+            at = time if self.takes_time else None
             terms = None
             if with_terms:  # the whole frame's parameters are wanted: no tiling
-                output = self.model(a, b, return_terms=True, flows=flows, check=check)
+                output = self.model(a, b, return_terms=True, flows=flows, check=check, time=at)
                 frame = tensor_to_frame(output.frame)
                 terms = (term_to_numpy(output.terms[0]), term_to_numpy(output.terms[1]))
             else:
                 frame = tensor_to_frame(
-                    forward_within_memory(self.model, a, b, flows, self.tile, self.log, check)
+                    forward_within_memory(
+                        self.model, a, b, flows, self.tile, self.log, check, time=at
+                    )
                 )
         return InterpolationResult(
             frame=frame,
             terms=terms,
             kernel_size=self.loaded.config.kernel_size,
             device=str(self.device),
-            seconds=time.perf_counter() - start,
+            seconds=perf_counter() - start,
         )
 
 

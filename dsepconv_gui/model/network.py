@@ -459,9 +459,7 @@ def time_tensor(
         time = 0.5
     t = torch.as_tensor(time, dtype=torch.float64).flatten()
     if t.numel() not in (1, frame.shape[0]) or not torch.all((t >= 0) & (t <= 1)):
-        raise InputError(
-            f"time must be one number or one per batch item in [0, 1], got {time!r}"
-        )
+        raise InputError(f"time must be one number or one per batch item in [0, 1], got {time!r}")
     if not takes_time:
         if torch.any(t != 0.5):
             raise InputError(

@@ -335,7 +335,7 @@ def adapt_to_clip(
         if should_stop():
             stopped_early = True
             break
-        f0, truth, f2, batch_flows, _ = sample_batch(
+        f0, truth, f2, batch_flows, *_ = sample_batch(
             bank, indices, options.batch_size, crop, rng, bank.flows is not None
         )
         loss, _ = interpolation_loss(model, f0, truth, f2, batch_flows, options.weights)

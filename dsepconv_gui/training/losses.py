@@ -116,11 +116,19 @@ def interpolation_loss(
     flows: torch.Tensor | None,
     weights: LossWeights,
     visibility: torch.Tensor | None = None,
+    time: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """The total loss for a batch and its parts (as floats, for the progress line);
-    visibility (B, H, W) as sample_batch gives it, for the visibility term."""
+    visibility (B, H, W) as sample_batch gives it, for the visibility term; time (B,) where
+    the truth lies, for a network that takes it (None: the midpoint)."""
     uses_visibility = weights.visibility > 0 and visibility is not None
-    output = model(frame0, frame2, flows=flows, return_terms=weights.offset > 0 or uses_visibility)
+    output = model(
+        frame0,
+        frame2,
+        flows=flows,
+        return_terms=weights.offset > 0 or uses_visibility,
+        time=time,
+    )
     prediction = output.frame
     reconstruction = charbonnier(prediction, truth, weights.eps)
     gradient = gradient_loss(prediction, truth, weights.eps)
@@ -139,7 +147,9 @@ def interpolation_loss(
         total = total + weights.visibility * seen
         parts["visibility"] = seen.item()
     if weights.flip > 0:
-        reversed_prediction = model(frame2, frame0, flows=reverse_flows(flows)).frame
+        reversed_prediction = model(
+            frame2, frame0, flows=reverse_flows(flows), time=None if time is None else 1 - time
+        ).frame
         flip = charbonnier(
             reversed_prediction, truth, weights.eps
         ) + weights.gradient * gradient_loss(reversed_prediction, truth, weights.eps)

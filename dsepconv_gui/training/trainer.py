@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -67,6 +68,22 @@ class TrainOptions:
     ] = ()  # train just the modules of these names (e.g. "mask1"); () trains all
 
 
+class Batch(NamedTuple):
+    """frame0, truth, frame2 (B, 3, crop, crop) in [0, 1]; flows (B, C, crop, crop) or None;
+    visibility (B, crop, crop) int8 (SEEN_IN_BOTH where unknown); time (B,): where the truth
+    lies between frame0 and frame2 (1/2 for midpoint triplets)."""
+
+    frame0: torch.Tensor
+    truth: torch.Tensor
+    frame2: torch.Tensor
+    flows: torch.Tensor | None
+    visibility: torch.Tensor
+    time: torch.Tensor
+
+    def to(self, device: torch.device) -> Batch:
+        return Batch(*(t.to(device, non_blocking=True) if t is not None else None for t in self))
+
+
 def sample_batch(
     bank: TripletBank,
     indices: np.ndarray,
@@ -76,18 +93,17 @@ def sample_batch(
     with_flows: bool,
     synthetic: TripletBank | None = None,
     synthetic_occlusions: int = 0,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor]:
-    """Random crops with horizontal, vertical and temporal flips (flows and visibility
+) -> Batch:
+    """Random crops with horizontal, vertical and temporal flips (flows, visibility and times
     transformed alike). The first `synthetic_occlusions` crops come from the `synthetic` pool
     (triplets with a patch moving across them, synthetic_occlusion.py), the rest from
-    bank[indices]. Returns frame0, truth, frame2 (B, 3, crop, crop) in [0, 1], flows
-    (B, C, crop, crop) and visibility (B, crop, crop) int8 (SEEN_IN_BOTH where unknown)."""
+    bank[indices]."""
     height, width = bank.frames.shape[2:4]
     if crop > min(height, width):
         raise InputError(
             f"training crop {crop} is larger than the bank's {width}×{height}-pixel triplets"
         )
-    frames_out, flows_out, visibility_out = [], [], []
+    frames_out, flows_out, visibility_out, times_out = [], [], [], []
     for n in range(batch_size):
         source, i = (
             (synthetic, rng.integers(len(synthetic)))
@@ -95,6 +111,7 @@ def sample_batch(
             else (bank, rng.choice(indices))
         )
         y, x = rng.integers(0, [height - crop + 1, width - crop + 1])
+        time = float(source.time_of(i))
         # (3, h, w, 3)
         frames = np.asarray(source.frames[i, :, y : y + crop, x : x + crop], np.float32) / 255.0
         flows = (
@@ -118,7 +135,7 @@ def sample_batch(
         if (
             rng.random() < 0.5
         ):  # reverse time: the flows swap roles, and the frames that show a pixel
-            frames = frames[::-1]
+            frames, time = frames[::-1], 1.0 - time
             visibility = np.choose(
                 visibility, [SEEN_IN_BOTH, SEEN_IN_SECOND_ONLY, SEEN_IN_FIRST_ONLY]
             ).astype(np.int8)
@@ -127,16 +144,18 @@ def sample_batch(
                 flows = flows[order] * signs[:, None, None]
         frames_out.append(np.ascontiguousarray(frames.transpose(0, 3, 1, 2)))
         visibility_out.append(np.ascontiguousarray(visibility))
+        times_out.append(time)
         if flows is not None:
             flows_out.append(np.ascontiguousarray(flows))
     stacked = torch.from_numpy(np.stack(frames_out))  # (B, 3 frames, 3, h, w)
     flows_tensor = torch.from_numpy(np.stack(flows_out)) if with_flows else None
-    return (
+    return Batch(
         stacked[:, 0],
         stacked[:, 1],
         stacked[:, 2],
         flows_tensor,
         torch.from_numpy(np.stack(visibility_out)),
+        torch.tensor(times_out, dtype=torch.float32),
     )
 
 
@@ -188,6 +207,7 @@ def start_psnr(bank: TripletBank, config: DSepConvConfig, chunk: int = 64) -> np
     scores = []
     with torch.inference_mode():
         for start in range(0, len(bank), chunk):
+            items = np.arange(start, min(start + chunk, len(bank)))
             frames = torch.from_numpy(
                 np.asarray(bank.frames[start : start + chunk], dtype=np.float32) / 255.0
             )
@@ -197,18 +217,29 @@ def start_psnr(bank: TripletBank, config: DSepConvConfig, chunk: int = 64) -> np
                 flows = torch.from_numpy(
                     np.asarray(bank.flows[start : start + chunk], dtype=np.float32)
                 )
-                guess = prior_frame(config, f0, f2, flows)
+                guess = prior_frame(config, f0, f2, flows, time_or_none(bank, items))
             else:
-                guess = (f0 + f2) / 2
+                guess = linear_blend(f0, f2, bank.time_of(items))
             scores.append(psnr(guess, truth))
     return np.concatenate(scores)
+
+
+def time_or_none(bank: TripletBank, indices: np.ndarray) -> torch.Tensor | None:
+    """The items' times as a tensor for the network, None for a bank of midpoints."""
+    return None if bank.times is None else torch.from_numpy(bank.time_of(indices))
+
+
+def linear_blend(f0: torch.Tensor, f2: torch.Tensor, times: np.ndarray) -> torch.Tensor:
+    """The frames blended by time (the frame average at 1/2): the naive baseline."""
+    t = torch.from_numpy(np.asarray(times, np.float32)).to(f0).reshape(-1, 1, 1, 1)
+    return (1 - t) * f0 + t * f2
 
 
 def validate(
     model: DSepConvNet, bank: TripletBank, indices: np.ndarray, device: torch.device
 ) -> dict[str, float]:
-    """Mean PSNR on the held-out triplets, of the model and of the frame average (and of the
-    flow prior alone, for a model that has one)."""
+    """Mean PSNR on the held-out triplets, of the model and of the frame average (blended by
+    time, for a bank of windows) and of the flow prior alone, for a model that has one."""
     with_flows = model.config.flow_prior != "none"
     scores: dict[str, list[float]] = {"model": [], "average": [], "prior": []}
     model.eval()
@@ -223,10 +254,14 @@ def validate(
                 if with_flows
                 else None
             )
-            scores["model"] += psnr(model(f0, f2, flows=flows).frame, truth).tolist()
-            scores["average"] += psnr((f0 + f2) / 2, truth).tolist()
+            time = time_or_none(bank, chunk)
+            time = None if time is None else time.to(device)
+            scores["model"] += psnr(model(f0, f2, flows=flows, time=time).frame, truth).tolist()
+            scores["average"] += psnr(linear_blend(f0, f2, bank.time_of(chunk)), truth).tolist()
             if with_flows:
-                scores["prior"] += psnr(prior_frame(model.config, f0, f2, flows), truth).tolist()
+                scores["prior"] += psnr(
+                    prior_frame(model.config, f0, f2, flows, time), truth
+                ).tolist()
     model.train()
     return {name: float(np.mean(values)) for name, values in scores.items() if values}
 
@@ -245,6 +280,11 @@ def split_indices(
         raise InputError(
             f"this configuration takes {options.config.flow_channels} flow channels, "
             f"the bank holds {bank.flows.shape[1]} (see TripletBank.with_prior_motion)"
+        )
+    if bank.times is not None and not options.config.time_input:
+        raise InputError(
+            "this bank's truths lie at several times (--spans); only a configuration with "
+            "time_input (e.g. flow-small-time) learns from it"
         )
     held_out = (
         bank.source % options.validation_every_nth_source == options.validation_every_nth_source - 1
@@ -418,11 +458,16 @@ def train(
                 break
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate_at(options, iteration, elapsed)
-            f0, truth, f2, flows, visibility = (
-                t.to(device, non_blocking=True) if t is not None else None for t in next(batches)
-            )
+            batch = next(batches).to(device)
             loss, parts = interpolation_loss(
-                model, f0, truth, f2, flows, options.weights, visibility
+                model,
+                batch.frame0,
+                batch.truth,
+                batch.frame2,
+                batch.flows,
+                options.weights,
+                batch.visibility,
+                None if bank.times is None else batch.time,
             )
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"loss became {loss.item()} at iteration {iteration}")

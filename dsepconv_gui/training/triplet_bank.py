@@ -35,6 +35,10 @@ class BankSettings:
     cut_threshold: float = DEFAULT_CUT_THRESHOLD
     static_threshold: float = 2.0
     window_tries: int = 4
+    # Windows instead of triplets: outer frames `span` frames apart for each span here, the
+    # truth any frame between (times 1/span ... (span - 1)/span), for networks that take the
+    # time (config.time_input); () picks midpoint triplets at `strides`.
+    spans: tuple[int, ...] = ()
     with_flows: bool = True
     flow_scale: float = 1.0  # DIS on frames resized by this (the configuration's flow_scale)
     seed: int = 0
@@ -42,9 +46,11 @@ class BankSettings:
 
 @dataclass
 class TripletBank:
-    """frames (N, 3, S, S, 3) uint8 RGB; flows (N, 4, S, S) float16 (DIS, 1→2 then 2→1) or
-    None, or (N, 6, S, S) after with_prior_motion("searched"); source (N,) int; visibility
-    (N, S, S) int8 for triplets whose occlusions are known (synthetic_occlusion.py), else None."""
+    """frames (N, 3, S, S, 3) uint8 RGB: the first frame, the truth, the last frame; flows
+    (N, 4, S, S) float16 (DIS, 1→2 then 2→1) or None, or (N, 6, S, S) after
+    with_prior_motion("searched"); source (N,) int; visibility (N, S, S) int8 for triplets
+    whose occlusions are known (synthetic_occlusion.py), else None; times (N,) float32, where
+    the truth lies between the outer frames (0..1), or None: all midpoints."""
 
     frames: np.ndarray
     flows: np.ndarray | None
@@ -52,6 +58,13 @@ class TripletBank:
     manifest: dict
     folder: Path | None = None  # where it is cached (derived flows are cached there too)
     visibility: np.ndarray | None = None
+    times: np.ndarray | None = None
+
+    def time_of(self, indices) -> np.ndarray:
+        """The truth's time of these items, float32 (1/2 for a bank of midpoints)."""
+        if self.times is None:
+            return np.full(np.shape(indices), 0.5, np.float32)
+        return np.asarray(self.times[indices], np.float32)
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -71,6 +84,7 @@ class TripletBank:
         visibility = (
             np.load(folder / "visibility.npy") if (folder / "visibility.npy").exists() else None
         )
+        times = np.load(folder / "times.npy") if (folder / "times.npy").exists() else None
         return cls(
             frames=frames,
             flows=flows,
@@ -78,6 +92,7 @@ class TripletBank:
             manifest=manifest,
             folder=folder,
             visibility=visibility,
+            times=times,
         )
 
     def with_prior_motion(
@@ -124,6 +139,8 @@ class TripletBank:
             np.save(folder / "flows.npy", self.flows)
         if self.visibility is not None:
             np.save(folder / "visibility.npy", self.visibility)
+        if self.times is not None:
+            np.save(folder / "times.npy", self.times)
         (folder / "manifest.json").write_text(json.dumps(self.manifest, indent=2))
 
 
@@ -131,13 +148,14 @@ DERIVE_CHUNK = 16  # triplets per job when deriving flows
 
 
 def _searched_flows(bank: TripletBank, chunk: range) -> np.ndarray:
-    """The searched prior's flows (len(chunk), 6, S, S) float16 of some of a bank's triplets."""
+    """The searched prior's flows (len(chunk), 6, S, S) float16 of some of a bank's triplets
+    (of the truth's time)."""
     out = []
-    for i in chunk:
+    for i, at in zip(chunk, bank.time_of(np.array(chunk)), strict=True):
         flows = np.asarray(bank.flows[i], dtype=np.float32)
         out.append(
             searched_prior(
-                bank.frames[i, 0], bank.frames[i, 2], flows[FLOW12], flows[FLOW21]
+                bank.frames[i, 0], bank.frames[i, 2], flows[FLOW12], flows[FLOW21], float(at)
             ).astype(np.float16)
         )
     return np.stack(out)
@@ -153,7 +171,7 @@ def build_bank(
     flows on the whole frames, `workers` processes at a time (workers.py; sources are picked
     one per process, flows a few triplets per job, so that the cores finish together). Each
     source's picks depend on the seed and its index only."""
-    frames_out, pairs, source_out = [], [], []
+    frames_out, pairs, source_out, times_out = [], [], [], []
     stats = {"cuts": 0, "static": 0, "too_small": 0}
     per_source = []
     start = time.monotonic()
@@ -168,6 +186,7 @@ def build_bank(
             )
             continue
         frames_out += picked["triplets"]
+        times_out += picked["times"]
         pairs += picked["pairs"]
         source_out += [index] * len(picked["triplets"])
         per_source.append(
@@ -200,6 +219,7 @@ def build_bank(
         flows=flows,
         source=np.array(source_out, dtype=np.int32),
         manifest=manifest,
+        times=np.array(times_out, np.float32) if settings.spans else None,
     )
 
 
@@ -227,6 +247,7 @@ def _triplets_of_source(settings: BankSettings, job: tuple[int, Source]) -> dict
     picked = {
         "frames": len(frames),
         "triplets": [],
+        "times": [],
         "pairs": [],
         "stats": stats,
         "too_small": False,
@@ -235,12 +256,18 @@ def _triplets_of_source(settings: BankSettings, job: tuple[int, Source]) -> dict
         stats["too_small"] += 1
         picked["too_small"] = True
         return picked
-    candidates = [(t, k) for k in settings.strides for t in range(len(frames) - 2 * k)]
+    # (first frame, frames to the truth, frames to the last)
+    if settings.spans:
+        candidates = [
+            (t, j, m) for m in settings.spans for j in range(1, m) for t in range(len(frames) - m)
+        ]
+    else:
+        candidates = [(t, k, 2 * k) for k in settings.strides for t in range(len(frames) - 2 * k)]
     rng.shuffle(candidates)
-    for t, k in candidates:
+    for t, j, m in candidates:
         if len(picked["triplets"]) >= settings.triplets_per_source:
             break
-        f0, f1, f2 = frames[t], frames[t + k], frames[t + 2 * k]
+        f0, f1, f2 = frames[t], frames[t + j], frames[t + m]
         if (
             thumbnail_difference(f0, f1) > settings.cut_threshold
             or thumbnail_difference(f1, f2) > settings.cut_threshold
@@ -261,6 +288,7 @@ def _triplets_of_source(settings: BankSettings, job: tuple[int, Source]) -> dict
             continue
         y, x = best
         picked["triplets"].append(np.stack([f[y : y + s, x : x + s] for f in (f0, f1, f2)]))
+        picked["times"].append(j / m)
         picked["pairs"].append((f0, f2, y, x, s))
     return picked
 
@@ -273,6 +301,8 @@ def bank_folder(cache_root: Path, sources: list[Source], settings: BankSettings)
     described = asdict(settings)
     if settings.flow_scale == 1.0:
         del described["flow_scale"]  # banks cached before flow_scale existed keep their folder
+    if not settings.spans:
+        del described["spans"]  # likewise before spans
     key = json.dumps({"sources": names, "settings": described}, sort_keys=True)
     return cache_root / f"bank-{hashlib.sha1(key.encode()).hexdigest()[:12]}"
 
