@@ -1,5 +1,6 @@
 """The interpolators a user would pick instead of the network, on the same RGB uint8 pairs:
-the frame average, OpenCV DIS optical flow warped halfway, and ffmpeg's minterpolate."""
+the frame average, OpenCV DIS optical flow warped halfway (or to any time), and ffmpeg's
+minterpolate."""
 
 from __future__ import annotations
 
@@ -24,10 +25,16 @@ def frame_average(frame_a: np.ndarray, frame_b: np.ndarray) -> np.ndarray:
 def dis_flow_halfway(frame_a: np.ndarray, frame_b: np.ndarray) -> np.ndarray:
     """OpenCV DIS flow (medium preset, finest scale 0, variational refinement) from a to b;
     a warped half a step forward and b half a step back, averaged."""
+    return dis_flow_at(frame_a, frame_b, 0.5)
+
+
+def dis_flow_at(frame_a: np.ndarray, frame_b: np.ndarray, time: float) -> np.ndarray:
+    """The frame at `time` (0: a, 1: b) by OpenCV DIS flow from a to b: a warped `time` of
+    the way forward and b the rest of the way back, weighed 1 - time and time."""
     dy, dx = dis_flow(frame_a, frame_b)
-    warped_a = warp(frame_a, -0.5 * dy, -0.5 * dx).astype(np.float32)
-    warped_b = warp(frame_b, 0.5 * dy, 0.5 * dx).astype(np.float32)
-    return np.clip((warped_a + warped_b) / 2 + 0.5, 0, 255).astype(np.uint8)
+    warped_a = warp(frame_a, -time * dy, -time * dx).astype(np.float32)
+    warped_b = warp(frame_b, (1 - time) * dy, (1 - time) * dx).astype(np.float32)
+    return np.clip((1 - time) * warped_a + time * warped_b + 0.5, 0, 255).astype(np.uint8)
 
 
 def find_ffmpeg() -> str | None:

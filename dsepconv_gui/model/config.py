@@ -212,6 +212,8 @@ PRESETS: dict[str, DSepConvConfig] = {
     "flow-small-time": dataclasses.replace(_FLOW_SMALL_EVIDENCE, time_input=True),
     # For tests and trying the pipeline: about 0.1 M parameters.
     "tiny": DSepConvConfig(kernel_size=5, base_width=2, use_mask=True),
+    # The same, taking the time.
+    "tiny-time": DSepConvConfig(kernel_size=5, base_width=2, use_mask=True, time_input=True),
 }
 
 
