@@ -755,3 +755,28 @@ def test_the_strip_keeps_the_run_of_the_model_before_adapting(qtbot):
     assert strip.before is not None and strip.before.model == "shipped.safetensors"
     assert "Against the previous model (dashed): +0.40 dB" in strip.summary.text()
     assert any(getattr(item, "name", lambda: None)() == "before adapting" for item in strip._items)
+
+
+def test_a_model_that_takes_the_time_is_inspected_at_the_time_chosen(qtbot, window, clip_path):
+    """The time slider is off for a midpoint model; with a model that takes the time, the pair
+    is made at the slider's time, and with 'k and k+4' the frame there is the truth."""
+    options = window.options
+    assert not options.time_slider.isEnabled() and options.time == 0.5
+    assert "middle only" in options.time_label.text()
+    open_and_wait(qtbot, window, clip_path)
+    qtbot.waitSignal(window.analysis_ready, timeout=30000).wait()
+    with qtbot.waitSignal(window.analysis_ready, timeout=30000):
+        assert window.load_model("random:tiny-time", "cpu")
+    assert options.time_slider.isEnabled()
+    with qtbot.waitSignal(window.analysis_ready, timeout=30000):
+        options.set_step(4)
+    with qtbot.waitSignal(window.analysis_ready, timeout=30000) as ready:
+        options.time_slider.setValue(4)  # a quarter of the way
+    analysis = ready.args[0]
+    assert analysis.time == 0.25
+    assert (analysis.index_a, analysis.index_b) == (analysis.index_a, analysis.index_a + 4)
+    assert analysis.truth_index == analysis.index_a + 1 and analysis.psnr is not None
+    assert "t = 0.25" in window.pair_views.views["output"].title.text()
+    with qtbot.waitSignal(window.analysis_ready, timeout=30000) as ready:
+        options.time_slider.setValue(6)  # 3/8: no frame of the clip there
+    assert ready.args[0].truth is None

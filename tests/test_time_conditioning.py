@@ -258,3 +258,19 @@ def test_training_from_windows_refuses_a_midpoint_configuration(frame_folder, tm
         ]
     )
     assert code != 0
+
+
+def test_the_time_branch_leaves_the_midpoint_exactly_and_changes_other_times():
+    """Trained alone (--train-only time_branch), it teaches a midpoint model other times
+    without touching its midpoints: its contribution is zero at t = 1/2 whatever its weights."""
+    a, b = textured_pair(shift=5)
+    model = Interpolator(random_model("flow-small-time"), CPU)
+    with torch.no_grad():
+        for head in model.model.heads():  # heads that have learned something
+            head[-1].weight.normal_(0, 0.01)
+    before = {t: model.at_time(a, b, t) for t in (0.25, 0.5)}
+    with torch.no_grad():
+        for parameter in model.model.time_branch.parameters():
+            parameter.normal_(0, 0.1)
+    np.testing.assert_array_equal(model.at_time(a, b, 0.5), before[0.5])
+    assert np.abs(model.at_time(a, b, 0.25).astype(int) - before[0.25]).max() > 0

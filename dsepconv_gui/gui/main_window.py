@@ -206,6 +206,7 @@ class MainWindow(QMainWindow):
         if warning:
             self.statusBar().showMessage(warning, 10000)
         self.options.set_kernel_size(self.session.interpolator.loaded.config.kernel_size)
+        self.options.set_takes_time(self.session.interpolator.takes_time)
         self.request_analysis()
         return True
 
@@ -281,10 +282,11 @@ class MainWindow(QMainWindow):
     def request_analysis(self) -> None:
         """Analyse the pair at the playhead; a newer request supersedes a running one."""
         compare = self.options.compare_check.isChecked()
-        fn = self.session.analysis_job(self.timeline.position, self.step, compare)
+        time = self.options.time
+        fn = self.session.analysis_job(self.timeline.position, self.step, compare, time)
         if fn is not None:
             self.pair_views.mark_stale()
-            inputs = self.session.inputs_job(self.timeline.position, self.step)
+            inputs = self.session.inputs_job(self.timeline.position, self.step, time)
             self._start("inputs", inputs).returned.connect(self.pair_views.show_inputs)
             job = self._start("analysis", fn)
             job.yielded.connect(self.pair_views.show_inputs)

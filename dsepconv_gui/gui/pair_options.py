@@ -3,12 +3,17 @@ sampling-point inspector's table and kernel plot."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QSlider, QVBoxLayout, QWidget
 
 from dsepconv_gui.gui.inspector import InspectorPanel
 
-STEPS = {"k and k+1": 1, "k and k+2 (k+1 is the truth)": 2}
+STEPS = {
+    "k and k+1": 1,
+    "k and k+2 (k+1 is the truth)": 2,
+    "k and k+4 (k+1…k+3 are truths)": 4,
+}
+TIME_STEPS = 16  # the time slider moves in sixteenths of the pair's interval
 MEAN_DISPLACEMENT = "weighted mean displacement"
 
 
@@ -28,6 +33,12 @@ class PairOptions(QWidget):
         self.compare_check = QCheckBox("Compare with classical interpolators")
         self.arrows_check = QCheckBox("Arrows on offset views")
         self.tap_combo = QComboBox()
+        self.time_label = QLabel()
+        self.time_slider = QSlider(Qt.Orientation.Horizontal)
+        self.time_slider.setRange(1, TIME_STEPS - 1)
+        self.time_slider.setValue(TIME_STEPS // 2)
+        self.time_slider.setPageStep(TIME_STEPS // 4)
+        self.set_takes_time(False)
         for combo in (self.step_combo, self.tap_combo):  # a narrow dock cuts their text
             combo.setSizeAdjustPolicy(
                 QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
@@ -37,12 +48,16 @@ class PairOptions(QWidget):
         form = QVBoxLayout(self)
         form.addWidget(QLabel("Input pair"))
         form.addWidget(self.step_combo)
+        form.addWidget(self.time_label)
+        form.addWidget(self.time_slider)
         form.addWidget(self.compare_check)
         form.addWidget(QLabel("Offset view shows"))
         form.addWidget(self.tap_combo)
         form.addWidget(self.arrows_check)
         form.addWidget(self.inspector, stretch=1)
         self.step_combo.currentIndexChanged.connect(lambda _: self.pair_changed.emit())
+        self.time_slider.valueChanged.connect(self._on_time_moved)
+        self.time_slider.sliderReleased.connect(self.pair_changed.emit)
         self.compare_check.toggled.connect(self.comparison_changed)
         self.arrows_check.toggled.connect(lambda _: self.views_changed.emit())
         self.tap_combo.currentIndexChanged.connect(lambda _: self.views_changed.emit())
@@ -59,11 +74,42 @@ class PairOptions(QWidget):
         settings.set("arrows", self.arrows_check.isChecked())
 
     @property
+    def time(self) -> float:
+        """Where the frame to make lies between A (0) and B (1); 1/2 for a midpoint model."""
+        if not self.time_slider.isEnabled():
+            return 0.5
+        return self.time_slider.value() / TIME_STEPS
+
+    def set_takes_time(self, takes_time: bool) -> None:
+        """Enable the time slider for a model that makes any time between two frames."""
+        self.time_slider.setEnabled(takes_time)
+        self._show_time()
+        self.time_slider.setToolTip(
+            "Where the interpolated frame lies between A and B: this model makes any time in "
+            "one pass"
+            if takes_time
+            else "This model makes the middle frame only (a model trained as flow-small-time "
+            "makes any time)"
+        )
+
+    def _on_time_moved(self, _value: int) -> None:
+        self._show_time()
+        if not self.time_slider.isSliderDown():  # keys and clicks; a drag asks on release
+            self.pair_changed.emit()
+
+    def _show_time(self) -> None:
+        self.time_label.setText(
+            f"Time between A and B: {self.time:g}"
+            + ("" if self.time_slider.isEnabled() else " (this model: middle only)")
+        )
+
+    @property
     def step(self) -> int:
         return STEPS[self.step_combo.currentText()]
 
     def set_step(self, step: int) -> None:
-        self.step_combo.setCurrentIndex(list(STEPS.values()).index(step if step in (1, 2) else 1))
+        steps = list(STEPS.values())
+        self.step_combo.setCurrentIndex(steps.index(step if step in steps else 1))
 
     @property
     def tap(self) -> int:

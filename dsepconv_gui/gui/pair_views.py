@@ -147,7 +147,8 @@ class PairViews(QWidget):
         v["frame_b"].set_title(f"B: frame {analysis.index_b}")
         v["output"].set_image(result.frame)
         device = result.device.split(" ")[0]
-        v["output"].set_title(f"Interpolated ({result.seconds:.2f} s on {device})")
+        at = "" if analysis.time == 0.5 else f" at t = {analysis.time:g}"
+        v["output"].set_title(f"Interpolated{at} ({result.seconds:.2f} s on {device})")
         v["result_a"].set_image(to_uint8(term_a.result))
         v["result_b"].set_image(to_uint8(term_b.result))
         for key, term in (("mask_a", term_a), ("mask_b", term_b)):
@@ -173,7 +174,11 @@ class PairViews(QWidget):
             v["error"].set_title(f"PSNR {analysis.psnr:.2f} dB · error |output − truth|")
         else:
             v["truth"].set_image(None)
-            v["truth"].set_title("Truth: choose 'k and k+2'")
+            v["truth"].set_title(
+                "Truth: choose 'k and k+2'"
+                if analysis.time == 0.5
+                else f"Truth: no frame of the clip lies at t = {analysis.time:g}"
+            )
             v["error"].set_image(None)
             v["error"].set_title("Error: needs the truth")
         for name, key in PEER_VIEWS:

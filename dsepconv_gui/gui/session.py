@@ -200,23 +200,29 @@ class Session:
             clip.close()
 
     # ----- the pair at the playhead ---------------------------------------------------------
-    def analysis_job(self, index: int, step: int, with_peers: bool) -> Job | None:
-        """The pair (index, index + step) analysed, or None without a clip or model. The
-        decoded frames are sent first (PairInputs), before the interpolation."""
+    def analysis_job(
+        self, index: int, step: int, with_peers: bool, time: float = 0.5
+    ) -> Job | None:
+        """The pair (index, index + step) analysed at `time` (1/2 for a model that makes
+        midpoints only), or None without a clip or model. The decoded frames are sent first
+        (PairInputs), before the interpolation."""
         if self.active is None or self.interpolator is None:
             return None
         clip, interpolator = self.active, self.interpolator
+        time = time if interpolator.takes_time else 0.5
         return lambda context: analyse_pair(
-            interpolator, clip, index, step, with_peers, context.check, context.send
+            interpolator, clip, index, step, with_peers, context.check, context.send, time
         )
 
-    def inputs_job(self, index: int, step: int) -> Job | None:
+    def inputs_job(self, index: int, step: int, time: float = 0.5) -> Job | None:
         """Only the pair's frames (PairInputs): quick, so they show while a previous pair's
         interpolation still runs."""
         if self.active is None:
             return None
         clip = self.active
-        return lambda context: pair_inputs(clip, index, step)
+        if self.interpolator is None or not self.interpolator.takes_time:
+            time = 0.5
+        return lambda context: pair_inputs(clip, index, step, time)
 
     # ----- slow motion ----------------------------------------------------------------------
     def slow_motion_job(self, in_out: tuple[int, int], factor: int, scale: float) -> Job | None:

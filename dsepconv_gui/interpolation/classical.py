@@ -22,6 +22,14 @@ def frame_average(frame_a: np.ndarray, frame_b: np.ndarray) -> np.ndarray:
     return ((frame_a.astype(np.uint16) + frame_b + 1) // 2).astype(np.uint8)
 
 
+def frames_blended(frame_a: np.ndarray, frame_b: np.ndarray, time: float) -> np.ndarray:
+    """The two frames blended 1 - time and time, rounded (the frame average at 1/2)."""
+    if time == 0.5:
+        return frame_average(frame_a, frame_b)
+    blended = (1 - time) * frame_a.astype(np.float32) + time * frame_b.astype(np.float32)
+    return np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+
+
 def dis_flow_halfway(frame_a: np.ndarray, frame_b: np.ndarray) -> np.ndarray:
     """OpenCV DIS flow (medium preset, finest scale 0, variational refinement) from a to b;
     a warped half a step forward and b half a step back, averaged."""

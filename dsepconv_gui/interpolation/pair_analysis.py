@@ -10,20 +10,23 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dsepconv_gui.frames.metrics import psnr
-from dsepconv_gui.interpolation.classical import dis_flow_halfway, frame_average
+from dsepconv_gui.interpolation.classical import dis_flow_at, frames_blended
 from dsepconv_gui.interpolation.intermediates import term_mean_displacement, term_total_weight
 from dsepconv_gui.interpolation.interpolator import InterpolationResult, Interpolator
 from dsepconv_gui.video.clips import Clip
 
-PEERS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
-    "frame average": frame_average,
-    "DIS flow": dis_flow_halfway,
+# The classical interpolators, each making the frame at time t of a pair.
+PEERS: dict[str, Callable[[np.ndarray, np.ndarray, float], np.ndarray]] = {
+    "frame average": frames_blended,
+    "DIS flow": dis_flow_at,
 }
+STEPS = (1, 2, 4)
 
 
 @dataclass(frozen=True)
 class PairInputs:
-    """The frames of a pair, known before it is interpolated (shown at once)."""
+    """The frames of a pair, known before it is interpolated (shown at once), and the time
+    between them of the frame to make."""
 
     index_a: int
     index_b: int
@@ -31,11 +34,13 @@ class PairInputs:
     frame_a: np.ndarray
     frame_b: np.ndarray
     truth: np.ndarray | None
+    time: float = 0.5
 
 
 @dataclass(frozen=True)
 class PairAnalysis:
-    """index_a and index_b are the input frames; truth_index the true middle frame, if any."""
+    """index_a and index_b are the input frames; truth_index the true frame at `time`
+    between them, if the clip has one."""
 
     index_a: int
     index_b: int
@@ -51,6 +56,7 @@ class PairAnalysis:
     psnr: float | None = None
     peers: dict[str, np.ndarray] = field(default_factory=dict)
     peer_psnr: dict[str, float] = field(default_factory=dict)
+    time: float = 0.5
 
     @property
     def error_map(self) -> np.ndarray | None:
@@ -60,17 +66,25 @@ class PairAnalysis:
         return np.abs(self.result.frame.astype(np.float32) - self.truth).mean(axis=2)
 
 
-def pair_inputs(clip: Clip, index: int, step: int = 1) -> PairInputs:
+def pair_inputs(clip: Clip, index: int, step: int = 1, time: float = 0.5) -> PairInputs:
     """The frames of the pair at `index`: (index, index + step), kept inside the clip, and the
-    true middle frame when step is 2."""
-    if step not in (1, 2):
-        raise ValueError(f"step must be 1 or 2, got {step}")
+    true frame at `time` when a frame of the clip lies there (step 2 at 1/2: frame index + 1;
+    step 4 at 1/4, 1/2, 3/4: frames index + 1 .. index + 3)."""
+    if step not in STEPS:
+        raise ValueError(f"step must be one of {STEPS}, got {step}")
     last = len(clip) - 1
     index_a = max(0, min(index, last - step))
     index_b = min(index_a + step, last)
-    truth_index = index_a + 1 if step == 2 and index_b == index_a + 2 else None
+    between = time * (index_b - index_a)
+    truth_index = (
+        index_a + round(between)
+        if abs(between - round(between)) < 1e-9 and 0 < round(between) < index_b - index_a
+        else None
+    )
     truth = clip.read(truth_index) if truth_index is not None else None
-    return PairInputs(index_a, index_b, truth_index, clip.read(index_a), clip.read(index_b), truth)
+    return PairInputs(
+        index_a, index_b, truth_index, clip.read(index_a), clip.read(index_b), truth, time
+    )
 
 
 def analyse_pair(
@@ -81,17 +95,19 @@ def analyse_pair(
     with_peers: bool = False,
     check: Callable[[], None] = lambda: None,
     on_inputs: Callable[[PairInputs], None] | None = None,
+    time: float = 0.5,
 ) -> PairAnalysis:
-    """Interpolate between frames index and index + step (step 2 makes frame index + 1 the
-    truth). `check` is called between stages and may raise to cancel; `on_inputs` receives
-    the decoded frames before the interpolation starts."""
-    inputs = pair_inputs(clip, index, step)
+    """Interpolate between frames index and index + step at `time` (1/2 unless the model takes
+    the time; a frame of the clip there is the truth: pair_inputs). `check` is called between
+    stages and may raise to cancel; `on_inputs` receives the decoded frames before the
+    interpolation starts."""
+    inputs = pair_inputs(clip, index, step, time)
     index_a, index_b, truth_index = inputs.index_a, inputs.index_b, inputs.truth_index
     frame_a, frame_b, truth = inputs.frame_a, inputs.frame_b, inputs.truth
     check()
     if on_inputs is not None:
         on_inputs(inputs)
-    result = interpolator.interpolate(frame_a, frame_b, with_terms=True, check=check)
+    result = interpolator.interpolate(frame_a, frame_b, with_terms=True, check=check, time=time)
     check()
     displacements = tuple(term_mean_displacement(term) for term in result.terms)
     weights = tuple(term_total_weight(term) for term in result.terms)
@@ -99,7 +115,7 @@ def analyse_pair(
     if with_peers:
         for name, peer in PEERS.items():
             check()
-            peers[name] = peer(frame_a, frame_b)
+            peers[name] = peer(frame_a, frame_b, time)
             if truth is not None:
                 peer_psnr[name] = psnr(peers[name], truth)
     return PairAnalysis(
@@ -115,4 +131,5 @@ def analyse_pair(
         psnr=psnr(result.frame, truth) if truth is not None else None,
         peers=peers,
         peer_psnr=peer_psnr,
+        time=time,
     )

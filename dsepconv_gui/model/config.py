@@ -65,7 +65,9 @@ class DSepConvConfig:
         map, each frame's prior displacement and learned offsets scale with its distance in
         time (2t for frame 1, 2(1 - t) for frame 2: unchanged at t = 1/2), and the mask logits
         start at logit(1 - t) and logit(t), so that the untrained network weighs the frames
-        (1 - t) and t and returns frame 1 at t = 0 and frame 2 at t = 1. Needs masks.
+        (1 - t) and t and returns frame 1 at t = 0 and frame 2 at t = 1. A time branch
+        (network.TimeBranch) adds to the U-Net's features what differs from the midpoint: zero
+        at t = 1/2. Needs masks.
     """
 
     kernel_size: int = 5

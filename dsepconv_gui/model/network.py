@@ -121,6 +121,22 @@ class BlendHead(nn.Sequential):
         )
 
 
+class TimeBranch(nn.Module):
+    """How the frame at time t differs from the midpoint, added to the U-Net's features:
+    two 3×3 convolutions on the features and the time map, scaled by 2(t − 1/2). Zero at
+    t = 1/2 whatever its weights: training it alone (train --train-only time_branch) teaches a
+    midpoint model other times and leaves its midpoints exactly as they were."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(*convs_with_relu(width + 1, width), conv3x3(width, width))
+
+    def forward(self, features: torch.Tensor, time: torch.Tensor) -> torch.Tensor:
+        offset = time - 0.5  # (B, 1, 1, 1)
+        time_map = offset.expand(-1, 1, *features.shape[-2:]).to(features)
+        return self.body(torch.cat([features, time_map], dim=1)) * (2 * offset).to(features)
+
+
 # A term holds torch tensors inside the network and numpy arrays once handed to the app.
 ArrayT = TypeVar("ArrayT", torch.Tensor, np.ndarray)
 OtherArrayT = TypeVar("OtherArrayT", torch.Tensor, np.ndarray)
@@ -183,6 +199,7 @@ class DSepConvNet(nn.Module):
         # One logit per pixel that moves weight from one frame to the other: frame 1's mask
         # logits minus it, frame 2's plus it (config.occlusion_blend).
         self.blend = BlendHead(width) if config.occlusion_blend else None
+        self.time_branch = TimeBranch(width) if config.time_input else None
         self.initialize_weights()
 
     def initialize_weights(self) -> None:
@@ -206,6 +223,9 @@ class DSepConvNet(nn.Module):
         for head in self.heads():
             nn.init.zeros_(head[-1].weight)
             nn.init.zeros_(head[-1].bias)
+        if self.time_branch is not None:
+            nn.init.zeros_(self.time_branch.body[-1].weight)
+            nn.init.zeros_(self.time_branch.body[-1].bias)
         if self.config.flow_prior != "none" and self.config.prior_sampling == "bicubic":
             # the cubic weights are the kernels' start (prior_start); masks at 0.5 halve each frame
             return
@@ -230,7 +250,7 @@ class DSepConvNet(nn.Module):
 
     # Heads whose weights a model file without them may lack: they start at zero, so a model
     # started from such a file (train --init) computes what the file's model computes.
-    NEUTRAL_AT_START = ("blend",)
+    NEUTRAL_AT_START = ("blend", "time_branch")
 
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -300,6 +320,8 @@ class DSepConvNet(nn.Module):
             # see Interpolator: faster convs on CPU
             x = x.contiguous(memory_format=torch.channels_last)
         features = self.features(x)
+        if self.time_branch is not None:
+            features = features + self.time_branch(features, t)
         blend = self.blend(features) if self.blend is not None else None
         if self.config.time_input:  # the frames weigh 1 - t and t to start with
             start_logit = torch.logit(t, eps=TIME_LOGIT_EPS)
