@@ -376,6 +376,9 @@ def test_an_idle_export_dialog_exports_with_the_model_loaded_now(qtbot, window, 
     assert dialog.midpoint is window.interpolator
     assert window.load_model("random:small", "cpu")
     assert dialog.midpoint is window.interpolator
+    assert not dialog.settings().exact_times  # a midpoint model: bisection
+    assert window.load_model("random:tiny-time", "cpu")
+    assert dialog.settings().exact_times  # one pass per frame at its exact time
 
 
 # ----- layout and feedback (issue 15) --------------------------------------------------------

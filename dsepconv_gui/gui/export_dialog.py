@@ -215,6 +215,8 @@ class ExportDialog(JobDialog):
             audio=self.audio.isChecked(),
             scene_threshold=self.threshold.value(),
             depth=DEFAULT_DEPTH,
+            # a model that takes the time makes each frame in one pass at its exact time
+            exact_times=getattr(self.midpoint, "takes_time", False),
             keep_duration=self.keep_duration.isChecked(),
             slow_motion=self.by_factor.isChecked() and self.slow_motion.isChecked(),
             overwrite=self.overwrite.isChecked(),
