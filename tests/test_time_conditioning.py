@@ -274,3 +274,16 @@ def test_the_time_branch_leaves_the_midpoint_exactly_and_changes_other_times():
             parameter.normal_(0, 0.1)
     np.testing.assert_array_equal(model.at_time(a, b, 0.5), before[0.5])
     assert np.abs(model.at_time(a, b, 0.25).astype(int) - before[0.25]).max() > 0
+
+
+def test_exact_frames_that_fall_on_input_frames_copy_them_from_any_start():
+    """Timestamps made relative to a range's first frame carry float noise: an exact-time
+    output frame on an input frame still copies it (as bisection's plan does)."""
+    rate_in = Fraction(30000, 1001)
+    stamps = [float(i / rate_in) for i in range(7, 40)]  # a range that starts at frame 7
+    args = (stamps, float(1 / rate_in), 2 * rate_in)
+    exact = rate_plan(*args, depth=3, exact=True)
+    dyadic = rate_plan(*args, depth=3)
+    assert [f.is_copy for f in exact.frames] == [f.is_copy for f in dyadic.frames]
+    assert sum(f.is_copy for f in exact.frames) >= len(stamps)  # and the last one held
+    assert exact.max_timing_error == 0

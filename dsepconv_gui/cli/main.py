@@ -455,8 +455,9 @@ def run_interpolate(args: argparse.Namespace) -> None:
     with atomic_file(args.output) as tmp:
         write_image(tmp, result.frame, suffix=args.output.suffix)  # no suffix: PNG
     h, w = result.frame.shape[:2]
+    at = "" if args.time == 0.5 else f" at t = {args.time:g}"
     print(
-        f"{args.output}: {w}×{h}, {result.seconds:.2f} s on {result.device}, "
+        f"{args.output}: {w}×{h}{at}, {result.seconds:.2f} s on {result.device}, "
         f"model {interpolator.loaded.source}"
     )
     if dump is not None:
@@ -746,6 +747,12 @@ def run_export(args: argparse.Namespace) -> None:
     if interpolator.takes_time and not args.bisect:
         settings = replace(settings, exact_times=True)
         _, _, plan = prepare_export(clip, settings)
+        if args.depth is not None:
+            print(
+                "note: --depth applies to bisection; this model makes each frame in one pass "
+                "at its exact time (add --bisect to bisect)",
+                file=sys.stderr,
+            )
     print(
         f"{args.input}: {clip.info.describe()}; {len(plan.frames)} frames to write; "
         f"model {interpolator.loaded.source} on {interpolator.device}; in-between frames "

@@ -33,7 +33,7 @@ from dsepconv_gui.export.plan import (
 )
 from dsepconv_gui.frames.images import check_frame_size
 from dsepconv_gui.frames.scene_cuts import DEFAULT_CUT_THRESHOLD, thumbnail_difference
-from dsepconv_gui.interpolation.bisection import Midpoint, frame_at
+from dsepconv_gui.interpolation.bisection import Midpoint, frame_at, takes_time
 from dsepconv_gui.video.audio import AudioTracks, CopiedAudio
 from dsepconv_gui.video.clips import ALPHA_NOTE, Clip, is_media_error
 from dsepconv_gui.video.streaming import ReadAhead, WriteBehind
@@ -145,7 +145,7 @@ def export_clip(
     anything is written; a failure while writing raises ExportError.
     """
     started = time.monotonic()
-    if settings.exact_times and not getattr(midpoint, "takes_time", False):
+    if settings.exact_times and not takes_time(midpoint):
         raise InputError(
             "this model makes middle frames only: exact times need a model that takes the time"
         )

@@ -9,6 +9,7 @@ from fractions import Fraction
 import numpy as np
 
 from dsepconv_gui.base.errors import InputError
+from dsepconv_gui.interpolation.classical import frames_blended
 
 # What an overridden in-between frame becomes, and how a summary says it.
 FALLBACKS = {"repeat": "repeat the nearer frame", "blend": "blend the two frames"}
@@ -82,9 +83,7 @@ def fallback_frame(
     network."""
     if fallback == "repeat":
         return previous if position <= Fraction(1, 2) else current
-    t = float(position)
-    mixed = (1 - t) * previous.astype(np.float32) + t * current.astype(np.float32)
-    return np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+    return frames_blended(previous, current, float(position))
 
 
 def with_override(overrides: tuple[Override, ...], new: Override) -> tuple[Override, ...]:

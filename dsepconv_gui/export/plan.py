@@ -15,6 +15,9 @@ from fractions import Fraction
 from dsepconv_gui.base.errors import InputError
 
 MAX_DEPTH = 8  # 2^8 = 256 subdivisions between two input frames
+# An exact-time output frame this close (seconds) to an input frame copies it: timestamps made
+# relative to a range's first frame carry float noise (0.9999999999999996 of an interval).
+ON_INPUT_FRAME = 1e-6
 REGULAR_TOLERANCE = 0.001  # seconds: MP4 and Matroska clocks often count whole milliseconds
 
 
@@ -183,8 +186,13 @@ def rate_plan(
             continue
         span = times[first + 1] - times[first]
         wanted = (t - times[first]) / span
-        position = Fraction(wanted) if exact else Fraction(round(wanted * steps), steps)
-        error = abs(float(position) - wanted) * span
+        if not exact:
+            position = Fraction(round(wanted * steps), steps)
+            error = abs(float(position) - wanted) * span
+        elif wanted * span < ON_INPUT_FRAME or (1 - wanted) * span < ON_INPUT_FRAME:
+            position, error = Fraction(round(wanted)), 0.0  # on an input frame, to float noise
+        else:
+            position, error = Fraction(wanted), 0.0
         if position == 1:
             first, position = first + 1, Fraction(0)
         frames.append(OutputFrame(m, t, first, position, error))

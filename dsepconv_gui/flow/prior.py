@@ -9,7 +9,8 @@ What the network receives (`prior_flows`), by the configuration's prior_motion:
   at the middle pixel itself.
 - "searched": (6, H, W), the two flows with what DIS plainly misses found by a patch search
   (flow/search.py), then the middle frame's displacement to frame 1: the linear estimate
-  with the found objects projected to where they are halfway (flow/projection.py).
+  with the found objects projected to where they are halfway (flow/projection.py), or for a
+  frame at time t, to where they are at t (PairMotion.flows_at).
 """
 
 from __future__ import annotations

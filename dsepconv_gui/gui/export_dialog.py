@@ -44,7 +44,12 @@ from dsepconv_gui.export.presets import EXPORT_PRESETS
 from dsepconv_gui.frames.scene_cuts import DEFAULT_CUT_THRESHOLD
 from dsepconv_gui.gui.job_dialog import JobDialog
 from dsepconv_gui.gui.jobs import JobContext
-from dsepconv_gui.interpolation.bisection import SUPPORTED_FACTORS, factor_label, parse_factor_label
+from dsepconv_gui.interpolation.bisection import (
+    SUPPORTED_FACTORS,
+    factor_label,
+    parse_factor_label,
+    takes_time,
+)
 from dsepconv_gui.video.audio import CopiedAudio
 from dsepconv_gui.video.clips import Clip
 from dsepconv_gui.video.writer import CODECS
@@ -216,7 +221,7 @@ class ExportDialog(JobDialog):
             scene_threshold=self.threshold.value(),
             depth=DEFAULT_DEPTH,
             # a model that takes the time makes each frame in one pass at its exact time
-            exact_times=getattr(self.midpoint, "takes_time", False),
+            exact_times=takes_time(self.midpoint),
             keep_duration=self.keep_duration.isChecked(),
             slow_motion=self.by_factor.isChecked() and self.slow_motion.isChecked(),
             overwrite=self.overwrite.isChecked(),

@@ -7,12 +7,14 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QSlider, QVBoxLayout, QWidget
 
 from dsepconv_gui.gui.inspector import InspectorPanel
+from dsepconv_gui.interpolation.pair_analysis import STEPS as PAIR_STEPS
 
-STEPS = {
-    "k and k+1": 1,
-    "k and k+2 (k+1 is the truth)": 2,
-    "k and k+4 (k+1…k+3 are truths)": 4,
+STEP_LABELS = {
+    1: "k and k+1",
+    2: "k and k+2 (k+1 is the truth)",
+    4: "k and k+4 (the frames between are truths)",
 }
+STEPS = {STEP_LABELS[step]: step for step in PAIR_STEPS}
 TIME_STEPS = 16  # the time slider moves in sixteenths of the pair's interval
 MEAN_DISPLACEMENT = "weighted mean displacement"
 

@@ -127,6 +127,8 @@ class PairViews(QWidget):
         if inputs.truth is not None:
             v["truth"].set_image(inputs.truth)
             v["truth"].set_title(f"Truth: frame {inputs.truth_index}")
+        else:
+            v["truth"].set_image(None)
         self.views["output"].set_title(
             f"Interpolated: computing between frames {inputs.index_a} and {inputs.index_b}…"
         )
@@ -177,7 +179,7 @@ class PairViews(QWidget):
             v["truth"].set_title(
                 "Truth: choose 'k and k+2'"
                 if analysis.time == 0.5
-                else f"Truth: no frame of the clip lies at t = {analysis.time:g}"
+                else f"Truth: no frame lies at t = {analysis.time:g} (try 'k and k+4')"
             )
             v["error"].set_image(None)
             v["error"].set_title("Error: needs the truth")

@@ -12,6 +12,14 @@ import numpy as np
 from dsepconv_gui.base.errors import InputError
 
 Midpoint = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def takes_time(midpoint: Midpoint) -> bool:
+    """Whether a midpoint function also makes any time in one pass: an Interpolator whose
+    model takes the time has `takes_time` True and `at_time(a, b, t)`."""
+    return bool(getattr(midpoint, "takes_time", False))
+
+
 SUPPORTED_FACTORS = (2, 4, 8, 16)
 
 
@@ -60,7 +68,7 @@ def intermediate_frames(
     check_factor(factor)
     made: dict[Fraction, np.ndarray] = {}
     for k in range(1, factor):
-        if getattr(midpoint, "takes_time", False):
+        if takes_time(midpoint):
             yield midpoint.at_time(frame_a, frame_b, k / factor)
         else:
             yield frame_at(Fraction(k, factor), frame_a, frame_b, midpoint, made)

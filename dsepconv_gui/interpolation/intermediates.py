@@ -190,6 +190,7 @@ def write_intermediates(
         "source": source or {},
         "frames": "frame1 = the pair's first frame (A in the app), frame2 = its second (B)",
         "kernel_size": n,
+        "time": result.time,
         "height": int(result.frame.shape[0]),
         "width": int(result.frame.shape[1]),
         "device": result.device,

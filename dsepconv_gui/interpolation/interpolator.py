@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -36,6 +37,7 @@ class InterpolationResult:
     kernel_size: int
     device: str
     seconds: float
+    time: float = 0.5  # where the frame lies between the two (0: the first, 1: the second)
 
 
 def frame_to_tensor(frame: np.ndarray, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
@@ -89,7 +91,7 @@ def motion_for(config: DSepConvConfig, frame1: np.ndarray, frame2: np.ndarray) -
 
 def check_time(time: float, takes_time: bool) -> None:
     """InputError unless `time` is a number in [0, 1], and 1/2 for a midpoint model."""
-    if not isinstance(time, int | float) or not 0.0 <= time <= 1.0:
+    if isinstance(time, bool) or not isinstance(time, numbers.Real) or not 0.0 <= time <= 1.0:
         raise InputError(f"time must be between 0 and 1, got {time!r}")
     if time != 0.5 and not takes_time:
         raise InputError(
@@ -157,8 +159,9 @@ class Interpolator:
     def _motion(self, frame_a: np.ndarray, frame_b: np.ndarray) -> PairMotion | None:
         """The pair's motion: the last pair's or the prefetched one when it is that, else
         computed now."""
-        if self._last is not None and self._last[0] is frame_a and self._last[1] is frame_b:
-            return self._last[2]
+        last = self._last  # one read: the app's threads share this interpolator
+        if last is not None and last[0] is frame_a and last[1] is frame_b:
+            return last[2]
         ahead = self._ahead.pop((id(frame_a), id(frame_b)), None)
         if ahead is not None and ahead[0] is frame_a and ahead[1] is frame_b:
             motion = ahead[2].result()
@@ -222,6 +225,7 @@ class Interpolator:
             kernel_size=self.loaded.config.kernel_size,
             device=str(self.device),
             seconds=perf_counter() - start,
+            time=time,
         )
 
 

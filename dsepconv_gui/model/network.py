@@ -479,9 +479,14 @@ def time_tensor(
     other than 1/2 for a midpoint network."""
     if time is None:
         time = 0.5
-    t = torch.as_tensor(time, dtype=torch.float64).flatten()
-    if t.numel() not in (1, frame.shape[0]) or not torch.all((t >= 0) & (t <= 1)):
-        raise InputError(f"time must be one number or one per batch item in [0, 1], got {time!r}")
+    if isinstance(time, torch.Tensor):  # training's: unchecked, a check would sync a GPU
+        t = time.flatten()
+    else:
+        t = torch.as_tensor(time, dtype=torch.float64).flatten()
+        if not torch.all((t >= 0) & (t <= 1)):
+            raise InputError(f"time must be in [0, 1], got {time!r}")
+    if t.numel() not in (1, frame.shape[0]):
+        raise InputError(f"time must be one number or one per batch item, got {t.numel()}")
     if not takes_time:
         if torch.any(t != 0.5):
             raise InputError(

@@ -99,7 +99,8 @@ class TripletBank:
         self, motion: str, log: Callable[[str], None] = print, workers: int = 1
     ) -> TripletBank:
         """The bank with the flow input a network with this prior_motion takes. "searched"
-        is derived from each stored crop and its DIS flows (flow.prior.searched_prior), so
+        is derived from each stored crop and its DIS flows (flow.prior.searched_prior) at the
+        crop's truth time (times: the finds are projected to where they are then), so
         an object within the search radius of a crop's edge can be missed; computed once
         and cached beside the bank as flows-searched-<signature of the search's settings>.npy."""
         if motion == "linear" or self.flows is None:
