@@ -74,16 +74,16 @@ def main() -> None:
             summary = export_clip(clip, settings, model)
             seconds = time.perf_counter() - start
             clip.close()
-            per_frame[name] = seconds / summary.interpolated
+            per_frame[name] = seconds / summary.frames_written
             print(
                 f"{name}: {summary.frames_written} frames ({summary.interpolated} in between), "
                 f"largest timing error {summary.max_timing_error * 1000:.3f} ms, "
-                f"{seconds:.1f} s, {per_frame[name]:.3f} s per in-between frame",
+                f"{seconds:.1f} s, {per_frame[name]:.3f} s per output frame",
                 flush=True,
             )
     one_pass = per_frame["time model, one pass at the exact time"]
     for name, seconds in per_frame.items():
-        print(f"{name}: {seconds / one_pass:.2f} × the one-pass time per in-between frame")
+        print(f"{name}: {seconds / one_pass:.2f} × the one-pass time per output frame")
 
 
 if __name__ == "__main__":

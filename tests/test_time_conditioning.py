@@ -287,3 +287,17 @@ def test_exact_frames_that_fall_on_input_frames_copy_them_from_any_start():
     assert [f.is_copy for f in exact.frames] == [f.is_copy for f in dyadic.frames]
     assert sum(f.is_copy for f in exact.frames) >= len(stamps)  # and the last one held
     assert exact.max_timing_error == 0
+
+
+def test_the_shipped_time_model_makes_the_shipped_midpoints_exactly():
+    """models/dsepconv-time.safetensors is models/dsepconv.safetensors with a trained time
+    branch: at t = 1/2 it writes the same frames, so every midpoint score carries over."""
+    from dsepconv_gui.model.checkpoint import load_checkpoint
+    from dsepconv_gui.model.weights import DEFAULT_MODEL_NAME, MODELS_DIR
+
+    timed = Interpolator(load_checkpoint(MODELS_DIR / "dsepconv-time.safetensors"), CPU)
+    midpoint = Interpolator(load_checkpoint(MODELS_DIR / DEFAULT_MODEL_NAME), CPU)
+    a, b = textured_pair(shift=6)
+    assert timed.takes_time and not midpoint.takes_time
+    np.testing.assert_array_equal(timed.at_time(a, b, 0.5), midpoint(a, b))
+    assert not np.array_equal(timed.at_time(a, b, 0.25), timed.at_time(a, b, 0.75))
