@@ -304,7 +304,7 @@ def test_out_of_memory_in_the_model_falls_back_to_tiles_and_says_so():
     interpolator = Interpolator(loaded, resolve_device("cpu"), log=messages.append)
     real_estimate = interpolator.model.estimate
 
-    def estimate(f1, f2, flows):
+    def estimate(f1, f2, flows, time=None):
         if f1.shape[-1] >= 320:  # the whole (padded) frame does not fit
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 3.00 GiB")
         return real_estimate(f1, f2, flows)

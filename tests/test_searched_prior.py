@@ -223,7 +223,7 @@ def test_flow_scale_is_a_checked_float_that_older_files_lack():
         DSepConvConfig(flow_prior="dis", flow_scale=2)
 
 
-def test_bank_folders_keep_their_name_unless_the_flow_scale_changes(tmp_path):
+def test_bank_folders_keep_their_name_unless_the_flow_scale_or_spans_change(tmp_path):
     import hashlib
     import json
     from dataclasses import asdict
@@ -233,7 +233,7 @@ def test_bank_folders_keep_their_name_unless_the_flow_scale_changes(tmp_path):
 
     sources = [Source(path=tmp_path / "clip.mp4", kind="video")]
     before = asdict(BankSettings())
-    del before["flow_scale"]  # how the key was computed before the field existed
+    del before["flow_scale"], before["spans"]  # the key before these fields existed
     key = json.dumps(
         {"sources": [str((tmp_path / "clip.mp4").resolve())], "settings": before}, sort_keys=True
     )
@@ -242,6 +242,9 @@ def test_bank_folders_keep_their_name_unless_the_flow_scale_changes(tmp_path):
         == f"bank-{hashlib.sha1(key.encode()).hexdigest()[:12]}"
     )
     assert bank_folder(tmp_path, sources, BankSettings(flow_scale=1.5)) != bank_folder(
+        tmp_path, sources, BankSettings()
+    )
+    assert bank_folder(tmp_path, sources, BankSettings(spans=(2, 4))) != bank_folder(
         tmp_path, sources, BankSettings()
     )
 

@@ -717,6 +717,7 @@ def run_export(args: argparse.Namespace) -> None:
     )
     from dsepconv_gui.export.overrides import parse_override
     from dsepconv_gui.export.plan import parse_rate
+    from dsepconv_gui.interpolation.bisection import takes_time
     from dsepconv_gui.frames.scene_cuts import DEFAULT_CUT_THRESHOLD
     from dsepconv_gui.video.clips import open_clip
 
@@ -744,7 +745,7 @@ def run_export(args: argparse.Namespace) -> None:
     )
     _, _, plan = prepare_export(clip, settings)  # the user's mistakes show before the model loads
     interpolator = load_interpolator(args.model, args.device, args.tile)
-    if interpolator.takes_time and not args.bisect:
+    if takes_time(interpolator) and not args.bisect:
         settings = replace(settings, exact_times=True)
         _, _, plan = prepare_export(clip, settings)
         if args.depth is not None:
