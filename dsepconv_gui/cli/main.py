@@ -717,8 +717,8 @@ def run_export(args: argparse.Namespace) -> None:
     )
     from dsepconv_gui.export.overrides import parse_override
     from dsepconv_gui.export.plan import parse_rate
-    from dsepconv_gui.interpolation.bisection import takes_time
     from dsepconv_gui.frames.scene_cuts import DEFAULT_CUT_THRESHOLD
+    from dsepconv_gui.interpolation.bisection import takes_time
     from dsepconv_gui.video.clips import open_clip
 
     clip = open_clip(args.input)
