@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dsepconv_gui.frames.demo import render_demo_frames
 from dsepconv_gui.frames.images import write_image
 from dsepconv_gui.video.audio import GeneratedAudio
 from dsepconv_gui.video.writer import VideoWriter
@@ -151,3 +152,11 @@ def write_noise_pair(folder: Path, height: int, width: int, seed: int = 0) -> tu
     for path in paths:
         write_image(path, rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
     return paths
+
+
+def demo_frame_folder(folder: Path, frames: int) -> Path:
+    """A folder of `frames` numbered PNGs of the moving demo scene, 128×96."""
+    folder.mkdir()
+    for index, frame in enumerate(render_demo_frames(frames, height=96, width=128)):
+        write_image(folder / f"{index:04d}.png", frame)
+    return folder

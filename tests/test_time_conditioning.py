@@ -15,7 +15,6 @@ from dsepconv_gui.cli.main import main
 from dsepconv_gui.export.clip_export import ExportSettings, export_clip
 from dsepconv_gui.export.plan import rate_plan
 from dsepconv_gui.flow.projection import middle_displacement
-from dsepconv_gui.frames.demo import render_demo_frames
 from dsepconv_gui.frames.images import read_image, write_image
 from dsepconv_gui.interpolation.bisection import intermediate_frames
 from dsepconv_gui.interpolation.interpolator import Interpolator
@@ -30,7 +29,7 @@ from dsepconv_gui.training.trainer import load_initial_weights, sample_batch
 from dsepconv_gui.training.triplet_bank import BankSettings, build_bank
 from dsepconv_gui.video.clips import open_clip
 
-from .media import SPEED, START_X, decode, square_x, write_square_clip
+from .media import SPEED, START_X, decode, demo_frame_folder, square_x, write_square_clip
 
 CPU = resolve_device("cpu")
 
@@ -128,11 +127,7 @@ def test_a_found_object_is_projected_to_where_it_is_at_t():
 
 @pytest.fixture
 def frame_folder(tmp_path):
-    folder = tmp_path / "clip"
-    folder.mkdir()
-    for index, frame in enumerate(render_demo_frames(9, height=96, width=128)):
-        write_image(folder / f"{index:04d}.png", frame)
-    return folder
+    return demo_frame_folder(tmp_path / "clip", 9)
 
 
 def test_a_bank_of_windows_holds_truths_at_several_times_and_trains_at_them(frame_folder):

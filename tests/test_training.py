@@ -20,6 +20,7 @@ from dsepconv_gui.training.trainer import TrainOptions, sample_batch, train
 from dsepconv_gui.training.triplet_bank import BankSettings, TripletBank, build_bank
 
 from .conftest import TINY_BICUBIC, TINY_FLOW, TINY_SEARCHED, make_random_network
+from .media import demo_frame_folder
 
 
 def test_charbonnier_and_gradient_loss_values():
@@ -117,11 +118,7 @@ def test_crop_larger_than_the_bank_is_refused():
 
 @pytest.fixture
 def frame_folder(tmp_path):
-    folder = tmp_path / "clip"
-    folder.mkdir()
-    for index, frame in enumerate(render_demo_frames(7, height=96, width=128)):
-        write_image(folder / f"{index:04d}.png", frame)
-    return folder
+    return demo_frame_folder(tmp_path / "clip", 7)
 
 
 def test_bank_from_a_frame_folder(frame_folder):
