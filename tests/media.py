@@ -154,9 +154,14 @@ def write_noise_pair(folder: Path, height: int, width: int, seed: int = 0) -> tu
     return paths
 
 
-def demo_frame_folder(folder: Path, frames: int) -> Path:
-    """A folder of `frames` numbered PNGs of the moving demo scene, 128×96."""
+def write_frame_folder(folder: Path, frames) -> Path:
+    """The frames as a new folder of numbered PNG images (a clip to open, a training source)."""
     folder.mkdir()
-    for index, frame in enumerate(render_demo_frames(frames, height=96, width=128)):
+    for index, frame in enumerate(frames):
         write_image(folder / f"{index:04d}.png", frame)
     return folder
+
+
+def demo_frame_folder(folder: Path, frames: int) -> Path:
+    """A folder of `frames` numbered PNGs of the moving demo scene, 128×96."""
+    return write_frame_folder(folder, render_demo_frames(frames, height=96, width=128))

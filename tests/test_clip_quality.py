@@ -13,7 +13,6 @@ import torch
 
 from dsepconv_gui.base.errors import InputError
 from dsepconv_gui.cli.main import main
-from dsepconv_gui.frames.images import write_image
 from dsepconv_gui.frames.scene_cuts import thumbnail
 from dsepconv_gui.interpolation.interpolator import Interpolator
 from dsepconv_gui.interpolation.quality_check import (
@@ -29,6 +28,7 @@ from dsepconv_gui.training.adaptation import AdaptOptions, adapt_to_clip, plan_t
 from dsepconv_gui.video.clips import ArrayClip
 
 from .conftest import TINY_FLOW, make_random_network
+from .media import write_frame_folder
 
 HEIGHT, WIDTH, SIDE = 64, 96, 16
 
@@ -55,11 +55,7 @@ def moving_square_frames(count: int, jump_at: int | None = None, cut_at: int | N
 
 def frames_folder(tmp_path, count: int):
     """moving_square_frames(count) as a folder of numbered PNG images (a clip to open)."""
-    folder = tmp_path / "frames"
-    folder.mkdir()
-    for k, frame in enumerate(moving_square_frames(count)):
-        write_image(folder / f"{k:03d}.png", frame)
-    return folder
+    return write_frame_folder(tmp_path / "frames", moving_square_frames(count))
 
 
 @pytest.fixture(scope="module")

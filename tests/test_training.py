@@ -10,7 +10,6 @@ import torch
 from dsepconv_gui.base.errors import CheckpointError, InputError
 from dsepconv_gui.cli.main import main
 from dsepconv_gui.frames.demo import render_demo_frames
-from dsepconv_gui.frames.images import write_image
 from dsepconv_gui.frames.scene_cuts import thumbnail_difference
 from dsepconv_gui.model.checkpoint import load_checkpoint
 from dsepconv_gui.training import trainer as trainer_module
@@ -20,7 +19,7 @@ from dsepconv_gui.training.trainer import TrainOptions, sample_batch, train
 from dsepconv_gui.training.triplet_bank import BankSettings, TripletBank, build_bank
 
 from .conftest import TINY_BICUBIC, TINY_FLOW, TINY_SEARCHED, make_random_network
-from .media import demo_frame_folder
+from .media import demo_frame_folder, write_frame_folder
 
 
 def test_charbonnier_and_gradient_loss_values():
@@ -130,10 +129,9 @@ def test_bank_from_a_frame_folder(frame_folder):
 
 
 def test_a_bank_built_by_several_processes_is_the_one_built_by_one(frame_folder, tmp_path):
-    second = tmp_path / "second"
-    second.mkdir()
-    for index, frame in enumerate(render_demo_frames(6, height=80, width=96)):
-        write_image(second / f"{index:04d}.png", frame[::-1])
+    second = write_frame_folder(
+        tmp_path / "second", [f[::-1] for f in render_demo_frames(6, height=80, width=96)]
+    )
     sources = discover_sources([frame_folder, second])
     settings = BankSettings(crop=64, triplets_per_source=3, strides=(1,), window_tries=2)
     one = build_bank(sources, settings, log=lambda m: None, workers=1)

@@ -425,7 +425,7 @@ def run_interpolate(args: argparse.Namespace) -> None:
     from dsepconv_gui.base.safe_output import atomic_file, atomic_folder, check_name, check_output
     from dsepconv_gui.frames.images import read_image, write_image
     from dsepconv_gui.interpolation.intermediates import write_intermediates
-    from dsepconv_gui.interpolation.interpolator import check_time
+    from dsepconv_gui.model.network import check_time
 
     check_time(args.time, takes_time=True)  # the range, before any work
     inputs = (args.frame_a, args.frame_b)

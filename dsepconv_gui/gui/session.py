@@ -203,13 +203,12 @@ class Session:
     def analysis_job(
         self, index: int, step: int, with_peers: bool, time: float = 0.5
     ) -> Job | None:
-        """The pair (index, index + step) analysed at `time` (1/2 for a model that makes
-        midpoints only), or None without a clip or model. The decoded frames are sent first
+        """The pair (index, index + step) analysed at `time` (a midpoint model takes 1/2
+        only), or None without a clip or model. The decoded frames are sent first
         (PairInputs), before the interpolation."""
         if self.active is None or self.interpolator is None:
             return None
         clip, interpolator = self.active, self.interpolator
-        time = time if interpolator.takes_time else 0.5
         return lambda context: analyse_pair(
             interpolator, clip, index, step, with_peers, context.check, context.send, time
         )
@@ -220,8 +219,6 @@ class Session:
         if self.active is None:
             return None
         clip = self.active
-        if self.interpolator is None or not self.interpolator.takes_time:
-            time = 0.5
         return lambda context: pair_inputs(clip, index, step, time)
 
     # ----- slow motion ----------------------------------------------------------------------

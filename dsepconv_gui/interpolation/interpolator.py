@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -17,7 +16,7 @@ from dsepconv_gui.frames.images import check_frame_size
 from dsepconv_gui.model.checkpoint import LoadedModel
 from dsepconv_gui.model.config import DSepConvConfig
 from dsepconv_gui.model.device import DeviceInfo
-from dsepconv_gui.model.network import DeformableTerm
+from dsepconv_gui.model.network import DeformableTerm, check_time
 from dsepconv_gui.model.tiling import forward_within_memory
 
 
@@ -71,13 +70,11 @@ def check_frames(frame_a: np.ndarray, frame_b: np.ndarray) -> None:
         )
 
 
-def flows_for(
-    config: DSepConvConfig, frame1: np.ndarray, frame2: np.ndarray, time: float = 0.5
-) -> np.ndarray | None:
-    """What a network of this configuration takes as `flows` for the frame at `time` of a
-    pair: None without a flow prior."""
+def flows_for(config: DSepConvConfig, frame1: np.ndarray, frame2: np.ndarray) -> np.ndarray | None:
+    """What a network of this configuration takes as `flows` for a pair's middle frame: None
+    without a flow prior."""
     motion = motion_for(config, frame1, frame2)
-    return None if motion is None else motion.flows_at(time)
+    return None if motion is None else motion.flows_at()
 
 
 def motion_for(config: DSepConvConfig, frame1: np.ndarray, frame2: np.ndarray) -> PairMotion | None:
@@ -87,17 +84,6 @@ def motion_for(config: DSepConvConfig, frame1: np.ndarray, frame2: np.ndarray) -
     if config.flow_prior == "none":
         return None
     return pair_motion(frame1, frame2, config.prior_motion, config.flow_scale)
-
-
-def check_time(time: float, takes_time: bool) -> None:
-    """InputError unless `time` is a number in [0, 1], and 1/2 for a midpoint model."""
-    if isinstance(time, bool) or not isinstance(time, numbers.Real) or not 0.0 <= time <= 1.0:
-        raise InputError(f"time must be between 0 and 1, got {time!r}")
-    if time != 0.5 and not takes_time:
-        raise InputError(
-            f"this model makes the middle frame only (time 0.5), not {time:g}; its export and "
-            "slow motion reach other times by bisection"
-        )
 
 
 MAX_PAIRS_AHEAD = 2

@@ -25,8 +25,7 @@ STEPS = (1, 2, 4)
 
 @dataclass(frozen=True)
 class PairInputs:
-    """The frames of a pair, known before it is interpolated (shown at once), and the time
-    between them of the frame to make."""
+    """The frames of a pair, known before it is interpolated (shown at once)."""
 
     index_a: int
     index_b: int
@@ -34,7 +33,6 @@ class PairInputs:
     frame_a: np.ndarray
     frame_b: np.ndarray
     truth: np.ndarray | None
-    time: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -56,7 +54,11 @@ class PairAnalysis:
     psnr: float | None = None
     peers: dict[str, np.ndarray] = field(default_factory=dict)
     peer_psnr: dict[str, float] = field(default_factory=dict)
-    time: float = 0.5
+
+    @property
+    def time(self) -> float:
+        """Where the frame made lies between A (0) and B (1)."""
+        return self.result.time
 
     @property
     def error_map(self) -> np.ndarray | None:
@@ -82,9 +84,7 @@ def pair_inputs(clip: Clip, index: int, step: int = 1, time: float = 0.5) -> Pai
         else None
     )
     truth = clip.read(truth_index) if truth_index is not None else None
-    return PairInputs(
-        index_a, index_b, truth_index, clip.read(index_a), clip.read(index_b), truth, time
-    )
+    return PairInputs(index_a, index_b, truth_index, clip.read(index_a), clip.read(index_b), truth)
 
 
 def analyse_pair(
@@ -131,5 +131,4 @@ def analyse_pair(
         psnr=psnr(result.frame, truth) if truth is not None else None,
         peers=peers,
         peer_psnr=peer_psnr,
-        time=time,
     )

@@ -3,6 +3,7 @@ kernels, offsets and masks, followed by the deformable separable convolution."""
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from typing import Generic, TypeVar
@@ -323,11 +324,12 @@ class DSepConvNet(nn.Module):
         if self.time_branch is not None:
             features = features + self.time_branch(features, t)
         blend = self.blend(features) if self.blend is not None else None
-        if self.config.time_input:  # the frames weigh 1 - t and t to start with
+        scale1 = scale2 = None
+        if self.config.time_input:
+            # the frames weigh 1 - t and t to start with; learned offsets scale with the
+            # distance in time
             start_logit = torch.logit(t, eps=TIME_LOGIT_EPS)
             blend = start_logit if blend is None else blend + start_logit
-        scale1 = scale2 = None
-        if self.config.time_input:  # learned offsets scale with the distance in time
             scale1, scale2 = 2 * t, 2 * (1 - t)
         term1 = self._term(
             features,
@@ -471,6 +473,17 @@ def prior_frame(
 TIME_LOGIT_EPS = 1e-6
 
 
+def check_time(time: float, takes_time: bool) -> None:
+    """InputError unless `time` is a number in [0, 1], and 1/2 for a midpoint model."""
+    if isinstance(time, bool) or not isinstance(time, numbers.Real) or not 0.0 <= time <= 1.0:
+        raise InputError(f"time must be between 0 and 1, got {time!r}")
+    if time != 0.5 and not takes_time:
+        raise InputError(
+            f"this model makes the middle frame only (time 0.5), not {time:g}; its export and "
+            "slow motion reach other times by bisection"
+        )
+
+
 def time_tensor(
     time: float | torch.Tensor | None, frame: torch.Tensor, takes_time: bool
 ) -> torch.Tensor | float:
@@ -481,18 +494,15 @@ def time_tensor(
         time = 0.5
     if isinstance(time, torch.Tensor):  # training's: unchecked, a check would sync a GPU
         t = time.flatten()
+        if not takes_time and torch.any(t != 0.5):
+            raise InputError("this model makes the middle frame only (time 0.5)")
     else:
         t = torch.as_tensor(time, dtype=torch.float64).flatten()
-        if not torch.all((t >= 0) & (t <= 1)):
-            raise InputError(f"time must be in [0, 1], got {time!r}")
+        for value in t.tolist():
+            check_time(value, takes_time)
     if t.numel() not in (1, frame.shape[0]):
         raise InputError(f"time must be one number or one per batch item, got {t.numel()}")
     if not takes_time:
-        if torch.any(t != 0.5):
-            raise InputError(
-                "this model makes the middle frame only (time 0.5); a model with time_input "
-                "makes any time"
-            )
         return 0.5
     return t.to(frame.device, frame.dtype).reshape(-1, 1, 1, 1).expand(frame.shape[0], 1, 1, 1)
 
@@ -512,9 +522,7 @@ def prior_displacements(
         half = flows[:, MIDDLE]
     else:
         half = 0.25 * (flows[:, FLOW21] - flows[:, FLOW12])
-    if isinstance(time, float) and time == 0.5:
-        return half, -half
-    return 2 * time * half, -2 * (1 - time) * half
+    return 2 * time * half, -2 * (1 - time) * half  # at 1/2 exactly ±half
 
 
 def check_flows(flows: torch.Tensor | None, frame: torch.Tensor, channels: int = 4) -> None:
