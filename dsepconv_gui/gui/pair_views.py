@@ -179,7 +179,7 @@ class PairViews(QWidget):
             v["truth"].set_title(
                 "Truth: choose 'k and k+2'"
                 if analysis.time == 0.5
-                else f"Truth: no frame lies at t = {analysis.time:g} (try 'k and k+4')"
+                else f"No truth at t = {analysis.time:g}: try 'k and k+4'"
             )
             v["error"].set_image(None)
             v["error"].set_title("Error: needs the truth")
