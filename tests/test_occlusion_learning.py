@@ -3,6 +3,8 @@ and starting a model with more inputs from a model file with fewer."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -11,7 +13,12 @@ from dsepconv_gui.base.errors import ConfigError
 from dsepconv_gui.model.checkpoint import save_checkpoint
 from dsepconv_gui.model.config import EVIDENCE_CHANNELS, DSepConvConfig, preset
 from dsepconv_gui.model.network import DSepConvNet, prior_displacements, warp
-from dsepconv_gui.model.occlusion_evidence import occlusion_evidence
+from dsepconv_gui.model.occlusion_evidence import (
+    OFFSET_GATE_AGREE,
+    OFFSET_GATE_DISAGREE,
+    occlusion_evidence,
+    offset_gate,
+)
 from dsepconv_gui.training.losses import census_loss, charbonnier, reverse_flows
 from dsepconv_gui.training.trainer import load_initial_weights
 
@@ -123,3 +130,36 @@ def test_the_blend_logit_moves_weight_from_one_frame_to_the_other():
     sigmoid = torch.sigmoid(torch.tensor(2.0))
     torch.testing.assert_close(after[0].mask, torch.full_like(after[0].mask, 1 - sigmoid))
     torch.testing.assert_close(after[1].mask, torch.full_like(after[1].mask, sigmoid))
+
+
+def test_the_offset_gate_opens_with_the_warps_disagreement():
+    warped1 = torch.zeros(1, 3, 1, 5)
+    differences = [0.0, OFFSET_GATE_AGREE, (OFFSET_GATE_AGREE + OFFSET_GATE_DISAGREE) / 2]
+    differences += [OFFSET_GATE_DISAGREE, 0.5]
+    warped2 = torch.tensor(differences).expand(1, 3, 1, 5)
+    gate = offset_gate(warped1, warped2)[0, 0, 0]
+    torch.testing.assert_close(gate, torch.tensor([0.0, 0.0, 0.5, 1.0, 1.0]))
+    torch.testing.assert_close(offset_gate(warped2, warped1), offset_gate(warped1, warped2))
+
+
+def test_gated_offsets_act_only_where_the_prior_warps_disagree():
+    config = dataclasses.replace(TINY_SEARCHED, gated_offsets=True)
+    torch.manual_seed(0)
+    gated = DSepConvNet(config)
+    with torch.no_grad():
+        for head in (gated.offset_y1, gated.offset_x1, gated.offset_y2, gated.offset_x2):
+            head[-1].bias.fill_(3.0)  # every tap 3 pixels off the prior, wherever
+    ungated = DSepConvNet(dataclasses.replace(config, gated_offsets=False))
+    ungated.load_state_dict(gated.state_dict())
+    frame1, frame2, flows = occlusion_pair()
+    flows = torch.cat([flows, prior_displacements(flows)[0]], dim=1)  # the searched layout
+    with torch.no_grad():
+        terms = gated(frame1, frame2, flows=flows, return_terms=True).terms
+        free = ungated(frame1, frame2, flows=flows, return_terms=True).terms
+    learned = (terms[0].offset_y - free[0].offset_y + 3.0)[0, 0]  # the learned part, gated
+    behind = (slice((SIZE - SIDE) // 2 + 2, (SIZE + SIDE) // 2 - 2), slice(LEFT + 1, LEFT + 5))
+    far = (slice(0, 8), slice(0, SIZE))
+    assert float(learned[far].abs().max()) < 1e-5  # the true flow: both frames agree
+    torch.testing.assert_close(learned[behind], torch.full_like(learned[behind], 3.0))
+    with pytest.raises(ConfigError, match="gated_offsets needs a flow prior"):
+        DSepConvConfig(gated_offsets=True)

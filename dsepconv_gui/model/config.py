@@ -68,6 +68,10 @@ class DSepConvConfig:
         (1 - t) and t and returns frame 1 at t = 0 and frame 2 at t = 1. A time branch
         (network.TimeBranch) adds to the U-Net's features what differs from the midpoint: zero
         at t = 1/2. Needs masks.
+    gated_offsets: with a flow prior, the learned offsets (what the network adds to the
+        prior's tap positions) act only where the prior's two warped frames disagree
+        (occlusion_evidence.offset_gate): where they agree the flow is right, and learned
+        offsets there only jitter the taps, which blurs sharp detail.
     """
 
     kernel_size: int = 5
@@ -80,6 +84,7 @@ class DSepConvConfig:
     occlusion_evidence: bool = False
     occlusion_blend: bool = False
     time_input: bool = False
+    gated_offsets: bool = False
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -120,6 +125,8 @@ class DSepConvConfig:
             raise ConfigError("time_input needs masks (they weigh the frames by time)")
         if self.occlusion_evidence and self.flow_prior == "none":
             raise ConfigError("occlusion_evidence needs a flow prior")
+        if self.gated_offsets and self.flow_prior == "none":
+            raise ConfigError("gated_offsets needs a flow prior")
         if self.prior_sampling == "bicubic" and (
             self.flow_prior == "none" or self.kernel_size < 5 or not self.use_mask
         ):
@@ -192,6 +199,7 @@ _FLOW_SMALL_SEARCHED = dataclasses.replace(
 _FLOW_SMALL_EVIDENCE = dataclasses.replace(
     _FLOW_SMALL_SEARCHED, occlusion_evidence=True, occlusion_blend=True
 )
+_FLOW_SMALL_GATED = dataclasses.replace(_FLOW_SMALL_EVIDENCE, gated_offsets=True)
 
 PRESETS: dict[str, DSepConvConfig] = {
     # The paper's configuration: n = 5, masks, SepConv's channel widths (about 21.8 M parameters).
@@ -210,8 +218,10 @@ PRESETS: dict[str, DSepConvConfig] = {
     # The same, seeing the occlusion evidence (where each frame's pixels have no match) and
     # with a blend logit that moves weight between the frames.
     "flow-small-evidence": _FLOW_SMALL_EVIDENCE,
+    # The same, with the learned offsets acting only where the prior's warps disagree.
+    "flow-small-gated": _FLOW_SMALL_GATED,
     # The same, making the frame at any time t between the two in one pass (time_input).
-    "flow-small-time": dataclasses.replace(_FLOW_SMALL_EVIDENCE, time_input=True),
+    "flow-small-time": dataclasses.replace(_FLOW_SMALL_GATED, time_input=True),
     # For tests and trying the pipeline: about 0.1 M parameters.
     "tiny": DSepConvConfig(kernel_size=5, base_width=2, use_mask=True),
     # The same, taking the time.

@@ -21,7 +21,7 @@ from dsepconv_gui.model.deformable_separable_conv import (
     deformable_separable_conv_streaming,
     warp,
 )
-from dsepconv_gui.model.occlusion_evidence import occlusion_evidence
+from dsepconv_gui.model.occlusion_evidence import occlusion_evidence, offset_gate
 
 # Five average poolings: the network works on sides that are multiples of 32.
 ALIGNMENT = 32
@@ -305,7 +305,7 @@ class DSepConvNet(nn.Module):
             frame2 = F.pad(frame2, pad, mode="replicate")
             flows = F.pad(flows, pad, mode="replicate") if uses_prior else None
         inputs = [frame1 - 0.5, frame2 - 0.5]
-        prior1 = prior2 = None
+        prior1 = prior2 = gate = None
         if uses_prior:
             prior1, prior2 = prior_displacements(flows, t)
             warped1, warped2 = warp(frame1, prior1), warp(frame2, prior2)
@@ -314,6 +314,8 @@ class DSepConvNet(nn.Module):
                 inputs.append(
                     occlusion_evidence(frame1, frame2, flows, prior1, prior2, warped1, warped2)
                 )
+            if self.config.gated_offsets:
+                gate = offset_gate(warped1, warped2)
         if self.config.time_input:
             inputs.append((t - 0.5).expand(-1, 1, *frame1.shape[-2:]))
         x = torch.cat(inputs, dim=1)
@@ -337,6 +339,7 @@ class DSepConvNet(nn.Module):
             (self.vertical1, self.horizontal1, self.offset_y1, self.offset_x1, self.mask1),
             None if blend is None else -blend,
             scale1,
+            gate,
         )
         term2 = self._term(
             features,
@@ -344,6 +347,7 @@ class DSepConvNet(nn.Module):
             (self.vertical2, self.horizontal2, self.offset_y2, self.offset_x2, self.mask2),
             blend,
             scale2,
+            gate,
         )
         if not any(pad):
             return term1, term2
@@ -353,12 +357,15 @@ class DSepConvNet(nn.Module):
             term2.map(lambda t: t[..., top : top + h, left : left + w]),
         )
 
-    def _term(self, features, prior, heads, blend=None, offset_scale=None) -> DeformableTerm:
+    def _term(
+        self, features, prior, heads, blend=None, offset_scale=None, offset_gate=None
+    ) -> DeformableTerm:
         vertical, horizontal, offset_y, offset_x, mask = heads
         v, h = vertical(features), horizontal(features)
         dy, dx = offset_y(features), offset_x(features)
-        if offset_scale is not None:
-            dy, dx = dy * offset_scale, dx * offset_scale
+        for factor in (offset_scale, offset_gate):
+            if factor is not None:
+                dy, dx = dy * factor, dx * factor
         if prior is not None:
             base = prior_start(prior, self.config.kernel_size, self.config.prior_sampling)
             v, h = v + base.vertical, h + base.horizontal
