@@ -1,7 +1,7 @@
 """Re-save a model with its learned offsets gated (config.gated_offsets): the same weights,
 the offsets acting only where the prior's two warped frames disagree.
 
-    python experiments/gate_offsets.py models/dsepconv.safetensors runs/gated/shipped-gated.safetensors
+    python experiments/gate_offsets.py SOURCE.safetensors OUTPUT.safetensors
 
 The metadata keeps the source file's, with what was changed and from which file.
 """

@@ -1,6 +1,7 @@
 """The desktop app driven with qtbot, offscreen: clips, timeline, interpolation in a worker,
 views, the inspector, cancellation, a responsive event loop, errors, the screenshot mode."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -17,8 +18,10 @@ from PySide6.QtCore import Qt, QTimer  # noqa: E402
 
 from dsepconv_gui.frames.images import read_image
 from dsepconv_gui.gui.main_window import MainWindow
+from dsepconv_gui.gui.pair_options import LEARNED_SHIFT, LEARNED_TAP
 from dsepconv_gui.gui.settings import AppSettings
 
+from .conftest import TINY_SEARCHED
 from .media import write_shapes_clip
 
 
@@ -783,3 +786,33 @@ def test_a_model_that_takes_the_time_is_inspected_at_the_time_chosen(qtbot, wind
     with qtbot.waitSignal(window.analysis_ready, timeout=30000) as ready:
         options.time_slider.setValue(6)  # 3/8: no frame of the clip there
     assert ready.args[0].truth is None
+
+
+def test_the_offset_views_show_what_the_network_adds_to_the_flow(
+    qtbot, window, clip_path, tmp_path
+):
+    import torch
+
+    from dsepconv_gui.model.checkpoint import save_checkpoint
+    from dsepconv_gui.model.network import DSepConvNet
+
+    model = DSepConvNet(dataclasses.replace(TINY_SEARCHED, gated_offsets=True))
+    with torch.no_grad():  # every tap 2 px off the prior wherever the gate is open
+        for head in (model.offset_y1, model.offset_x1, model.offset_y2, model.offset_x2):
+            head[-1].bias.fill_(2.0)
+    path = save_checkpoint(tmp_path / "gated.safetensors", model)
+    open_and_wait(qtbot, window, clip_path)
+    assert LEARNED_SHIFT not in [window.options.tap_combo.itemText(i) for i in range(3)]
+    with qtbot.waitSignal(window.analysis_ready, timeout=30000) as ready:
+        window.load_model(str(path), "cpu")
+    analysis = ready.args[0]
+    window.options.tap_combo.setCurrentText(LEARNED_SHIFT)
+    assert window.options.tap == LEARNED_TAP
+    assert window.pair_views.views["offsets_a"].title.text().startswith("A: learned")
+    dy, dx = analysis.learned_shifts[0]
+    np.testing.assert_allclose(dy, dx, atol=1e-4)  # 2 × the gate, in both directions
+    assert dy.min() > -1e-4 and dy.max() < 2 + 1e-4
+    assert (np.abs(dy) < 1e-4).mean() > 0.25  # where the frames agree the flow is trusted
+    assert dy.max() > 1.0  # where the shapes move over it, the warps disagree
+    mean_y = analysis.mean_displacements[0][0]
+    assert not np.allclose(mean_y, dy)

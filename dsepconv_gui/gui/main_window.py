@@ -205,7 +205,8 @@ class MainWindow(QMainWindow):
         self.model_status.show_model(self.session.interpolator)
         if warning:
             self.statusBar().showMessage(warning, 10000)
-        self.options.set_kernel_size(self.session.interpolator.loaded.config.kernel_size)
+        config = self.session.interpolator.loaded.config
+        self.options.set_kernel_size(config.kernel_size, has_prior=config.flow_prior != "none")
         self.options.set_takes_time(self.session.interpolator.takes_time)
         self.request_analysis()
         return True

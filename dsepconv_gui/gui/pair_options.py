@@ -17,6 +17,8 @@ STEP_LABELS = {
 STEPS = {STEP_LABELS[step]: step for step in PAIR_STEPS}
 TIME_STEPS = 16  # the time slider moves in sixteenths of the pair's interval
 MEAN_DISPLACEMENT = "weighted mean displacement"
+LEARNED_SHIFT = "learned: what the network adds to the flow"
+MEAN_TAP, LEARNED_TAP = -1, -2  # PairOptions.tap for the two views that are not one tap
 
 
 class PairOptions(QWidget):
@@ -35,6 +37,7 @@ class PairOptions(QWidget):
         self.compare_check = QCheckBox("Compare with classical interpolators")
         self.arrows_check = QCheckBox("Arrows on offset views")
         self.tap_combo = QComboBox()
+        self._first_tap = 1  # the combo's index of tap (0, 0)
         self.time_label = QLabel()
         self.time_slider = QSlider(Qt.Orientation.Horizontal)
         self.time_slider.setRange(1, TIME_STEPS - 1)
@@ -115,13 +118,20 @@ class PairOptions(QWidget):
 
     @property
     def tap(self) -> int:
-        """-1 for the weighted mean displacement, else the tap index i·n + j."""
-        return self.tap_combo.currentIndex() - 1
+        """MEAN_TAP for the weighted mean displacement, LEARNED_TAP for what the network adds
+        to the flow prior, else the tap index i·n + j."""
+        text = self.tap_combo.currentText()
+        if text in (MEAN_DISPLACEMENT, LEARNED_SHIFT):
+            return MEAN_TAP if text == MEAN_DISPLACEMENT else LEARNED_TAP
+        return self.tap_combo.currentIndex() - self._first_tap
 
-    def set_kernel_size(self, n: int) -> None:
-        """The taps of an n×n model in the offset-view list."""
+    def set_kernel_size(self, n: int, has_prior: bool = False) -> None:
+        """The taps of an n×n model in the offset-view list; with a flow prior, also what the
+        network adds to it."""
+        special = [MEAN_DISPLACEMENT] + ([LEARNED_SHIFT] if has_prior else [])
+        self._first_tap = len(special)
         self.tap_combo.blockSignals(True)
         self.tap_combo.clear()
-        self.tap_combo.addItem(MEAN_DISPLACEMENT)
+        self.tap_combo.addItems(special)
         self.tap_combo.addItems([f"tap ({i}, {j})" for i in range(n) for j in range(n)])
         self.tap_combo.blockSignals(False)

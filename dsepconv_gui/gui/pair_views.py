@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QGridLayout, QSplitter, QTabWidget, QVBoxLayout, Q
 from dsepconv_gui.frames.visualize import color_wheel_legend, flow_to_color
 from dsepconv_gui.gui.image_view import ImageView, ViewLinker
 from dsepconv_gui.gui.inspector import TapOverlay, taps_at
-from dsepconv_gui.gui.pair_options import PairOptions
+from dsepconv_gui.gui.pair_options import LEARNED_TAP, MEAN_TAP, PairOptions
 from dsepconv_gui.gui.pyqtgraph_setup import pg
 from dsepconv_gui.interpolation.pair_analysis import PairAnalysis, PairInputs
 
@@ -198,15 +198,19 @@ class PairViews(QWidget):
         if self.analysis is None:
             return
         tap, tap_name = self.options.tap, self.options.tap_combo.currentText()
-        fields = []
-        for term, mean in zip(
-            self.analysis.result.terms, self.analysis.mean_displacements, strict=True
+        analysis, fields = self.analysis, []
+        learned = analysis.learned_shifts or (None, None)
+        for term, mean, added in zip(
+            analysis.result.terms, analysis.mean_displacements, learned, strict=True
         ):
-            fields.append(mean if tap < 0 else (term.offset_y[tap], term.offset_x[tap]))
+            if tap == LEARNED_TAP and added is not None:
+                fields.append(added)
+            else:
+                fields.append(mean if tap < 0 else (term.offset_y[tap], term.offset_x[tap]))
         scale = max(max(float(np.hypot(dy, dx).max(initial=0.0)) for dy, dx in fields), 1e-3)
         for key, (dy, dx), label in zip(("offsets_a", "offsets_b"), fields, "AB", strict=True):
             self.views[key].set_image(flow_to_color(dy, dx, scale))
-            what = "mean" if tap < 0 else tap_name
+            what = {MEAN_TAP: "mean", LEARNED_TAP: "learned"}.get(tap, tap_name)
             title = f"{label}: {what} ({scale:.1f} px = full colour)"
             self.views[key].set_title(title)
             self._draw_arrows(key, dy, dx)

@@ -16,7 +16,7 @@ from dsepconv_gui.frames.images import write_image
 from dsepconv_gui.frames.visualize import color_wheel_legend, flow_to_color, heatmap, montage
 from dsepconv_gui.interpolation.interpolator import InterpolationResult
 from dsepconv_gui.model.deformable_separable_conv import mean_displacement, tap_weights
-from dsepconv_gui.model.network import DeformableTerm
+from dsepconv_gui.model.network import DeformableTerm, prior_start
 
 
 def term_mean_displacement(term: DeformableTerm[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -27,6 +27,29 @@ def term_mean_displacement(term: DeformableTerm[np.ndarray]) -> tuple[np.ndarray
     ]
     dy, dx = mean_displacement(*tensors)
     return dy[0].numpy(), dx[0].numpy()
+
+
+def term_learned_shift(
+    term: DeformableTerm[np.ndarray], sampling: str
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """What the network added to where the flow prior started the taps (dy, dx), each (H, W):
+    each tap's offset less its start (prior_start, by the configuration's prior_sampling),
+    weight-averaged as term_mean_displacement is. None for a model without a flow prior.
+    Zero where a model with gated offsets trusts the prior."""
+    if term.prior is None:
+        return None
+    n = term.vertical.shape[0]
+    start = prior_start(torch.from_numpy(term.prior)[None], n, sampling)
+    mask = None if term.mask is None else torch.from_numpy(term.mask)[None]
+    weights = tap_weights(
+        torch.from_numpy(term.vertical)[None], torch.from_numpy(term.horizontal)[None], mask
+    ).abs()[0]
+    total = weights.sum(dim=0).clamp_min(1e-6)
+    shifts = []
+    for offset, begin in ((term.offset_y, start.offset_y), (term.offset_x, start.offset_x)):
+        learned = torch.from_numpy(offset) - begin[0]
+        shifts.append(((learned * weights).sum(dim=0) / total).numpy())
+    return shifts[0], shifts[1]
 
 
 def term_total_weight(term: DeformableTerm[np.ndarray]) -> np.ndarray:

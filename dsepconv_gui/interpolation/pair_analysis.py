@@ -11,7 +11,11 @@ import numpy as np
 
 from dsepconv_gui.frames.metrics import psnr
 from dsepconv_gui.interpolation.classical import dis_flow_at, frames_blended
-from dsepconv_gui.interpolation.intermediates import term_mean_displacement, term_total_weight
+from dsepconv_gui.interpolation.intermediates import (
+    term_learned_shift,
+    term_mean_displacement,
+    term_total_weight,
+)
 from dsepconv_gui.interpolation.interpolator import InterpolationResult, Interpolator
 from dsepconv_gui.video.clips import Clip
 
@@ -21,6 +25,7 @@ PEERS: dict[str, Callable[[np.ndarray, np.ndarray, float], np.ndarray]] = {
     "DIS flow": dis_flow_at,
 }
 STEPS = (1, 2, 4)
+Displacement = tuple[np.ndarray, np.ndarray]  # (dy, dx), each (H, W), in pixels
 
 
 @dataclass(frozen=True)
@@ -46,12 +51,15 @@ class PairAnalysis:
     frame_a: np.ndarray
     frame_b: np.ndarray
     result: InterpolationResult
-    mean_displacements: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+    mean_displacements: tuple[Displacement, Displacement]
     total_weights: tuple[
         np.ndarray, np.ndarray
     ]  # Σ v·h·m of frame A's taps and of frame B's, (H, W)
     truth: np.ndarray | None = None
     psnr: float | None = None
+    # what the network added to the flow prior's start, (dy, dx) per frame (term_learned_shift);
+    # None for a model without a flow prior
+    learned_shifts: tuple[Displacement, Displacement] | None = None
     peers: dict[str, np.ndarray] = field(default_factory=dict)
     peer_psnr: dict[str, float] = field(default_factory=dict)
 
@@ -111,6 +119,8 @@ def analyse_pair(
     check()
     displacements = tuple(term_mean_displacement(term) for term in result.terms)
     weights = tuple(term_total_weight(term) for term in result.terms)
+    sampling = interpolator.loaded.config.prior_sampling
+    learned = tuple(term_learned_shift(term, sampling) for term in result.terms)
     peers, peer_psnr = {}, {}
     if with_peers:
         for name, peer in PEERS.items():
@@ -129,6 +139,7 @@ def analyse_pair(
         total_weights=weights,
         truth=truth,
         psnr=psnr(result.frame, truth) if truth is not None else None,
+        learned_shifts=None if None in learned else learned,
         peers=peers,
         peer_psnr=peer_psnr,
     )
