@@ -1,5 +1,6 @@
 """The `dsepconv` command: interpolate, dump intermediates, info, demo, one-line errors."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -7,13 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from dsepconv_gui.cli.main import main
 from dsepconv_gui.frames.images import read_image, write_image
 from dsepconv_gui.model.checkpoint import save_checkpoint
 
 from .command_lines import interpolate_args
-from .conftest import make_random_network, shared_benchmark
+from .conftest import TINY_SEARCHED, make_random_network, shared_benchmark
 from .media import write_noise_pair
 
 
@@ -67,6 +69,32 @@ def test_dump_intermediates(pair, model_file, tmp_path):
         assert (dump / name).exists(), name
         assert name in manifest["files"]
     assert np.load(dump / "frame1_offset_x.npy").shape == (9, 33, 17)
+    assert not (dump / "frame1_learned_shift.npy").exists()  # no flow prior: nothing added to it
+
+
+def test_dump_intermediates_of_a_flow_prior_model_hold_what_it_added(pair, tmp_path):
+    model = make_random_network(dataclasses.replace(TINY_SEARCHED, gated_offsets=True))
+    with torch.no_grad():  # every tap 2 px off the prior wherever the gate is open
+        for head in (model.offset_y1, model.offset_x1, model.offset_y2, model.offset_x2):
+            head[-1].weight.zero_()
+            head[-1].bias.fill_(2.0)
+    path = save_checkpoint(tmp_path / "gated.safetensors", model)
+    dump = tmp_path / "dump"
+    assert (
+        main(
+            interpolate_args(
+                pair, tmp_path / "m.png", "--dump-intermediates", str(dump), model=path
+            )
+        )
+        == 0
+    )
+    manifest = json.loads((dump / "intermediates.json").read_text())
+    for frame in (1, 2):
+        shift = np.load(dump / f"frame{frame}_learned_shift.npy")
+        assert shift.shape == (2, 33, 17)
+        np.testing.assert_allclose(shift[0], shift[1], atol=1e-4)  # 2 × the gate, both ways
+        assert shift.min() > -1e-4 and shift.max() < 2 + 1e-4
+        assert f"frame{frame}_learned_shift.png" in manifest["files"]
 
 
 @pytest.mark.parametrize(

@@ -353,7 +353,8 @@ class MainWindow(QMainWindow):
             "model": str(self.interpolator.loaded.source),
         }
         try:
-            manifest = write_intermediates(analysis.result, folder, source)
+            sampling = self.interpolator.loaded.config.prior_sampling
+            manifest = write_intermediates(analysis.result, folder, source, sampling)
         except DSepConvError as exc:
             self.banner.show_message(str(exc))
             return None

@@ -63,12 +63,16 @@ def term_total_weight(term: DeformableTerm[np.ndarray]) -> np.ndarray:
 
 
 def write_intermediates(
-    result: InterpolationResult, folder: str | os.PathLike, source: dict | None = None
+    result: InterpolationResult,
+    folder: str | os.PathLike,
+    source: dict | None = None,
+    prior_sampling: str | None = None,
 ) -> Path:
     """Write every intermediate of `result` (which must carry terms) into folder; returns the
     manifest path. Offset pictures of both frames share one colour scale, given in the manifest;
     `source` (the clip, the frames, the model) is recorded in it. frame1 is the pair's first
-    frame (A in the app), frame2 its second (B)."""
+    frame (A in the app), frame2 its second (B). With the model's prior_sampling, a model with
+    a flow prior also gets what the network added to it (term_learned_shift)."""
     if result.terms is None:
         raise InputError("no intermediates to write: interpolate with with_terms=True")
     folder = Path(folder)
@@ -95,11 +99,32 @@ def write_intermediates(
         max(float(np.hypot(t.offset_y, t.offset_x).max(initial=0.0)) for t in result.terms), 1e-6
     )
     mean_scale = max(max(float(np.hypot(dy, dx).max(initial=0.0)) for dy, dx in means), 1e-6)
+    learned = [
+        None if prior_sampling is None else term_learned_shift(term, prior_sampling)
+        for term in result.terms
+    ]
+    learned_scale = max(
+        [float(np.hypot(*shift).max(initial=0.0)) for shift in learned if shift is not None]
+        + [1e-6]
+    )
 
-    for index, (term, (mean_dy, mean_dx)) in enumerate(
-        zip(result.terms, means, strict=True), start=1
+    for index, (term, (mean_dy, mean_dx), shift) in enumerate(
+        zip(result.terms, means, learned, strict=True), start=1
     ):
         p = f"frame{index}_"
+        if shift is not None:
+            save_array(
+                p + "learned_shift.npy",
+                np.stack(shift),
+                "what the network added to the flow prior's start: each tap's offset less its "
+                "start, weight-averaged (dy, dx) (2, H, W); 0 where gated offsets trust the prior",
+            )
+            save_picture(
+                p + "learned_shift.png",
+                flow_to_color(*shift, learned_scale),
+                f"what the network added to the flow as flow colours, full saturation at "
+                f"{learned_scale:.3f} px",
+            )
         save_array(p + "vertical.npy", term.vertical, "vertical 1-D kernel (n, H, W)")
         save_array(p + "horizontal.npy", term.horizontal, "horizontal 1-D kernel (n, H, W)")
         save_array(
