@@ -25,7 +25,6 @@ from dsepconv_gui.interpolation.interpolator import flows_for, frame_to_tensor, 
 from dsepconv_gui.model.checkpoint import LoadedModel, save_checkpoint
 from dsepconv_gui.model.network import DSepConvNet
 from dsepconv_gui.model.tiling import forward_within_memory
-from dsepconv_gui.training.crop_picking import MotionWeightedCrops
 from dsepconv_gui.training.losses import LossWeights, interpolation_loss
 from dsepconv_gui.training.trainer import sample_batch, trainable_parameters
 from dsepconv_gui.training.triplet_bank import TripletBank
@@ -58,9 +57,6 @@ class AdaptOptions:
     crop: int = 128
     max_training_triplets: int = 48  # evenly spread over the range
     max_held_out: int = 12
-    # the share of crops cut where the frames move (crop_picking.MotionWeightedCrops), the
-    # rest placed uniformly; 0: all uniform
-    motion_crops: float = 0.5
     weights: LossWeights = field(default_factory=lambda: LossWeights(flip=0.0, gradient=0.0))
     seed: int = 0
 
@@ -332,7 +328,6 @@ def adapt_to_clip(
         trainable_parameters(model, options.train_only), lr=options.learning_rate
     )
     indices = np.arange(len(training))
-    crops = MotionWeightedCrops(bank.frames, crop, options.motion_crops)
     train_until = clock.seconds - 1.2 * scoring_seconds - 2.0
     iterations, stopped_early = 0, False
     training_started = clock.elapsed
@@ -341,7 +336,7 @@ def adapt_to_clip(
             stopped_early = True
             break
         f0, truth, f2, batch_flows, *_ = sample_batch(
-            bank, indices, options.batch_size, crop, rng, bank.flows is not None, crops=crops
+            bank, indices, options.batch_size, crop, rng, bank.flows is not None
         )
         loss, _ = interpolation_loss(model, f0, truth, f2, batch_flows, options.weights)
         if not torch.isfinite(loss):

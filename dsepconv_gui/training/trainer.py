@@ -22,7 +22,6 @@ from dsepconv_gui.frames.metrics import psnr_from_mse
 from dsepconv_gui.model.checkpoint import load_checkpoint, save_checkpoint
 from dsepconv_gui.model.config import DSepConvConfig
 from dsepconv_gui.model.network import DSepConvNet, prior_frame
-from dsepconv_gui.training.crop_picking import MotionWeightedCrops
 from dsepconv_gui.training.losses import LossWeights, interpolation_loss
 from dsepconv_gui.training.synthetic_occlusion import (
     SEEN_IN_BOTH,
@@ -94,12 +93,11 @@ def sample_batch(
     with_flows: bool,
     synthetic: TripletBank | None = None,
     synthetic_occlusions: int = 0,
-    crops: MotionWeightedCrops | None = None,
 ) -> Batch:
     """Random crops with horizontal, vertical and temporal flips (flows, visibility and times
     transformed alike). The first `synthetic_occlusions` crops come from the `synthetic` pool
     (triplets with a patch moving across them, synthetic_occlusion.py), the rest from
-    bank[indices], placed uniformly or by `crops` (a picker made from bank's frames)."""
+    bank[indices]."""
     height, width = bank.frames.shape[2:4]
     if crop > min(height, width):
         raise InputError(
@@ -112,10 +110,7 @@ def sample_batch(
             if n < synthetic_occlusions
             else (bank, rng.choice(indices))
         )
-        if crops is not None and source is bank:
-            y, x = crops.pick(i, rng)
-        else:
-            y, x = rng.integers(0, [height - crop + 1, width - crop + 1])
+        y, x = rng.integers(0, [height - crop + 1, width - crop + 1])
         time = float(source.time_of(i))
         # (3, h, w, 3)
         frames = np.asarray(source.frames[i, :, y : y + crop, x : x + crop], np.float32) / 255.0
