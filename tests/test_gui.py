@@ -221,9 +221,13 @@ def test_screenshot_mode_writes_a_real_picture(tmp_path, clip_path):
             "--screenshot",
             str(out),
             "--model",
-            "random:tiny",
+            "random:flow-small",
             "--device",
             "cpu",
+            "--tab",
+            "Offsets",
+            "--offset-view",
+            LEARNED_SHIFT,
             str(clip_path),
         ],
         capture_output=True,
@@ -232,6 +236,7 @@ def test_screenshot_mode_writes_a_real_picture(tmp_path, clip_path):
         env=env,
     )
     assert done.returncode == 0, done.stderr
+    assert "no offset view" not in done.stderr
     image = read_image(out)
     assert image.shape[0] > 300 and image.shape[1] > 600
     assert image.std() > 20  # not blank

@@ -36,6 +36,13 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         "Results, Classical)",
     )
     parser.add_argument(
+        "--offset-view",
+        default=None,
+        metavar="VIEW",
+        help="with --screenshot: what the offset views show, as the inspector's list names it "
+        "(e.g. 'learned: what the network adds to the flow')",
+    )
+    parser.add_argument(
         "--size",
         default=None,
         metavar="WxH",
@@ -125,6 +132,11 @@ def take_screenshot(app: QApplication, window: MainWindow, args: argparse.Namesp
         window.pair_views.pinned = True
         if args.tab:
             window.pair_views.show_tab(args.tab)
+        if args.offset_view:
+            combo = window.options.tap_combo
+            if combo.findText(args.offset_view) < 0:
+                print(f"screenshot: no offset view {args.offset_view!r}", file=sys.stderr)
+            combo.setCurrentText(args.offset_view)
         QTimer.singleShot(300, save)
 
     def save() -> None:

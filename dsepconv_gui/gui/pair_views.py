@@ -207,7 +207,13 @@ class PairViews(QWidget):
                 fields.append(added)
             else:
                 fields.append(mean if tap < 0 else (term.offset_y[tap], term.offset_x[tap]))
-        scale = max(max(float(np.hypot(dy, dx).max(initial=0.0)) for dy, dx in fields), 1e-3)
+        lengths = [np.hypot(dy, dx) for dy, dx in fields]
+        if tap == LEARNED_TAP:  # mostly zero, with a few large corrections: saturate those
+            scale = max(
+                float(np.percentile(np.concatenate([a.ravel() for a in lengths]), 99)), 1e-3
+            )
+        else:
+            scale = max(max(float(a.max(initial=0.0)) for a in lengths), 1e-3)
         for key, (dy, dx), label in zip(("offsets_a", "offsets_b"), fields, "AB", strict=True):
             self.views[key].set_image(flow_to_color(dy, dx, scale))
             what = {MEAN_TAP: "mean", LEARNED_TAP: "learned"}.get(tap, tap_name)
