@@ -1,10 +1,10 @@
 """Which learned part of a model wins or loses where: `dsepconv eval` of a model with one part
 taken back to its start or changed.
 
-    python experiments/offset_ablation.py PART MODEL DIR [DIR ...] [-- eval options]
+    python experiments/offset_ablation.py PART MODEL DIR [DIR ...] [eval options, e.g. --no-peers]
 
 PART:
-  no-kernels        the residual kernels' last layers zeroed (the bicubic start's kernels)
+  no-kernels        the residual kernels' last layers zeroed (a bicubic-start model's start)
   no-offsets        the learned offsets zeroed (every tap at the prior)
   no-masks          mask and blend heads zeroed (masks 0.5, as at the start)
   offset-mean       each pixel's learned offsets replaced by their mean over the taps (a shift)
@@ -67,6 +67,8 @@ def main(argv: list[str]) -> int:
     config = loaded.config
     if part.startswith("gate:"):
         agree, disagree = (float(v) for v in part[5:].split(","))
+        if not 0 <= agree < disagree:
+            raise SystemExit(f"gate:AGREE,DISAGREE needs 0 <= AGREE < DISAGREE, got {part!r}")
         occlusion_evidence.OFFSET_GATE_AGREE = agree
         occlusion_evidence.OFFSET_GATE_DISAGREE = disagree
         config = dataclasses.replace(config, gated_offsets=True)
@@ -74,6 +76,8 @@ def main(argv: list[str]) -> int:
         _change_offsets(OFFSET_PARTS[part])
     elif part not in ZEROED:
         raise SystemExit(f"unknown part {part!r}; see --help")
+    elif part == "no-kernels" and config.prior_sampling != "bicubic":
+        raise SystemExit("no-kernels: only a bicubic-start model's kernels start at zero heads")
     model = DSepConvNet(config)
     model.load_state_dict(loaded.model.state_dict())
     with torch.no_grad():

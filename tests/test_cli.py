@@ -94,6 +94,7 @@ def test_dump_intermediates_of_a_flow_prior_model_hold_what_it_added(pair, tmp_p
         assert shift.shape == (2, 33, 17)
         np.testing.assert_allclose(shift[0], shift[1], atol=1e-4)  # 2 × the gate, both ways
         assert shift.min() > -1e-4 and shift.max() < 2 + 1e-4
+        assert shift.max() > 1.0  # two noise frames disagree: the gate opens
         assert f"frame{frame}_learned_shift.png" in manifest["files"]
 
 

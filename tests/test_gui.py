@@ -821,3 +821,6 @@ def test_the_offset_views_show_what_the_network_adds_to_the_flow(
     assert dy.max() > 1.0  # where the shapes move over it, the warps disagree
     mean_y = analysis.mean_displacements[0][0]
     assert not np.allclose(mean_y, dy)
+    drawn = window.pair_views.views["offsets_a"].image
+    assert (drawn[np.abs(dy) < 1e-4] == 255).all()  # white where nothing was added
+    assert (drawn[dy > 1.0] < 200).any()

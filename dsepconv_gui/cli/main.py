@@ -447,8 +447,7 @@ def run_interpolate(args: argparse.Namespace) -> None:
     if dump is not None:
         try:
             with atomic_folder(dump, protected=inputs) as staged:
-                sampling = interpolator.loaded.config.prior_sampling
-                manifest = write_intermediates(result, staged, prior_sampling=sampling)
+                manifest = write_intermediates(result, staged)
         except OSError as exc:
             raise InputError(
                 f"{dump}: cannot write the intermediates ({exc.strerror or exc})"
@@ -500,7 +499,7 @@ def run_demo(args: argparse.Namespace) -> None:
     interpolator = load_interpolator(args.model, args.device, args.tile)
     result = interpolator.interpolate(frames[0], frames[2], with_terms=True)
     out = args.output_dir
-    write_intermediates(result, out, prior_sampling=interpolator.loaded.config.prior_sampling)
+    write_intermediates(result, out)
     for name, frame in (
         ("frame_a.png", frames[0]),
         ("truth.png", frames[1]),

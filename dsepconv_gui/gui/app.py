@@ -135,7 +135,14 @@ def take_screenshot(app: QApplication, window: MainWindow, args: argparse.Namesp
         if args.offset_view:
             combo = window.options.tap_combo
             if combo.findText(args.offset_view) < 0:
-                print(f"screenshot: no offset view {args.offset_view!r}", file=sys.stderr)
+                views = ", ".join(repr(combo.itemText(i)) for i in range(combo.count()))
+                print(
+                    f"screenshot: no offset view {args.offset_view!r}; this model's: {views}",
+                    file=sys.stderr,
+                )
+                window.close()
+                app.exit(1)
+                return
             combo.setCurrentText(args.offset_view)
         QTimer.singleShot(300, save)
 

@@ -353,8 +353,7 @@ class MainWindow(QMainWindow):
             "model": str(self.interpolator.loaded.source),
         }
         try:
-            sampling = self.interpolator.loaded.config.prior_sampling
-            manifest = write_intermediates(analysis.result, folder, source, sampling)
+            manifest = write_intermediates(analysis.result, folder, source)
         except DSepConvError as exc:
             self.banner.show_message(str(exc))
             return None

@@ -121,8 +121,8 @@ class PairOptions(QWidget):
         """MEAN_TAP for the weighted mean displacement, LEARNED_TAP for what the network adds
         to the flow prior, else the tap index i·n + j."""
         text = self.tap_combo.currentText()
-        if text in (MEAN_DISPLACEMENT, LEARNED_SHIFT):
-            return MEAN_TAP if text == MEAN_DISPLACEMENT else LEARNED_TAP
+        if self.tap_combo.currentIndex() < 0 or text in (MEAN_DISPLACEMENT, LEARNED_SHIFT):
+            return LEARNED_TAP if text == LEARNED_SHIFT else MEAN_TAP
         return self.tap_combo.currentIndex() - self._first_tap
 
     def set_kernel_size(self, n: int, has_prior: bool = False) -> None:

@@ -197,30 +197,32 @@ class PairViews(QWidget):
         """The offset views as colours (and arrows), for the tap the options name."""
         if self.analysis is None:
             return
+        analysis = self.analysis
         tap, tap_name = self.options.tap, self.options.tap_combo.currentText()
-        analysis, fields = self.analysis, []
-        learned = analysis.learned_shifts or (None, None)
-        for term, mean, added in zip(
-            analysis.result.terms, analysis.mean_displacements, learned, strict=True
-        ):
-            if tap == LEARNED_TAP and added is not None:
-                fields.append(added)
-            else:
-                fields.append(mean if tap < 0 else (term.offset_y[tap], term.offset_x[tap]))
-        lengths = [np.hypot(dy, dx) for dy, dx in fields]
-        if tap == LEARNED_TAP:  # mostly zero, with a few large corrections: saturate those
-            scale = max(
-                float(np.percentile(np.concatenate([a.ravel() for a in lengths]), 99)), 1e-3
-            )
+        # the list may already be the next model's while this result is shown
+        if tap == LEARNED_TAP and analysis.learned_shifts is None:
+            tap = MEAN_TAP
+        if tap >= analysis.result.kernel_size**2:
+            tap = MEAN_TAP
+        if tap == LEARNED_TAP:
+            fields = list(analysis.learned_shifts)
+        elif tap == MEAN_TAP:
+            fields = list(analysis.mean_displacements)
         else:
-            scale = max(max(float(a.max(initial=0.0)) for a in lengths), 1e-3)
+            fields = [(term.offset_y[tap], term.offset_x[tap]) for term in analysis.result.terms]
+        lengths = np.concatenate([np.hypot(dy, dx).ravel() for dy, dx in fields])
+        moved = lengths[lengths > 1e-4]
+        if tap == LEARNED_TAP and moved.size:  # mostly zero, a few large corrections: saturate
+            scale = float(np.percentile(moved, 99))
+        else:
+            scale = float(lengths.max(initial=0.0))
+        scale = max(scale, 1e-3)
+        what = {MEAN_TAP: "mean", LEARNED_TAP: "learned"}.get(tap, tap_name)
         for key, (dy, dx), label in zip(("offsets_a", "offsets_b"), fields, "AB", strict=True):
             self.views[key].set_image(flow_to_color(dy, dx, scale))
-            what = {MEAN_TAP: "mean", LEARNED_TAP: "learned"}.get(tap, tap_name)
-            title = f"{label}: {what} ({scale:.1f} px = full colour)"
-            self.views[key].set_title(title)
+            self.views[key].set_title(f"{label}: {what} ({scale:.2g} px = full colour)")
             self._draw_arrows(key, dy, dx)
-        self.views["legend"].set_title(f"Colour: direction; saturation: up to {scale:.1f} px")
+        self.views["legend"].set_title(f"Colour: direction; saturation: up to {scale:.2g} px")
 
     def _draw_arrows(self, key: str, dy: np.ndarray, dx: np.ndarray) -> None:
         item = self.arrows[key]

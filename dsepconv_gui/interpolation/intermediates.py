@@ -30,13 +30,13 @@ def term_mean_displacement(term: DeformableTerm[np.ndarray]) -> tuple[np.ndarray
 
 
 def term_learned_shift(
-    term: DeformableTerm[np.ndarray], sampling: str
+    term: DeformableTerm[np.ndarray], sampling: str | None
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """What the network added to where the flow prior started the taps (dy, dx), each (H, W):
     each tap's offset less its start (prior_start, by the configuration's prior_sampling),
     weight-averaged as term_mean_displacement is. None for a model without a flow prior.
     Zero where a model with gated offsets trusts the prior."""
-    if term.prior is None:
+    if term.prior is None or sampling is None:
         return None
     n = term.vertical.shape[0]
     start = prior_start(torch.from_numpy(term.prior)[None], n, sampling)
@@ -66,13 +66,12 @@ def write_intermediates(
     result: InterpolationResult,
     folder: str | os.PathLike,
     source: dict | None = None,
-    prior_sampling: str | None = None,
 ) -> Path:
     """Write every intermediate of `result` (which must carry terms) into folder; returns the
     manifest path. Offset pictures of both frames share one colour scale, given in the manifest;
     `source` (the clip, the frames, the model) is recorded in it. frame1 is the pair's first
-    frame (A in the app), frame2 its second (B). With the model's prior_sampling, a model with
-    a flow prior also gets what the network added to it (term_learned_shift)."""
+    frame (A in the app), frame2 its second (B). A model with a flow prior also gets what the
+    network added to it (term_learned_shift)."""
     if result.terms is None:
         raise InputError("no intermediates to write: interpolate with with_terms=True")
     folder = Path(folder)
@@ -99,10 +98,7 @@ def write_intermediates(
         max(float(np.hypot(t.offset_y, t.offset_x).max(initial=0.0)) for t in result.terms), 1e-6
     )
     mean_scale = max(max(float(np.hypot(dy, dx).max(initial=0.0)) for dy, dx in means), 1e-6)
-    learned = [
-        None if prior_sampling is None else term_learned_shift(term, prior_sampling)
-        for term in result.terms
-    ]
+    learned = [term_learned_shift(term, result.prior_sampling) for term in result.terms]
     learned_scale = max(
         [float(np.hypot(*shift).max(initial=0.0)) for shift in learned if shift is not None]
         + [1e-6]

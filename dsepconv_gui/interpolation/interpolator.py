@@ -37,6 +37,9 @@ class InterpolationResult:
     device: str
     seconds: float
     time: float = 0.5  # where the frame lies between the two (0: the first, 1: the second)
+    # the model's prior_sampling (where its taps started: network.prior_start); None without
+    # a flow prior
+    prior_sampling: str | None = None
 
 
 def frame_to_tensor(frame: np.ndarray, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
@@ -205,13 +208,15 @@ class Interpolator:
                         self.model, a, b, flows, self.tile, self.log, check, time=at
                     )
                 )
+        config = self.loaded.config
         return InterpolationResult(
             frame=frame,
             terms=terms,
-            kernel_size=self.loaded.config.kernel_size,
+            kernel_size=config.kernel_size,
             device=str(self.device),
             seconds=perf_counter() - start,
             time=time,
+            prior_sampling=None if config.flow_prior == "none" else config.prior_sampling,
         )
 
 

@@ -119,8 +119,7 @@ def analyse_pair(
     check()
     displacements = tuple(term_mean_displacement(term) for term in result.terms)
     weights = tuple(term_total_weight(term) for term in result.terms)
-    sampling = interpolator.loaded.config.prior_sampling
-    learned = tuple(term_learned_shift(term, sampling) for term in result.terms)
+    learned = tuple(term_learned_shift(term, result.prior_sampling) for term in result.terms)
     peers, peer_psnr = {}, {}
     if with_peers:
         for name, peer in PEERS.items():

@@ -89,7 +89,9 @@ def tiled_forward(
 
     The frames are first padded as the untiled network pads them, and tiles start on
     multiples of 32 of that padded frame, so every tile's pooling windows coincide with the
-    untiled ones: tiles differ from the whole frame only through context beyond the margin.
+    untiled ones: tiles differ from the whole frame only through context beyond the margin,
+    including the prior's reads of the frames (the network's warped inputs, and with
+    gated_offsets the gate) where the motion is larger than the margin.
     """
     _, _, height, width = frame1.shape
     tile, margin = max(32, tile // 32 * 32), margin // 32 * 32
