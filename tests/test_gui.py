@@ -427,8 +427,8 @@ def slow_flows(monkeypatch, seconds, started):
 def test_frames_a_and_b_are_shown_before_the_interpolation_ends(
     qtbot, window, clip_path, monkeypatch
 ):
-    open_and_wait(qtbot, window, clip_path)
-    qtbot.waitSignal(window.analysis_ready, timeout=30000).wait()
+    with qtbot.waitSignal(window.analysis_ready, timeout=30000):  # waiting before it can come
+        open_and_wait(qtbot, window, clip_path)
     slow_flows(monkeypatch, 1.0, [])
     views = window.pair_views.views
     with qtbot.waitSignal(window.analysis_ready, timeout=30000):
@@ -444,8 +444,8 @@ def test_frames_a_and_b_are_shown_before_the_interpolation_ends(
 def test_a_newer_request_stops_the_running_one_at_its_next_check_point(
     qtbot, window, clip_path, monkeypatch
 ):
-    open_and_wait(qtbot, window, clip_path)
-    qtbot.waitSignal(window.analysis_ready, timeout=30000).wait()
+    with qtbot.waitSignal(window.analysis_ready, timeout=30000):  # waiting before it can come
+        open_and_wait(qtbot, window, clip_path)
     slow_flows(monkeypatch, 0.6, started := [])
     network_calls = []
     model = window.interpolator.model
@@ -561,8 +561,8 @@ def test_export_dialog_speaks_its_own_language(qtbot, window, tmp_path):
 
 
 def test_zooming_the_main_view_shows_the_same_region_in_every_view(qtbot, window, clip_path):
-    open_and_wait(qtbot, window, clip_path)
-    qtbot.waitSignal(window.analysis_ready, timeout=30000).wait()
+    with qtbot.waitSignal(window.analysis_ready, timeout=30000):  # waiting before it can come
+        open_and_wait(qtbot, window, clip_path)
     views = window.pair_views.views
     views["output"].viewbox.setRange(xRange=(40, 80), yRange=(30, 60), padding=0)
     window.pair_views.linker.sync_from(views["output"])
@@ -628,8 +628,8 @@ def test_help_recent_files_and_open_folder(qtbot, window, clip_path, tmp_path, m
 def test_the_pairs_internals_are_saved_for_compositing_tools(qtbot, window, clip_path, tmp_path):
     from dsepconv_gui.frames.field_files import read_exr
 
-    open_and_wait(qtbot, window, clip_path)
-    qtbot.waitSignal(window.analysis_ready, timeout=30000).wait()
+    with qtbot.waitSignal(window.analysis_ready, timeout=30000):  # waiting before it can come
+        open_and_wait(qtbot, window, clip_path)
     manifest = window.save_internals(tmp_path / "internals")
     assert manifest is not None and manifest.exists()
     motion = read_exr(tmp_path / "internals" / "motion.exr")
@@ -774,8 +774,8 @@ def test_a_model_that_takes_the_time_is_inspected_at_the_time_chosen(qtbot, wind
     options = window.options
     assert not options.time_slider.isEnabled() and options.time == 0.5
     assert "middle only" in options.time_label.text()
-    open_and_wait(qtbot, window, clip_path)
-    qtbot.waitSignal(window.analysis_ready, timeout=30000).wait()
+    with qtbot.waitSignal(window.analysis_ready, timeout=30000):  # waiting before it can come
+        open_and_wait(qtbot, window, clip_path)
     with qtbot.waitSignal(window.analysis_ready, timeout=30000):
         assert window.load_model("random:tiny-time", "cpu")
     assert options.time_slider.isEnabled()
