@@ -120,10 +120,10 @@ class PairOptions(QWidget):
     def tap(self) -> int:
         """MEAN_TAP for the weighted mean displacement, LEARNED_TAP for what the network adds
         to the flow prior, else the tap index i·n + j."""
-        text = self.tap_combo.currentText()
-        if self.tap_combo.currentIndex() < 0 or text in (MEAN_DISPLACEMENT, LEARNED_SHIFT):
-            return LEARNED_TAP if text == LEARNED_SHIFT else MEAN_TAP
-        return self.tap_combo.currentIndex() - self._first_tap
+        index = self.tap_combo.currentIndex()
+        if index >= self._first_tap:
+            return index - self._first_tap
+        return LEARNED_TAP if self.tap_combo.currentText() == LEARNED_SHIFT else MEAN_TAP
 
     def set_kernel_size(self, n: int, has_prior: bool = False) -> None:
         """The taps of an n×n model in the offset-view list; with a flow prior, also what the

@@ -222,7 +222,7 @@ class PairViews(QWidget):
             self.views[key].set_image(flow_to_color(dy, dx, scale))
             self.views[key].set_title(f"{label}: {what} ({scale:.2g} px = full colour)")
             self._draw_arrows(key, dy, dx)
-        self.views["legend"].set_title(f"Colour: direction; saturation: up to {scale:.2g} px")
+        self.views["legend"].set_title(f"Colour: direction; full at {scale:.2g} px")
 
     def _draw_arrows(self, key: str, dy: np.ndarray, dx: np.ndarray) -> None:
         item = self.arrows[key]

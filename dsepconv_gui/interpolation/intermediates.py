@@ -15,7 +15,11 @@ from dsepconv_gui.frames.field_files import write_exr, write_flo, write_png16
 from dsepconv_gui.frames.images import write_image
 from dsepconv_gui.frames.visualize import color_wheel_legend, flow_to_color, heatmap, montage
 from dsepconv_gui.interpolation.interpolator import InterpolationResult
-from dsepconv_gui.model.deformable_separable_conv import mean_displacement, tap_weights
+from dsepconv_gui.model.deformable_separable_conv import (
+    mean_displacement,
+    tap_weights,
+    weighted_tap_mean,
+)
 from dsepconv_gui.model.network import DeformableTerm, prior_start
 
 
@@ -41,15 +45,14 @@ def term_learned_shift(
     n = term.vertical.shape[0]
     start = prior_start(torch.from_numpy(term.prior)[None], n, sampling)
     mask = None if term.mask is None else torch.from_numpy(term.mask)[None]
-    weights = tap_weights(
-        torch.from_numpy(term.vertical)[None], torch.from_numpy(term.horizontal)[None], mask
-    ).abs()[0]
-    total = weights.sum(dim=0).clamp_min(1e-6)
-    shifts = []
-    for offset, begin in ((term.offset_y, start.offset_y), (term.offset_x, start.offset_x)):
-        learned = torch.from_numpy(offset) - begin[0]
-        shifts.append(((learned * weights).sum(dim=0) / total).numpy())
-    return shifts[0], shifts[1]
+    dy, dx = weighted_tap_mean(
+        torch.from_numpy(term.vertical)[None],
+        torch.from_numpy(term.horizontal)[None],
+        mask,
+        torch.from_numpy(term.offset_y)[None] - start.offset_y,
+        torch.from_numpy(term.offset_x)[None] - start.offset_x,
+    )
+    return dy[0].numpy(), dx[0].numpy()
 
 
 def term_total_weight(term: DeformableTerm[np.ndarray]) -> np.ndarray:

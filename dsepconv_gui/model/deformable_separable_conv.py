@@ -211,12 +211,30 @@ def mean_displacement(
     the flow itself). Weights are |v_i h_j m_ij| so that negative taps do not cancel out.
     """
     n = vertical.shape[1]
+    grid = tap_grid(n).to(device=offset_y.device, dtype=offset_y.dtype)
+    dy, dx = weighted_tap_mean(
+        vertical,
+        horizontal,
+        mask,
+        grid[:, 0].view(1, -1, 1, 1) + offset_y,
+        grid[:, 1].view(1, -1, 1, 1) + offset_x,
+        eps=eps,
+    )
+    return dy, dx
+
+
+def weighted_tap_mean(
+    vertical: torch.Tensor,
+    horizontal: torch.Tensor,
+    mask: torch.Tensor | None,
+    *values: torch.Tensor,
+    eps: float = 1e-6,
+) -> tuple[torch.Tensor, ...]:
+    """Each of `values` (B, n*n, H, W), one number per tap, averaged over the taps with the
+    weights |v_i h_j m_ij| (so that negative taps do not cancel out): (B, H, W) each."""
     weights = tap_weights(vertical, horizontal, mask).abs()
     total = weights.sum(dim=1).clamp_min(eps)
-    grid = tap_grid(n).to(device=offset_y.device, dtype=offset_y.dtype)
-    dy = ((grid[:, 0].view(1, -1, 1, 1) + offset_y) * weights).sum(dim=1) / total
-    dx = ((grid[:, 1].view(1, -1, 1, 1) + offset_x) * weights).sum(dim=1) / total
-    return dy, dx
+    return tuple((value * weights).sum(dim=1) / total for value in values)
 
 
 def warp(frame: torch.Tensor, displacement: torch.Tensor) -> torch.Tensor:

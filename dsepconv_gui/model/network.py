@@ -499,7 +499,7 @@ def time_tensor(
     other than 1/2 for a midpoint network."""
     if time is None:
         time = 0.5
-    if isinstance(time, torch.Tensor):  # training's: unchecked, a check would sync a GPU
+    if isinstance(time, torch.Tensor):  # training's: its range unchecked (that would sync a GPU)
         t = time.flatten()
         if not takes_time and torch.any(t != 0.5):
             raise InputError("this model makes the middle frame only (time 0.5)")
