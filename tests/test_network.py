@@ -6,7 +6,7 @@ import torch
 from dsepconv_gui.base.errors import ConfigError, InputError
 from dsepconv_gui.model.config import PRESETS, DSepConvConfig, preset
 from dsepconv_gui.model.deformable_separable_conv import deformable_separable_conv
-from dsepconv_gui.model.network import DSepConvNet, alignment_padding
+from dsepconv_gui.model.network import DSepConvNet, EstimatorHead, alignment_padding
 
 from .conftest import make_random_network
 
@@ -178,3 +178,67 @@ def test_bicubic_prior_sampling_needs_a_flow_prior_and_masks():
         DSepConvConfig(prior_sampling="bicubic")
     with pytest.raises(ConfigError, match="prior_sampling must be one of"):
         DSepConvConfig(flow_prior="dis", prior_sampling="lanczos")
+
+
+def test_a_light_head_runs_its_1x1_layer_before_the_upsampling_as_after_it():
+    torch.manual_seed(0)
+    head = EstimatorHead(4, 9, light=True)
+    torch.nn.init.normal_(head[-1].weight, std=0.3)
+    torch.nn.init.normal_(head[-1].bias, std=0.1)
+    features = torch.rand(2, 4, 6, 10)
+    *body, upsample, last = head
+    after = features
+    for layer in body:
+        after = layer(after)
+    after = last(upsample(after))  # the order of a full head
+    got = head(features)
+    assert got.shape == (2, 9, 12, 20)
+    torch.testing.assert_close(got, after, atol=1e-6, rtol=1e-5)
+    assert got.abs().max() > 0.01  # the last layer acted
+
+
+def test_light_heads_halve_the_networks_flops():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    def flops(name: str) -> int:
+        model = DSepConvNet(preset(name)).eval()
+        frames = torch.rand(2, 1, 3, 128, 128)
+        with FlopCounterMode(display=False) as counter, torch.no_grad():
+            model.estimate(frames[0], frames[1], torch.zeros(1, 6, 128, 128))
+        return counter.get_total_flops()
+
+    full, light = flops("flow-small-gated"), flops("flow-small-light")
+    assert light < 0.6 * full, (light, full)
+
+
+def test_a_file_with_3x3_last_layers_loads_as_light_heads_by_their_tap_sums(tmp_path):
+    from dsepconv_gui.model.checkpoint import save_checkpoint
+    from dsepconv_gui.training.trainer import load_initial_weights
+
+    full_config = preset("flow-small-gated")
+    source = make_random_network(full_config)
+    path = save_checkpoint(tmp_path / "full.safetensors", source)
+    light = DSepConvNet(preset("flow-small-light"))
+    load_initial_weights(light, path)
+    for name in ("vertical1", "offset_x2", "mask1", "blend"):
+        full_head, light_head = getattr(source, name), getattr(light, name)
+        assert light_head[-1].weight.shape[-2:] == (1, 1)
+        torch.testing.assert_close(
+            light_head[-1].weight, full_head[-1].weight.sum(dim=(2, 3), keepdim=True)
+        )
+        # on constant features (smooth at any scale) the two compute the same, away from
+        # the border, where the convolutions read their zero padding
+        constant = torch.rand(1, full_head[0].in_channels, 1, 1).expand(1, -1, 32, 32)
+        with torch.no_grad():
+            full = full_head(constant)
+            inner = full[..., 10:-10, 10:-10]
+            assert inner.std(dim=(-2, -1)).max() < 1e-5 < full.abs().max()  # constant, not 0
+            torch.testing.assert_close(
+                light_head(constant)[..., 10:-10, 10:-10],
+                full[..., 10:-10, 10:-10],
+                atol=1e-5,
+                rtol=1e-5,
+            )
+    torch.testing.assert_close(
+        light.features.encoders[0][0].weight, source.features.encoders[0][0].weight
+    )

@@ -77,7 +77,7 @@ def test_at_one_half_a_widened_midpoint_model_computes_what_the_midpoint_model_c
 ):
     """train --init from a midpoint model: the time map's weights start at zero, the priors
     and offsets are scaled by 2t = 1: the same frame at t = 1/2."""
-    midpoint = DSepConvNet(preset("flow-small-gated"))
+    midpoint = DSepConvNet(preset("flow-small-light"))
     with torch.no_grad():  # a model whose heads have learned something
         for head in midpoint.heads():
             head[-1].weight.normal_(0, 0.01)
@@ -85,7 +85,7 @@ def test_at_one_half_a_widened_midpoint_model_computes_what_the_midpoint_model_c
     timed = DSepConvNet(preset("flow-small-time"))
     load_initial_weights(timed, path)
     a, b = textured_pair(shift=5)
-    one = Interpolator(random_model("flow-small-gated"), CPU)
+    one = Interpolator(random_model("flow-small-light"), CPU)
     one.model.load_state_dict(midpoint.state_dict())
     two = Interpolator(random_model("flow-small-time"), CPU)
     two.model.load_state_dict(timed.state_dict())

@@ -21,7 +21,12 @@ from dsepconv_gui.flow.layout import mirror_signs, time_reversal
 from dsepconv_gui.frames.metrics import psnr_from_mse
 from dsepconv_gui.model.checkpoint import load_checkpoint, save_checkpoint
 from dsepconv_gui.model.config import DSepConvConfig
-from dsepconv_gui.model.network import DSepConvNet, prior_frame
+from dsepconv_gui.model.network import (
+    DSepConvNet,
+    UpsamplingHead,
+    light_head_weights,
+    prior_frame,
+)
 from dsepconv_gui.training.losses import LossWeights, interpolation_loss
 from dsepconv_gui.training.synthetic_occlusion import (
     SEEN_IN_BOTH,
@@ -528,11 +533,18 @@ def trainable_parameters(
 def load_initial_weights(model: DSepConvNet, path: Path) -> None:
     """Copy a model file's weights into model. Its configuration may differ in what has no
     weights (e.g. prior_motion), in inputs the model has and the file's lacks (e.g.
-    occlusion_evidence: the first convolution's weights for those start at zero), or in heads
-    that start at zero (NEUTRAL_AT_START, e.g. the blend logit): the model starts as the file's.
-    Other differences: CheckpointError."""
+    occlusion_evidence: the first convolution's weights for those start at zero), in heads
+    that start at zero (NEUTRAL_AT_START, e.g. the blend logit): the model starts as the file's,
+    or in light_heads (a file's 3×3 last layers become 1×1: network.light_head_weights, nearly
+    the file's). Other differences: CheckpointError."""
     source = load_checkpoint(path)
     mine, theirs = model.state_dict(), dict(source.model.state_dict())
+    if model.config.light_heads and not source.config.light_heads:
+        for name, head in model.named_children():
+            if isinstance(head, UpsamplingHead):
+                key = f"{name}.{len(head) - 1}.weight"  # the head's last convolution
+                if key in theirs:
+                    theirs[key] = light_head_weights(theirs[key])
     first = FIRST_CONVOLUTION + ".weight"
     if first in mine and first in theirs and _widens_inputs(mine[first], theirs[first]):
         widened = torch.zeros_like(mine[first])
