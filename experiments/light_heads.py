@@ -30,6 +30,8 @@ def main() -> None:
     metadata.pop("parameters", None)
     metadata.pop("created", None)
     metadata["light_heads_from"] = str(args.source)
+    if "validation_psnr" in metadata:  # measured on the source's 3×3 heads, not on these
+        metadata["source_validation_psnr"] = metadata.pop("validation_psnr")
     args.output.parent.mkdir(parents=True, exist_ok=True)
     print(save_checkpoint(args.output, light, metadata))
 

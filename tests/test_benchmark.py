@@ -54,3 +54,23 @@ def test_report_prints_ratios_to_the_peers():
     assert "fp32 matmul peak 50.0 GFLOP/s" in text and "% peak" in text and "DSC %" in text
     assert "ffmpeg minterpolate mci 0.050 s" in text and "× ffmpeg's time" in text
     assert "middlebury-other 34.40 dB" in text and "80.0 dB" in text and "10.0× faster" in text
+
+
+def test_every_timed_frame_computes_its_flows(tmp_path, monkeypatch):
+    """The interpolator reuses the last pair's motion: a frame time measured on one pair over
+    and over would leave the flows out after the warm-up (it did, 2026-11-27)."""
+    from dsepconv_gui.interpolation import interpolator
+    from dsepconv_gui.model.checkpoint import save_checkpoint
+    from dsepconv_gui.model.network import DSepConvNet
+
+    from .conftest import TINY_SEARCHED
+
+    path = save_checkpoint(tmp_path / "flow.safetensors", DSepConvNet(TINY_SEARCHED))
+    computed = []
+    original = interpolator.motion_for
+    monkeypatch.setattr(
+        interpolator, "motion_for", lambda *args: computed.append(1) or original(*args)
+    )
+    measure_size(str(path), "96x64", runs=2, tile=None)
+    # a warm-up and two timed frames, then the flows timed apart twice
+    assert len(computed) == 3 + 2

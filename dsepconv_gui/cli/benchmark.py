@@ -97,7 +97,9 @@ def measure_size(model_spec: str | None, size: str, runs: int, tile: int | None)
     loaded, _ = resolve_model(model_spec, device.device)
     interpolator = Interpolator(loaded, device, tile=tile)
     a, b = test_pair(height, width)
-    frame_seconds, _ = timed(lambda: interpolator.interpolate(a, b), runs)
+    # Copies each time: the interpolator reuses the motion of the last pair it was given (the
+    # same arrays), which would leave the flows out of every timed run after the first.
+    frame_seconds, _ = timed(lambda: interpolator.interpolate(a.copy(), b.copy()), runs)
     flow_seconds = 0.0
     if loaded.config.flow_prior != "none":
         flow_seconds = statistics.median(

@@ -273,7 +273,7 @@ class DSepConvNet(nn.Module):
             for head in (self.vertical1, self.vertical2, self.horizontal1, self.horizontal2):
                 head[-1].bias[n // 2] = centre_value
 
-    def heads(self) -> list[EstimatorHead]:
+    def heads(self) -> list[UpsamplingHead]:
         """Every estimator sub-network (kernels, offsets and, if used, masks)."""
         heads = [
             self.vertical1,

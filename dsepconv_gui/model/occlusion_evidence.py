@@ -58,7 +58,8 @@ def occlusion_evidence(
         ) * PHOTOMETRIC_SCALE
         round_trip = forward + warp(backward, forward)
         # hypot, not norm(dim=1): the same length, 100 times faster on CPU (26 against 0.2 ms
-        # for a 640×480 map, torch 2.13)
+        # for a 640×480 map, torch 2.13). Its gradient at (0, 0) is NaN (norm's is 0); the
+        # flows are inputs, never trained through.
         inconsistent = torch.log1p(torch.hypot(round_trip[:, 0:1], round_trip[:, 1:2]))
         maps.append(warp(torch.cat([unmatched, inconsistent], dim=1), prior))
     return torch.cat([*maps, disagreement(warped1, warped2) * PHOTOMETRIC_SCALE], dim=1)

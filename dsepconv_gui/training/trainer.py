@@ -539,6 +539,11 @@ def load_initial_weights(model: DSepConvNet, path: Path) -> None:
     the file's). Other differences: CheckpointError."""
     source = load_checkpoint(path)
     mine, theirs = model.state_dict(), dict(source.model.state_dict())
+    if source.config.light_heads and not model.config.light_heads:
+        raise CheckpointError(
+            f"{path}: its heads end in 1×1 layers (light_heads), which cannot become the 3×3 "
+            "layers of the configuration being trained; train a configuration with light_heads"
+        )
     if model.config.light_heads and not source.config.light_heads:
         for name, head in model.named_children():
             if isinstance(head, UpsamplingHead):
