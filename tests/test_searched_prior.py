@@ -269,3 +269,26 @@ def test_both_flow_directions_at_once_equal_one_after_the_other(monkeypatch):
     monkeypatch.setattr(prior, "dis_flow", fail_backward)
     with pytest.raises(MemoryError, match="backward failed"):  # not lost in its thread
         prior.bidirectional_flow(a, b)
+
+
+def test_frames_too_large_for_two_dis_passes_at_once_run_them_one_after_the_other(monkeypatch):
+    from dsepconv_gui.flow import prior
+
+    rng = np.random.default_rng(5)
+    a = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    b = np.roll(a, 2, axis=0)
+    started = []
+    real_thread = prior.threading.Thread
+
+    def recording_thread(*args, **kwargs):
+        started.append(kwargs.get("name"))
+        return real_thread(*args, **kwargs)
+
+    monkeypatch.setattr(prior.threading, "Thread", recording_thread)
+    together = prior.bidirectional_flow(a, b, 1.5)
+    assert started == ["dis-backward"]
+    # two passes over 48 × 64 × 1.5² pixels need 2 × 205 × 6,912 bytes: a budget below that
+    monkeypatch.setattr(prior, "PARALLEL_DIS_BUDGET", 2 * prior.DIS_BYTES_PER_PIXEL * 6912 - 1)
+    apart = prior.bidirectional_flow(a, b, 1.5)
+    assert started == ["dis-backward"]  # no second thread
+    np.testing.assert_array_equal(apart, together)

@@ -30,6 +30,14 @@ MIN_FLOW_SIDE = 16
 # flow_scale enlarges frames for DIS up to this many pixels (1920 × 1080), no further:
 # large frames already show DIS fine detail, and DIS's time grows with the pixels.
 MAX_SCALED_PIXELS = 1920 * 1080
+# DIS's own memory per pixel of the (scaled) frame it runs on: 205 bytes measured at 1080p and
+# at 4K (OpenCV 4.x, medium preset, finest scale 0, refinement: peak resident memory less the
+# frames'). Both directions run at once only while the two fit PARALLEL_DIS_BUDGET: up to
+# 1080p, where the two (0.9 GB of the process) stay below the network pass's own peak (1.5 GB)
+# and save 0.2 s; at 4K the two at once took the process to 3.4 GB (one after the other:
+# 1.9 GB) and were no faster (7.7 against 6.9 s, 2026-11-27).
+DIS_BYTES_PER_PIXEL = 205
+PARALLEL_DIS_BUDGET = 1.0e9
 
 
 def effective_scale(height: int, width: int, scale: float) -> float:
@@ -73,10 +81,15 @@ def dis_flow(source: np.ndarray, target: np.ndarray, scale: float = 1.0) -> np.n
 def bidirectional_flow(frame1: np.ndarray, frame2: np.ndarray, scale: float = 1.0) -> np.ndarray:
     """(4, H, W) float32: flow 1→2 (dy, dx) then flow 2→1 (dy, dx), the network's prior input.
 
-    The two directions run at once, the second in a thread of its own (OpenCV releases the
-    GIL; a 640×480 pair at scale 1.5: median 0.44 s against 0.49 s one after the other on 2
-    cores, more where cores are spare). A new thread each time, no pool: forked training
-    workers inherit no dead threads."""
+    The two directions run at once when their memory fits PARALLEL_DIS_BUDGET, the second in
+    a thread of its own (OpenCV releases the GIL; a 640×480 pair at scale 1.5: median 0.44 s
+    against 0.49 s one after the other on 2 cores, more where cores are spare); larger frames
+    one after the other. A new thread each time, no pool: forked training workers inherit no
+    dead threads."""
+    h, w = frame1.shape[:2]
+    scaled_pixels = h * w * effective_scale(h, w, scale) ** 2
+    if 2 * DIS_BYTES_PER_PIXEL * scaled_pixels > PARALLEL_DIS_BUDGET:
+        return np.concatenate([dis_flow(frame1, frame2, scale), dis_flow(frame2, frame1, scale)])
     backward: dict[str, object] = {}
 
     def run() -> None:
