@@ -87,40 +87,60 @@ def tiled_forward(
     """The interpolated frame (B, 3, H, W) (at `time`, for a model that takes it), computed
     tile by tile (inference only).
 
-    The frames are first padded as the untiled network pads them, and tiles start on
-    multiples of 32 of that padded frame, so every tile's pooling windows coincide with the
+    Tiles start on multiples of 32 of the frame as the untiled network pads it (each crop
+    padded by itself, below), so every tile's pooling windows coincide with the
     untiled ones: tiles differ from the whole frame only through context beyond the margin,
     including the prior's reads of the frames (the network's warped inputs, and with
     gated_offsets the gate) where the motion is larger than the margin.
     """
     _, _, height, width = frame1.shape
     tile, margin = max(32, tile // 32 * 32), margin // 32 * 32
-    pad = alignment_padding(height, width)
-    if any(pad):
-        frame1, frame2 = F.pad(frame1, pad, mode="replicate"), F.pad(frame2, pad, mode="replicate")
-        flows = None if flows is None else F.pad(flows, pad, mode="replicate")
-    _, _, padded_h, padded_w = frame1.shape
+    # Tiles are laid on the frame as the network pads it (pad_left, pad_top: where the frame
+    # starts in it), but no padded copy of the whole frames and flows is made: each crop is
+    # padded by itself (replicate padding of a crop that reaches the frame's edge equals the
+    # crop of the padded frame), and synthesis reads the unpadded frames, whose clamped
+    # border reads equal the padded frames' (a 4K frame: 0.4 GB less).
+    pad_left, pad_right, pad_top, pad_bottom = alignment_padding(height, width)
+    padded_h, padded_w = height + pad_top + pad_bottom, width + pad_left + pad_right
     output = frame1.new_empty(frame1.shape)
+
+    def crop(tensor: torch.Tensor, y0: int, y1: int, x0: int, x1: int) -> torch.Tensor:
+        """tensor[..., y0:y1, x0:x1] in the padded frame's coordinates."""
+        top, bottom = y0 - pad_top, y1 - pad_top
+        left, right = x0 - pad_left, x1 - pad_left
+        inside = tensor[..., max(top, 0) : min(bottom, height), max(left, 0) : min(right, width)]
+        beyond = (max(-left, 0), max(right - width, 0), max(-top, 0), max(bottom - height, 0))
+        return F.pad(inside, beyond, mode="replicate") if any(beyond) else inside
+
     cores = tiles(padded_h, padded_w, tile)
     for number, (top, bottom, left, right) in enumerate(cores):
         y0, y1 = max(0, top - margin), min(padded_h, bottom + margin)
         x0, x1 = max(0, left - margin), min(padded_w, right + margin)
-        crop = (Ellipsis, slice(y0, y1), slice(x0, x1))
         term1, term2 = model.estimate(
-            frame1[crop], frame2[crop], None if flows is None else flows[crop], time
+            crop(frame1, y0, y1, x0, x1),
+            crop(frame2, y0, y1, x0, x1),
+            None if flows is None else crop(flows, y0, y1, x0, x1),
+            time,
         )
-        core = (Ellipsis, slice(top - y0, bottom - y0), slice(left - x0, right - x0))
+        # the core's pixels within the frame (cores reach into the padding at its edges)
+        top_in, bottom_in = max(top, pad_top), min(bottom, pad_top + height)
+        left_in, right_in = max(left, pad_left), min(right, pad_left + width)
+        core = (
+            Ellipsis,
+            slice(top_in - y0, bottom_in - y0),
+            slice(left_in - x0, right_in - x0),
+        )
         term1, term2 = (
             term1.map(lambda t, core=core: t[core]),
             term2.map(lambda t, core=core: t[core]),
         )
-        output[..., top:bottom, left:right] = synthesize(
-            frame1, term1, origin=(top, left)
-        ) + synthesize(frame2, term2, origin=(top, left))
+        origin = (top_in - pad_top, left_in - pad_left)
+        output[..., origin[0] : bottom_in - pad_top, origin[1] : right_in - pad_left] = synthesize(
+            frame1, term1, origin=origin
+        ) + synthesize(frame2, term2, origin=origin)
         if on_tile is not None:
             on_tile(number + 1, len(cores))
-    left, _, top, _ = pad
-    return output[..., top : top + height, left : left + width]
+    return output
 
 
 def is_out_of_memory(error: BaseException) -> bool:
