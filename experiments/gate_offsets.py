@@ -16,22 +16,36 @@ from dsepconv_gui.model.checkpoint import load_checkpoint, save_checkpoint
 from dsepconv_gui.model.network import DSepConvNet
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def source_and_output(description: str) -> tuple[Path, Path]:
+    """The two arguments of a re-saving script."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("source", type=Path)
     parser.add_argument("output", type=Path)
     args = parser.parse_args()
-    loaded = load_checkpoint(args.source)
-    if loaded.config.flow_prior == "none":
-        raise SystemExit(f"{args.source}: a model without a flow prior has no prior to gate by")
-    gated = DSepConvNet(dataclasses.replace(loaded.config, gated_offsets=True))
-    gated.load_state_dict(loaded.model.state_dict())
-    metadata = dict(loaded.metadata)
+    return args.source, args.output
+
+
+def save_resaved(source: Path, output: Path, model: DSepConvNet, changed: str) -> None:
+    """Save model (made from source's weights) with source's metadata, less what the new file
+    measures itself, plus `changed`_from: source."""
+    metadata = dict(load_checkpoint(source).metadata)
     metadata.pop("parameters", None)
     metadata.pop("created", None)
-    metadata["gated_offsets_from"] = str(args.source)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    print(save_checkpoint(args.output, gated, metadata))
+    metadata[f"{changed}_from"] = str(source)
+    if "validation_psnr" in metadata:  # measured on the source's network, not on this one
+        metadata["source_validation_psnr"] = metadata.pop("validation_psnr")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    print(save_checkpoint(output, model, metadata))
+
+
+def main() -> None:
+    source, output = source_and_output(__doc__.splitlines()[0])
+    loaded = load_checkpoint(source)
+    if loaded.config.flow_prior == "none":
+        raise SystemExit(f"{source}: a model without a flow prior has no prior to gate by")
+    gated = DSepConvNet(dataclasses.replace(loaded.config, gated_offsets=True))
+    gated.load_state_dict(loaded.model.state_dict())
+    save_resaved(source, output, gated, "gated_offsets")
 
 
 if __name__ == "__main__":

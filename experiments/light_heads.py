@@ -9,31 +9,23 @@ source file's, with what was changed and from which file.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
+import sys
 from pathlib import Path
 
-from dsepconv_gui.model.checkpoint import load_checkpoint, save_checkpoint
-from dsepconv_gui.model.network import DSepConvNet
-from dsepconv_gui.training.trainer import load_initial_weights
+sys.path.insert(0, str(Path(__file__).parent))
+from gate_offsets import save_resaved, source_and_output  # noqa: E402
+
+from dsepconv_gui.model.checkpoint import load_checkpoint  # noqa: E402
+from dsepconv_gui.model.network import DSepConvNet  # noqa: E402
+from dsepconv_gui.training.trainer import load_initial_weights  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("source", type=Path)
-    parser.add_argument("output", type=Path)
-    args = parser.parse_args()
-    loaded = load_checkpoint(args.source)
-    light = DSepConvNet(dataclasses.replace(loaded.config, light_heads=True))
-    load_initial_weights(light, args.source)
-    metadata = dict(loaded.metadata)
-    metadata.pop("parameters", None)
-    metadata.pop("created", None)
-    metadata["light_heads_from"] = str(args.source)
-    if "validation_psnr" in metadata:  # measured on the source's 3×3 heads, not on these
-        metadata["source_validation_psnr"] = metadata.pop("validation_psnr")
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    print(save_checkpoint(args.output, light, metadata))
+    source, output = source_and_output(__doc__.splitlines()[0])
+    light = DSepConvNet(dataclasses.replace(load_checkpoint(source).config, light_heads=True))
+    load_initial_weights(light, source)
+    save_resaved(source, output, light, "light_heads")
 
 
 if __name__ == "__main__":

@@ -128,7 +128,7 @@ class PairMotion:
         middle = middle_displacement(
             self.flows[FLOW12], self.flows[FLOW21], self.found12, self.found21, time
         )
-        return np.concatenate([self.flows, middle], axis=0).astype(np.float32)
+        return np.concatenate([self.flows, middle], axis=0, dtype=np.float32)  # no extra copy
 
 
 def pair_motion(
@@ -185,7 +185,7 @@ def searched_motion(
 ) -> PairMotion:
     """The searched motion from DIS flows already computed."""
     flow12, flow21, found12, found21 = found_motion(frame1, frame2, flow12, flow21)
-    return PairMotion(np.concatenate([flow12, flow21]).astype(np.float32), found12, found21)
+    return PairMotion(np.concatenate([flow12, flow21], dtype=np.float32), found12, found21)
 
 
 def searched_prior(

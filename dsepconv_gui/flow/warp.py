@@ -10,5 +10,5 @@ def warp(frame: np.ndarray, dy: np.ndarray, dx: np.ndarray) -> np.ndarray:
     """frame (H, W[, C]) read at p + (dy, dx)(p) for every pixel p: bilinear, with the border
     replicated. dy, dx: (H, W) float32 in pixels."""
     h, w = dy.shape
-    rows, cols = np.mgrid[0:h, 0:w].astype(np.float32)
+    rows, cols = np.indices((h, w), dtype=np.float32)  # no int64 grid in between
     return cv2.remap(frame, cols + dx, rows + dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
