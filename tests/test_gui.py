@@ -824,3 +824,13 @@ def test_the_offset_views_show_what_the_network_adds_to_the_flow(
     drawn = window.pair_views.views["offsets_a"].image
     assert (drawn[np.abs(dy) < 1e-4] == 255).all()  # white where nothing was added
     assert (drawn[dy > 1.0] < 200).any()
+
+
+def test_an_unknown_screenshot_tab_is_refused_with_the_list(capsys):
+    from dsepconv_gui.gui.app import parse_arguments
+
+    with pytest.raises(SystemExit):
+        parse_arguments(["--screenshot", "out.png", "--tab", "Masks"])
+    message = capsys.readouterr().err
+    assert "invalid choice: 'Masks'" in message and "'Masks and weights'" in message
+    assert parse_arguments(["--tab", "Masks and weights"]).tab == "Masks and weights"

@@ -10,6 +10,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from dsepconv_gui.gui.main_window import MainWindow
+from dsepconv_gui.gui.pair_views import TABS
 
 
 def parse_arguments(argv: list[str]) -> argparse.Namespace:
@@ -32,8 +33,8 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--tab",
         default=None,
-        help="with --screenshot: the detail tab to show (Frames, Offsets, Masks and weights, "
-        "Results, Classical)",
+        choices=list(TABS),
+        help="with --screenshot: the detail tab to show",
     )
     parser.add_argument(
         "--offset-view",
