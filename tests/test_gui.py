@@ -826,7 +826,7 @@ def test_the_offset_views_show_what_the_network_adds_to_the_flow(
     assert (drawn[dy > 1.0] < 200).any()
 
 
-def test_an_unknown_screenshot_tab_is_refused_with_the_list(capsys):
+def test_an_unknown_screenshot_tab_or_size_is_refused_clearly(capsys):
     from dsepconv_gui.gui.app import parse_arguments
 
     with pytest.raises(SystemExit):
@@ -834,3 +834,8 @@ def test_an_unknown_screenshot_tab_is_refused_with_the_list(capsys):
     message = capsys.readouterr().err
     assert "invalid choice: 'Masks'" in message and "'Masks and weights'" in message
     assert parse_arguments(["--tab", "Masks and weights"]).tab == "Masks and weights"
+    for size in ("1920", "axb", "0x10"):
+        with pytest.raises(SystemExit):
+            parse_arguments(["--size", size])
+        assert "--size" in capsys.readouterr().err
+    assert parse_arguments(["--size", "1366X768"]).size == (1366, 768)

@@ -13,6 +13,17 @@ from dsepconv_gui.gui.main_window import MainWindow
 from dsepconv_gui.gui.pair_views import TABS
 
 
+def window_size(text: str) -> tuple[int, int]:
+    """--size: "WxH" as (width, height), each from 1 to 16384."""
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not WxH (e.g. 1920x1080)") from None
+    if not (0 < width <= 16384 and 0 < height <= 16384):
+        raise argparse.ArgumentTypeError(f"{text!r}: width and height from 1 to 16384")
+    return width, height
+
+
 def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="main.py", description="DSepConv frame interpolation inspector"
@@ -46,6 +57,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--size",
         default=None,
+        type=window_size,
         metavar="WxH",
         help="with --screenshot: the window's size (e.g. 1920x1080 for the README's picture, "
         "1366x768 for a laptop's screen)",
@@ -75,8 +87,7 @@ def run(argv: list[str] | None = None) -> int:
     if args.model is not None or args.device is not None:
         window.load_model(args.model, args.device or window.device_combo.currentText())
     if args.size:
-        width, height = (int(v) for v in args.size.lower().split("x"))
-        window.resize(width, height)
+        window.resize(*args.size)
     window.show()
     if args.clips:
         window.open_paths(args.clips)
