@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dsepconv_gui.base.sizes import parse_width_height
+
 SIZES = {
     "640x480": (480, 640),
     "1280x720": (720, 1280),
@@ -39,7 +41,7 @@ REAL_CLIP = (
 
 def parse_size(text: str) -> tuple[int, int]:
     """'640x480' to (height, width)."""
-    width, height = (int(part) for part in text.lower().split("x"))
+    width, height = parse_width_height(text)
     return height, width
 
 

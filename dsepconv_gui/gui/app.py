@@ -9,19 +9,18 @@ from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
+from dsepconv_gui.base.errors import InputError
+from dsepconv_gui.base.sizes import parse_width_height
 from dsepconv_gui.gui.main_window import MainWindow
 from dsepconv_gui.gui.pair_views import TABS
 
 
 def window_size(text: str) -> tuple[int, int]:
-    """--size: "WxH" as (width, height), each from 1 to 16384."""
+    """--size: "WxH" as (width, height)."""
     try:
-        width, height = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not WxH (e.g. 1920x1080)") from None
-    if not (0 < width <= 16384 and 0 < height <= 16384):
-        raise argparse.ArgumentTypeError(f"{text!r}: width and height from 1 to 16384")
-    return width, height
+        return parse_width_height(text)
+    except InputError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def parse_arguments(argv: list[str]) -> argparse.Namespace:
