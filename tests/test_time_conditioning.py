@@ -14,14 +14,14 @@ from dsepconv_gui.base.errors import ConfigError, InputError
 from dsepconv_gui.cli.main import main
 from dsepconv_gui.export.clip_export import ExportSettings, export_clip
 from dsepconv_gui.export.plan import rate_plan
-from dsepconv_gui.flow.projection import middle_displacement
+from dsepconv_gui.flow.projection import linear_middle, middle_displacement
 from dsepconv_gui.frames.images import read_image, write_image
 from dsepconv_gui.interpolation.bisection import intermediate_frames
 from dsepconv_gui.interpolation.interpolator import Interpolator
 from dsepconv_gui.model.checkpoint import save_checkpoint
 from dsepconv_gui.model.config import DSepConvConfig, preset
 from dsepconv_gui.model.device import resolve_device
-from dsepconv_gui.model.network import DSepConvNet
+from dsepconv_gui.model.network import DSepConvNet, prior_displacements
 from dsepconv_gui.model.weights import random_model
 from dsepconv_gui.training.losses import LossWeights, interpolation_loss
 from dsepconv_gui.training.sources import discover_sources
@@ -118,11 +118,33 @@ def test_a_found_object_is_projected_to_where_it_is_at_t():
         landed = 4 + round(20 * t)
         assert d[1, 4, landed] == pytest.approx(-10.0)  # half the motion, back to frame 1
         assert 2 * t * d[1, 4, landed] + landed == pytest.approx(4)  # reads where it came from
-        # and nowhere else but at q itself, where the flows read at the pixel say -f/4
+        # and nowhere else but at q itself, where the flows read at the pixel say -(1 - t)·f/2
         assert set(np.flatnonzero(d[1, 4])) == {4, landed} and not d[0].any()
     flow21[1, 4, 30], found21[4, 30] = -20.0, True  # frame 2's pixel (4, 30) came from 10
     d = middle_displacement(flow12 * 0, flow21, found12 & False, found21, 0.25)
     assert d[1, 4, 30 - 15] == pytest.approx(-10.0)  # at t = 1/4 it is 3/4 of the way back
+
+
+def test_the_flows_read_at_the_pixel_are_trusted_by_how_near_their_frame_is_in_time():
+    """Away from the middle, the linear estimate leans on the nearer frame's flow: at t = 0 it is
+    frame 1's own motion, at t = 1 frame 2's, and at 1/2 the plain average, bit for bit (the
+    midpoint model's input does not change)."""
+    rng = np.random.default_rng(0)
+    flow12, flow21 = rng.normal(0, 5, (2, 2, 6, 7)).astype(np.float32)
+    assert np.array_equal(linear_middle(flow12, flow21, 0.0), -0.5 * flow12)
+    assert np.array_equal(linear_middle(flow12, flow21, 1.0), 0.5 * flow21)
+    assert np.array_equal(linear_middle(flow12, flow21), 0.25 * (flow21 - flow12))
+    # an object of frame 1 at p moving 8 right over a still background that frame 2 shows at p:
+    # near frame 1 the pixel is still the object's, so frame 1 is read about where it came from
+    object_here = linear_middle(np.float32([0, 8]), np.float32([0, 0]), 0.25)
+    assert 2 * 0.25 * object_here[1] == pytest.approx(-1.5)  # the old average said -1
+    # the network's four-channel prior uses the same rule, each frame at its distance in time
+    flows = torch.from_numpy(np.concatenate([flow12, flow21]))[None]
+    t = torch.tensor([0.25]).reshape(1, 1, 1, 1)
+    start1, start2 = prior_displacements(flows, t)
+    expected = torch.from_numpy(linear_middle(flow12, flow21, 0.25))[None]
+    torch.testing.assert_close(start1, 0.5 * expected)
+    torch.testing.assert_close(start2, -1.5 * expected)
 
 
 @pytest.fixture

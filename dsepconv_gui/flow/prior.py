@@ -176,7 +176,7 @@ def searched_prior_signature() -> str:
             "CONSISTENCY",
         )
     }
-    settings["projection"] = 2  # raise when flow_projection changes what it computes
+    settings["projection"] = 3  # raise when flow_projection changes what it computes
     return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
 
 

@@ -3,10 +3,11 @@ the objects the patch search found (flow/search.py) carried forward to where the
 (or, for a frame at time t between the two, to where they are at t).
 
 Reading the flows at the middle pixel itself (the "linear" estimate: d = (flow21 - flow12)/4
-at p) misses anything that moves farther than its own size: at the position a ball passes
-through halfway, both outer frames show sky with zero flow. Projection carries a pixel q of
-frame 1 moving by f to q + f/2 (and a pixel of frame 2 moving back by f likewise), to the
-pixels at the floor and ceiling of that position, and puts its motion there.
+at p; away from the middle, each flow weighed by how near its frame is in time) misses
+anything that moves farther than its own size: at the position a ball passes through halfway,
+both outer frames show sky with zero flow. Projection carries a pixel q of frame 1 moving by
+f to q + f/2 (and a pixel of frame 2 moving back by f likewise), to the pixels at the floor
+and ceiling of that position, and puts its motion there.
 
 Only the search's finds are projected, over the linear estimate. Projecting every pixel
 (with the motion that differs most from the frame's median in front) scored 0.07 dB below
@@ -19,10 +20,15 @@ from __future__ import annotations
 import numpy as np
 
 
-def linear_middle(flow12: np.ndarray, flow21: np.ndarray) -> np.ndarray:
-    """(2, H, W): the displacement from the middle frame to frame 1 read off both flows at p;
-    frame 2 is read at the mirrored displacement."""
-    return 0.25 * (flow21 - flow12)
+def linear_middle(flow12, flow21, time=0.5):
+    """The displacement d read off both flows at p (numpy (2, H, W) or torch (B, 2, H, W)
+    arrays; `time` a number or broadcastable): the frame at `time` reads frame 1 at
+    p + 2·time·d and frame 2 at p - 2·(1 - time)·d. Each flow is trusted by how near in time
+    its frame is: flow12(p) is the motion of the pixel of frame 1 at p, which at time t has
+    moved t of the way, and flow21(p) that of frame 2's, 1 - t of the way from p, so
+    d = (t·flow21 - (1 - t)·flow12)/2 (Super SloMo's "approximate intermediate flow"). At the
+    middle it is the plain average (flow21 - flow12)/4, whatever the time model's training."""
+    return 0.5 * (time * flow21 - (1 - time) * flow12)
 
 
 def middle_displacement(
@@ -38,7 +44,7 @@ def middle_displacement(
     MIDDLE). flow12, flow21: (2, H, W) (dy, dx) in pixels; found12, found21: (H, W) bool, the
     pixels of each frame whose motion the search found (projected over the rest)."""
     h, w = flow12.shape[1:]
-    out = linear_middle(flow12, flow21).astype(np.float32).reshape(2, -1)
+    out = linear_middle(flow12, flow21, time).astype(np.float32).reshape(2, -1)
     targets, motions = [], []
     # A pixel of frame 1 moving by f is at q + time·f at `time` and reads frame 1 at
     # d = -f/2; a pixel of frame 2 moving (back in time) by f is at q + (1 - time)·f and reads
