@@ -3,6 +3,8 @@ the machines are shared and noisy)."""
 
 from __future__ import annotations
 
+import pytest
+
 from dsepconv_gui.cli.benchmark import format_report, measure_parts, measure_size, parse_size, timed
 
 
@@ -27,14 +29,18 @@ def test_measure_size_and_parts():
         parts["network_flops"] > 0
         and parts["network_seconds"] > 0
         and parts["synthesis_seconds"] > 0
+        and "full_resolution_seconds" not in parts  # 3×3 heads: nothing to fuse
     )
+    light = measure_parts("random:flow-small-light", "96x64", runs=1)
+    assert light["full_resolution_seconds"] > 0 and light["synthesis_seconds"] > 0
 
 
-def test_report_prints_ratios_to_the_peers():
+@pytest.mark.parametrize("model", ["random:tiny", "random:flow-small-light"])
+def test_report_prints_ratios_to_the_peers(model):
     report = {
         "machine": {"threads": 2, "cpu": "test cpu", "matmul_gflops": 50.0},
         "sizes": [measure_size("random:tiny", "96x64", runs=1, tile=None) | {"size": "640x480"}],
-        "parts": [measure_parts("random:tiny", "96x64", runs=1) | {"size": "640x480"}],
+        "parts": [measure_parts(model, "96x64", runs=1) | {"size": "640x480"}],
         "peers": {"dis_seconds": 0.1, "minterpolate_seconds": 0.05},
         "tiling": {"tile": 512, "psnr_tiled_vs_untiled": 80.0},
         "end_to_end": {
@@ -54,6 +60,8 @@ def test_report_prints_ratios_to_the_peers():
     assert "fp32 matmul peak 50.0 GFLOP/s" in text and "% peak" in text and "DSC %" in text
     assert "ffmpeg minterpolate mci 0.050 s" in text and "× ffmpeg's time" in text
     assert "middlebury-other 34.40 dB" in text and "80.0 dB" in text and "10.0× faster" in text
+    # light heads: the kernel that makes their maps itself, against the full-resolution path
+    assert ("maps made inside the kernel" in text) == model.endswith("light")
 
 
 def test_every_timed_frame_computes_its_flows(tmp_path, monkeypatch):

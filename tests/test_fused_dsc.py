@@ -98,3 +98,66 @@ def test_warping_for_inference_uses_the_fused_kernel_and_agrees():
     with torch.inference_mode():
         got = warp(frame, displacement)
     torch.testing.assert_close(got, expected, atol=2e-5, rtol=1e-5)
+
+
+def light(config_or_name, **changes):
+    from dataclasses import replace
+
+    from dsepconv_gui.model.config import preset
+
+    config = preset(config_or_name) if isinstance(config_or_name, str) else config_or_name
+    return replace(config, light_heads=True, **changes)
+
+
+def light_configs():
+    from dsepconv_gui.model.config import DSepConvConfig
+
+    return {
+        "bilinear prior, no blend": light(
+            DSepConvConfig(kernel_size=3, base_width=2, flow_prior="dis")
+        ),
+        "searched bicubic prior, gate, evidence, blend": light("flow-small-light"),
+        "time, no prior": light("tiny-time"),
+        "time with the shipped configuration": light("flow-small-time"),
+        "no masks": light(DSepConvConfig(kernel_size=5, base_width=2, use_mask=False)),
+    }
+
+
+@pytest.mark.parametrize("name", list(light_configs()))
+def test_light_heads_at_half_resolution_make_the_reference_frame(name):
+    """Inference with light heads makes each pixel's kernels, offsets and masks inside the
+    fused kernel from the heads' half-resolution outputs; the frame equals the one made from
+    the full-resolution terms (the path the app's views use), at a size the network pads and
+    for two batch items at different times."""
+    from .conftest import make_random_network
+
+    config = light_configs()[name]
+    model = make_random_network(config, seed=3)
+    g = torch.Generator().manual_seed(4)
+    a, b = torch.rand(2, 3, 45, 70, generator=g), torch.rand(2, 3, 45, 70, generator=g)
+    flows = None
+    if config.flow_prior != "none":
+        coarse = torch.randn(2, config.flow_channels, 6, 9, generator=g) * 4
+        flows = torch.nn.functional.interpolate(coarse, size=(45, 70), mode="bilinear")
+    time = torch.tensor([0.3, 0.8]) if config.time_input else None
+    with torch.inference_mode():
+        assert model.fuses_heads(a, b)
+        fused = model(a, b, flows=flows, time=time).frame
+        reference = model(a, b, flows=flows, time=time, return_terms=True).frame
+    assert reference.std() > 0.05  # the terms vary: a wrong step would show
+    torch.testing.assert_close(fused, reference, atol=2e-5, rtol=1e-5)
+
+
+def test_light_heads_tiled_at_half_resolution_equal_the_whole_frame():
+    from dsepconv_gui.model.tiling import tiled_forward
+
+    from .conftest import make_random_network
+
+    model = make_random_network(light("flow-small-light"), seed=5)
+    g = torch.Generator().manual_seed(6)
+    a, b = torch.rand(1, 3, 100, 130, generator=g), torch.rand(1, 3, 100, 130, generator=g)
+    flows = torch.randn(1, 6, 100, 130, generator=g)
+    with torch.inference_mode():
+        whole = model(a, b, flows=flows, return_terms=True).frame
+        tiled = tiled_forward(model, a, b, flows, tile=64, margin=256)
+    torch.testing.assert_close(tiled, whole, atol=1e-4, rtol=0)

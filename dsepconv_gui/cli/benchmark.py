@@ -126,7 +126,7 @@ def measure_parts(model_spec: str | None, size: str, runs: int) -> dict:
     from dsepconv_gui.interpolation.interpolator import Interpolator, flows_for, frame_to_tensor
     from dsepconv_gui.model.deformable_separable_conv import streaming_torch
     from dsepconv_gui.model.device import resolve_device
-    from dsepconv_gui.model.network import synthesize
+    from dsepconv_gui.model.network import synthesize, synthesize_half_resolution
 
     def parts(term):
         return term.vertical, term.horizontal, term.offset_y, term.offset_x, term.mask
@@ -150,6 +150,19 @@ def measure_parts(model_spec: str | None, size: str, runs: int) -> dict:
         synthesis_seconds, _ = timed(
             lambda: synthesize(ta, terms[0]) + synthesize(tb, terms[1]), runs
         )
+        measured = {}
+        if model.fuses_heads(ta, tb):  # inference's path: the heads' maps fused into the kernel
+            measured["full_resolution_seconds"] = network_seconds + synthesis_seconds
+            network_seconds, halves = timed(
+                lambda: model.estimate_half_resolution(ta, tb, flows), runs
+            )
+            synthesis_seconds, _ = timed(
+                lambda: (
+                    synthesize_half_resolution(ta, halves[0])
+                    + synthesize_half_resolution(tb, halves[1])
+                ),
+                runs,
+            )
         # the same with the torch op the fused kernel replaced (its speed-up, in this run)
         torch_seconds, _ = timed(
             lambda: sum(
@@ -162,7 +175,7 @@ def measure_parts(model_spec: str | None, size: str, runs: int) -> dict:
         with counter:
             model.estimate(ta, tb, flows)
     flops = counter.get_total_flops()
-    return {
+    return measured | {
         "size": size,
         "network_seconds": network_seconds,
         "synthesis_seconds": synthesis_seconds,
@@ -410,6 +423,14 @@ def format_report(report: dict) -> str:
                 f"{size}: deformable convolution of both frames {fused:.3f} s fused, "
                 f"{torch_op:.3f} s with the torch op ({torch_op / fused:.1f}× faster); "
                 f"{100 * fused / frame_seconds[size]:.1f}% of the frame time"
+            )
+        if "full_resolution_seconds" in part:
+            fused_total = part["network_seconds"] + part["synthesis_seconds"]
+            full = part["full_resolution_seconds"]
+            lines.append(
+                f"{size}: network and convolution {fused_total:.3f} s with the light heads' "
+                f"maps made inside the kernel, {full:.3f} s from full-resolution maps "
+                f"({full / fused_total:.2f}× faster)"
             )
     model_640 = next(r for r in report["sizes"] if r["size"] == "640x480")["frame_seconds"]
     peers_ = report["peers"]

@@ -5,6 +5,13 @@ border rule), computed pixel by pixel: for each output pixel, every tap's biline
 weight, summed straight into the output. Nothing of size n² × H × W is ever made, and the rows
 run in parallel on every core. The torch ops stay the reference (tests compare the two) and
 the differentiable path for training.
+
+convolve_half_resolution goes one step further for light heads (config.light_heads): it
+takes their outputs before the ×2 upsampling and makes each pixel's kernels, offsets and
+masks itself (DSepConvNet._term's steps: the bilinear upsampling, the prior's start, the
+offsets' scale and gate, the masks' sigmoid of logit plus blend), so the 2n + 3n² maps of
+each frame never exist at full resolution: at 640×480 their upsampling and the elementwise
+steps took more time than the network's convolutions' half.
 """
 
 from __future__ import annotations
@@ -60,14 +67,133 @@ def _kernel(frame, vertical, horizontal, offset_y, offset_x, mask, use_mask, top
                         )
 
 
-_compiled = None
+def _half_resolution_kernel(
+    frame, heads, blend, prior, gate, n, flags, scalars, grid_origin, frame_origin, out
+):
+    """frame (H, W, C); heads (Hh, Ww, 2n + 3n² or 2n + 2n²): vertical, horizontal, offset_y,
+    offset_x, mask logits, at half the grid's resolution; blend (Hh, Ww, 1); prior (Hg, Wg, 2)
+    and gate (Hg, Wg, 1) on the full-resolution grid; flags (masks, blend, prior, bicubic,
+    gate) and scalars (offset scale, blend sign, blend start) as HalfResolutionTerm says.
+    Output pixel (y, x) is grid pixel grid_origin + (y, x) and frame pixel frame_origin +
+    (y, x); out (h, w, C)."""
+    height, width, channels = frame.shape
+    half_h, half_w, head_channels = heads.shape
+    h, w = out.shape[0], out.shape[1]
+    use_mask, use_blend, use_prior, bicubic, use_gate = flags
+    offset_scale, blend_sign, blend_start = scalars
+    r = (n - 1) // 2
+    taps = n * n
+    for y in numba.prange(h):
+        values = np.empty(head_channels, np.float32)
+        vertical = np.empty(n, np.float32)
+        horizontal = np.empty(n, np.float32)
+        gy = grid_origin[0] + y
+        # torch's ×2 bilinear upsampling (align_corners=False): source (g + 1/2)/2 - 1/2
+        src_y = max((gy + 0.5) * 0.5 - 0.5, 0.0)
+        ya = int(src_y)
+        yb = min(ya + 1, half_h - 1)
+        ly = src_y - ya
+        for x in range(w):
+            gx = grid_origin[1] + x
+            src_x = max((gx + 0.5) * 0.5 - 0.5, 0.0)
+            xa = int(src_x)
+            xb = min(xa + 1, half_w - 1)
+            lx = src_x - xa
+            w_aa = (1.0 - ly) * (1.0 - lx)
+            w_ab = (1.0 - ly) * lx
+            w_ba = ly * (1.0 - lx)
+            w_bb = ly * lx
+            for c in range(head_channels):
+                values[c] = (
+                    w_aa * heads[ya, xa, c]
+                    + w_ab * heads[ya, xb, c]
+                    + w_ba * heads[yb, xa, c]
+                    + w_bb * heads[yb, xb, c]
+                )
+            for i in range(n):
+                vertical[i] = values[i]
+                horizontal[i] = values[n + i]
+            base_y = 0.0
+            base_x = 0.0
+            if use_prior:
+                prior_y = prior[gy, gx, 0]
+                prior_x = prior[gy, gx, 1]
+                if bicubic:  # taps at the whole part, kernels the cubic weights of the fraction
+                    base_y = np.floor(prior_y)
+                    base_x = np.floor(prior_x)
+                    _add_cubic_weights(vertical, r, prior_y - base_y)
+                    _add_cubic_weights(horizontal, r, prior_x - base_x)
+                else:
+                    base_y = prior_y
+                    base_x = prior_x
+            scale = offset_scale
+            if use_gate:
+                scale *= gate[gy, gx, 0]
+            mask_shift = 0.0
+            if use_blend:
+                mask_shift = (
+                    w_aa * blend[ya, xa, 0]
+                    + w_ab * blend[ya, xb, 0]
+                    + w_ba * blend[yb, xa, 0]
+                    + w_bb * blend[yb, xb, 0]
+                )
+            mask_shift = blend_sign * (mask_shift + blend_start)
+            for i in range(n):
+                for j in range(n):
+                    k = i * n + j
+                    weight = vertical[i] * horizontal[j]
+                    if use_mask:
+                        logit = values[2 * n + 2 * taps + k] + mask_shift
+                        weight *= 1.0 / (1.0 + np.exp(-logit))
+                    offset_y = values[2 * n + k] * scale + base_y
+                    offset_x = values[2 * n + taps + k] * scale + base_x
+                    sy = min(max(frame_origin[0] + y + i - r + offset_y, 0.0), height - 1.0)
+                    sx = min(max(frame_origin[1] + x + j - r + offset_x, 0.0), width - 1.0)
+                    y0 = int(sy)
+                    x0 = int(sx)
+                    y1 = min(y0 + 1, height - 1)
+                    x1 = min(x0 + 1, width - 1)
+                    fy = sy - y0
+                    fx = sx - x0
+                    w00 = weight * (1.0 - fy) * (1.0 - fx)
+                    w01 = weight * (1.0 - fy) * fx
+                    w10 = weight * fy * (1.0 - fx)
+                    w11 = weight * fy * fx
+                    for c in range(channels):
+                        out[y, x, c] += (
+                            w00 * frame[y0, x0, c]
+                            + w01 * frame[y0, x1, c]
+                            + w10 * frame[y1, x0, c]
+                            + w11 * frame[y1, x1, c]
+                        )
 
 
-def _compiled_kernel():
-    global _compiled
-    if _compiled is None:
-        _compiled = numba.njit(parallel=True, fastmath=False, cache=True)(_kernel)
-    return _compiled
+def _jit(function):
+    """function compiled by numba on first call (a helper the kernels call must be)."""
+    return function if numba is None else numba.njit(cache=True)(function)
+
+
+@_jit
+def _add_cubic_weights(kernel, r, t):
+    """Keys' cubic weights (a = -0.75, network.cubic_weights) of a read at fraction t, added
+    to the taps r - 1 .. r + 2."""
+    a = -0.75
+    for q in range(4):
+        distance = abs(t + 1.0 - q)  # tap r - 1 + q lies 1 + t, t, 1 - t, 2 - t away
+        if distance <= 1.0:
+            weight = ((a + 2.0) * distance - (a + 3.0)) * distance * distance + 1.0
+        else:
+            weight = ((a * distance - 5.0 * a) * distance + 8.0 * a) * distance - 4.0 * a
+        kernel[r - 1 + q] += weight
+
+
+_compiled = {}
+
+
+def _compiled_kernel(function=_kernel):
+    if function not in _compiled:
+        _compiled[function] = numba.njit(parallel=True, fastmath=False, cache=True)(function)
+    return _compiled[function]
 
 
 def convolve(
@@ -95,6 +221,55 @@ def convolve(
             out[item],
         )
     return torch.from_numpy(out).permute(0, 3, 1, 2)
+
+
+def convolve_half_resolution(
+    frame: torch.Tensor, term, origin: tuple[int, int] = (0, 0)
+) -> torch.Tensor:
+    """The frame's contribution (B, C, h, w) for a network.HalfResolutionTerm `term` of a
+    region h × w, with the region's pixel (0, 0) at frame pixel `origin`; CPU float32 tensors
+    only (supports() says which)."""
+    kernel = _compiled_kernel(_half_resolution_kernel)
+    top, left, h, w = term.region
+    b, c = frame.shape[:2]
+    out = np.zeros((b, h, w, c), np.float32)
+    unused = np.zeros((1, 1, 1, 1), np.float32)
+    frames, heads = _channels_last(frame), _channels_last(term.heads)
+    blend, prior, gate = (
+        unused if t is None else _channels_last(t) for t in (term.blend, term.prior, term.gate)
+    )
+    flags = (
+        term.has_masks,
+        term.blend is not None,
+        term.prior is not None,
+        term.bicubic,
+        term.gate is not None,
+    )
+    for item in range(b):
+        scalars = (
+            _item_value(term.offset_scale, item, 1.0),
+            float(term.blend_sign),
+            _item_value(term.blend_start, item, 0.0),
+        )
+        kernel(
+            frames[item],
+            heads[item],
+            blend[min(item, len(blend) - 1)],
+            prior[min(item, len(prior) - 1)],
+            gate[min(item, len(gate) - 1)],
+            term.kernel_size,
+            flags,
+            scalars,
+            (top, left),
+            origin,
+            out[item],
+        )
+    return torch.from_numpy(out).permute(0, 3, 1, 2)
+
+
+def _item_value(values: torch.Tensor | None, item: int, default: float) -> float:
+    """A batch item's number of a (B, 1, 1, 1) tensor (default for None)."""
+    return default if values is None else float(values.reshape(-1)[item])
 
 
 def _channels_last(tensor: torch.Tensor) -> np.ndarray:

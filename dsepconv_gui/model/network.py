@@ -16,6 +16,7 @@ from torch import nn
 from dsepconv_gui.base.errors import InputError
 from dsepconv_gui.flow.layout import BIDIRECTIONAL, FLOW12, FLOW21, MIDDLE
 from dsepconv_gui.flow.projection import linear_middle
+from dsepconv_gui.model import fused_dsc
 from dsepconv_gui.model.config import DSepConvConfig
 from dsepconv_gui.model.deformable_separable_conv import (
     deformable_separable_conv,
@@ -119,10 +120,14 @@ class UpsamplingHead(nn.Sequential):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.light:
             return super().forward(x)
-        *body, upsample, last = self
+        return self[-2](self.half_resolution(x))
+
+    def half_resolution(self, x: torch.Tensor) -> torch.Tensor:
+        """A light head's output before the ×2 upsampling: (B, out, H/2, W/2)."""
+        *body, _upsample, last = self
         for layer in body:
             x = layer(x)
-        return upsample(last(x))
+        return last(x)
 
 
 class EstimatorHead(UpsamplingHead):
@@ -216,6 +221,55 @@ class DSepConvOutput:
 
     frame: torch.Tensor
     terms: tuple[DeformableTerm, DeformableTerm] | None = None
+
+
+@dataclass(frozen=True)
+class HalfResolutionTerm:
+    """One frame's term as light heads (config.light_heads) leave it, before the steps that
+    make a DeformableTerm of it (DSepConvNet._term: the ×2 upsampling, the offsets' scale
+    and gate, the prior's start, the masks' sigmoid of logit plus blend), which the fused
+    kernel takes pixel by pixel (fused_dsc.convolve_half_resolution).
+
+    heads (B, 2n + 3n², H/2, W/2), 2n + 2n² without masks: vertical, horizontal, offset_y,
+    offset_x, mask logits, at half the resolution of the network's padded grid (H, W);
+    blend (B, 1, H/2, W/2) or None: the blend head's logit, added to the mask logits times
+    blend_sign (-1 for frame 1) after blend_start (B, 1, 1, 1) or None, the time's start
+    logit; offset_scale (B, 1, 1, 1) or None; gate (B, 1, H, W) or None; prior
+    (B, 2, H, W) or None; region: (top, left, height, width) of the term's pixels on the
+    grid."""
+
+    heads: torch.Tensor
+    kernel_size: int
+    has_masks: bool
+    bicubic: bool
+    region: tuple[int, int, int, int]
+    blend: torch.Tensor | None = None
+    blend_sign: float = 1.0
+    blend_start: torch.Tensor | None = None
+    offset_scale: torch.Tensor | None = None
+    gate: torch.Tensor | None = None
+    prior: torch.Tensor | None = None
+
+    def crop(self, top: int, left: int, height: int, width: int) -> HalfResolutionTerm:
+        """The term of the pixels (top, left) .. (top + height, left + width) of its region."""
+        return replace(self, region=(self.region[0] + top, self.region[1] + left, height, width))
+
+
+@dataclass(frozen=True)
+class _SharedEstimate:
+    """DSepConvNet._shared_estimate's result: the U-Net's features (B, width, H/2, W/2) of
+    the padded frames (grid H × W), each frame's prior (B, 2, H, W) and the offsets' gate
+    (B, 1, H, W) or None, the frames' region (top, left, height, width) on the grid and,
+    with time_input, the blend's start logit and the offsets' scales (B, 1, 1, 1)."""
+
+    features: torch.Tensor
+    prior1: torch.Tensor | None
+    prior2: torch.Tensor | None
+    gate: torch.Tensor | None
+    region: tuple[int, int, int, int]
+    start_logit: torch.Tensor | None = None
+    scale1: torch.Tensor | None = None
+    scale2: torch.Tensor | None = None
 
 
 class DSepConvNet(nn.Module):
@@ -315,6 +369,14 @@ class DSepConvNet(nn.Module):
         prior_motion="searched" (B, 6, H, W), the middle displacement after them (of the frame
         at `time`); see flow.prior.prior_flows.
         """
+        if not return_terms and self.fuses_heads(frame1, frame2):
+            half1, half2 = self.estimate_half_resolution(frame1, frame2, flows, time)
+            if check is not None:
+                check()
+            frame = synthesize_half_resolution(frame1, half1) + synthesize_half_resolution(
+                frame2, half2
+            )
+            return DSepConvOutput(frame=frame)
         term1, term2 = self.estimate(frame1, frame2, flows, time)
         if check is not None:  # between the network and the synthesis: a caller may cancel here
             check()
@@ -333,6 +395,92 @@ class DSepConvNet(nn.Module):
         """The network part: each frame's kernels, offsets (prior included) and masks, at the
         frames' size, with result None. `synthesize` applies them; tiled inference runs this
         on tiles and synthesises each tile's pixels from the whole frames."""
+        shared = self._shared_estimate(frame1, frame2, flows, time)
+        blend = self.blend(shared.features) if self.blend is not None else None
+        if shared.start_logit is not None:
+            blend = shared.start_logit if blend is None else blend + shared.start_logit
+        term1 = self._term(
+            shared.features,
+            shared.prior1,
+            self._heads_of(1),
+            None if blend is None else -blend,
+            shared.scale1,
+            shared.gate,
+        )
+        term2 = self._term(
+            shared.features, shared.prior2, self._heads_of(2), blend, shared.scale2, shared.gate
+        )
+        top, left, h, w = shared.region
+        if (top, left) == (0, 0) and (h, w) == tuple(term1.vertical.shape[-2:]):
+            return term1, term2
+        return (
+            term1.map(lambda t: t[..., top : top + h, left : left + w]),
+            term2.map(lambda t: t[..., top : top + h, left : left + w]),
+        )
+
+    def estimate_half_resolution(
+        self,
+        frame1: torch.Tensor,
+        frame2: torch.Tensor,
+        flows: torch.Tensor | None = None,
+        time: float | torch.Tensor | None = None,
+    ) -> tuple[HalfResolutionTerm, HalfResolutionTerm]:
+        """estimate's terms before their ×2 upsampling and what follows it (light heads only):
+        synthesize_half_resolution applies both in one pass."""
+        if not self.config.light_heads:
+            raise ValueError("only light heads (config.light_heads) end at half resolution")
+        shared = self._shared_estimate(frame1, frame2, flows, time)
+        blend = self.blend.half_resolution(shared.features) if self.blend is not None else None
+        terms = []
+        for number, sign, prior, scale in (
+            (1, -1.0, shared.prior1, shared.scale1),
+            (2, 1.0, shared.prior2, shared.scale2),
+        ):
+            heads = [
+                head.half_resolution(shared.features)
+                for head in self._heads_of(number)
+                if head is not None
+            ]
+            terms.append(
+                HalfResolutionTerm(
+                    heads=torch.cat(heads, dim=1),
+                    kernel_size=self.config.kernel_size,
+                    has_masks=self.config.use_mask,
+                    bicubic=self.config.prior_sampling == "bicubic",
+                    region=shared.region,
+                    blend=blend,
+                    blend_sign=sign,
+                    blend_start=shared.start_logit,
+                    offset_scale=scale,
+                    gate=shared.gate,
+                    prior=prior,
+                )
+            )
+        return terms[0], terms[1]
+
+    def fuses_heads(self, *frames: torch.Tensor) -> bool:
+        """Whether inference on these frames goes through estimate_half_resolution and the
+        fused kernel: light heads, no gradients, CPU float32 frames with numba present."""
+        return (
+            self.config.light_heads and not torch.is_grad_enabled() and fused_dsc.supports(*frames)
+        )
+
+    def _heads_of(self, frame: int) -> tuple[UpsamplingHead | None, ...]:
+        """Frame 1's or 2's heads: vertical, horizontal, offset_y, offset_x, mask."""
+        return tuple(
+            getattr(self, f"{name}{frame}")
+            for name in ("vertical", "horizontal", "offset_y", "offset_x", "mask")
+        )
+
+    def _shared_estimate(
+        self,
+        frame1: torch.Tensor,
+        frame2: torch.Tensor,
+        flows: torch.Tensor | None,
+        time: float | torch.Tensor | None,
+    ) -> _SharedEstimate:
+        """What both frames' heads start from: the U-Net's features of the padded frames
+        and the per-pixel maps beside them."""
         check_frame_pair(frame1, frame2)
         t = time_tensor(time, frame1, self.config.time_input)
         h, w = frame1.shape[-2:]
@@ -365,37 +513,17 @@ class DSepConvNet(nn.Module):
         features = self.features(x)
         if self.time_branch is not None:
             features = features + self.time_branch(features, t)
-        blend = self.blend(features) if self.blend is not None else None
-        scale1 = scale2 = None
+        shared = _SharedEstimate(features, prior1, prior2, gate, (pad[2], pad[0], h, w))
         if self.config.time_input:
             # the frames weigh 1 - t and t to start with; learned offsets scale with the
             # distance in time
-            start_logit = torch.logit(t, eps=TIME_LOGIT_EPS)
-            blend = start_logit if blend is None else blend + start_logit
-            scale1, scale2 = 2 * t, 2 * (1 - t)
-        term1 = self._term(
-            features,
-            prior1,
-            (self.vertical1, self.horizontal1, self.offset_y1, self.offset_x1, self.mask1),
-            None if blend is None else -blend,
-            scale1,
-            gate,
-        )
-        term2 = self._term(
-            features,
-            prior2,
-            (self.vertical2, self.horizontal2, self.offset_y2, self.offset_x2, self.mask2),
-            blend,
-            scale2,
-            gate,
-        )
-        if not any(pad):
-            return term1, term2
-        left, _, top, _ = pad
-        return (
-            term1.map(lambda t: t[..., top : top + h, left : left + w]),
-            term2.map(lambda t: t[..., top : top + h, left : left + w]),
-        )
+            return replace(
+                shared,
+                start_logit=torch.logit(t, eps=TIME_LOGIT_EPS),
+                scale1=2 * t,
+                scale2=2 * (1 - t),
+            )
+        return shared
 
     def _term(
         self, features, prior, heads, blend=None, offset_scale=None, offset_gate=None
@@ -433,6 +561,14 @@ def synthesize(
     ):
         return deformable_separable_conv(frame, *parameters)
     return deformable_separable_conv_streaming(frame, *parameters, origin=origin)
+
+
+def synthesize_half_resolution(
+    frame: torch.Tensor, term: HalfResolutionTerm, origin: tuple[int, int] = (0, 0)
+) -> torch.Tensor:
+    """synthesize for a term still at half resolution (DSepConvNet.fuses_heads says when):
+    the same frame, the full-resolution parameters made pixel by pixel by the fused kernel."""
+    return fused_dsc.convolve_half_resolution(frame, term, origin)
 
 
 def cubic_weights(t: torch.Tensor, a: float = -0.75) -> tuple[torch.Tensor, ...]:

@@ -21,7 +21,12 @@ import torch
 import torch.nn.functional as F
 
 from dsepconv_gui.model.config import DSepConvConfig
-from dsepconv_gui.model.network import DSepConvNet, alignment_padding, synthesize
+from dsepconv_gui.model.network import (
+    DSepConvNet,
+    alignment_padding,
+    synthesize,
+    synthesize_half_resolution,
+)
 
 MARGIN = 64  # pixels of context around each tile (multiple of 32)
 MIN_TILE = 128
@@ -112,11 +117,13 @@ def tiled_forward(
         beyond = (max(-left, 0), max(right - width, 0), max(-top, 0), max(bottom - height, 0))
         return F.pad(inside, beyond, mode="replicate") if any(beyond) else inside
 
+    half_resolution = model.fuses_heads(frame1, frame2)
+    estimate = model.estimate_half_resolution if half_resolution else model.estimate
     cores = tiles(padded_h, padded_w, tile)
     for number, (top, bottom, left, right) in enumerate(cores):
         y0, y1 = max(0, top - margin), min(padded_h, bottom + margin)
         x0, x1 = max(0, left - margin), min(padded_w, right + margin)
-        term1, term2 = model.estimate(
+        terms = estimate(
             crop(frame1, y0, y1, x0, x1),
             crop(frame2, y0, y1, x0, x1),
             None if flows is None else crop(flows, y0, y1, x0, x1),
@@ -125,19 +132,24 @@ def tiled_forward(
         # the core's pixels within the frame (cores reach into the padding at its edges)
         top_in, bottom_in = max(top, pad_top), min(bottom, pad_top + height)
         left_in, right_in = max(left, pad_left), min(right, pad_left + width)
-        core = (
-            Ellipsis,
-            slice(top_in - y0, bottom_in - y0),
-            slice(left_in - x0, right_in - x0),
-        )
-        term1, term2 = (
-            term1.map(lambda t, core=core: t[core]),
-            term2.map(lambda t, core=core: t[core]),
-        )
+        core = (top_in - y0, left_in - x0, bottom_in - top_in, right_in - left_in)
         origin = (top_in - pad_top, left_in - pad_left)
-        output[..., origin[0] : bottom_in - pad_top, origin[1] : right_in - pad_left] = synthesize(
-            frame1, term1, origin=origin
-        ) + synthesize(frame2, term2, origin=origin)
+        if half_resolution:
+            made = [
+                synthesize_half_resolution(frame, term.crop(*core), origin)
+                for frame, term in zip((frame1, frame2), terms, strict=True)
+            ]
+        else:
+            rows, columns = slice(core[0], core[0] + core[2]), slice(core[1], core[1] + core[3])
+            made = [
+                synthesize(
+                    frame, term.map(lambda t, r=rows, c=columns: t[..., r, c]), origin=origin
+                )
+                for frame, term in zip((frame1, frame2), terms, strict=True)
+            ]
+        output[..., origin[0] : bottom_in - pad_top, origin[1] : right_in - pad_left] = (
+            made[0] + made[1]
+        )
         if on_tile is not None:
             on_tile(number + 1, len(cores))
     return output
