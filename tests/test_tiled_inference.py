@@ -71,6 +71,9 @@ def test_tile_side_grows_with_memory_and_has_a_floor():
     sides = [tile_side_for(config, budget) for budget in (1e6, 5e8, 2e9, 8e9)]
     assert sides[0] == MIN_TILE and sides == sorted(sides) and sides[-1] > sides[1]
     assert all(side % 32 == 0 for side in sides)
+    # light heads through the fused kernel keep their maps at half resolution: larger tiles
+    light = preset("flow-small-light")
+    assert tile_side_for(light, 5e8, heads_fused=True) > tile_side_for(light, 5e8)
 
 
 def test_out_of_memory_retries_with_smaller_tiles():

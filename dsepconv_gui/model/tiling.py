@@ -35,21 +35,29 @@ CPU_BUDGET = 0.5e9
 WHOLE_FRAME_SLACK = 1.5
 
 
-def bytes_per_pixel(config: DSepConvConfig) -> float:
+def bytes_per_pixel(config: DSepConvConfig, heads_fused: bool = False) -> float:
     """A generous estimate of the inference memory per input pixel (float32): the live
     activations of the U-Net's first levels and of the heads, and the per-pixel parameters
-    of both frames (2 n + 3 n² channels each)."""
+    of both frames (2 n + 3 n² channels each), which with `heads_fused` (light heads through
+    the fused kernel: DSepConvNet.fuses_heads) stay at half resolution beside the priors and
+    gate. Measured with heads_fused (models/dsepconv.safetensors, 2026-11-28, the process's
+    peak above its resident memory before the pass): 473 bytes per pixel for a whole
+    1920×1080 pass, 556 at 1280×720; this estimates 771."""
     n = config.kernel_size
     w1, w2, *_ = config.level_widths
     unet = 3 * w1 + 3 * w2 / 4 + 2 * config.head_width / 4  # three live tensors at a level
-    heads = 2 * (2 * n + 3 * n * n) + 2 * (n * n)  # the parameters plus one head's upsampled output
+    parameters = 2 * (2 * n + 3 * n * n)
+    if heads_fused:
+        heads = parameters / 4 + 2 * 3 + config.head_width / 4  # + priors and gate, one head
+    else:
+        heads = parameters + 2 * (n * n)  # the parameters plus one head's upsampled output
     frames = 3 * 8 + 4 * 2  # frames, warped frames, flows
     return 4.0 * (unet + heads + frames) * 1.5
 
 
-def tile_side_for(config: DSepConvConfig, budget_bytes: float) -> int:
+def tile_side_for(config: DSepConvConfig, budget_bytes: float, heads_fused: bool = False) -> int:
     """The largest tile side (a multiple of 32, with margins) whose network pass fits."""
-    pixels = budget_bytes / bytes_per_pixel(config)
+    pixels = budget_bytes / bytes_per_pixel(config, heads_fused)
     side = int(math.sqrt(max(pixels, 1))) - 2 * MARGIN
     return max(MIN_TILE, side // 32 * 32)
 
@@ -181,8 +189,9 @@ def forward_within_memory(
     whole_pixels = 0
     if tile is None:
         budget = available_memory(frame1.device)
-        tile = tile_side_for(model.config, budget)
-        whole_pixels = WHOLE_FRAME_SLACK * budget / bytes_per_pixel(model.config)
+        fused = model.fuses_heads(frame1, frame2)
+        tile = tile_side_for(model.config, budget, fused)
+        whole_pixels = WHOLE_FRAME_SLACK * budget / bytes_per_pixel(model.config, fused)
     while True:
         try:
             if (height <= tile and width <= tile) or height * width <= whole_pixels:
