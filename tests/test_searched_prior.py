@@ -55,6 +55,49 @@ def test_search_leaves_a_flow_that_explains_the_frames_alone():
     np.testing.assert_array_equal(repaired_flow(f0, f2, flow), flow)
 
 
+@pytest.mark.parametrize(
+    "rows, cols, radius",
+    [
+        (slice(32, 96), slice(64, 128), SEARCH_RADIUS),  # inside the frame
+        (slice(0, 64), slice(0, 64), SEARCH_RADIUS),  # at a corner: the region is clipped
+        (slice(96, 120), slice(150, 170), 5),  # the far corner, a short edge tile
+    ],
+)
+def test_the_search_kernel_finds_what_the_opencv_reference_finds(rows, cols, radius):
+    """The numba kernel (each core a row of displacements) against one OpenCV box filter per
+    displacement: the same displacement for every pixel (the first of equal costs, row by
+    row) and the same cost, on a textured pair with a moving object and occluded areas."""
+    from dsepconv_gui.flow.search import search_flow, search_flow_reference
+
+    rng = np.random.default_rng(1)
+    texture = cv2_blur(rng.integers(0, 256, (140, 190, 3), dtype=np.uint8))
+    a, b = texture[:120, :170], texture[5:125, 3:173].copy()  # the scene moves (-5, -3)
+    b[40:60, 90:120] = texture[0:20, 0:30]  # objects with their own motion
+    b[100:115, 150:165] = texture[0:15, 40:55]
+    found, cost = search_flow(a, b, rows, cols, radius)
+    expected_found, expected_cost = search_flow_reference(a, b, rows, cols, radius)
+    np.testing.assert_allclose(cost, expected_cost, rtol=0, atol=1e-4)
+    np.testing.assert_array_equal(found, expected_found)
+    assert len(np.unique(found[1])) > 1  # the displacements vary: a wrong order would show
+
+
+def test_among_equal_costs_the_search_keeps_the_first_displacement_as_the_reference_does():
+    """Patterns moved by one pixel that match as well at two displacements as short as each
+    other: the first in the search's order (rows of dy from -radius, then dx) wins. Vertical
+    stripes match at (0, -1) and (0, +1), in the same row; a checkerboard also at (-1, 0) and
+    (+1, 0), rows that different cores search."""
+    from dsepconv_gui.flow.search import search_flow, search_flow_reference
+
+    rows, cols = np.mgrid[0:80, 0:80]
+    inner = slice(16, 48), slice(16, 48)
+    for pattern, first in ((cols % 2, (0, -1)), ((rows + cols) % 2, (-1, 0))):
+        image = np.repeat((255 * pattern).astype(np.uint8)[..., None], 3, axis=2)
+        a, b = image[:, :-1], image[:, 1:].copy()
+        found, _ = search_flow(a, b, *inner)
+        np.testing.assert_array_equal(found, search_flow_reference(a, b, *inner)[0])
+        assert (found[0] == first[0]).all() and (found[1] == first[1]).all()
+
+
 def test_search_work_is_bounded_when_the_flow_fails_everywhere(monkeypatch):
     from dsepconv_gui.flow import search as flow_search
 

@@ -16,20 +16,24 @@ cost 0.06 dB; checked ones change nothing there.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import cv2
+import numba
 import numpy as np
 
 from dsepconv_gui.flow.warp import warp
 
 SEARCH_RADIUS = 20  # pixels, each way: 41 × 41 displacements per searched pixel
-PATCH = 7
+PATCH = 7  # _search_region_kernel writes its sums out for 7 × 7 patches
 # Mean absolute difference over a PATCH × PATCH patch, summed over R, G and B (0..765).
 FAILURE_COST = 120.0
 REPLACE_RATIO = 0.25
 TILE = 64
-# Searched tiles per frame and direction at most (about 35 ms each on this 2-core CPU): a
-# small object fails a few tiles (median 2 on the benchmarks, at most 16 of 80; 6 and 41 of
-# 60 on the training-footage selection set); failures everywhere are not what this is for.
+# Searched tiles per frame and direction at most (about 6 ms each on this 2-core CPU, 35 ms
+# with the OpenCV reference): a small object fails a few tiles (median 2 on the benchmarks,
+# at most 16 of 80; 6 and 41 of 60 on the training-footage selection set); failures
+# everywhere are not what this is for.
 MAX_TILES = 24
 # Cost added per pixel of displacement: among equally good matches, the shortest wins.
 LENGTH_PENALTY = 0.05
@@ -57,13 +61,47 @@ def search_flow(
     source: np.ndarray, target: np.ndarray, rows: slice, cols: slice, radius: int = SEARCH_RADIUS
 ) -> tuple[np.ndarray, np.ndarray]:
     """The best whole-pixel displacement within radius for each pixel of source[rows, cols]:
-    flow (2, h, w) float32 (dy, dx) and its patch cost (h, w)."""
+    flow (2, h, w) float32 (dy, dx) and its patch cost (h, w). Displacements are tried row by
+    row (dy, then dx, from -radius); the first of equal costs wins. A numba kernel
+    (_search_region_kernel, a fifth of the time of search_flow_reference, which computes the
+    same with OpenCV calls per displacement) that lets other threads run meanwhile."""
+    a, window, inner = _search_region(source, target, rows, cols, radius)
+    found = _search_region_kernel(a, window, radius, inner, np.float32(LENGTH_PENALTY))
+    return found[:2], found[2]
+
+
+def search_flow_reference(
+    source: np.ndarray, target: np.ndarray, rows: slice, cols: slice, radius: int = SEARCH_RADIUS
+) -> tuple[np.ndarray, np.ndarray]:
+    """search_flow with OpenCV's box filter, one displacement at a time: the reference that
+    tests hold the kernel to."""
+    a, window, (iy0, iy1, ix0, ix1) = _search_region(source, target, rows, cols, radius)
+    height, width = a.shape[:2]
+    best = np.full(a.shape[:2], np.inf, np.float32)
+    flow_y, flow_x = np.zeros_like(best), np.zeros_like(best)
+    for dy in range(-radius, radius + 1):
+        for dx in range(-radius, radius + 1):
+            b = window[radius + dy : radius + dy + height, radius + dx : radius + dx + width]
+            cost = patch_cost(a, b)
+            cost += LENGTH_PENALTY * float(np.hypot(dy, dx))
+            better = cost < best
+            np.copyto(best, cost, where=better)
+            np.copyto(flow_y, dy, where=better)
+            np.copyto(flow_x, dx, where=better)
+    inner = (slice(iy0, iy1), slice(ix0, ix1))
+    return np.stack([flow_y[inner], flow_x[inner]]), best[inner]
+
+
+def _search_region(
+    source: np.ndarray, target: np.ndarray, rows: slice, cols: slice, radius: int
+) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
+    """The source region with the patches' margins (within the frame), the target around
+    it `radius` beyond (its frame edges replicated), and where rows × cols lie in the region
+    (y0, y1, x0, x1)."""
     height, width = source.shape[:2]
     m = PATCH // 2  # the patches of the region's edge pixels reach m beyond it
     y0, y1 = max(rows.start - m, 0), min(rows.stop + m, height)
     x0, x1 = max(cols.start - m, 0), min(cols.stop + m, width)
-    a = source[y0:y1, x0:x1]
-    # The target around the region, radius beyond it, its frame edges replicated.
     ty0, ty1 = max(y0 - radius, 0), min(y1 + radius, height)
     tx0, tx1 = max(x0 - radius, 0), min(x1 + radius, width)
     window = cv2.copyMakeBorder(
@@ -74,19 +112,78 @@ def search_flow(
         (x1 + radius) - tx1,
         cv2.BORDER_REPLICATE,
     )
-    best = np.full(a.shape[:2], np.inf, np.float32)
-    flow_y, flow_x = np.zeros_like(best), np.zeros_like(best)
+    inner = (rows.start - y0, rows.stop - y0, cols.start - x0, cols.stop - x0)
+    return np.ascontiguousarray(source[y0:y1, x0:x1]), window, inner
+
+
+@numba.njit(nogil=True, cache=True)
+def _search_region_kernel(a, window, radius, inner, penalty):
+    """search_flow's result as (3, h, w) float32: dy, dx and cost. The patch cost is
+    patch_cost's: the mean over the 7 × 7 patch (PATCH, its sums written out below), its
+    border replicated at the region's edges, of |a - b| summed over the channels. Whole
+    numbers in float32 (exact below 2^24) and plain loops along x, which the compiler
+    vectorises."""
+    m = 3  # PATCH // 2
+    height, width = a.shape[0], a.shape[1]
+    iy0, iy1, ix0, ix1 = inner
+    h, w = iy1 - iy0, ix1 - ix0
+    source = np.empty((3, height, width), np.float32)
+    target = np.empty((3, window.shape[0], window.shape[1]), np.float32)
+    for c in range(3):
+        source[c] = a[:, :, c]
+        target[c] = window[:, :, c]
+    area = np.float32((2 * m + 1) * (2 * m + 1))
+    # the channels' summed |a - b| with m replicated rows and columns around it
+    difference = np.empty((height + 2 * m, width + 2 * m), np.float32)
+    column_sums = np.empty((h, width + 2 * m), np.float32)
+    patch_sums = np.empty((h, w), np.float32)
+    out = np.zeros((3, h, w), np.float32)
+    out[2] = np.inf
     for dy in range(-radius, radius + 1):
         for dx in range(-radius, radius + 1):
-            b = window[radius + dy : radius + dy + (y1 - y0), radius + dx : radius + dx + (x1 - x0)]
-            cost = patch_cost(a, b)
-            cost += LENGTH_PENALTY * float(np.hypot(dy, dx))
-            better = cost < best
-            np.copyto(best, cost, where=better)
-            np.copyto(flow_y, dy, where=better)
-            np.copyto(flow_x, dx, where=better)
-    inner = (slice(rows.start - y0, rows.stop - y0), slice(cols.start - x0, cols.stop - x0))
-    return np.stack([flow_y[inner], flow_x[inner]]), best[inner]
+            ty, tx = radius + dy, radius + dx
+            for y in range(height):
+                for x in range(width):
+                    difference[y + m, x + m] = (
+                        abs(source[0, y, x] - target[0, ty + y, tx + x])
+                        + abs(source[1, y, x] - target[1, ty + y, tx + x])
+                        + abs(source[2, y, x] - target[2, ty + y, tx + x])
+                    )
+                for x in range(m):
+                    difference[y + m, x] = difference[y + m, m]
+                    difference[y + m, width + m + x] = difference[y + m, width + m - 1]
+            for y in range(m):
+                difference[y] = difference[m]
+                difference[height + m + y] = difference[height + m - 1]
+            # sums over the patch's rows, slid down the inner rows, then over its columns
+            for x in range(width + 2 * m):
+                column_sums[0, x] = difference[iy0, x]
+            for i in range(1, 2 * m + 1):
+                for x in range(width + 2 * m):
+                    column_sums[0, x] += difference[iy0 + i, x]
+            for y in range(1, h):
+                for x in range(width + 2 * m):
+                    column_sums[y, x] = column_sums[y - 1, x] + (
+                        difference[iy0 + y + 2 * m, x] - difference[iy0 + y - 1, x]
+                    )
+            for y in range(h):
+                sums = column_sums[y, ix0:]
+                line = patch_sums[y]
+                for x in range(w):
+                    line[x] = (
+                        sums[x] + sums[x + 1] + sums[x + 2] + sums[x + 3]
+                        + sums[x + 4] + sums[x + 5] + sums[x + 6]
+                    )  # fmt: skip
+            length = penalty * np.float32(np.sqrt(np.float32(dy * dy + dx * dx)))
+            for y in range(h):
+                for x in range(w):
+                    cost = patch_sums[y, x] / area + length
+                    previous = out[2, y, x]
+                    better = cost < previous
+                    out[0, y, x] = dy if better else out[0, y, x]
+                    out[1, y, x] = dx if better else out[1, y, x]
+                    out[2, y, x] = min(cost, previous)
+    return out
 
 
 def repaired_flow(source: np.ndarray, target: np.ndarray, flow: np.ndarray) -> np.ndarray:
@@ -95,10 +192,13 @@ def repaired_flow(source: np.ndarray, target: np.ndarray, flow: np.ndarray) -> n
     cost = warp_cost(source, target, flow)
     failed = cost > FAILURE_COST
     out = flow.copy()
-    for rows, cols in _tiles_to_search(failed):
-        found, found_cost = search_flow(source, target, rows, cols)
-        use = failed[rows, cols] & (found_cost < REPLACE_RATIO * cost[rows, cols])
-        out[:, rows, cols][:, use] = found[:, use]
+    tiles = _tiles_to_search(failed)
+    # as many threads as OpenCV's (one in forked training workers: training/workers.py)
+    with ThreadPoolExecutor(max(1, min(cv2.getNumThreads(), len(tiles)))) as pool:
+        searched = pool.map(lambda tile: search_flow(source, target, *tile), tiles)
+        for (rows, cols), (found, found_cost) in zip(tiles, searched, strict=True):
+            use = failed[rows, cols] & (found_cost < REPLACE_RATIO * cost[rows, cols])
+            out[:, rows, cols][:, use] = found[:, use]
     return out
 
 
