@@ -137,14 +137,15 @@ def _half_resolution_kernel(
                     + w_ba * blend[yb, xa, 0]
                     + w_bb * blend[yb, xb, 0]
                 )
-            mask_shift = blend_sign * (mask_shift + blend_start)
+            # float32 from here, as torch computes the masks: single-precision exp is faster
+            mask_shift = np.float32(blend_sign * (mask_shift + blend_start))
             for i in range(n):
                 for j in range(n):
                     k = i * n + j
                     weight = vertical[i] * horizontal[j]
                     if use_mask:
                         logit = values[2 * n + 2 * taps + k] + mask_shift
-                        weight *= 1.0 / (1.0 + np.exp(-logit))
+                        weight *= np.float32(1.0) / (np.float32(1.0) + np.exp(-logit))
                     offset_y = values[2 * n + k] * scale + base_y
                     offset_x = values[2 * n + taps + k] * scale + base_x
                     sy = min(max(frame_origin[0] + y + i - r + offset_y, 0.0), height - 1.0)
