@@ -32,12 +32,14 @@ MIN_FLOW_SIDE = 16
 MAX_SCALED_PIXELS = 1920 * 1080
 # DIS's own memory per pixel of the (scaled) frame it runs on: 205 bytes measured at 1080p and
 # at 4K (OpenCV 4.x, medium preset, finest scale 0, refinement: peak resident memory less the
-# frames'). Both directions run at once only while the two fit PARALLEL_DIS_BUDGET: up to
-# 1080p, where the two (0.9 GB of the process) stay below the network pass's own peak (1.5 GB)
-# and save 0.2 s; at 4K the two at once took the process to 3.4 GB (one after the other:
-# 1.9 GB) and were no faster (7.7 against 6.9 s, 2026-11-27).
+# frames'). Both directions run at once only while the two fit PARALLEL_DIS_BUDGET: at
+# 640×480 (0.3 GB for the two), where it saves 0.05 s of 0.8. From 720p up (DIS on 2 million
+# pixels) one after the other: since the heads' maps stay at half resolution the network pass
+# no longer sets the peak, and a 1080p frame peaked at 1,601 MB with both at once against
+# 1,278 MB one after the other, in 4.22 against 4.35 s (measure_size, a warm-up and three
+# frames, 2026-11-28); at 4K both at once took the process to 3.4 GB and were no faster.
 DIS_BYTES_PER_PIXEL = 205
-PARALLEL_DIS_BUDGET = 1.0e9
+PARALLEL_DIS_BUDGET = 0.5e9
 
 
 def effective_scale(height: int, width: int, scale: float) -> float:
