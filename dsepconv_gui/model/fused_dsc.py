@@ -33,7 +33,6 @@ def _kernel(frame, vertical, horizontal, offset_y, offset_x, mask, use_mask, top
     """Channels last, as the network's tensors are laid out: frame (H, W, C); vertical,
     horizontal (h, w, n); offsets and mask (h, w, n*n); out (h, w, C). Output pixel (y, x) is
     frame pixel (top + y, left + x). A pixel's parameters lie side by side in memory."""
-    height, width, channels = frame.shape
     h, w, n = vertical.shape
     r = (n - 1) // 2
     for y in numba.prange(h):
@@ -45,26 +44,9 @@ def _kernel(frame, vertical, horizontal, offset_y, offset_x, mask, use_mask, top
                     weight = v * horizontal[y, x, j]
                     if use_mask:
                         weight *= mask[y, x, k]
-                    # the read position, clamped to the frame (the replicate border)
-                    sy = min(max(top + y + i - r + offset_y[y, x, k], 0.0), height - 1.0)
-                    sx = min(max(left + x + j - r + offset_x[y, x, k], 0.0), width - 1.0)
-                    y0 = int(sy)
-                    x0 = int(sx)
-                    y1 = min(y0 + 1, height - 1)
-                    x1 = min(x0 + 1, width - 1)
-                    fy = sy - y0
-                    fx = sx - x0
-                    w00 = weight * (1.0 - fy) * (1.0 - fx)
-                    w01 = weight * (1.0 - fy) * fx
-                    w10 = weight * fy * (1.0 - fx)
-                    w11 = weight * fy * fx
-                    for c in range(channels):
-                        out[y, x, c] += (
-                            w00 * frame[y0, x0, c]
-                            + w01 * frame[y0, x1, c]
-                            + w10 * frame[y1, x0, c]
-                            + w11 * frame[y1, x1, c]
-                        )
+                    sy = top + y + i - r + offset_y[y, x, k]
+                    sx = left + x + j - r + offset_x[y, x, k]
+                    _add_bilinear_read(frame, sy, sx, weight, out, y, x)
 
 
 def _half_resolution_kernel(
@@ -76,7 +58,6 @@ def _half_resolution_kernel(
     gate) and scalars (offset scale, blend sign, blend start) as HalfResolutionTerm says.
     Output pixel (y, x) is grid pixel grid_origin + (y, x) and frame pixel frame_origin +
     (y, x); out (h, w, C)."""
-    height, width, channels = frame.shape
     half_h, half_w, head_channels = heads.shape
     h, w = out.shape[0], out.shape[1]
     use_mask, use_blend, use_prior, bicubic, use_gate = flags
@@ -148,30 +129,41 @@ def _half_resolution_kernel(
                         weight *= np.float32(1.0) / (np.float32(1.0) + np.exp(-logit))
                     offset_y = values[2 * n + k] * scale + base_y
                     offset_x = values[2 * n + taps + k] * scale + base_x
-                    sy = min(max(frame_origin[0] + y + i - r + offset_y, 0.0), height - 1.0)
-                    sx = min(max(frame_origin[1] + x + j - r + offset_x, 0.0), width - 1.0)
-                    y0 = int(sy)
-                    x0 = int(sx)
-                    y1 = min(y0 + 1, height - 1)
-                    x1 = min(x0 + 1, width - 1)
-                    fy = sy - y0
-                    fx = sx - x0
-                    w00 = weight * (1.0 - fy) * (1.0 - fx)
-                    w01 = weight * (1.0 - fy) * fx
-                    w10 = weight * fy * (1.0 - fx)
-                    w11 = weight * fy * fx
-                    for c in range(channels):
-                        out[y, x, c] += (
-                            w00 * frame[y0, x0, c]
-                            + w01 * frame[y0, x1, c]
-                            + w10 * frame[y1, x0, c]
-                            + w11 * frame[y1, x1, c]
-                        )
+                    sy = frame_origin[0] + y + i - r + offset_y
+                    sx = frame_origin[1] + x + j - r + offset_x
+                    _add_bilinear_read(frame, sy, sx, weight, out, y, x)
 
 
 def _jit(function):
-    """function compiled by numba on first call (a helper the kernels call must be)."""
-    return function if numba is None else numba.njit(cache=True)(function)
+    """function compiled by numba on first call, inlined where a kernel calls it (a helper
+    the kernels call must be compiled)."""
+    return function if numba is None else numba.njit(cache=True, inline="always")(function)
+
+
+@_jit
+def _add_bilinear_read(frame, sy, sx, weight, out, y, x):
+    """out[y, x] (C,) += weight × frame (H, W, C) read bilinearly at (sy, sx), the position
+    clamped to the frame (the replicate border)."""
+    height, width, channels = frame.shape
+    sy = min(max(sy, 0.0), height - 1.0)
+    sx = min(max(sx, 0.0), width - 1.0)
+    y0 = int(sy)
+    x0 = int(sx)
+    y1 = min(y0 + 1, height - 1)
+    x1 = min(x0 + 1, width - 1)
+    fy = sy - y0
+    fx = sx - x0
+    w00 = weight * (1.0 - fy) * (1.0 - fx)
+    w01 = weight * (1.0 - fy) * fx
+    w10 = weight * fy * (1.0 - fx)
+    w11 = weight * fy * fx
+    for c in range(channels):
+        out[y, x, c] += (
+            w00 * frame[y0, x0, c]
+            + w01 * frame[y0, x1, c]
+            + w10 * frame[y1, x0, c]
+            + w11 * frame[y1, x1, c]
+        )
 
 
 @_jit
