@@ -161,3 +161,29 @@ def test_light_heads_tiled_at_half_resolution_equal_the_whole_frame():
         whole = model(a, b, flows=flows, return_terms=True).frame
         tiled = tiled_forward(model, a, b, flows, tile=64, margin=256)
     torch.testing.assert_close(tiled, whole, atol=1e-4, rtol=0)
+
+
+def _warped_sum(seed):
+    from dsepconv_gui.model.deformable_separable_conv import warp
+
+    g = torch.Generator().manual_seed(seed)
+    frame, displacement = (
+        torch.rand(1, 3, 40, 50, generator=g),
+        torch.randn(1, 2, 40, 50, generator=g),
+    )
+    with torch.inference_mode():
+        return float(warp(frame, displacement).sum())
+
+
+def test_forked_workers_run_the_kernels_after_the_parent_did():
+    """A process that ran the parallel kernel (GNU OpenMP threads) and then forks training
+    workers: OpenMP kills children that use those threads, so they run it without."""
+    from dsepconv_gui.training.workers import parallel_map
+
+    expected = [_warped_sum(seed) for seed in range(3)]  # the parallel kernel, in this process
+    got = list(parallel_map(_warped_sum_job, [0, 1, 2], workers=2))
+    assert got == pytest.approx(expected, rel=1e-6)
+
+
+def _warped_sum_job(_shared, seed):
+    return _warped_sum(seed)

@@ -16,6 +16,8 @@ steps took more time than the network's convolutions' half.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 
@@ -181,12 +183,23 @@ def _add_cubic_weights(kernel, r, t):
 
 
 _compiled = {}
+# The process that started numba's parallel (GNU OpenMP) threads. A process forked from it
+# (training/workers.py) is killed by OpenMP if it uses them ("fork() called from a process
+# already using GNU OpenMP"), so there the kernels run compiled without threads.
+_parallel_process: int | None = None
 
 
 def _compiled_kernel(function=_kernel):
-    if function not in _compiled:
-        _compiled[function] = numba.njit(parallel=True, fastmath=False, cache=True)(function)
-    return _compiled[function]
+    global _parallel_process
+    parallel = _parallel_process in (None, os.getpid())
+    if parallel:
+        _parallel_process = os.getpid()
+    if (function, parallel) not in _compiled:
+        # the serial variant is not cached: one cache entry per function and signature
+        _compiled[function, parallel] = numba.njit(
+            parallel=parallel, fastmath=False, cache=parallel
+        )(function)
+    return _compiled[function, parallel]
 
 
 def convolve(
