@@ -148,6 +148,38 @@ def test_light_heads_at_half_resolution_make_the_reference_frame(name):
     torch.testing.assert_close(fused, reference, atol=2e-5, rtol=1e-5)
 
 
+def test_light_heads_tiled_at_half_resolution_equal_tiles_of_full_resolution_maps(monkeypatch):
+    """Tiles with the default margin start inside the frame: each core's half-resolution term
+    is cropped to it (HalfResolutionTerm.crop) as the full-resolution terms are sliced."""
+    from dsepconv_gui.model.network import DSepConvNet
+    from dsepconv_gui.model.tiling import tiled_forward
+
+    from .conftest import make_random_network
+
+    model = make_random_network(light("flow-small-light"), seed=7)
+    g = torch.Generator().manual_seed(8)
+    a, b = torch.rand(1, 3, 150, 170, generator=g), torch.rand(1, 3, 150, 170, generator=g)
+    flows = torch.randn(1, 6, 150, 170, generator=g)
+    with torch.inference_mode():
+        fused = tiled_forward(model, a, b, flows, tile=64)
+        monkeypatch.setattr(DSepConvNet, "fuses_heads", lambda self, *frames: False)
+        sliced = tiled_forward(model, a, b, flows, tile=64)
+    torch.testing.assert_close(fused, sliced, atol=2e-5, rtol=1e-5)
+
+
+def test_a_half_resolution_region_off_its_grid_is_refused():
+    from .conftest import make_random_network
+
+    model = make_random_network(light("flow-small-light"), seed=9)
+    a, b, flows = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64), torch.zeros(1, 6, 64, 64)
+    with torch.inference_mode():
+        term, _ = model.estimate_half_resolution(a, b, flows)
+        with pytest.raises(ValueError, match="does not fit"):
+            fused_dsc.convolve_half_resolution(a, term.crop(32, 0, 64, 64))
+        with pytest.raises(ValueError, match="does not fit"):
+            fused_dsc.convolve_half_resolution(a, term, origin=(8, 0))
+
+
 def test_light_heads_tiled_at_half_resolution_equal_the_whole_frame():
     from dsepconv_gui.model.tiling import tiled_forward
 
@@ -164,20 +196,34 @@ def test_light_heads_tiled_at_half_resolution_equal_the_whole_frame():
 
 
 def _warped_sum(seed):
+    """Both fused kernels on seeded inputs: a warp, and a half-resolution term's frame (made
+    here, not by a network: torch's own threads hang in a forked child, which is why training
+    workers run no network)."""
     from dsepconv_gui.model.deformable_separable_conv import warp
+    from dsepconv_gui.model.network import HalfResolutionTerm
 
     g = torch.Generator().manual_seed(seed)
     frame, displacement = (
         torch.rand(1, 3, 40, 50, generator=g),
         torch.randn(1, 2, 40, 50, generator=g),
     )
+    n = 3
+    term = HalfResolutionTerm(
+        heads=torch.randn(1, 2 * n + 3 * n * n, 20, 25, generator=g),
+        kernel_size=n,
+        has_masks=True,
+        bicubic=False,
+        region=(0, 0, 40, 50),
+        prior=displacement,
+    )
     with torch.inference_mode():
-        return float(warp(frame, displacement).sum())
+        made = fused_dsc.convolve_half_resolution(frame, term)
+        return float(warp(frame, displacement).sum() + made.sum())
 
 
 def test_forked_workers_run_the_kernels_after_the_parent_did():
-    """A process that ran the parallel kernel (GNU OpenMP threads) and then forks training
-    workers: OpenMP kills children that use those threads, so they run it without."""
+    """A process that ran the parallel kernels (GNU OpenMP threads) and then forks training
+    workers: OpenMP kills children that use those threads, so they run them without."""
     from dsepconv_gui.training.workers import parallel_map
 
     expected = [_warped_sum(seed) for seed in range(3)]  # the parallel kernel, in this process

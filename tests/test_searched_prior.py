@@ -64,9 +64,10 @@ def test_search_leaves_a_flow_that_explains_the_frames_alone():
     ],
 )
 def test_the_search_kernel_finds_what_the_opencv_reference_finds(rows, cols, radius):
-    """The numba kernel (each core a row of displacements) against one OpenCV box filter per
-    displacement: the same displacement for every pixel (the first of equal costs, row by
-    row) and the same cost, on a textured pair with a moving object and occluded areas."""
+    """The numba kernel (one pass over the displacements, tiles in threads) against one OpenCV
+    box filter per displacement: the same displacement for every pixel (the first of equal
+    costs, row by row) and the same cost, on a textured pair with moving objects and
+    occluded areas."""
     from dsepconv_gui.flow.search import search_flow, search_flow_reference
 
     rng = np.random.default_rng(1)
@@ -84,8 +85,8 @@ def test_the_search_kernel_finds_what_the_opencv_reference_finds(rows, cols, rad
 def test_among_equal_costs_the_search_keeps_the_first_displacement_as_the_reference_does():
     """Patterns moved by one pixel that match as well at two displacements as short as each
     other: the first in the search's order (rows of dy from -radius, then dx) wins. Vertical
-    stripes match at (0, -1) and (0, +1), in the same row; a checkerboard also at (-1, 0) and
-    (+1, 0), rows that different cores search."""
+    stripes match at (0, -1) and (0, +1), in the same row of displacements; a checkerboard also
+    at (-1, 0) and (+1, 0), in other rows."""
     from dsepconv_gui.flow.search import search_flow, search_flow_reference
 
     rows, cols = np.mgrid[0:80, 0:80]

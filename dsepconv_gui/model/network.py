@@ -696,11 +696,11 @@ def prior_displacements(
     """Where the taps of frames 1 and 2 start, (B, 2, H, W) each as (dy, dx), from flows
     (B, 4, H, W) = flow 1→2 then 2→1, or (B, 6, H, W) whose last two channels are the
     middle displacement (flow/projection.py), for the frame at `time` (a number or
-    (B, 1, 1, 1)). With four, projection.linear_middle: middle pixel p reads frame 1 near
-    p - flow12(p)/2 ≈ p + flow21(p)/2; averaging the two estimates (measured: +0.24 dB on
-    middlebury-other over flow12 alone) gives a prior symmetric in time. Either way frame 2
-    reads at the mirrored position; away from the middle, each frame at its distance in time
-    (2t and 2(1 - t) times the middle's)."""
+    (B, 1, 1, 1)). With four, projection.linear_middle: at the middle, pixel p reads frame 1
+    near p - flow12(p)/2 ≈ p + flow21(p)/2; averaging the two estimates (measured: +0.24 dB on
+    middlebury-other over flow12 alone) gives a prior symmetric in time, and away from the
+    middle each flow weighs by how near its frame is. Either way, with d that displacement,
+    frame 1 is read at p + 2t·d and frame 2 at p - 2(1 - t)·d."""
     if flows.shape[1] == 6:
         half = flows[:, MIDDLE]
     else:

@@ -42,13 +42,14 @@ def bytes_per_pixel(config: DSepConvConfig, heads_fused: bool = False) -> float:
     the fused kernel: DSepConvNet.fuses_heads) stay at half resolution beside the priors and
     gate. Measured with heads_fused (models/dsepconv.safetensors, 2026-11-28, the process's
     peak above its resident memory before the pass): 473 bytes per pixel for a whole
-    1920×1080 pass, 556 at 1280×720; this estimates 771."""
+    1920×1080 pass, 556 at 1280×720; this estimates 767."""
     n = config.kernel_size
     w1, w2, *_ = config.level_widths
     unet = 3 * w1 + 3 * w2 / 4 + 2 * config.head_width / 4  # three live tensors at a level
     parameters = 2 * (2 * n + 3 * n * n)
     if heads_fused:
-        heads = parameters / 4 + 2 * 3 + config.head_width / 4  # + priors and gate, one head
+        # + the priors, gate and half-resolution blend, one head's activations
+        heads = parameters / 4 + 2 * 2 + 1 + 1 / 4 + config.head_width / 4
     else:
         heads = parameters + 2 * (n * n)  # the parameters plus one head's upsampled output
     frames = 3 * 8 + 4 * 2  # frames, warped frames, flows
