@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dsepconv_gui.cli.evaluation import find_sequences
 from dsepconv_gui.frames.images import read_image
-from dsepconv_gui.interpolation.interpolator import motion_for
+from dsepconv_gui.interpolation.interpolator import frame_to_tensor, motion_for
 from dsepconv_gui.model.checkpoint import load_checkpoint
 from dsepconv_gui.training.triplet_bank import TripletBank
 
@@ -50,16 +51,10 @@ def main() -> None:
     }
     for folder in eval_dirs:
         name = Path(folder).name
-        for seq in sorted(p for p in Path(folder).iterdir() if p.is_dir()):
-            files = [seq / f for f in ("frame0.png", "frame1.png", "frame2.png")]
-            if not files[0].exists():
-                files = [seq / f for f in ("frame10.png", "frame10i11.png", "frame11.png")]
-            f0, f1, f2 = (read_image(f) for f in files)
+        for seq in find_sequences(Path(folder)):  # the benchmarks' layouts, as eval reads them
+            f0, f1, f2 = (read_image(f) for f in (seq.frame_a, seq.truth, seq.frame_b))
             flows = torch.from_numpy(motion_for(config, f0, f2).flows_at(0.5))[None]
-            a, b = (
-                torch.from_numpy(f.astype(np.float32) / 255).permute(2, 0, 1)[None]
-                for f in (f0, f2)
-            )
+            a, b = (frame_to_tensor(f, torch.device("cpu"), torch.float32) for f in (f0, f2))
             out, r1, r2 = run(model, a, b, flows)
             key = f"{name}/{seq.name}"
             arrays[f"eval/{key}/frames"] = np.stack([f0, f1, f2])

@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dsepconv_gui.frames.metrics import psnr
+
 
 class Refiner(nn.Module):
     def __init__(self, width: int = 16, inputs: int = 15) -> None:
@@ -64,9 +66,8 @@ def inputs(out, f0, f2, r1, r2):
 
 
 def psnr8(pred: np.ndarray, truth: np.ndarray) -> float:
-    pred = np.clip(np.round(pred * 255), 0, 255)
-    mse = np.mean((pred - truth.astype(np.float64)) ** 2)
-    return 10 * math.log10(255**2 / max(mse, 1e-10))
+    """The benchmarks' PSNR of a [0, 1] prediction, rounded to 8 bits as a saved frame is."""
+    return psnr(np.clip(np.round(pred * 255), 0, 255), truth)
 
 
 def main() -> None:
