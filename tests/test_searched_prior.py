@@ -8,8 +8,14 @@ import torch
 from dsepconv_gui.base.errors import ConfigError, InputError
 from dsepconv_gui.flow.layout import mirror_signs, time_reversal
 from dsepconv_gui.flow.prior import prior_flows
-from dsepconv_gui.flow.projection import linear_middle, middle_displacement
+from dsepconv_gui.flow.projection import (
+    agreeing_middle,
+    carried_pixels,
+    linear_middle,
+    middle_displacement,
+)
 from dsepconv_gui.flow.search import SEARCH_RADIUS, consistent_repairs, repaired_flow, warp_cost
+from dsepconv_gui.flow.warp import warp
 from dsepconv_gui.model.config import DSepConvConfig, preset
 from dsepconv_gui.model.network import DSepConvNet, prior_displacements, prior_frame
 
@@ -157,6 +163,67 @@ def test_projection_puts_the_found_ball_halfway_and_keeps_the_sky_still():
     np.testing.assert_allclose(
         middle_displacement(f21, f12, k21, k12), -middle_displacement(f12, f21, k12, k21), atol=1e-5
     )
+
+
+def sliding_block_pair(step=12, size=(64, 96), block=(16, 20, 24, 30)):
+    """A textured block moving `step` pixels right over a differently textured background,
+    the exact flows of both frames, and the true middle frame: frame 1, frame 2, middle,
+    flow12, flow21."""
+    h, w = size
+    rng = np.random.default_rng(3)
+    background = rng.integers(0, 256, (h, w, 3)).astype(np.uint8)
+    texture = rng.integers(0, 256, (block[2], block[3], 3)).astype(np.uint8)
+    y, x, bh, bw = block
+    frames = []
+    for shift in (0, step // 2, step):
+        frame = background.copy()
+        frame[y : y + bh, x + shift : x + shift + bw] = texture
+        frames.append(frame)
+    flow12, flow21 = np.zeros((2, 2, h, w), np.float32)
+    flow12[1, y : y + bh, x : x + bw] = step
+    flow21[1, y : y + bh, x + step : x + step + bw] = -step
+    return frames[0], frames[2], frames[1], flow12, flow21
+
+
+def test_carried_pixels_are_the_moving_ones_both_flows_agree_on():
+    frame1, _, _, flow12, flow21 = sliding_block_pair()
+    nothing = np.zeros(frame1.shape[:2], bool)
+    carried = carried_pixels(flow12, flow21, nothing)
+    assert carried[16:40, 20:50].all() and carried.sum() == 24 * 30  # the block, nothing else
+    still = flow12 * 0
+    assert not carried_pixels(still, flow21, nothing).any()
+    assert not carried_pixels(flow12, flow21 * 0, nothing).any()  # frame 2 does not agree
+    found = nothing.copy()
+    found[0, 0] = True
+    assert carried_pixels(still, flow21, found)[0, 0]  # the search's finds are always carried
+
+
+def test_agreeing_middle_carries_the_block_where_the_linear_estimate_tears_it():
+    frame1, frame2, middle, flow12, flow21 = sliding_block_pair()
+    nothing = np.zeros(frame1.shape[:2], bool)
+    linear = middle_displacement(flow12, flow21, nothing, nothing)
+    carried = middle_displacement(
+        flow12,
+        flow21,
+        carried_pixels(flow12, flow21, nothing),
+        carried_pixels(flow21, flow12, nothing),
+    )
+    chosen = agreeing_middle(frame1, frame2, [linear, carried])
+    # Halfway the block covers columns 26..55. Read at the pixel itself, the flows see it at
+    # its leading columns in frame 2 only and at its trailing ones in frame 1 only: half its
+    # motion there. Carried, it is read 6 pixels left in frame 1 everywhere.
+    assert np.abs(linear[1, 16:40, 50:56] + 3).max() < 1e-6
+    np.testing.assert_allclose(chosen[1, 18:38, 28:54], -6)
+
+    def made(d):
+        return (warp(frame1, d[0], d[1]).astype(np.float64) + warp(frame2, -d[0], -d[1])) / 2
+
+    assert psnr(made(chosen), middle) > psnr(made(linear), middle) + 3
+    # Where both read the same (the background away from the block) the first is kept,
+    # and swapping the frames swaps the choice (the displacement changes sign).
+    np.testing.assert_array_equal(chosen[:, :, 70:], linear[:, :, 70:])
+    swapped = agreeing_middle(frame2, frame1, [-linear, -carried])
+    np.testing.assert_array_equal(swapped, -chosen)
 
 
 def test_repairs_the_other_direction_does_not_undo_are_dropped():

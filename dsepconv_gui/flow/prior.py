@@ -9,8 +9,10 @@ What the network receives (`prior_flows`), by the configuration's prior_motion:
   at the middle pixel itself.
 - "searched": (6, H, W), the two flows with what DIS plainly misses found by a patch search
   (flow/search.py), then the middle frame's displacement to frame 1: the linear estimate
-  with the found objects projected to where they are halfway (flow/projection.py), or for a
-  frame at time t, to where they are at t (PairMotion.flows_at).
+  with the found objects projected to where they are halfway, or the same with every
+  consistently moving pixel projected too, whichever the two frames agree on at each pixel
+  (flow/projection.py); for a frame at time t, projected to where they are at t
+  (PairMotion.flows_at).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import cv2
 import numpy as np
 
 from dsepconv_gui.flow.layout import FLOW12, FLOW21, flow_channels
-from dsepconv_gui.flow.projection import middle_displacement
+from dsepconv_gui.flow.projection import agreeing_middle, carried_pixels, middle_displacement
 from dsepconv_gui.flow.search import found_motion
 
 # Below this side DIS has no pyramid to work with; such frames get zero flow.
@@ -114,22 +116,31 @@ def bidirectional_flow(frame1: np.ndarray, frame2: np.ndarray, scale: float = 1.
 @dataclass(frozen=True)
 class PairMotion:
     """A pair's motion, computed once: the flow input of a frame at any time between the two
-    (flows_at) costs only the projection of the search's finds.
+    (flows_at) costs only the projections and the choice between them (flow/projection.py).
 
     flows: (4, H, W) float32, flow 1→2 then 2→1 (with the search's finds, when searched);
-    found12, found21: (H, W) bool, the pixels whose motion the search found (None: "linear")."""
+    found12, found21: (H, W) bool, the pixels whose motion the search found (None: "linear");
+    carried12, carried21: (H, W) bool, those projected in the second candidate
+    (projection.carried_pixels); frames: the pair itself, (H, W, 3) uint8, which the choice
+    reads."""
 
     flows: np.ndarray
     found12: np.ndarray | None = None
     found21: np.ndarray | None = None
+    carried12: np.ndarray | None = None
+    carried21: np.ndarray | None = None
+    frames: tuple[np.ndarray, np.ndarray] | None = None
 
     def flows_at(self, time: float = 0.5) -> np.ndarray:
         """The network's flow input for the frame at `time` (0: frame 1, 1: frame 2)."""
         if self.found12 is None:
             return self.flows
-        middle = middle_displacement(
-            self.flows[FLOW12], self.flows[FLOW21], self.found12, self.found21, time
-        )
+        flow12, flow21 = self.flows[FLOW12], self.flows[FLOW21]
+        candidates = [
+            middle_displacement(flow12, flow21, self.found12, self.found21, time),
+            middle_displacement(flow12, flow21, self.carried12, self.carried21, time),
+        ]
+        middle = agreeing_middle(*self.frames, candidates, time)
         return np.concatenate([self.flows, middle], axis=0, dtype=np.float32)  # no extra copy
 
 
@@ -178,7 +189,7 @@ def searched_prior_signature() -> str:
             "CONSISTENCY",
         )
     }
-    settings["projection"] = 3  # raise when flow_projection changes what it computes
+    settings["projection"] = 4  # raise when flow_projection changes what it computes
     return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
 
 
@@ -187,7 +198,14 @@ def searched_motion(
 ) -> PairMotion:
     """The searched motion from DIS flows already computed."""
     flow12, flow21, found12, found21 = found_motion(frame1, frame2, flow12, flow21)
-    return PairMotion(np.concatenate([flow12, flow21], dtype=np.float32), found12, found21)
+    return PairMotion(
+        np.concatenate([flow12, flow21], dtype=np.float32),
+        found12,
+        found21,
+        carried_pixels(flow12, flow21, found12),
+        carried_pixels(flow21, flow12, found21),
+        (frame1, frame2),
+    )
 
 
 def searched_prior(

@@ -233,8 +233,8 @@ def consistent_repairs(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Keep the repairs that the other direction's repaired flow, read where they point,
     undoes within CONSISTENCY pixels (see found_motion)."""
-    found12 = _changed(flow12, repaired12) & _round_trip(repaired12, repaired21)
-    found21 = _changed(flow21, repaired21) & _round_trip(repaired21, repaired12)
+    found12 = _changed(flow12, repaired12) & round_trip_agrees(repaired12, repaired21)
+    found21 = _changed(flow21, repaired21) & round_trip_agrees(repaired21, repaired12)
     return (
         np.where(found12[None], repaired12, flow12),
         np.where(found21[None], repaired21, flow21),
@@ -247,8 +247,9 @@ def _changed(before: np.ndarray, after: np.ndarray) -> np.ndarray:
     return np.any(before != after, axis=0)
 
 
-def _round_trip(there: np.ndarray, back: np.ndarray) -> np.ndarray:
-    """|there(p) + back(p + there(p))| <= CONSISTENCY, back read at the nearest pixel."""
+def round_trip_agrees(there: np.ndarray, back: np.ndarray) -> np.ndarray:
+    """(H, W) bool: |there(p) + back(p + there(p))| <= CONSISTENCY, back read at the nearest
+    pixel (the motion `there` is undone by the other frame's `back`)."""
     h, w = there.shape[1:]
     rows, cols = np.mgrid[0:h, 0:w]
     ty = np.clip(np.rint(rows + there[0]).astype(np.int64), 0, h - 1)
