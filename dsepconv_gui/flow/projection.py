@@ -24,10 +24,10 @@ their motions are averaged, which blurs occlusion edges); chosen per pixel by ag
 
 from __future__ import annotations
 
-import cv2
+import numba
 import numpy as np
 
-from dsepconv_gui.flow.search import round_trip_agrees
+from dsepconv_gui.flow.search import patch_cost, round_trip_agrees
 from dsepconv_gui.flow.warp import warp
 
 CARRIED_MOTION = 2.0  # pixels over the whole interval
@@ -62,43 +62,50 @@ def middle_displacement(
     MIDDLE). flow12, flow21: (2, H, W) (dy, dx) in pixels; found12, found21: (H, W) bool, the
     pixels of each frame whose motion the search found (projected over the rest)."""
     h, w = flow12.shape[1:]
-    out = linear_middle(flow12, flow21, time).astype(np.float32).reshape(2, -1)
-    targets, motions = [], []
+    out = linear_middle(flow12, flow21, time).astype(np.float32)
+    sums, counts = np.zeros((2, h, w)), np.zeros((h, w), np.int64)
     # A pixel of frame 1 moving by f is at q + time·f at `time` and reads frame 1 at
     # d = -f/2; a pixel of frame 2 moving (back in time) by f is at q + (1 - time)·f and reads
-    # frame 1 at d = +f/2. Each lands on the pixels at the floor and ceiling of its position
-    # then (one pixel per axis when that is whole).
-    for flow, found, sign, travelled in (
-        (flow12, found12, -1.0, time),
-        (flow21, found21, 1.0, 1.0 - time),
-    ):
-        ys, xs = np.nonzero(found)
-        motion = flow[:, ys, xs]
-        land_y, land_x = ys + travelled * motion[0], xs + travelled * motion[1]
-        for ty, use_y in _floor_and_ceiling(land_y):
-            for tx, use_x in _floor_and_ceiling(land_x):
-                inside = use_y & use_x & (ty >= 0) & (ty < h) & (tx >= 0) & (tx < w)
-                targets.append((ty * w + tx)[inside])
-                motions.append(sign * 0.5 * motion[:, inside])
-    if not targets:
-        return out.reshape(2, h, w)
-    target, motion = np.concatenate(targets), np.concatenate(motions, axis=1)
+    # frame 1 at d = +f/2.
+    _land(np.ascontiguousarray(flow12, np.float32), found12, -1.0, time, sums, counts)
+    _land(np.ascontiguousarray(flow21, np.float32), found21, 1.0, 1.0 - time, sums, counts)
     # Where several finds land (of either frame), their average: the same whichever frame
     # comes first in time.
-    count = np.bincount(target, minlength=h * w)
-    landed = count > 0
-    for c in range(2):
-        out[c, landed] = np.bincount(target, motion[c], minlength=h * w)[landed] / count[landed]
-    return out.reshape(2, h, w)
+    _average_where_landed(out, sums, counts)
+    return out
 
 
-def _floor_and_ceiling(x: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(pixel, used) pairs: every floor, and the ceilings that differ from it."""
-    floor, ceiling = np.floor(x), np.ceil(x)
-    return [
-        (floor.astype(np.int64), np.ones(x.shape, bool)),
-        (ceiling.astype(np.int64), ceiling != floor),
-    ]
+@numba.njit(nogil=True, cache=True)
+def _land(flow, found, sign, travelled, sums, counts):
+    """Adds sign·f/2 of every found pixel q (motion f) to the pixels at the floor and ceiling
+    of q + travelled·f (one pixel per axis where that is whole), inside the frame."""
+    h, w = found.shape
+    travelled = np.float32(travelled)
+    for y in range(h):
+        for x in range(w):
+            if not found[y, x]:
+                continue
+            fy, fx = flow[0, y, x], flow[1, y, x]
+            land_y, land_x = y + travelled * fy, x + travelled * fx
+            y0, x0 = int(np.floor(land_y)), int(np.floor(land_x))
+            for ty in range(y0, y0 + (1 if land_y == y0 else 2)):
+                if ty < 0 or ty >= h:
+                    continue
+                for tx in range(x0, x0 + (1 if land_x == x0 else 2)):
+                    if tx < 0 or tx >= w:
+                        continue
+                    sums[0, ty, tx] += sign * 0.5 * fy
+                    sums[1, ty, tx] += sign * 0.5 * fx
+                    counts[ty, tx] += 1
+
+
+@numba.njit(nogil=True, cache=True)
+def _average_where_landed(out, sums, counts):
+    for y in range(counts.shape[0]):
+        for x in range(counts.shape[1]):
+            if counts[y, x]:
+                out[0, y, x] = sums[0, y, x] / counts[y, x]
+                out[1, y, x] = sums[1, y, x] / counts[y, x]
 
 
 def carried_pixels(there: np.ndarray, back: np.ndarray, found: np.ndarray) -> np.ndarray:
@@ -120,8 +127,7 @@ def agreeing_middle(
     for candidate in candidates:
         one = warp(frame1, 2 * time * candidate[0], 2 * time * candidate[1])
         two = warp(frame2, -2 * (1 - time) * candidate[0], -2 * (1 - time) * candidate[1])
-        difference = cv2.absdiff(one, two).astype(np.float32).sum(axis=2)
-        cost = cv2.blur(difference, (AGREEMENT_WINDOW, AGREEMENT_WINDOW))
+        cost = patch_cost(one, two, AGREEMENT_WINDOW)
         if best_cost is None:
             best, best_cost = candidate.copy(), cost
             continue

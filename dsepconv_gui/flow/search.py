@@ -43,10 +43,10 @@ CONSISTENCY = 1.0  # pixels
 _SUM_RGB = np.ones((1, 3), np.float32)
 
 
-def patch_cost(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(H, W) float32: mean |a - b| over each PATCH × PATCH patch, summed over channels."""
+def patch_cost(a: np.ndarray, b: np.ndarray, size: int = PATCH) -> np.ndarray:
+    """(H, W) float32: mean |a - b| over each size × size patch, summed over channels."""
     box = cv2.boxFilter(
-        cv2.absdiff(a, b), cv2.CV_32F, (PATCH, PATCH), borderType=cv2.BORDER_REPLICATE
+        cv2.absdiff(a, b), cv2.CV_32F, (size, size), borderType=cv2.BORDER_REPLICATE
     )
     return cv2.transform(box, _SUM_RGB)
 
