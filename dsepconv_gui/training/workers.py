@@ -8,6 +8,7 @@ its own sources or triplets. Jobs read large arrays (a bank's frames and flows) 
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import sys
@@ -45,6 +46,11 @@ def parallel_map(
     # the child; torch.set_num_threads hangs likewise). Each child works on one core anyway.
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)
+    # Garbage collected here, not in a child: a PyAV container left in a reference cycle (by
+    # a decode that was not closed) frees its codec's threads when collected, which in a
+    # forked child, where those threads do not exist, waits forever (seen in the test suite,
+    # a child collecting inside numba's compiler).
+    gc.collect()
     try:
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(min(workers, len(items)), mp_context=context) as pool:
