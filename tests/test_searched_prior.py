@@ -9,6 +9,7 @@ from dsepconv_gui.base.errors import ConfigError, InputError
 from dsepconv_gui.flow.layout import mirror_signs, time_reversal
 from dsepconv_gui.flow.prior import prior_flows
 from dsepconv_gui.flow.projection import (
+    AGREEMENT_MARGIN,
     agreeing_middle,
     carried_pixels,
     linear_middle,
@@ -224,6 +225,109 @@ def test_agreeing_middle_carries_the_block_where_the_linear_estimate_tears_it():
     np.testing.assert_array_equal(chosen[:, :, 70:], linear[:, :, 70:])
     swapped = agreeing_middle(frame2, frame1, [-linear, -carried])
     np.testing.assert_array_equal(swapped, -chosen)
+
+
+def test_agreeing_middle_keeps_the_first_where_a_later_one_is_not_better_by_the_margin():
+    rng = np.random.default_rng(8)
+    flat = np.full((24, 32, 3), 120, np.uint8)
+    first, second = rng.normal(0, 2, (2, 2, 24, 32)).astype(np.float32)
+    # Flat frames: every displacement reads the same, the first is kept everywhere.
+    np.testing.assert_array_equal(agreeing_middle(flat, flat, [first, second]), first)
+    # The second better by 2 levels, less than AGREEMENT_MARGIN (3): still the first. A red
+    # ramp along x, frame 2 two levels brighter: read in place the frames differ by 2; read
+    # one pixel right in frame 1 and one left in frame 2 (d = (0, 1)), by 0.
+    ramp = flat.copy()
+    ramp[:, :, 0] = 100 + np.arange(32, dtype=np.uint8)
+    brighter = ramp.copy()
+    brighter[:, :, 0] += 2
+    still, along = np.zeros((2, 2, 24, 32), np.float32)
+    along[1] = 1
+    assert AGREEMENT_MARGIN > 2
+    np.testing.assert_array_equal(agreeing_middle(ramp, brighter, [still, along]), still)
+    # Better by 4 levels, more than the margin: frame 2 four levels brighter, read two pixels
+    # apart each way (d = (0, 2)).
+    brighter[:, :, 0] += 2
+    chosen = agreeing_middle(ramp, brighter, [still, 2 * along])
+    np.testing.assert_array_equal(chosen[:, :, 4:-4], 2 * along[:, :, 4:-4])
+    with pytest.raises(TypeError):
+        agreeing_middle(flat / 255.0, flat / 255.0, [first, second])
+
+
+def test_agreeing_middle_is_the_same_time_reversed():
+    frame1, frame2, _, flow12, flow21 = sliding_block_pair()
+    nothing = np.zeros(frame1.shape[:2], bool)
+    carried12 = carried_pixels(flow12, flow21, nothing)
+    carried21 = carried_pixels(flow21, flow12, nothing)
+    for t in (0.25, 0.5, np.float64(0.75)):
+        forward = agreeing_middle(
+            frame1,
+            frame2,
+            [
+                middle_displacement(flow12, flow21, nothing, nothing, t),
+                middle_displacement(flow12, flow21, carried12, carried21, t),
+            ],
+            t,
+        )
+        backward = agreeing_middle(
+            frame2,
+            frame1,
+            [
+                middle_displacement(flow21, flow12, nothing, nothing, 1 - t),
+                middle_displacement(flow21, flow12, carried21, carried12, 1 - t),
+            ],
+            1 - t,
+        )
+        # Reversed, frame 1 (now second) is read at p - 2(1 - (1 - t))·d' = p - 2t·d': the
+        # same reads when d' = -d.
+        np.testing.assert_allclose(backward, -forward, atol=1e-5)
+
+
+def _landed_reference(flow12, flow21, found12, found21, time):
+    """middle_displacement as numpy computed it before its numba kernel (commit 7a6af0b)."""
+    h, w = flow12.shape[1:]
+    out = linear_middle(flow12, flow21, time).astype(np.float32).reshape(2, -1)
+    targets, motions = [], []
+    for flow, found, sign, travelled in (
+        (flow12, found12, -1.0, time),
+        (flow21, found21, 1.0, 1.0 - time),
+    ):
+        ys, xs = np.nonzero(found)
+        motion = flow[:, ys, xs]
+        land_y, land_x = ys + travelled * motion[0], xs + travelled * motion[1]
+        for ty, use_y in _floor_and_ceiling(land_y):
+            for tx, use_x in _floor_and_ceiling(land_x):
+                inside = use_y & use_x & (ty >= 0) & (ty < h) & (tx >= 0) & (tx < w)
+                targets.append((ty * w + tx)[inside])
+                motions.append(sign * 0.5 * motion[:, inside])
+    target, motion = np.concatenate(targets), np.concatenate(motions, axis=1)
+    count = np.bincount(target, minlength=h * w)
+    landed = count > 0
+    for c in range(2):
+        out[c, landed] = np.bincount(target, motion[c], minlength=h * w)[landed] / count[landed]
+    return out.reshape(2, h, w)
+
+
+def _floor_and_ceiling(x):
+    floor, ceiling = np.floor(x), np.ceil(x)
+    return [
+        (floor.astype(np.int64), np.ones(x.shape, bool)),
+        (ceiling.astype(np.int64), ceiling != floor),
+    ]
+
+
+def test_middle_displacement_lands_as_the_numpy_reference_did():
+    rng = np.random.default_rng(11)
+    for trial in range(20):
+        h, w = (int(v) for v in rng.integers(3, 40, 2))
+        f12, f21 = (rng.normal(0, 8, (2, h, w)).astype(np.float32) for _ in range(2))
+        if trial % 2:  # whole and half pixels: landings on the grid, and off the frame
+            f12, f21 = np.round(f12), np.round(f21 * 2) / 2
+        k12, k21 = rng.random((h, w)) < 0.5, rng.random((h, w)) < 0.5
+        for t in (0.25, 0.5, 0.75):
+            np.testing.assert_array_equal(
+                middle_displacement(f12, f21, k12, k21, t),
+                _landed_reference(f12, f21, k12, k21, t),
+            )
 
 
 def test_repairs_the_other_direction_does_not_undo_are_dropped():

@@ -28,7 +28,7 @@ class _FinalizedWhere:
 
 def _collect_in_child(_shared, item):
     gc.collect()
-    return item * 2
+    return os.getpid()
 
 
 def test_garbage_is_collected_before_the_workers_fork(tmp_path):
@@ -37,7 +37,8 @@ def test_garbage_is_collected_before_the_workers_fork(tmp_path):
     gc.disable()  # no collection of its own between the cycle and the fork
     try:
         _FinalizedWhere(record)  # garbage at once: only a collection frees it
-        assert list(parallel_map(_collect_in_child, [1, 2, 3], workers=2)) == [2, 4, 6]
+        workers = set(parallel_map(_collect_in_child, [1, 2, 3], workers=2))
+        assert os.getpid() not in workers  # the jobs ran in forked children
         gc.collect()
     finally:
         if enabled:

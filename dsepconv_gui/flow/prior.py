@@ -131,6 +131,11 @@ class PairMotion:
     carried21: np.ndarray | None = None
     frames: tuple[np.ndarray, np.ndarray] | None = None
 
+    def __post_init__(self) -> None:
+        searched = [self.found12, self.found21, self.carried12, self.carried21, self.frames]
+        if any(part is None for part in searched) and any(p is not None for p in searched):
+            raise ValueError("a searched PairMotion needs its finds, carried pixels and frames")
+
     def flows_at(self, time: float = 0.5) -> np.ndarray:
         """The network's flow input for the frame at `time` (0: frame 1, 1: frame 2)."""
         if self.found12 is None:
@@ -174,6 +179,7 @@ def searched_prior_signature() -> str:
     import hashlib
     import json
 
+    from dsepconv_gui.flow import projection as flow_projection
     from dsepconv_gui.flow import search as flow_search
 
     settings = {
@@ -189,7 +195,13 @@ def searched_prior_signature() -> str:
             "CONSISTENCY",
         )
     }
-    settings["projection"] = 4  # raise when flow_projection changes what it computes
+    settings.update(
+        {
+            name: getattr(flow_projection, name)
+            for name in ("CARRIED_MOTION", "AGREEMENT_WINDOW", "AGREEMENT_MARGIN")
+        }
+    )
+    settings["projection"] = 4  # raise when flow/projection.py changes what it computes
     return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
 
 

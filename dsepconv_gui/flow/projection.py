@@ -1,6 +1,7 @@
 """Where each pixel of the middle frame comes from: the flows read at the pixel itself, with
-the objects the patch search found (flow/search.py) carried forward to where they are halfway
-(or, for a frame at time t between the two, to where they are at t).
+the objects the patch search found (flow/search.py), and where the two frames agree on it
+better every consistently moving pixel, carried forward to where they are halfway (or, for a
+frame at time t between the two, to where they are at t).
 
 Reading the flows at the middle pixel itself (the "linear" estimate: d = (flow21 - flow12)/4
 at p; away from the middle, each flow weighed by how near its frame is in time) misses
@@ -16,10 +17,11 @@ Two candidates, and each pixel keeps the one its two frames agree on (agreeing_m
   both frames).
 Projecting every pixel unconditionally (with the motion that differs most from the frame's
 median in front) scored 0.07 dB below the linear estimate on the training-footage selection
-set, and the moving pixels alone 0.1 to 0.2 dB below it on ucf101-dvf21 (where several land,
-their motions are averaged, which blurs occlusion edges); chosen per pixel by agreement,
-+0.16 dB on middlebury-other, +0.17 dB on the held-out real footage, ucf101-dvf21 unchanged
-(experiments/time_prior_probe.py).
+set, and the moving pixels alone, without the choice, 0.1 to 0.2 dB below the first
+candidate on ucf101-dvf21 (where several land, their motions are averaged, which blurs
+occlusion edges); chosen per pixel by agreement, +0.16 dB on middlebury-other, +0.17 dB on
+the held-out real footage, ucf101-dvf21 unchanged (`dsepconv eval`, models/README.md,
+"Evaluation"; on the time windows experiments/time_prior_probe.py).
 """
 
 from __future__ import annotations
@@ -60,15 +62,20 @@ def middle_displacement(
     p + 2·time·d(p) and frame 2 at p - 2·(1 - time)·d(p); at the middle (time 1/2), frame 1 at
     p + d and frame 2 at p - d. d is half the motion over the interval, read at p (flow.layout's
     MIDDLE). flow12, flow21: (2, H, W) (dy, dx) in pixels; found12, found21: (H, W) bool, the
-    pixels of each frame whose motion the search found (projected over the rest)."""
+    pixels of each frame to project over the linear estimate (the search's finds, or
+    carried_pixels)."""
+    time = float(time)  # a numpy float64 would make float64 landings
     h, w = flow12.shape[1:]
     out = linear_middle(flow12, flow21, time).astype(np.float32)
-    sums, counts = np.zeros((2, h, w)), np.zeros((h, w), np.int64)
+    if not (found12.any() or found21.any()):
+        return out
+    sums, counts = np.zeros((2, h, w)), np.zeros((h, w), np.int32)
     # A pixel of frame 1 moving by f is at q + time·f at `time` and reads frame 1 at
     # d = -f/2; a pixel of frame 2 moving (back in time) by f is at q + (1 - time)·f and reads
     # frame 1 at d = +f/2.
-    _land(np.ascontiguousarray(flow12, np.float32), found12, -1.0, time, sums, counts)
-    _land(np.ascontiguousarray(flow21, np.float32), found21, 1.0, 1.0 - time, sums, counts)
+    flow12, flow21 = (np.ascontiguousarray(f, np.float32) for f in (flow12, flow21))
+    _land(flow12, found12, -1.0, np.float32(time), sums, counts)
+    _land(flow21, found21, 1.0, np.float32(1.0 - time), sums, counts)
     # Where several finds land (of either frame), their average: the same whichever frame
     # comes first in time.
     _average_where_landed(out, sums, counts)
@@ -78,9 +85,9 @@ def middle_displacement(
 @numba.njit(nogil=True, cache=True)
 def _land(flow, found, sign, travelled, sums, counts):
     """Adds sign·f/2 of every found pixel q (motion f) to the pixels at the floor and ceiling
-    of q + travelled·f (one pixel per axis where that is whole), inside the frame."""
+    of q + travelled·f (one pixel per axis where that is whole), inside the frame; travelled
+    is a float32, as numpy multiplies a float32 flow by a Python float."""
     h, w = found.shape
-    travelled = np.float32(travelled)
     for y in range(h):
         for x in range(w):
             if not found[y, x]:
@@ -121,8 +128,11 @@ def agreeing_middle(
 ) -> np.ndarray:
     """(2, H, W) float32: at each pixel the candidate displacement (each (2, H, W), as
     middle_displacement's) whose reads of frame1 and frame2 ((H, W, 3) uint8) differ least,
-    averaged over an AGREEMENT_WINDOW box; an earlier one unless a later one is better by
-    AGREEMENT_MARGIN."""
+    averaged over an AGREEMENT_WINDOW box: the first, replaced where a later one's difference
+    is below the best so far by more than AGREEMENT_MARGIN."""
+    if frame1.dtype != np.uint8 or frame2.dtype != np.uint8:
+        raise TypeError("agreeing_middle reads uint8 frames (AGREEMENT_MARGIN is in levels)")
+    time = float(time)
     best, best_cost = candidates[0], None
     for candidate in candidates:
         one = warp(frame1, 2 * time * candidate[0], 2 * time * candidate[1])
