@@ -136,16 +136,23 @@ class PairMotion:
         if any(part is None for part in searched) and any(p is not None for p in searched):
             raise ValueError("a searched PairMotion needs its finds, carried pixels and frames")
 
+    @property
+    def _carries_more(self) -> bool:
+        """Whether the second candidate projects pixels besides the search's finds."""
+        return not (
+            np.array_equal(self.carried12, self.found12)
+            and np.array_equal(self.carried21, self.found21)
+        )
+
     def flows_at(self, time: float = 0.5) -> np.ndarray:
         """The network's flow input for the frame at `time` (0: frame 1, 1: frame 2)."""
         if self.found12 is None:
             return self.flows
         flow12, flow21 = self.flows[FLOW12], self.flows[FLOW21]
-        candidates = [
-            middle_displacement(flow12, flow21, self.found12, self.found21, time),
-            middle_displacement(flow12, flow21, self.carried12, self.carried21, time),
-        ]
-        middle = agreeing_middle(*self.frames, candidates, time)
+        middle = middle_displacement(flow12, flow21, self.found12, self.found21, time)
+        if self._carries_more:  # else the two candidates are one: nothing to choose
+            carried = middle_displacement(flow12, flow21, self.carried12, self.carried21, time)
+            middle = agreeing_middle(*self.frames, [middle, carried], time)
         return np.concatenate([self.flows, middle], axis=0, dtype=np.float32)  # no extra copy
 
 
