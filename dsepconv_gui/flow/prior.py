@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from dsepconv_gui.flow.dis_estimators import DIS_BYTES_PER_PIXEL, borrowed_estimator
 from dsepconv_gui.flow.layout import FLOW12, FLOW21, flow_channels
 from dsepconv_gui.flow.projection import agreeing_middle, carried_pixels, middle_displacement
 from dsepconv_gui.flow.search import found_motion
@@ -32,15 +33,13 @@ MIN_FLOW_SIDE = 16
 # flow_scale enlarges frames for DIS up to this many pixels (1920 × 1080), no further:
 # large frames already show DIS fine detail, and DIS's time grows with the pixels.
 MAX_SCALED_PIXELS = 1920 * 1080
-# DIS's own memory per pixel of the (scaled) frame it runs on: 205 bytes measured at 1080p and
-# at 4K (OpenCV 4.x, medium preset, finest scale 0, refinement: peak resident memory less the
-# frames'). Both directions run at once only while the two fit PARALLEL_DIS_BUDGET: at
-# 640×480 (0.3 GB for the two), where it saves 0.05 s of 0.8. From 720p up (DIS on 2 million
-# pixels) one after the other: since the heads' maps stay at half resolution the network pass
-# no longer sets the peak, and a 1080p frame peaked at 1,601 MB with both at once against
-# 1,278 MB one after the other, in 4.22 against 4.35 s (measure_size, a warm-up and three
-# frames, 2026-11-28); at 4K both at once took the process to 3.4 GB and were no faster.
-DIS_BYTES_PER_PIXEL = 205
+# Both directions run at once only while the two fit PARALLEL_DIS_BUDGET (DIS's memory:
+# flow/dis_estimators.py): at 640×480 (0.3 GB for the two), where it saves 0.05 s of 0.8.
+# From 720p up (DIS on 2 million pixels) one after the other: since the heads' maps stay at
+# half resolution the network pass no longer sets the peak, and a 1080p frame peaked at
+# 1,601 MB with both at once against 1,278 MB one after the other, in 4.22 against 4.35 s
+# (measure_size, a warm-up and three frames, 2026-11-28); at 4K both at once took the process
+# to 3.4 GB and were no faster.
 PARALLEL_DIS_BUDGET = 0.5e9
 
 
@@ -56,10 +55,9 @@ def dis_flow(source: np.ndarray, target: np.ndarray, scale: float = 1.0) -> np.n
     """Dense flow from source to target (RGB uint8 (H, W, 3) each) as (2, H, W) float32
     (dy, dx) in pixels: pixel p of source is at p + flow(p) in target.
 
-    DIS with the medium preset at finest scale 0 (full resolution) and variational
-    refinement, the strongest of OpenCV's DIS settings on the benchmarks. With scale ≠ 1
-    it runs on both frames resized by scale (cubic; see effective_scale) and the flow is
-    resized back.
+    DIS as flow.dis_estimators.new_estimator makes it (one kept from an earlier call when
+    there is one: the same flow, sooner). With scale ≠ 1 it runs on both frames resized by
+    scale (cubic; see effective_scale) and the flow is resized back.
     """
     h, w = source.shape[:2]
     if min(h, w) < MIN_FLOW_SIDE:
@@ -74,11 +72,12 @@ def dis_flow(source: np.ndarray, target: np.ndarray, scale: float = 1.0) -> np.n
             for c in flow
         ]
         return np.stack([back[0] * (h / size[1]), back[1] * (w / size[0])]).astype(np.float32)
-    estimator = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    estimator.setFinestScale(0)
-    flow = estimator.calc(
-        cv2.cvtColor(source, cv2.COLOR_RGB2GRAY), cv2.cvtColor(target, cv2.COLOR_RGB2GRAY), None
-    )
+    with borrowed_estimator(h * w) as estimator:
+        flow = estimator.calc(
+            cv2.cvtColor(source, cv2.COLOR_RGB2GRAY),
+            cv2.cvtColor(target, cv2.COLOR_RGB2GRAY),
+            None,
+        )
     return np.ascontiguousarray(flow[:, :, ::-1].transpose(2, 0, 1))
 
 

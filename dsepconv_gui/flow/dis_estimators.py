@@ -1,0 +1,81 @@
+"""OpenCV DIS estimators kept between calls, within a memory budget.
+
+A fresh estimator allocates its pyramids and buffers on its first frame: about a quarter of
+its time (a 960×720 pair, the 640×480 frame at flow_scale 1.5: 201 ms fresh against 164 ms
+reused; 1920×1080: 590 against 460 ms, this 2-core machine, 2026-11-28). A reused one gives
+the same flow bit for bit, whatever it computed before (tests/test_dis_estimators.py). An
+estimator is not safe to share between threads: each call borrows one for itself. Kept ones
+hold their buffers for the size they last ran at (DIS_BYTES_PER_PIXEL of the frame), so at
+most KEPT_BUDGET bytes of them are kept; the rest are freed when returned. A forked process
+starts with none of its parent's.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import cv2
+
+# DIS's own memory per pixel of the frame it runs on: 205 bytes measured at 1080p and at 4K
+# (OpenCV 4.x, medium preset, finest scale 0, refinement: peak resident memory less the
+# frames').
+DIS_BYTES_PER_PIXEL = 205
+# The two of a 854×480 pair at flow_scale 1.5 (2 × 189 MB), or one of DIS on 1920×1080 pixels
+# (the largest flow_scale makes; 425 MB), which then serves both directions in turn.
+KEPT_BUDGET = 0.5e9
+
+_lock = threading.Lock()
+_kept: list[tuple[cv2.DISOpticalFlow, int]] = []  # (estimator, pixels it last ran at)
+
+
+def _forget_in_child() -> None:
+    """A forked child keeps none of its parent's estimators, and a lock of its own (the
+    parent's may have been held by another thread at the fork)."""
+    global _lock
+    _lock = threading.Lock()
+    _kept.clear()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
+
+
+def new_estimator() -> cv2.DISOpticalFlow:
+    """DIS with the medium preset at finest scale 0 (full resolution) and variational
+    refinement, the strongest of OpenCV's DIS settings on the benchmarks."""
+    estimator = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    estimator.setFinestScale(0)
+    return estimator
+
+
+@contextmanager
+def borrowed_estimator(pixels: int) -> Iterator[cv2.DISOpticalFlow]:
+    """An estimator for a frame of `pixels` pixels, kept for the next call afterwards if the
+    kept ones then fit KEPT_BUDGET (one that last ran at the same size first: its buffers are
+    ready). A frame too large to keep gets a fresh one, freed after, and the kept ones stay."""
+    estimator = None
+    with _lock:
+        if _kept and DIS_BYTES_PER_PIXEL * pixels <= KEPT_BUDGET:
+            same_size = [n for n, (_, kept_pixels) in enumerate(_kept) if kept_pixels == pixels]
+            estimator = _kept.pop(same_size[0] if same_size else -1)[0]
+    if estimator is None:
+        estimator = new_estimator()
+    yield estimator
+    with _lock:
+        held = sum(DIS_BYTES_PER_PIXEL * kept_pixels for _, kept_pixels in _kept)
+        if held + DIS_BYTES_PER_PIXEL * pixels <= KEPT_BUDGET:
+            _kept.append((estimator, pixels))
+
+
+def kept_bytes() -> int:
+    """The memory the kept estimators hold (DIS_BYTES_PER_PIXEL of each one's last frame)."""
+    with _lock:
+        return sum(DIS_BYTES_PER_PIXEL * pixels for _, pixels in _kept)
+
+
+def release_kept() -> None:
+    """Free every kept estimator (their memory goes back when nothing else holds them)."""
+    with _lock:
+        _kept.clear()
