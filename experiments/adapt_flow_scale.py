@@ -39,7 +39,8 @@ for path in args.clips:
     needed = {i for t in held for i in t.frames}
     frames = {i: f for i, f in clip.iter_frames(0, last + 1) if i in needed}
     held = [
-        t for t in held
+        t
+        for t in held
         if np.abs(frames[t.frames[0]].astype(np.int16) - frames[t.frames[2]]).mean() >= 1.0
     ]
     row = []
