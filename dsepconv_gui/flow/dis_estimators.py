@@ -1,13 +1,15 @@
 """OpenCV DIS estimators kept between calls, within a memory budget.
 
-A fresh estimator allocates its pyramids and buffers on its first frame: about a quarter of
-its time (a 960×720 pair, the 640×480 frame at flow_scale 1.5: 201 ms fresh against 164 ms
-reused; 1920×1080: 590 against 460 ms, this 2-core machine, 2026-11-28). A reused one gives
-the same flow bit for bit, whatever it computed before (tests/test_dis_estimators.py). An
-estimator is not safe to share between threads: each call borrows one for itself. Kept ones
-hold their buffers for the size they last ran at (DIS_BYTES_PER_PIXEL of the frame), so at
-most KEPT_BUDGET bytes of them are kept; the rest are freed when returned. A forked process
-starts with none of its parent's.
+A fresh estimator allocates its pyramids and buffers on its first frame, a tenth to a quarter
+of its time: a 640×480 pair at flow_scale 1.5, both directions at once, 377 ms with fresh
+estimators against 346 ms with kept ones; a 960×720 frame alone 201 against 164 ms (this
+2-core machine, 2026-11-28). A reused one gives the same flow bit for bit, whatever it computed
+before (tests/test_dis_estimators.py). From 720p up (DIS on 2 million pixels, one direction
+after the other) keeping one gained nothing (1,125 ms fresh, 1,191 ms kept) and raised a
+1080p frame's peak from 1,339 to 1,710 MB, so KEPT_BUDGET keeps the two of frames up to about
+1 million pixels and none larger. An estimator is not safe to share between threads: each call
+borrows one for itself. Kept ones hold their buffers for the size they last ran at
+(DIS_BYTES_PER_PIXEL of the frame). A forked process starts with none of its parent's.
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ import cv2
 # (OpenCV 4.x, medium preset, finest scale 0, refinement: peak resident memory less the
 # frames').
 DIS_BYTES_PER_PIXEL = 205
-# The two of a 854×480 pair at flow_scale 1.5 (2 × 189 MB), or one of DIS on 1920×1080 pixels
-# (the largest flow_scale makes; 425 MB), which then serves both directions in turn.
-KEPT_BUDGET = 0.5e9
+# The two of a 854×480 pair at flow_scale 1.5 (2 × 189 MB); not one of DIS on 1920×1080
+# pixels (425 MB).
+KEPT_BUDGET = 0.4e9
 
 _lock = threading.Lock()
 _kept: list[tuple[cv2.DISOpticalFlow, int]] = []  # (estimator, pixels it last ran at)
