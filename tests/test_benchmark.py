@@ -31,8 +31,12 @@ def test_measure_size_and_parts():
         and parts["synthesis_seconds"] > 0
         and "full_resolution_seconds" not in parts  # 3×3 heads: nothing to fuse
     )
-    light = measure_parts("random:flow-small-light", "96x64", runs=1)
+    light = measure_parts("random:flow-small-light", "96x64", runs=1, precision="float32")
     assert light["full_resolution_seconds"] > 0 and light["synthesis_seconds"] > 0
+    assert "network_float32_seconds" not in light
+    # in bfloat16, the network pass both ways
+    half = measure_parts("random:flow-small-light", "96x64", runs=1, precision="bfloat16")
+    assert half["network_float32_seconds"] > 0 and half["network_seconds"] > 0
 
 
 @pytest.mark.parametrize("model", ["random:tiny", "random:flow-small-light"])
@@ -40,7 +44,10 @@ def test_report_prints_ratios_to_the_peers(model):
     report = {
         "machine": {"threads": 2, "cpu": "test cpu", "matmul_gflops": 50.0},
         "sizes": [measure_size("random:tiny", "96x64", runs=1, tile=None) | {"size": "640x480"}],
-        "parts": [measure_parts(model, "96x64", runs=1) | {"size": "640x480"}],
+        "parts": [
+            measure_parts(model, "96x64", runs=1)
+            | {"size": "640x480", "network_seconds": 0.1, "network_float32_seconds": 0.2}
+        ],
         "peers": {"dis_seconds": 0.1, "minterpolate_seconds": 0.05},
         "tiling": {"tile": 512, "psnr_tiled_vs_untiled": 80.0},
         "end_to_end": {
@@ -62,6 +69,7 @@ def test_report_prints_ratios_to_the_peers(model):
     assert "middlebury-other 34.40 dB" in text and "80.0 dB" in text and "10.0× faster" in text
     # light heads: the kernel that makes their maps itself, against the full-resolution path
     assert ("maps made inside the kernel" in text) == model.endswith("light")
+    assert "network pass 0.100 s in bfloat16, 0.200 s in float32 (2.00× faster)" in text
 
 
 def test_every_timed_frame_computes_its_flows(tmp_path, monkeypatch):

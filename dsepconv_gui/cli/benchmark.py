@@ -83,7 +83,9 @@ def test_pair(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
     return tuple(real_frames(2, height, width, start=40))
 
 
-def measure_size(model_spec: str | None, size: str, runs: int, tile: int | None) -> dict:
+def measure_size(
+    model_spec: str | None, size: str, runs: int, tile: int | None, precision: str = "auto"
+) -> dict:
     """One frame size, in this process: seconds per interpolated frame (flows, network and
     synthesis, as `dsepconv export` runs them; tile None: sized from the memory available)
     and the process's peak resident memory."""
@@ -95,7 +97,7 @@ def measure_size(model_spec: str | None, size: str, runs: int, tile: int | None)
 
     torch.set_num_threads(os.cpu_count() or 1)
     height, width = parse_size(size)
-    device = resolve_device("cpu")
+    device = resolve_device("cpu", precision)
     loaded, _ = resolve_model(model_spec, device.device)
     interpolator = Interpolator(loaded, device, tile=tile)
     a, b = test_pair(height, width)
@@ -116,10 +118,11 @@ def measure_size(model_spec: str | None, size: str, runs: int, tile: int | None)
     }
 
 
-def measure_parts(model_spec: str | None, size: str, runs: int) -> dict:
+def measure_parts(model_spec: str | None, size: str, runs: int, precision: str = "auto") -> dict:
     """The whole frame's network pass (its FLOPs, counted, and GFLOP/s) and the deformable
     separable convolution of both frames, timed apart (in its own process: the untiled
-    pass needs more memory than the tiled path)."""
+    pass needs more memory than the tiled path); the network pass of inference's path also
+    in float32 when the precision makes it another."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -135,9 +138,10 @@ def measure_parts(model_spec: str | None, size: str, runs: int) -> dict:
 
     torch.set_num_threads(os.cpu_count() or 1)
     height, width = parse_size(size)
-    device = resolve_device("cpu")
+    device = resolve_device("cpu", precision)
     loaded, _ = resolve_model(model_spec, device.device)
-    model = Interpolator(loaded, device).model  # as inference runs it (channels-last)
+    interpolator = Interpolator(loaded, device)
+    model = interpolator.model  # as inference runs it (channels-last)
     a, b = test_pair(height, width)
     with torch.inference_mode():
         ta, tb = (
@@ -157,6 +161,14 @@ def measure_parts(model_spec: str | None, size: str, runs: int) -> dict:
             network_seconds, halves = timed(
                 lambda: model.estimate_half_resolution(ta, tb, flows), runs
             )
+            if device.network_dtype is not None:  # what inference runs
+                measured["network_float32_seconds"] = network_seconds
+
+                def in_precision():
+                    with interpolator.network_precision(ta, tb):
+                        return model.estimate_half_resolution(ta, tb, flows)
+
+                network_seconds, halves = timed(in_precision, runs)
             synthesis_seconds, _ = timed(
                 lambda: (
                     synthesize_half_resolution(ta, halves[0])
@@ -186,7 +198,7 @@ def measure_parts(model_spec: str | None, size: str, runs: int) -> dict:
     }
 
 
-def measure_tiling(model_spec: str | None) -> dict:
+def measure_tiling(model_spec: str | None, precision: str = "auto") -> dict:
     """Tiled against untiled output on a real 1080p pair, PSNR in dB."""
     import torch
 
@@ -196,7 +208,7 @@ def measure_tiling(model_spec: str | None) -> dict:
     from dsepconv_gui.model.weights import resolve_model
 
     torch.set_num_threads(os.cpu_count() or 1)
-    device = resolve_device("cpu")
+    device = resolve_device("cpu", precision)
     loaded, _ = resolve_model(model_spec, device.device)
     a, b = test_pair(1080, 1920)
     whole = Interpolator(loaded, device, tile=4096).interpolate(a, b).frame
@@ -273,7 +285,7 @@ def real_frames(count: int, height: int, width: int, start: int = 0) -> list[np.
     return [cv2.resize(f, (width, height), interpolation=cv2.INTER_CUBIC) for f in frames]
 
 
-def end_to_end(model_spec: str | None, frames: int = 50) -> dict:
+def end_to_end(model_spec: str | None, frames: int = 50, precision: str = "auto") -> dict:
     """Export the first `frames` frames of the real 640×360 clip at ×2 with the model, and the
     same range with ffmpeg minterpolate to twice the rate (decode and encode included)."""
     if not REAL_CLIP.exists():
@@ -285,7 +297,7 @@ def end_to_end(model_spec: str | None, frames: int = 50) -> dict:
     from dsepconv_gui.model.weights import resolve_model
     from dsepconv_gui.video.clips import open_clip
 
-    device = resolve_device("cpu")
+    device = resolve_device("cpu", precision)
     loaded, _ = resolve_model(model_spec, device.device)
     interpolator = Interpolator(loaded, device)
     clip = open_clip(REAL_CLIP)
@@ -345,26 +357,40 @@ def quality() -> dict:
     return table
 
 
-def run_benchmark(model_spec: str | None, sizes: list[str], runs: int, log=print) -> dict:
+def run_benchmark(
+    model_spec: str | None, sizes: list[str], runs: int, log=print, precision: str = "auto"
+) -> dict:
+    from dsepconv_gui.model.device import resolve_device
+
     threads = os.cpu_count() or 1
-    report: dict = {"machine": {"threads": threads, "cpu": _cpu_name()}}
+    report: dict = {
+        "machine": {
+            "threads": threads,
+            "cpu": _cpu_name(),
+            "device": str(resolve_device("cpu", precision)),
+        }
+    }
     log(f"matmul peak on {threads} threads…")
     report["machine"]["matmul_gflops"] = matmul_peak(threads)
     report["sizes"] = []
     report["parts"] = []
     for size in sizes:
         log(f"{size}: frame time and memory…")
-        report["sizes"].append(_in_subprocess("measure_size", model_spec, size, runs, None))
+        report["sizes"].append(
+            _in_subprocess("measure_size", model_spec, size, runs, None, precision)
+        )
         log(f"{size}: network and deformable convolution apart…")
-        report["parts"].append(_in_subprocess("measure_parts", model_spec, size, runs))
+        report["parts"].append(_in_subprocess("measure_parts", model_spec, size, runs, precision))
     log("3840x2160 tiled…")
-    report["sizes"].append(_in_subprocess("measure_size", model_spec, "3840x2160", 0, 512))
+    report["sizes"].append(
+        _in_subprocess("measure_size", model_spec, "3840x2160", 0, 512, precision)
+    )
     log("tiled against untiled at 1080p…")
-    report["tiling"] = _in_subprocess("measure_tiling", model_spec)
+    report["tiling"] = _in_subprocess("measure_tiling", model_spec, precision)
     log("peers…")
     report["peers"] = peers(runs)
     log("end to end…")
-    report["end_to_end"] = _in_subprocess("end_to_end", model_spec)
+    report["end_to_end"] = _in_subprocess("end_to_end", model_spec, 50, precision)
     report["quality"] = quality()
     return report
 
@@ -383,7 +409,8 @@ def format_report(report: dict) -> str:
     peak = report["machine"]["matmul_gflops"]
     lines = [
         f"machine: {report['machine']['cpu']}, {report['machine']['threads']} threads, "
-        f"fp32 matmul peak {peak:.1f} GFLOP/s",
+        f"fp32 matmul peak {peak:.1f} GFLOP/s; runs on "
+        f"{report['machine'].get('device', 'cpu')}",
         "",
     ]
     lines.append(
@@ -427,6 +454,12 @@ def format_report(report: dict) -> str:
                 f"{size}: deformable convolution of both frames {fused:.3f} s fused, "
                 f"{torch_op:.3f} s with the torch op ({torch_op / fused:.1f}× faster); "
                 f"{100 * fused / frame_seconds[size]:.1f}% of the frame time"
+            )
+        if "network_float32_seconds" in part:
+            single, network = part["network_float32_seconds"], part["network_seconds"]
+            lines.append(
+                f"{size}: network pass {network:.3f} s in bfloat16, {single:.3f} s in float32 "
+                f"({single / network:.2f}× faster)"
             )
         if "full_resolution_seconds" in part and size in frame_seconds:
             fused_total = part["network_seconds"] + part["synthesis_seconds"]

@@ -90,7 +90,7 @@ def run_check(args: argparse.Namespace) -> None:
                 f"--range starts at frame {first}, after the clip's last frame ({last})"
             )
         max_side = DEFAULT_MAX_SIDE if args.max_side is None else (args.max_side or None)
-        interpolator = load_interpolator(args.model, args.device, args.tile)
+        interpolator = load_interpolator(args.model, args.device, args.tile, args.precision)
         print(
             f"{args.clip}: {clip.info.describe()}; checking frames {first}–{last}; "
             f"model {interpolator.loaded.source} on {interpolator.device}",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from time import perf_counter
 
@@ -124,6 +125,15 @@ class Interpolator:
         # frames from one computation of it.
         self._last: tuple[np.ndarray, np.ndarray, PairMotion | None] | None = None
 
+    def network_precision(self, a: torch.Tensor, b: torch.Tensor) -> AbstractContextManager:
+        """The device's network precision (model/device.py) for a pass on frames a and b: on
+        the path whose heads end in the fused kernel (float32 from there on), else float32,
+        as the inspection views' terms always are."""
+        dtype = self.device.network_dtype
+        if dtype is None or not self.model.fuses_heads(a, b):
+            return nullcontext()
+        return torch.autocast(self.device.device.type, dtype=dtype)
+
     @property
     def takes_time(self) -> bool:
         """Whether the model makes any time between two frames in one pass (else midpoints)."""
@@ -203,11 +213,11 @@ class Interpolator:
                 frame = tensor_to_frame(output.frame)
                 terms = (term_to_numpy(output.terms[0]), term_to_numpy(output.terms[1]))
             else:
-                frame = tensor_to_frame(
-                    forward_within_memory(
+                with self.network_precision(a, b):
+                    output = forward_within_memory(
                         self.model, a, b, flows, self.tile, self.log, check, time=at
                     )
-                )
+                frame = tensor_to_frame(output)
         config = self.loaded.config
         return InterpolationResult(
             frame=frame,

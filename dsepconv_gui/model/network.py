@@ -254,6 +254,19 @@ class HalfResolutionTerm:
         """The term of the pixels (top, left) .. (top + height, left + width) of its region."""
         return replace(self, region=(self.region[0] + top, self.region[1] + left, height, width))
 
+    def to_dtype(self, dtype: torch.dtype) -> HalfResolutionTerm:
+        """The same term with every tensor in `dtype` (a network run under autocast leaves
+        some in bfloat16; the fused kernel reads float32)."""
+        tensors = ("heads", "blend", "blend_start", "offset_scale", "gate", "prior")
+        return replace(
+            self,
+            **{
+                name: getattr(self, name).to(dtype)
+                for name in tensors
+                if getattr(self, name) is not None
+            },
+        )
+
 
 @dataclass(frozen=True)
 class _SharedEstimate:
@@ -454,7 +467,7 @@ class DSepConvNet(nn.Module):
                     offset_scale=scale,
                     gate=shared.gate,
                     prior=prior,
-                )
+                ).to_dtype(frame1.dtype)
             )
         return terms[0], terms[1]
 

@@ -1,0 +1,71 @@
+"""The network's precision on the CPU (model/device.py): bfloat16 convolutions under autocast
+where chosen, the fused kernel and the inspection views in float32 whatever the choice."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from dsepconv_gui.base.errors import DeviceError
+from dsepconv_gui.frames.demo import render_demo_frames
+from dsepconv_gui.frames.metrics import psnr
+from dsepconv_gui.interpolation.interpolator import Interpolator
+from dsepconv_gui.model import device as device_module
+from dsepconv_gui.model import fused_dsc
+from dsepconv_gui.model.checkpoint import LoadedModel
+from dsepconv_gui.model.config import preset
+from dsepconv_gui.model.device import network_dtype_for, resolve_device
+
+from .conftest import make_random_network
+
+CPU = torch.device("cpu")
+
+
+def test_the_precision_choice(monkeypatch):
+    assert network_dtype_for(CPU, "float32") is None
+    assert network_dtype_for(CPU, "bfloat16") == torch.bfloat16
+    monkeypatch.setattr(device_module, "native_bfloat16", lambda: True)
+    assert network_dtype_for(CPU, "auto") == torch.bfloat16
+    assert "bfloat16 network" in str(resolve_device("cpu", "auto"))
+    monkeypatch.setattr(device_module, "native_bfloat16", lambda: False)
+    assert network_dtype_for(CPU, "auto") is None
+    assert "bfloat16" not in str(resolve_device("cpu", "auto"))
+    assert network_dtype_for(torch.device("cuda:0"), "auto") is None  # a GPU runs float32
+    with pytest.raises(DeviceError, match="for the CPU"):
+        network_dtype_for(torch.device("cuda:0"), "bfloat16")
+    with pytest.raises(DeviceError, match="one of auto, float32, bfloat16"):
+        resolve_device("cpu", "float16")
+
+
+@pytest.mark.skipif(not fused_dsc.available(), reason="numba is not installed")
+def test_bfloat16_runs_the_network_and_leaves_the_rest_in_float32(monkeypatch):
+    config = dataclasses.replace(preset("flow-small-light"), base_width=4)
+    model = make_random_network(config, seed=3)
+    loaded = LoadedModel(model=model, config=config, source="test")
+    a, _, b = render_demo_frames(3, height=64, width=96)
+    single = Interpolator(loaded, resolve_device("cpu", "float32"))
+    half = Interpolator(loaded, resolve_device("cpu", "bfloat16"))
+
+    convolution_dtypes, kernel_dtypes = [], []
+    first_convolution = next(m for m in half.model.modules() if isinstance(m, torch.nn.Conv2d))
+    first_convolution.register_forward_hook(
+        lambda _module, _inputs, output: convolution_dtypes.append(output.dtype)
+    )
+    real_kernel = fused_dsc.convolve_half_resolution
+
+    def spy(frame, term, *args):
+        kernel_dtypes.extend(t.dtype for t in (frame, term.heads, term.blend) if t is not None)
+        return real_kernel(frame, term, *args)
+
+    monkeypatch.setattr(fused_dsc, "convolve_half_resolution", spy)
+    expected, got = single(a, b), half(a, b)
+    assert convolution_dtypes == [torch.float32, torch.bfloat16]  # float32 first, then half
+    assert kernel_dtypes and set(kernel_dtypes) == {torch.float32}
+    assert psnr(got, expected) > 40 and not np.array_equal(got, expected)
+
+    # the views' terms (the whole frame's parameters) are float32's in both
+    convolution_dtypes.clear()
+    views = half.interpolate(a, b, with_terms=True)
+    assert convolution_dtypes == [torch.float32]
+    np.testing.assert_array_equal(views.frame, expected)
