@@ -167,6 +167,18 @@ def test_light_heads_tiled_at_half_resolution_equal_tiles_of_full_resolution_map
     torch.testing.assert_close(fused, sliced, atol=2e-5, rtol=1e-5)
 
 
+def test_the_kernels_own_sigmoid_matches_torchs_over_every_range():
+    logits = np.concatenate(
+        [np.linspace(-120, 120, 2001), [0.0, 1e-7, -1e-7, 87.5, -87.5, 1e4, -1e4]]
+    ).astype(np.float32)
+    shift = np.float32(0.25)
+    out = np.empty(len(logits), np.float32)
+    fused_dsc._sigmoids(logits, 0, shift, out, np.empty(len(logits), np.int32))
+    expected = torch.sigmoid(torch.from_numpy(logits) + float(shift)).numpy()
+    assert np.all(np.isfinite(out))
+    np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-7)
+
+
 def test_a_half_resolution_region_off_its_grid_is_refused():
     from .conftest import make_random_network
 

@@ -77,6 +77,8 @@ def _half_resolution_kernel(
     rgb = frame.shape[2] == 3
     for y in numba.prange(h):
         values = np.empty(head_channels, np.float32)
+        masks = np.empty(taps, np.float32)
+        exponent_bits = np.empty(taps, np.int32)
         vertical = np.empty(n, np.float32)
         horizontal = np.empty(n, np.float32)
         gy = grid_origin[0] + y
@@ -131,14 +133,15 @@ def _half_resolution_kernel(
                 )
             # float32 from here, as torch computes the masks: single-precision exp is faster
             mask_shift = np.float32(blend_sign * (mask_shift + blend_start))
+            if use_mask:
+                _sigmoids(values, 2 * n + 2 * taps, mask_shift, masks, exponent_bits)
             acc = (np.float32(0.0), np.float32(0.0), np.float32(0.0))
             for i in range(n):
                 for j in range(n):
                     k = i * n + j
                     weight = vertical[i] * horizontal[j]
                     if use_mask:
-                        logit = values[2 * n + 2 * taps + k] + mask_shift
-                        weight *= np.float32(1.0) / (np.float32(1.0) + np.exp(-logit))
+                        weight *= masks[k]
                     offset_y = values[2 * n + k] * scale + base_y
                     offset_x = values[2 * n + taps + k] * scale + base_x
                     sy = frame_origin[0] + y + i - r + offset_y
@@ -223,6 +226,40 @@ def _store_rgb(acc, out, y, x):
     out[y, x, 0] += acc[0]
     out[y, x, 1] += acc[1]
     out[y, x, 2] += acc[2]
+
+
+@_jit
+def _sigmoids(values, start, shift, out, exponent_bits):
+    """out[k] = sigmoid(values[start + k] + shift) for every k of out, with exp computed here:
+    2^round(y) by its exponent bits times a degree-6 polynomial of 2^f, |f| <= 1/2 (relative
+    error about 1e-7, float32's own). Unlike libm's expf this vectorises: the masks' sigmoids
+    took a third of the kernel's time."""
+    for k in range(out.shape[0]):
+        x = -(values[start + k] + shift)
+        x = min(max(x, np.float32(-86.0)), np.float32(86.0))
+        y = x * np.float32(1.4426950408889634)  # e^x = 2^y
+        whole = np.floor(y + np.float32(0.5))
+        f = (y - whole) * np.float32(0.6931471805599453)  # 2^(y - whole) = e^f
+        out[k] = np.float32(1.0) + f * (
+            np.float32(1.0)
+            + f
+            * (
+                np.float32(1.0 / 2)
+                + f
+                * (
+                    np.float32(1.0 / 6)
+                    + f
+                    * (
+                        np.float32(1.0 / 24)
+                        + f * (np.float32(1.0 / 120) + f * np.float32(1.0 / 720))
+                    )
+                )
+            )
+        )
+        exponent_bits[k] = (np.int32(whole) + np.int32(127)) << np.int32(23)
+    powers = exponent_bits.view(np.float32)
+    for k in range(out.shape[0]):
+        out[k] = np.float32(1.0) / (np.float32(1.0) + out[k] * powers[k])
 
 
 @_jit
