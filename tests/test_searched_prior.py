@@ -410,13 +410,14 @@ def test_flow_on_upscaled_frames_is_scaled_back():
         )
 
 
-def test_flow_scale_stops_enlarging_at_full_hd():
+def test_flow_scale_stops_enlarging_at_a_million_pixels():
     from dsepconv_gui.flow.prior import effective_scale
 
     assert effective_scale(480, 640, 1.5) == 1.5
-    assert effective_scale(720, 1280, 1.5) == pytest.approx(1.5)
+    assert effective_scale(480, 854, 1.5) == 1.5
+    assert 1.0 < effective_scale(540, 960, 1.5) < 1.5
+    assert effective_scale(720, 1280, 1.5) == pytest.approx((1e6 / (720 * 1280)) ** 0.5)
     assert effective_scale(1080, 1920, 1.5) == 1.0 and effective_scale(2160, 3840, 1.5) == 1.0
-    assert 1.0 < effective_scale(900, 1600, 1.5) < 1.5
     assert effective_scale(480, 640, 0.5) == 0.5
 
 

@@ -4,12 +4,13 @@ A fresh estimator allocates its pyramids and buffers on its first frame, a tenth
 of its time: a 640×480 pair at flow_scale 1.5, both directions at once, 377 ms with fresh
 estimators against 346 ms with kept ones; a 960×720 frame alone 201 against 164 ms (this
 2-core machine, 2026-11-28). A reused one gives the same flow bit for bit, whatever it computed
-before (tests/test_dis_estimators.py). From 720p up (DIS on 2 million pixels, one direction
-after the other) keeping one gained nothing (1,125 ms fresh, 1,191 ms kept) and raised a
-1080p frame's peak from 1,339 to 1,710 MB, so KEPT_BUDGET keeps the two of frames up to about
-1 million pixels and none larger. An estimator is not safe to share between threads: each call
-borrows one for itself. Kept ones hold their buffers for the size they last ran at
-(DIS_BYTES_PER_PIXEL of the frame). A forked process starts with none of its parent's.
+before (tests/test_dis_estimators.py). On 2 million pixels (1080p, one direction after the
+other) keeping one gained nothing (1,125 ms fresh, 1,191 ms kept) and raised a 1080p frame's
+peak from 1,339 to 1,710 MB, so KEPT_BUDGET keeps the two of frames up to 854×480 at
+flow_scale 1.5, one of 720p's million pixels (its directions run one after the other: 664
+against 687 ms for the pair) and none larger. An estimator is not safe to share between
+threads: each call borrows one for itself. Kept ones hold their buffers for the size they last
+ran at (DIS_BYTES_PER_PIXEL of the frame). A forked process starts with none of its parent's.
 """
 
 from __future__ import annotations

@@ -30,17 +30,22 @@ from dsepconv_gui.flow.search import found_motion
 
 # Below this side DIS has no pyramid to work with; such frames get zero flow.
 MIN_FLOW_SIDE = 16
-# flow_scale enlarges frames for DIS up to this many pixels (1920 × 1080), no further:
-# large frames already show DIS fine detail, and DIS's time grows with the pixels.
-MAX_SCALED_PIXELS = 1920 * 1080
+# flow_scale enlarges frames for DIS up to this many pixels, no further: large frames
+# already show DIS fine detail, and DIS's time grows with the pixels. A million keeps the
+# shipped 1.5 up to 854×480 and makes 1280×720 about 1.04. Chosen by measurement
+# (2026-11-28, `python experiments/adapt_flow_scale.py models/dsepconv.safetensors CLIP...
+# --scales 1,1.25,1.5`, twelve held-out triplets of each of seven 1280×720 and 960×540
+# clips): DIS at 1× scored 33.41 dB on average, 1.5× 33.39 (per clip −0.34 to +0.20), and
+# took 2.25 times as long (at 720p half the frame's time; it was 1920 × 1080 before).
+MAX_SCALED_PIXELS = 1_000_000
 # Both directions run at once only while the two fit PARALLEL_DIS_BUDGET (DIS's memory:
-# flow/dis_estimators.py): at 640×480 (0.3 GB for the two), where it saves 0.05 s of 0.8.
-# From 720p up (DIS on 2 million pixels) one after the other: since the heads' maps stay at
-# half resolution the network pass no longer sets the peak, and a 1080p frame peaked at
-# 1,601 MB with both at once against 1,278 MB one after the other, in 4.22 against 4.35 s
-# (measure_size, a warm-up and three frames, 2026-11-28); at 4K both at once took the process
-# to 3.4 GB and were no faster.
-PARALLEL_DIS_BUDGET = 0.5e9
+# flow/dis_estimators.py): up to 854×480 at flow_scale 1.5 (0.38 GB for the two), where it
+# saves 0.05 s of 0.8 at 640×480. From 720p up one after the other: a 1280×720 frame (DIS on
+# a million pixels each way) took 1.90 s either way and peaked at 1,370 MB with both at once
+# against 1,251 MB (measure_size, a warm-up and three frames, 2026-11-28); a 1080p frame
+# peaked at 1,601 MB with both at once against 1,278 MB, in 4.22 against 4.35 s; at 4K both
+# at once took the process to 3.4 GB and were no faster.
+PARALLEL_DIS_BUDGET = 0.4e9
 
 
 def effective_scale(height: int, width: int, scale: float) -> float:

@@ -50,7 +50,7 @@ class DSepConvConfig:
     flow_scale: DIS runs on both frames resized by this factor (cubic) and its flows are
         scaled back: above 1, its finest patches see finer detail (1.5: +0.03 dB on the
         training-footage selection set, +0.11 / +0.10 dB on the benchmarks; DIS then costs
-        2.25 × as much). Enlargements stop at 1920 × 1080 pixels (flow.prior.effective_scale).
+        2.25 × as much). Enlargements stop at a million pixels (flow.prior.effective_scale).
     occlusion_evidence: with a flow prior, the network also sees where each frame's pixels
         find no match in the other frame, where the two flows disagree, and where the two
         warped frames differ, each read at the middle pixel's prior (occlusion_evidence.py):

@@ -51,10 +51,7 @@ def _kernel(frame, vertical, horizontal, offset_y, offset_x, mask, use_mask, top
                         weight *= mask[y, x, k]
                     sy = top + y + i - r + offset_y[y, x, k]
                     sx = left + x + j - r + offset_x[y, x, k]
-                    if rgb:
-                        acc = _add_rgb_read(frame, sy, sx, weight, acc)
-                    else:
-                        _add_bilinear_read(frame, sy, sx, weight, out, y, x)
+                    acc = _add_read(frame, sy, sx, weight, acc, out, y, x)
             if rgb:
                 _store_rgb(acc, out, y, x)
 
@@ -146,10 +143,7 @@ def _half_resolution_kernel(
                     offset_x = values[2 * n + taps + k] * scale + base_x
                     sy = frame_origin[0] + y + i - r + offset_y
                     sx = frame_origin[1] + x + j - r + offset_x
-                    if rgb:
-                        acc = _add_rgb_read(frame, sy, sx, weight, acc)
-                    else:
-                        _add_bilinear_read(frame, sy, sx, weight, out, y, x)
+                    acc = _add_read(frame, sy, sx, weight, acc, out, y, x)
             if rgb:
                 _store_rgb(acc, out, y, x)
 
@@ -194,6 +188,16 @@ def _add_bilinear_read(frame, sy, sx, weight, out, y, x):
             + w10 * frame[y1, x0, c]
             + w11 * frame[y1, x1, c]
         )
+
+
+@_jit
+def _add_read(frame, sy, sx, weight, acc, out, y, x):
+    """weight × frame read bilinearly at (sy, sx): for 3 channels acc plus the read (in
+    registers, stored by _store_rgb), else added to out[y, x] and acc returned as it was."""
+    if frame.shape[2] == 3:
+        return _add_rgb_read(frame, sy, sx, weight, acc)
+    _add_bilinear_read(frame, sy, sx, weight, out, y, x)
+    return acc
 
 
 @_jit
