@@ -148,6 +148,10 @@ def test_info_prints_version_device_and_model(model_file, capsys):
     out = capsys.readouterr().out
     assert "dsepconv 0.1.0" in out and "device: cpu" in out
     assert str(model_file) in out and "'kernel_size': 3" in out
+    assert main(["info", "--model", str(model_file), "--precision", "float32"]) == 0
+    assert "bfloat16" not in capsys.readouterr().out
+    assert main(["info", "--model", str(model_file), "--precision", "half"]) == 2
+    assert "one of auto, float32, bfloat16" in capsys.readouterr().err
 
 
 def test_console_script_is_installed():

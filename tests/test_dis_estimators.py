@@ -47,6 +47,10 @@ def test_kept_estimators_stay_within_the_budget(monkeypatch):
     assert dis_estimators.kept_bytes() == dis_estimators.DIS_BYTES_PER_PIXEL * 19200  # one
     prior.dis_flow(a, b, 1.5)  # larger than the budget: used, then freed
     assert dis_estimators.kept_bytes() == dis_estimators.DIS_BYTES_PER_PIXEL * 19200
+    dis_estimators.release_kept()
+    monkeypatch.setattr(dis_estimators, "KEPT_MAX_PIXELS", 120 * 160 - 1)
+    prior.bidirectional_flow(a, b)  # within the budget, but a frame larger than kept ones
+    assert dis_estimators.kept_bytes() == 0
 
 
 def test_threads_borrow_estimators_of_their_own():

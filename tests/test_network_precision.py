@@ -69,3 +69,11 @@ def test_bfloat16_runs_the_network_and_leaves_the_rest_in_float32(monkeypatch):
     views = half.interpolate(a, b, with_terms=True)
     assert convolution_dtypes == [torch.float32]
     np.testing.assert_array_equal(views.frame, expected)
+
+
+def test_a_model_without_the_fused_path_says_it_runs_float32():
+    config = dataclasses.replace(preset("flow-small-evidence"), base_width=4)  # no light heads
+    loaded = LoadedModel(model=make_random_network(config, seed=1), config=config, source="t")
+    interpolator = Interpolator(loaded, resolve_device("cpu", "bfloat16"))
+    assert interpolator.device.network_dtype is None
+    assert "bfloat16" not in str(interpolator.device)

@@ -476,19 +476,21 @@ def run_interpolate(args: argparse.Namespace) -> None:
 def run_info(args: argparse.Namespace) -> None:
     import torch
 
+    from dsepconv_gui.interpolation.interpolator import device_running
     from dsepconv_gui.model.device import resolve_device
     from dsepconv_gui.model.weights import resolve_model
 
-    device = resolve_device(args.device)
+    device = resolve_device(args.device, args.precision)
     print(f"dsepconv {__version__}")
     print(
         f"torch {torch.__version__} (CUDA build: {torch.version.cuda or 'none'}, "
         f"CUDA available: {torch.cuda.is_available()})"
     )
-    print(f"device: {device} ({str(device.dtype).removeprefix('torch.')})")
     loaded, warning = resolve_model(args.model, "cpu")
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
+    device = device_running(loaded, device)
+    print(f"device: {device} ({str(device.dtype).removeprefix('torch.')})")
     print(f"model: {loaded.source}")
     print(f"configuration: {loaded.config.to_dict()}")
     print(f"parameters: {loaded.model.parameter_count():,}")

@@ -26,9 +26,10 @@ import cv2
 # (OpenCV 4.x, medium preset, finest scale 0, refinement: peak resident memory less the
 # frames').
 DIS_BYTES_PER_PIXEL = 205
-# The two of a 854×480 pair at flow_scale 1.5 (2 × 189 MB); not one of DIS on 1920×1080
-# pixels (425 MB).
+# The two of a 854×480 pair at flow_scale 1.5 (2 × 189 MB), and no estimator of a frame
+# larger than KEPT_MAX_PIXELS (720p's at flow_scale 1.5; not DIS on 1920×1080, 425 MB).
 KEPT_BUDGET = 0.4e9
+KEPT_MAX_PIXELS = 1_000_000
 
 _lock = threading.Lock()
 _kept: list[tuple[cv2.DISOpticalFlow, int]] = []  # (estimator, pixels it last ran at)
@@ -56,11 +57,13 @@ def new_estimator() -> cv2.DISOpticalFlow:
 @contextmanager
 def borrowed_estimator(pixels: int) -> Iterator[cv2.DISOpticalFlow]:
     """An estimator for a frame of `pixels` pixels, kept for the next call afterwards if the
-    kept ones then fit KEPT_BUDGET (one that last ran at the same size first: its buffers are
-    ready). A frame too large to keep gets a fresh one, freed after, and the kept ones stay."""
+    kept ones then fit KEPT_BUDGET and the frame KEPT_MAX_PIXELS (one that last ran at the same
+    size first: its buffers are ready). A frame too large to keep gets a fresh one, freed
+    after, and the kept ones stay."""
     estimator = None
+    keeps = pixels <= KEPT_MAX_PIXELS and DIS_BYTES_PER_PIXEL * pixels <= KEPT_BUDGET
     with _lock:
-        if _kept and DIS_BYTES_PER_PIXEL * pixels <= KEPT_BUDGET:
+        if _kept and keeps:
             same_size = [n for n, (_, kept_pixels) in enumerate(_kept) if kept_pixels == pixels]
             estimator = _kept.pop(same_size[0] if same_size else -1)[0]
     if estimator is None:
@@ -68,7 +71,7 @@ def borrowed_estimator(pixels: int) -> Iterator[cv2.DISOpticalFlow]:
     yield estimator
     with _lock:
         held = sum(DIS_BYTES_PER_PIXEL * kept_pixels for _, kept_pixels in _kept)
-        if held + DIS_BYTES_PER_PIXEL * pixels <= KEPT_BUDGET:
+        if keeps and held + DIS_BYTES_PER_PIXEL * pixels <= KEPT_BUDGET:
             _kept.append((estimator, pixels))
 
 

@@ -16,7 +16,7 @@ from dsepconv_gui.flow.prior import PairMotion, pair_motion
 from dsepconv_gui.frames.images import check_frame_size
 from dsepconv_gui.model.checkpoint import LoadedModel
 from dsepconv_gui.model.config import DSepConvConfig
-from dsepconv_gui.model.device import DeviceInfo
+from dsepconv_gui.model.device import DeviceInfo, describe_device
 from dsepconv_gui.model.network import DeformableTerm, check_time
 from dsepconv_gui.model.tiling import forward_within_memory
 
@@ -93,6 +93,15 @@ def motion_for(config: DSepConvConfig, frame1: np.ndarray, frame2: np.ndarray) -
 MAX_PAIRS_AHEAD = 2
 
 
+def device_running(loaded: LoadedModel, device: DeviceInfo) -> DeviceInfo:
+    """device as it runs this model: a network precision other than float32 only where the
+    model's heads end in the fused kernel (Interpolator.network_precision), and a description
+    that says so."""
+    if device.network_dtype is None or loaded.model.can_fuse_heads():
+        return device
+    return replace(device, network_dtype=None, description=describe_device(device.device))
+
+
 class Interpolator:
     """Runs a loaded DSepConv model on pairs of RGB uint8 frames, on one device."""
 
@@ -105,6 +114,7 @@ class Interpolator:
         flows_ahead: bool | None = None,
     ) -> None:
         self.loaded = loaded
+        device = device_running(loaded, device)
         self.device = device
         # Channels-last weights (and inputs, see DSepConvNet.estimate): measured 1.19 → 0.75 s
         # for the flow-small network at 640×480 on 2 CPU cores; also the layout GPUs prefer.

@@ -2,8 +2,9 @@
 
 The same operation as deformable_separable_conv.py's (its docstring has the formula and the
 border rule), computed pixel by pixel: for each output pixel, every tap's bilinear read and
-weight, summed straight into the output. Nothing of size n² × H × W is ever made, and the rows
-run in parallel on every core (in one thread in a process forked after that: _compiled_kernel).
+weight, summed (in registers for three channels) into the output. Nothing of size n² × H × W
+is ever made, and the rows run in parallel on every core (in one thread in a process forked
+after that: _compiled_kernel).
 The torch ops stay the reference (tests compare the two) and the differentiable path for
 training.
 
@@ -128,7 +129,7 @@ def _half_resolution_kernel(
                     + w_ba * blend[yb, xa, 0]
                     + w_bb * blend[yb, xb, 0]
                 )
-            # float32 from here, as torch computes the masks: single-precision exp is faster
+            # float32 from here, as torch computes the masks
             mask_shift = np.float32(blend_sign * (mask_shift + blend_start))
             if use_mask:
                 _sigmoids(values, 2 * n + 2 * taps, mask_shift, masks, exponent_bits)
@@ -234,10 +235,10 @@ def _store_rgb(acc, out, y, x):
 
 @_jit
 def _sigmoids(values, start, shift, out, exponent_bits):
-    """out[k] = sigmoid(values[start + k] + shift) for every k of out, with exp computed here:
-    2^round(y) by its exponent bits times a degree-6 polynomial of 2^f, |f| <= 1/2 (relative
-    error about 1e-7, float32's own). Unlike libm's expf this vectorises: the masks' sigmoids
-    took a third of the kernel's time."""
+    """out[k] = sigmoid(values[start + k] + shift) for every k of out, with e^x computed here
+    as 2^m (its exponent bits) times e^f, f = x - m·ln2 with |f| <= ln2/2, by a degree-6
+    Taylor polynomial: within 1e-6 of torch.sigmoid (a test). Unlike libm's expf this loop
+    vectorises: the masks' sigmoids took a third of the kernel's time."""
     for k in range(out.shape[0]):
         x = -(values[start + k] + shift)
         x = min(max(x, np.float32(-86.0)), np.float32(86.0))
@@ -293,9 +294,11 @@ def _compiled_kernel(function=_kernel):
     if parallel:
         _parallel_process = os.getpid()
     if (function, parallel) not in _compiled:
-        # the serial variant is not cached: one cache entry per function and signature
+        # the serial variant is not cached: one cache entry per function and signature.
+        # Reassociation and fused multiply-adds, but not the flags that assume no NaN or
+        # infinity (they would let the compiler drop the clamps' NaN handling): no slower.
         _compiled[function, parallel] = numba.njit(
-            parallel=parallel, fastmath=True, cache=parallel
+            parallel=parallel, fastmath={"reassoc", "contract", "nsz"}, cache=parallel
         )(function)
     return _compiled[function, parallel]
 

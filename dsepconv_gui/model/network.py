@@ -474,9 +474,11 @@ class DSepConvNet(nn.Module):
     def fuses_heads(self, *frames: torch.Tensor) -> bool:
         """Whether inference on these frames goes through estimate_half_resolution and the
         fused kernel: light heads, no gradients, CPU float32 frames with numba present."""
-        return (
-            self.config.light_heads and not torch.is_grad_enabled() and fused_dsc.supports(*frames)
-        )
+        return self.can_fuse_heads() and not torch.is_grad_enabled() and fused_dsc.supports(*frames)
+
+    def can_fuse_heads(self) -> bool:
+        """Whether inference on CPU float32 frames can take the fused path (fuses_heads)."""
+        return self.config.light_heads and fused_dsc.available()
 
     def _heads_of(self, frame: int) -> tuple[UpsamplingHead | None, ...]:
         """Frame 1's or 2's heads: vertical, horizontal, offset_y, offset_x, mask."""
