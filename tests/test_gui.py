@@ -389,6 +389,32 @@ def test_an_idle_export_dialog_exports_with_the_model_loaded_now(qtbot, window, 
     assert dialog.settings().exact_times  # one pass per frame at its exact time
 
 
+def test_the_precision_choice_reloads_the_model_and_a_refused_one_is_undone(
+    qtbot, window, monkeypatch
+):
+    import torch
+
+    from dsepconv_gui.base.errors import DeviceError
+    from dsepconv_gui.model import device as device_module
+
+    monkeypatch.setattr(device_module, "native_bfloat16", lambda: True)
+    assert window.load_model("random:flow-small-light", "cpu")
+    window.precision_combo.setCurrentText("float32")
+    assert window.interpolator.device.network_dtype is None
+    assert "bfloat16" not in window.model_status.device_label.text()
+    window.precision_combo.setCurrentText("auto")
+    assert window.interpolator.device.network_dtype == torch.bfloat16
+    assert "bfloat16 network" in window.model_status.device_label.text()
+
+    def refuse(*_args):
+        raise DeviceError("precision 'bfloat16' is for the CPU")
+
+    monkeypatch.setattr(window.session, "load_model", refuse)
+    window.precision_combo.setCurrentText("bfloat16")
+    assert window.precision_combo.currentText() == "auto"
+    assert "for the CPU" in window.banner.label.text()
+
+
 # ----- layout and feedback (issue 15) --------------------------------------------------------
 
 

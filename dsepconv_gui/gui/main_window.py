@@ -102,6 +102,7 @@ class MainWindow(QMainWindow):
         self.toolbar = MainToolbar(self)
         self.addToolBar(self.toolbar)
         self.device_combo = self.toolbar.device_combo
+        self.precision_combo = self.toolbar.precision_combo
         self.toolbar.add_menus(self, [self.clips_dock, self.inspector_dock, self.slowmo_dock])
         self.toolbar.set_recent(self.settings.recent(), lambda path: self.open_paths([Path(path)]))
         add_help_menu(self, lambda: about_html(self.session.interpolator))
@@ -131,6 +132,7 @@ class MainWindow(QMainWindow):
             (self.options.pair_changed, self.request_analysis),
             (self.options.comparison_changed, self._on_comparison_changed),
             (bar.device_combo.currentTextChanged, self._on_device_chosen),
+            (bar.precision_combo.currentTextChanged, self._on_precision_chosen),
             (bar.model_button.clicked, self._choose_model),
             (bar.default_model_button.clicked, self._load_default_model),
             (self.pair_views.message, lambda text: self.statusBar().showMessage(text, 4000)),
@@ -158,7 +160,7 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
         self.options.restore(self.settings)
         self.slowmo.restore(self.settings)
-        self.toolbar.set_device(self.settings.get("device"))
+        self.toolbar.set_device(self.settings.get("device"), self.settings.get("precision"))
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         self.slowmo.timer.stop()
@@ -174,6 +176,7 @@ class MainWindow(QMainWindow):
             ("geometry", self.saveGeometry()),
             ("window_state", self.saveState()),
             ("device", self.device_combo.currentText()),
+            ("precision", self.precision_combo.currentText()),
             ("model", self.session.model_spec or ""),
         ):
             self.settings.set(key, value)
@@ -191,13 +194,15 @@ class MainWindow(QMainWindow):
         return self.session.interpolator
 
     def load_model(self, spec: str | None, device_spec: str = "auto") -> bool:
-        """Switch model or device; on failure keep the previous one and say why. The window's
-        own jobs restart with it; a running export keeps the model it started with."""
+        """Switch model or device (the network's precision: the toolbar's); on failure keep
+        the previous one and say why. The window's own jobs restart with it; a running export
+        keeps the model it started with."""
         try:
-            warning = self.session.load_model(spec, device_spec)
+            warning = self.session.load_model(spec, device_spec, self.precision_combo.currentText())
         except DSepConvError as exc:
             self.banner.show_message(str(exc))
             return False
+        self._loaded_precision = self.precision_combo.currentText()
         for name in ("analysis", "slowmo"):
             self.slots[name].cancel()
         if self.export_dialog is not None and not self.export_dialog.is_running():
@@ -213,6 +218,11 @@ class MainWindow(QMainWindow):
 
     def _on_device_chosen(self, device: str) -> None:
         self.load_model(self.session.model_spec, device)
+
+    def _on_precision_chosen(self, _precision: str) -> None:
+        if not self.load_model(self.session.model_spec, self.device_combo.currentText()):
+            # refused (bfloat16 asked of a GPU): the list shows what runs
+            self.toolbar.set_device(self.device_combo.currentText(), self._loaded_precision)
 
     def _load_default_model(self) -> None:
         self.load_model(None, self.device_combo.currentText())

@@ -92,10 +92,13 @@ class Session:
         self._overrides: dict[int, tuple[Override, ...]] = {}  # per clip, for its exports
 
     # ----- model and device ---------------------------------------------------------------
-    def load_model(self, spec: str | None, device_spec: str = "auto") -> str | None:
-        """Load a model on a device; returns a warning to show, if any. On failure raises
-        DSepConvError and keeps the previous model."""
-        device = resolve_device(device_spec)
+    def load_model(
+        self, spec: str | None, device_spec: str = "auto", precision: str = "auto"
+    ) -> str | None:
+        """Load a model on a device, its network in `precision` (model/device.py); returns a
+        warning to show, if any. On failure raises DSepConvError and keeps the previous
+        model."""
+        device = resolve_device(device_spec, precision)
         loaded, warning = resolve_model(spec, device.device)
         self.interpolator = Interpolator(loaded, device, log=self.log)
         self.model_spec = spec

@@ -10,6 +10,7 @@ from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
 
 DEFAULTS = {
     "device": "auto",
+    "precision": "auto",
     "model": "",
     "last_folder": "",
     "step": 1,

@@ -1,4 +1,5 @@
-"""The main toolbar: open, export and cancel, the device, and the model."""
+"""The main toolbar: open, export and cancel, the device and the network's precision, and the
+model."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from PySide6.QtWidgets import (
     QToolBar,
     QWidget,
 )
+
+from dsepconv_gui.model.device import PRECISIONS
 
 
 def device_choices() -> list[str]:
@@ -44,17 +47,28 @@ class MainToolbar(QToolBar):
         self.device_combo = QComboBox()
         self.device_combo.addItems(device_choices())
         self.addWidget(self.device_combo)
+        self.precision_combo = QComboBox()
+        self.precision_combo.addItems(PRECISIONS)
+        self.precision_combo.setToolTip(
+            "the network's precision on the CPU: auto runs it in bfloat16 where the CPU computes "
+            "that natively (about 1.5 times faster, frames about 70 dB from float32's), float32 "
+            "gives the exact float32 frames; a GPU runs float32"
+        )
+        self.addWidget(QLabel(" Precision "))
+        self.addWidget(self.precision_combo)
         self.model_button = QPushButton("Model…")
         self.default_model_button = QPushButton("Default model")
         self.addWidget(self.model_button)
         self.addWidget(self.default_model_button)
 
-    def set_device(self, device: str) -> None:
-        """Show a device (one in the list) without asking for a model reload."""
-        if self.device_combo.findText(device) >= 0:
-            self.device_combo.blockSignals(True)
-            self.device_combo.setCurrentText(device)
-            self.device_combo.blockSignals(False)
+    def set_device(self, device: str, precision: str = "auto") -> None:
+        """Show a device and a precision (ones in the lists) without asking for a model
+        reload."""
+        for combo, text in ((self.device_combo, device), (self.precision_combo, precision)):
+            if combo.findText(text) >= 0:
+                combo.blockSignals(True)
+                combo.setCurrentText(text)
+                combo.blockSignals(False)
 
     def add_menus(self, window: QMainWindow, docks: list[QDockWidget]) -> None:
         """File (open, open a folder, open recent, export, quit) and View (each dock shown or
