@@ -415,6 +415,17 @@ def test_the_precision_choice_reloads_the_model_and_a_refused_one_is_undone(
     assert "for the CPU" in window.banner.label.text()
 
 
+def test_a_saved_device_refused_at_start_falls_back_to_auto_and_says_why(qtbot, tmp_path):
+    settings_file = tmp_path / "settings.ini"
+    settings_file.write_text("[General]\nmodel=random:tiny\ndevice=cuda:7\nprecision=bfloat16\n")
+    window = MainWindow(AppSettings(settings_file))
+    qtbot.addWidget(window)
+    assert window.interpolator is not None  # a model loaded: the window works
+    assert window.device_combo.currentText() == window.precision_combo.currentText() == "auto"
+    text = window.banner.label.text()
+    assert "cuda:7" in text and "back on auto" in text
+
+
 # ----- layout and feedback (issue 15) --------------------------------------------------------
 
 

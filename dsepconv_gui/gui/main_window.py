@@ -68,7 +68,7 @@ class MainWindow(QMainWindow):
         self._connect()
         self.clip_quality = ClipQualityActions(self, self._start)
         self._restore_settings()
-        self.load_model(self.settings.get("model") or None, self.settings.get("device"))
+        self._load_saved_model()
         on_gpu = self.interpolator is not None and self.interpolator.device.device.type == "cuda"
         if on_gpu and not self.settings.has("slowmo_scale"):  # a GPU previews at full size
             self.slowmo.scale.setCurrentText(FULL_SIZE)
@@ -215,6 +215,19 @@ class MainWindow(QMainWindow):
         self.options.set_takes_time(self.session.interpolator.takes_time)
         self.request_analysis()
         return True
+
+    def _load_saved_model(self) -> None:
+        """The model, device and precision saved last; a device or precision refused here
+        (a GPU gone, bfloat16 saved for a GPU) falls back to auto, the banner saying why."""
+        spec = self.settings.get("model") or None
+        if self.load_model(spec, self.settings.get("device")):
+            return
+        reason = self.banner.label.text()
+        self.toolbar.set_device("auto", "auto")
+        if self.load_model(spec, "auto"):
+            self.banner.show_message(f"{reason} (the device and precision are back on auto)")
+        elif spec is not None and self.load_model(None, "auto"):
+            self.banner.show_message(f"{reason} (the default model is loaded instead)")
 
     def _on_device_chosen(self, device: str) -> None:
         self.load_model(self.session.model_spec, device)

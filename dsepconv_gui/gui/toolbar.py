@@ -51,7 +51,7 @@ class MainToolbar(QToolBar):
         self.precision_combo.addItems(PRECISIONS)
         self.precision_combo.setToolTip(
             "the network's precision on the CPU: auto runs it in bfloat16 where the CPU computes "
-            "that natively (about 1.5 times faster, frames about 70 dB from float32's), float32 "
+            "that natively (1.3 to 1.6 times faster, frames about 70 dB from float32's), float32 "
             "gives the exact float32 frames; a GPU runs float32"
         )
         self.addWidget(QLabel(" Precision "))
