@@ -66,7 +66,7 @@ def network_dtype_for(device: torch.device, precision: str) -> torch.dtype | Non
         if precision == "bfloat16":
             raise DeviceError(
                 "precision 'bfloat16' is for the CPU; a GPU runs the network in float32 "
-                "(use --device cpu for bfloat16, or --precision auto)"
+                "(choose the device cpu for bfloat16, or the precision auto)"
             )
         return None
     if precision == "bfloat16" or (precision == "auto" and native_bfloat16()):
