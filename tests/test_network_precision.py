@@ -31,6 +31,7 @@ def test_the_precision_choice(monkeypatch):
     monkeypatch.setattr(device_module, "native_bfloat16", lambda: False)
     assert network_dtype_for(CPU, "auto") is None
     assert "bfloat16" not in str(resolve_device("cpu", "auto"))
+    assert "bfloat16 network emulated, slower" in str(resolve_device("cpu", "bfloat16"))
     assert network_dtype_for(torch.device("cuda:0"), "auto") is None  # a GPU runs float32
     with pytest.raises(DeviceError, match="for the CPU"):
         network_dtype_for(torch.device("cuda:0"), "bfloat16")

@@ -45,7 +45,10 @@ def describe_device(device: torch.device, network_dtype: torch.dtype | None = No
         index = device.index if device.index is not None else torch.cuda.current_device()
         props = torch.cuda.get_device_properties(index)
         return f"cuda:{index} ({props.name}, {props.total_memory / 2**30:.1f} GB)"
-    precision = ", bfloat16 network" if network_dtype == torch.bfloat16 else ""
+    precision = ""
+    if network_dtype == torch.bfloat16:
+        # forced on a CPU without it: emulated, slower than float32
+        precision = ", bfloat16 network" + ("" if native_bfloat16() else " emulated, slower")
     return f"cpu ({torch.get_num_threads()} threads{precision})"
 
 
