@@ -31,12 +31,18 @@ def clip_path(tmp_path):
     return write_shapes_clip(tmp_path / "shapes.mp4", 8, height=96, width=128)
 
 
+def window_from_settings(qtbot, settings_file):
+    """A main window started from this settings file, closed with the test."""
+    window = MainWindow(AppSettings(settings_file))
+    qtbot.addWidget(window)
+    return window
+
+
 @pytest.fixture
 def window(qtbot, tmp_path):
     settings_file = tmp_path / "settings.ini"
     settings_file.write_text("[General]\nmodel=random:tiny\ndevice=cpu\n")
-    window = MainWindow(AppSettings(settings_file))
-    qtbot.addWidget(window)
+    window = window_from_settings(qtbot, settings_file)
     window.show()
     yield window
     window.close()
@@ -190,13 +196,11 @@ def test_a_bad_model_file_keeps_the_previous_model(qtbot, window, tmp_path):
 def test_settings_persist_between_runs(qtbot, tmp_path):
     settings_file = tmp_path / "s.ini"
     settings_file.write_text("[General]\nmodel=random:tiny\ndevice=cpu\n")
-    first = MainWindow(AppSettings(settings_file))
-    qtbot.addWidget(first)
+    first = window_from_settings(qtbot, settings_file)
     first.options.compare_check.setChecked(True)
     first.options.step_combo.setCurrentIndex(1)
     first.close()
-    second = MainWindow(AppSettings(settings_file))
-    qtbot.addWidget(second)
+    second = window_from_settings(qtbot, settings_file)
     assert second.options.compare_check.isChecked() and second.step == 2
     second.close()
 
@@ -204,8 +208,7 @@ def test_settings_persist_between_runs(qtbot, tmp_path):
 def test_corrupt_settings_start_with_defaults(qtbot, tmp_path):
     settings_file = tmp_path / "s.ini"
     settings_file.write_bytes(b"\xff\xfe[General\x00\nstep=banana\nmodel=random:tiny\n")
-    window = MainWindow(AppSettings(settings_file))
-    qtbot.addWidget(window)
+    window = window_from_settings(qtbot, settings_file)
     assert window.step == 1
     window.close()
 
@@ -418,8 +421,7 @@ def test_the_precision_choice_reloads_the_model_and_a_refused_one_is_undone(
 def test_a_saved_device_refused_at_start_falls_back_to_auto_and_says_why(qtbot, tmp_path):
     settings_file = tmp_path / "settings.ini"
     settings_file.write_text("[General]\nmodel=random:tiny\ndevice=cuda:7\nprecision=bfloat16\n")
-    window = MainWindow(AppSettings(settings_file))
-    qtbot.addWidget(window)
+    window = window_from_settings(qtbot, settings_file)
     assert window.interpolator is not None  # a model loaded: the window works
     assert window.device_combo.currentText() == window.precision_combo.currentText() == "auto"
     text = window.banner.label.text()

@@ -114,8 +114,7 @@ class Interpolator:
         flows_ahead: bool | None = None,
     ) -> None:
         self.loaded = loaded
-        device = device_running(loaded, device)
-        self.device = device
+        self.device = device = device_running(loaded, device)
         # Channels-last weights (and inputs, see DSepConvNet.estimate): measured 1.19 → 0.75 s
         # for the flow-small network at 640×480 on 2 CPU cores; also the layout GPUs prefer.
         self.model = (
