@@ -245,3 +245,25 @@ def test_forked_workers_run_the_kernels_after_the_parent_did():
 
 def _warped_sum_job(_shared, seed):
     return _warped_sum(seed)
+
+
+def test_bfloat16_heads_are_concatenated_into_float32_exactly():
+    g = torch.Generator().manual_seed(4)
+    heads = [
+        (torch.randn(2, k, 7, 11, generator=g) * 100).to(torch.bfloat16) for k in (5, 5, 25, 25, 25)
+    ]
+    heads[0][0, 0, 0, 0] = float("inf")
+    heads[1][1, 2, 3, 4] = float("-inf")
+    heads[2][0, 3, 2, 1] = -0.0
+    heads[3][1, 0, 6, 10] = float("nan")
+    heads[4][0, 24, 0, 0] = 1e-40  # a subnormal
+    expected = torch.cat(heads, dim=1).to(torch.float32)
+    last = [h.contiguous(memory_format=torch.channels_last) for h in heads]
+    got = fused_dsc.concatenated_heads(last, torch.float32)
+    assert got.dtype == torch.float32 and got.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(got.view(torch.int32), expected.view(torch.int32))  # every bit
+    # float32 heads, or heads not channels last: torch's concatenation
+    for other in ([h.to(torch.float32) for h in last], heads):
+        torch.testing.assert_close(
+            fused_dsc.concatenated_heads(other, torch.float32), expected, equal_nan=True
+        )

@@ -78,3 +78,27 @@ def test_a_model_without_the_fused_path_says_it_runs_float32():
     interpolator = Interpolator(loaded, resolve_device("cpu", "bfloat16"))
     assert interpolator.device.network_dtype is None
     assert "bfloat16" not in str(interpolator.device)
+
+
+def test_the_network_input_is_written_in_the_first_convolutions_layout_and_dtype():
+    """network_input gives the concatenation the network would have made itself: in float32
+    as it is, under autocast already in bfloat16 (autocast's own cast, bit for bit)."""
+    from dsepconv_gui.model.network import network_input
+
+    g = torch.Generator().manual_seed(0)
+    inputs = [torch.randn(2, k, 9, 13, generator=g) * 3 for k in (3, 3, 4, 5)]
+    inputs.append(torch.tensor([0.1, -0.2]).view(2, 1, 1, 1).expand(-1, 1, 9, 13))  # time map
+    expected = torch.cat(inputs, dim=1)
+    assert network_input(inputs, channels_last=False).is_contiguous()
+    plain = network_input(inputs, channels_last=True)
+    assert plain.is_contiguous(memory_format=torch.channels_last)
+    assert plain.dtype == torch.float32 and torch.equal(plain, expected)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        half = network_input(inputs, channels_last=True)
+    assert half.dtype == torch.bfloat16 and half.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(half, expected.to(torch.bfloat16))
+    weight = torch.randn(4, expected.shape[1], 3, 3, generator=g)
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # the convolution sees the same numbers
+        torch.testing.assert_close(
+            torch.nn.functional.conv2d(half, weight), torch.nn.functional.conv2d(expected, weight)
+        )

@@ -456,7 +456,7 @@ class DSepConvNet(nn.Module):
             ]
             terms.append(
                 HalfResolutionTerm(
-                    heads=torch.cat(heads, dim=1),
+                    heads=fused_dsc.concatenated_heads(heads, frame1.dtype),
                     kernel_size=self.config.kernel_size,
                     has_masks=self.config.use_mask,
                     bicubic=self.config.prior_sampling == "bicubic",
@@ -521,11 +521,10 @@ class DSepConvNet(nn.Module):
                 gate = offset_gate(warped1, warped2)
         if self.config.time_input:
             inputs.append((t - 0.5).expand(-1, 1, *frame1.shape[-2:]))
-        x = torch.cat(inputs, dim=1)
-        if self.features.encoders[0][0].weight.is_contiguous(memory_format=torch.channels_last):
-            # see Interpolator: faster convs on CPU
-            x = x.contiguous(memory_format=torch.channels_last)
-        features = self.features(x)
+        channels_last = self.features.encoders[0][0].weight.is_contiguous(
+            memory_format=torch.channels_last
+        )  # see Interpolator: faster convs on CPU
+        features = self.features(network_input(inputs, channels_last))
         if self.time_branch is not None:
             features = features + self.time_branch(features, t)
         shared = _SharedEstimate(features, prior1, prior2, gate, (pad[2], pad[0], h, w))
@@ -703,6 +702,29 @@ def time_tensor(
     if not takes_time:
         return 0.5
     return t.to(frame.device, frame.dtype).reshape(-1, 1, 1, 1).expand(frame.shape[0], 1, 1, 1)
+
+
+def network_input(inputs: list[torch.Tensor], channels_last: bool) -> torch.Tensor:
+    """The U-Net's input: the maps (B, C_i, H, W) concatenated along the channels. For a
+    channels-last network they are written straight into a channels-last tensor of the dtype
+    its first convolution computes in (autocast's, when autocast is on, which would cast it
+    to that anyway): one pass over the pixels instead of three (concatenation, layout, cast;
+    a 1080p frame's input in bfloat16: 53 against 169 ms on this 2-core CPU)."""
+    if not channels_last:
+        return torch.cat(inputs, dim=1)
+    first = inputs[0]
+    kind = first.device.type
+    dtype = torch.get_autocast_dtype(kind) if torch.is_autocast_enabled(kind) else first.dtype
+    b, _, h, w = first.shape
+    channels = sum(t.shape[1] for t in inputs)
+    x = torch.empty(
+        (b, channels, h, w), dtype=dtype, device=first.device, memory_format=torch.channels_last
+    )
+    start = 0
+    for t in inputs:
+        x[:, start : start + t.shape[1]].copy_(t)
+        start += t.shape[1]
+    return x
 
 
 def prior_displacements(
