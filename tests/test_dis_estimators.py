@@ -34,7 +34,7 @@ def test_a_kept_estimator_gives_a_fresh_ones_flow_whatever_it_ran_before():
             np.testing.assert_array_equal(
                 prior.dis_flow(source, target), fresh_flow(source, target)
             )
-    assert 0 < dis_estimators.kept_bytes() <= dis_estimators.DIS_MEMORY_CAP
+    assert 0 < dis_estimators.kept_bytes() <= dis_estimators.KEPT_BUDGET
 
 
 def test_kept_estimators_stay_within_the_budget(monkeypatch):
@@ -42,8 +42,7 @@ def test_kept_estimators_stay_within_the_budget(monkeypatch):
     prior.bidirectional_flow(a, b)  # both directions at once: two estimators
     assert dis_estimators.kept_bytes() == 2 * dis_estimators.DIS_BYTES_PER_PIXEL * 120 * 160
     dis_estimators.release_kept()
-    one = dis_estimators.DIS_BYTES_PER_PIXEL * 19200
-    monkeypatch.setattr(dis_estimators, "DIS_MEMORY_CAP", one)
+    monkeypatch.setattr(dis_estimators, "KEPT_BUDGET", dis_estimators.DIS_BYTES_PER_PIXEL * 19200)
     prior.bidirectional_flow(a, b)
     assert dis_estimators.kept_bytes() == dis_estimators.DIS_BYTES_PER_PIXEL * 19200  # one
     prior.dis_flow(a, b, 1.5)  # larger than the budget: used, then freed
@@ -78,33 +77,3 @@ def test_a_forked_child_keeps_none_of_its_parents():
     assert dis_estimators.kept_bytes() > 0
     with multiprocessing.get_context("fork").Pool(1) as pool:
         assert pool.apply(dis_estimators.kept_bytes) == 0
-
-
-def test_the_budget_is_a_share_of_the_memory_available_counting_what_is_kept(monkeypatch):
-    monkeypatch.setattr(dis_estimators, "available_bytes", lambda: 2e9)
-    assert dis_estimators.memory_budget() == dis_estimators.DIS_MEMORY_SHARE * 2e9
-    a, b = render_demo_frames(2, height=120, width=160)
-    prior.dis_flow(a, b)  # kept: its memory counts as available (it could be freed)
-    held = dis_estimators.kept_bytes()
-    assert held > 0
-    assert dis_estimators.memory_budget() == dis_estimators.DIS_MEMORY_SHARE * (2e9 + held)
-    monkeypatch.setattr(dis_estimators, "available_bytes", lambda: 1e12)
-    assert dis_estimators.memory_budget() == dis_estimators.DIS_MEMORY_CAP
-    monkeypatch.setattr(dis_estimators, "available_bytes", lambda: None)  # not Linux
-    assert dis_estimators.memory_budget() == dis_estimators.DIS_MEMORY_FALLBACK
-
-
-def test_little_memory_available_keeps_nothing_and_runs_the_directions_apart(monkeypatch):
-    a, b = render_demo_frames(2, height=120, width=160)
-    together = prior.bidirectional_flow(a, b)
-    dis_estimators.release_kept()
-    monkeypatch.setattr(dis_estimators, "available_bytes", lambda: 1e6)  # 150 kB for DIS
-    started = []
-    real_thread = prior.threading.Thread
-    monkeypatch.setattr(
-        prior.threading,
-        "Thread",
-        lambda *args, **kwargs: started.append(kwargs) or real_thread(*args, **kwargs),
-    )
-    np.testing.assert_array_equal(prior.bidirectional_flow(a, b), together)
-    assert started == [] and dis_estimators.kept_bytes() == 0

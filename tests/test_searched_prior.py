@@ -488,7 +488,7 @@ def test_both_flow_directions_at_once_equal_one_after_the_other(monkeypatch):
 
 
 def test_frames_too_large_for_two_dis_passes_at_once_run_them_one_after_the_other(monkeypatch):
-    from dsepconv_gui.flow import dis_estimators, prior
+    from dsepconv_gui.flow import prior
 
     rng = np.random.default_rng(5)
     a = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
@@ -504,9 +504,7 @@ def test_frames_too_large_for_two_dis_passes_at_once_run_them_one_after_the_othe
     together = prior.bidirectional_flow(a, b, 1.5)
     assert started == ["dis-backward"]
     # two passes over 48 × 64 × 1.5² pixels need 2 × 205 × 6,912 bytes: a budget below that
-    monkeypatch.setattr(
-        dis_estimators, "memory_budget", lambda: 2 * prior.DIS_BYTES_PER_PIXEL * 6912 - 1
-    )
+    monkeypatch.setattr(prior, "PARALLEL_DIS_BUDGET", 2 * prior.DIS_BYTES_PER_PIXEL * 6912 - 1)
     apart = prior.bidirectional_flow(a, b, 1.5)
     assert started == ["dis-backward"]  # no second thread
     np.testing.assert_array_equal(apart, together)

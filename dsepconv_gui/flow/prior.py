@@ -23,7 +23,6 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from dsepconv_gui.flow import dis_estimators
 from dsepconv_gui.flow.dis_estimators import DIS_BYTES_PER_PIXEL, borrowed_estimator
 from dsepconv_gui.flow.layout import FLOW12, FLOW21, flow_channels
 from dsepconv_gui.flow.projection import agreeing_middle, carried_pixels, middle_displacement
@@ -43,10 +42,14 @@ MIN_FLOW_SIDE = 16
 # --scales 1,0.69`) lost 0.05 dB on average at 0.69× (per clip −0.43 to +0.23), and real
 # 1080p holds finer detail than an enlarged 720p.
 MAX_SCALED_PIXELS = 1_000_000
-# Both directions run at once only while the two fit dis_estimators.memory_budget: up to
-# 1080p on a machine with the memory (a 1080p pair at flow_scale 1, kept estimators: 993–1,059
-# against 1,103–1,176 ms one after the other, 2026-11-28). At 4K both at once took the process
-# to 3.4 GB and were no faster; the budget keeps them apart there.
+# Both directions run at once only while the two fit PARALLEL_DIS_BUDGET (DIS's memory:
+# flow/dis_estimators.py): up to 854×480 at flow_scale 1.5 (0.38 GB for the two), where it
+# saves 0.05 s of 0.8 at 640×480. From 720p up one after the other: a 1280×720 frame (DIS on
+# a million pixels each way) took 1.90 s either way and peaked at 1,370 MB with both at once
+# against 1,251 MB (measure_size, a warm-up and three frames, 2026-11-28); a 1080p frame
+# peaked at 1,601 MB with both at once against 1,278 MB, in 4.22 against 4.35 s; at 4K both
+# at once took the process to 3.4 GB and were no faster.
+PARALLEL_DIS_BUDGET = 0.4e9
 
 
 def effective_scale(height: int, width: int, scale: float) -> float:
@@ -90,14 +93,14 @@ def dis_flow(source: np.ndarray, target: np.ndarray, scale: float = 1.0) -> np.n
 def bidirectional_flow(frame1: np.ndarray, frame2: np.ndarray, scale: float = 1.0) -> np.ndarray:
     """(4, H, W) float32: flow 1→2 (dy, dx) then flow 2→1 (dy, dx), the network's prior input.
 
-    The two directions run at once when their memory fits dis_estimators.memory_budget, the
-    second in a thread of its own (OpenCV releases the GIL; a 640×480 pair at scale 1.5:
-    median 0.44 s against 0.49 s one after the other on 2 cores, more where cores are spare);
-    larger frames one after the other. A new thread each time, no pool: forked training
-    workers inherit no dead threads."""
+    The two directions run at once when their memory fits PARALLEL_DIS_BUDGET, the second in
+    a thread of its own (OpenCV releases the GIL; a 640×480 pair at scale 1.5: median 0.44 s
+    against 0.49 s one after the other on 2 cores, more where cores are spare); larger frames
+    one after the other. A new thread each time, no pool: forked training workers inherit no
+    dead threads."""
     h, w = frame1.shape[:2]
     scaled_pixels = h * w * effective_scale(h, w, scale) ** 2
-    if 2 * DIS_BYTES_PER_PIXEL * scaled_pixels > dis_estimators.memory_budget():
+    if 2 * DIS_BYTES_PER_PIXEL * scaled_pixels > PARALLEL_DIS_BUDGET:
         return np.concatenate([dis_flow(frame1, frame2, scale), dis_flow(frame2, frame1, scale)])
     backward: dict[str, object] = {}
 

@@ -20,7 +20,6 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from dsepconv_gui.base.system_memory import available_bytes
 from dsepconv_gui.model.config import DSepConvConfig
 from dsepconv_gui.model.network import (
     DSepConvNet,
@@ -70,8 +69,14 @@ def available_memory(device: torch.device) -> float:
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
         return free * 0.8
-    available = available_bytes()
-    return CPU_BUDGET if available is None else min(CPU_BUDGET, available * 0.5)
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return min(CPU_BUDGET, int(line.split()[1]) * 1024 * 0.5)
+    except OSError:
+        pass
+    return CPU_BUDGET
 
 
 def tiles(height: int, width: int, side: int) -> list[tuple[int, int, int, int]]:
