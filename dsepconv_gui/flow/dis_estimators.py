@@ -11,9 +11,10 @@ flow_scale 1.5, one of 720p's million pixels (its directions run one after the o
 against 687 ms for the pair) and none larger. Measured again (2026-11-28, a 1080p pair, kept
 estimators with both directions at once against today's rule, interleaved in one process):
 DIS alone 0.97 against 1.18 s (median of 6), but the whole frame was no faster (3.88 against
-3.65 s, median of 8; minimum 3.31 against 3.32) and peaked 900 MB higher: not taken. An estimator is not safe to share between
-threads: each call borrows one for itself. Kept ones hold their buffers for the size they last
-ran at (DIS_BYTES_PER_PIXEL of the frame). A forked process starts with none of its parent's.
+3.65 s, median of 8; minimum 3.31 against 3.32) and peaked 900 MB higher: not taken.
+An estimator is not safe to share between threads: each call borrows one for itself. Kept
+ones hold their buffers for the size they last ran at (DIS_BYTES_PER_PIXEL of the frame). A
+forked process starts with none of its parent's.
 """
 
 from __future__ import annotations
