@@ -1,6 +1,7 @@
 """The searched motion prior: what DIS misses found by a patch search (checked both ways)
 and carried to where it is halfway. Synthetic frames with known motion."""
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -508,3 +509,26 @@ def test_frames_too_large_for_two_dis_passes_at_once_run_them_one_after_the_othe
     apart = prior.bidirectional_flow(a, b, 1.5)
     assert started == ["dis-backward"]  # no second thread
     np.testing.assert_array_equal(apart, together)
+
+
+def test_the_round_trip_check_equals_its_numpy_formula():
+    """round_trip_agrees (a numba kernel) gives numpy's booleans: the position in float64,
+    rounded half to even, clamped to the frame, the float32 hypot against CONSISTENCY."""
+    from dsepconv_gui.flow.search import CONSISTENCY, round_trip_agrees
+
+    def formula(there, back):
+        h, w = there.shape[1:]
+        rows, cols = np.mgrid[0:h, 0:w]
+        ty = np.clip(np.rint(rows + there[0]).astype(np.int64), 0, h - 1)
+        tx = np.clip(np.rint(cols + there[1]).astype(np.int64), 0, w - 1)
+        return np.hypot(there[0] + back[0, ty, tx], there[1] + back[1, ty, tx]) <= CONSISTENCY
+
+    rng = np.random.default_rng(1)
+    h, w = 61, 83
+    coarse = (rng.normal(size=(4, 4, 2)) * 10).astype(np.float32)
+    there = cv2.resize(coarse, (w, h)).transpose(2, 0, 1).copy()  # smooth, past the edges
+    there[:, :6] = np.round(there[:, :6] * 2) / 2  # half-pixel positions: ties to round
+    back = (-there + rng.normal(size=(2, h, w)) * 0.6).astype(np.float32)
+    expected = formula(there, back)
+    assert 0.1 < expected.mean() < 0.9  # both answers, many near the threshold
+    np.testing.assert_array_equal(round_trip_agrees(there, back), expected)

@@ -249,9 +249,28 @@ def _changed(before: np.ndarray, after: np.ndarray) -> np.ndarray:
 
 def round_trip_agrees(there: np.ndarray, back: np.ndarray) -> np.ndarray:
     """(H, W) bool: |there(p) + back(p + there(p))| <= CONSISTENCY, back read at the nearest
-    pixel (the motion `there` is undone by the other frame's `back`)."""
-    h, w = there.shape[1:]
-    rows, cols = np.mgrid[0:h, 0:w]
-    ty = np.clip(np.rint(rows + there[0]).astype(np.int64), 0, h - 1)
-    tx = np.clip(np.rint(cols + there[1]).astype(np.int64), 0, w - 1)
-    return np.hypot(there[0] + back[0, ty, tx], there[1] + back[1, ty, tx]) <= CONSISTENCY
+    pixel (the motion `there` is undone by the other frame's `back`). Flows (2, H, W) float32.
+
+    A numba kernel, pixel by pixel: numpy's grid, rounding and gather took 0.12 s a call at
+    1080p (four calls a pair), the kernel a few milliseconds; the same booleans (a test holds
+    it to the numpy formula)."""
+    out = np.empty(there.shape[1:], np.bool_)
+    _round_trip_kernel(
+        np.ascontiguousarray(there, np.float32),
+        np.ascontiguousarray(back, np.float32),
+        np.float32(CONSISTENCY),
+        out,
+    )
+    return out
+
+
+@numba.njit(nogil=True, cache=True)
+def _round_trip_kernel(there, back, consistency, out):
+    h, w = out.shape
+    for y in range(h):
+        for x in range(w):
+            dy, dx = there[0, y, x], there[1, y, x]
+            # numpy's steps: the position in float64, rounded half to even, clamped
+            ty = min(max(int(np.rint(y + np.float64(dy))), 0), h - 1)
+            tx = min(max(int(np.rint(x + np.float64(dx))), 0), w - 1)
+            out[y, x] = np.hypot(dy + back[0, ty, tx], dx + back[1, ty, tx]) <= consistency
