@@ -197,11 +197,17 @@ class MainWindow(QMainWindow):
         """Switch model or device (the network's precision: the toolbar's); on failure keep
         the previous one and say why. The window's own jobs restart with it; a running export
         keeps the model it started with."""
+        problem = self._switch_model(spec, device_spec)
+        if problem is not None:
+            self.banner.show_message(problem)
+        return problem is None
+
+    def _switch_model(self, spec: str | None, device_spec: str) -> str | None:
+        """load_model without the banner: why the model was refused, or None once loaded."""
         try:
             warning = self.session.load_model(spec, device_spec, self.precision_combo.currentText())
         except DSepConvError as exc:
-            self.banner.show_message(str(exc))
-            return False
+            return str(exc)
         self._loaded_precision = self.precision_combo.currentText()
         for name in ("analysis", "slowmo"):
             self.slots[name].cancel()
@@ -214,20 +220,22 @@ class MainWindow(QMainWindow):
         self.options.set_kernel_size(config.kernel_size, has_prior=config.flow_prior != "none")
         self.options.set_takes_time(self.session.interpolator.takes_time)
         self.request_analysis()
-        return True
+        return None
 
     def _load_saved_model(self) -> None:
         """The model, device and precision saved last; a device or precision refused here
         (a GPU gone, bfloat16 saved for a GPU) falls back to auto, the banner saying why."""
         spec = self.settings.get("model") or None
-        if self.load_model(spec, self.settings.get("device")):
+        problem = self._switch_model(spec, self.settings.get("device"))
+        if problem is None:
             return
-        reason = self.banner.label.text()
         self.toolbar.set_device("auto", "auto")
-        if self.load_model(spec, "auto"):
-            self.banner.show_message(f"{reason} (the device and precision are back on auto)")
-        elif spec is not None and self.load_model(None, "auto"):
-            self.banner.show_message(f"{reason} (the default model is loaded instead)")
+        if self._switch_model(spec, "auto") is None:
+            self.banner.show_message(f"{problem} (the device and precision are back on auto)")
+        elif spec is not None and self._switch_model(None, "auto") is None:
+            self.banner.show_message(f"{problem} (the default model is loaded instead)")
+        else:
+            self.banner.show_message(problem)
 
     def _on_device_chosen(self, device: str) -> None:
         self.load_model(self.session.model_spec, device)

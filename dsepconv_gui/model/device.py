@@ -90,7 +90,7 @@ def resolve_device(spec: str = "auto", precision: str = "auto") -> DeviceInfo:
             raise DeviceError(
                 f"device '{spec}': CUDA is not available here "
                 f"(torch {torch.__version__}, built with CUDA {torch.version.cuda or 'none'}); "
-                "use --device cpu or auto"
+                "choose the device cpu or auto"
             )
         index_text = text.partition(":")[2] or "0"
         if not index_text.isdigit():
