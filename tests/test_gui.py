@@ -428,7 +428,6 @@ def test_a_saved_device_refused_at_start_falls_back_to_auto_and_says_why(qtbot, 
     assert "cuda:7" in text and "back on auto" in text
 
 
-
 def test_a_saved_model_gone_at_start_loads_the_default_and_says_why(qtbot, tmp_path, monkeypatch):
     from .checkpoint_files import checkpoint_parts, write_checkpoint_file
 
@@ -441,6 +440,7 @@ def test_a_saved_model_gone_at_start_loads_the_default_and_says_why(qtbot, tmp_p
     text = window.banner.label.text()
     assert window.interpolator is not None, text
     assert "adapted.safetensors" in text and "the default model is loaded instead" in text
+
 
 # ----- layout and feedback (issue 15) --------------------------------------------------------
 
