@@ -9,7 +9,7 @@ other) keeping one gained nothing (1,125 ms fresh, 1,191 ms kept) and raised a 1
 peak from 1,339 to 1,710 MB, so KEPT_BUDGET keeps the two of frames up to 854×480 at
 flow_scale 1.5, one of 720p's million pixels (its directions run one after the other: 664
 against 687 ms for the pair) and none larger. Measured again (2026-11-28, a 1080p pair, kept
-estimators with both directions at once against today's rule, interleaved in one process):
+estimators with both directions at once against these budgets, interleaved in one process):
 DIS alone 0.97 against 1.18 s (median of 6), but the whole frame was no faster (3.88 against
 3.65 s, median of 8; minimum 3.31 against 3.32) and peaked 900 MB higher: not taken.
 An estimator is not safe to share between threads: each call borrows one for itself. Kept
