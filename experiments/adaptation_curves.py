@@ -21,6 +21,7 @@ HEADS = (
     "vertical1,vertical2,horizontal1,horizontal2,offset_y1,offset_y2,offset_x1,offset_x2,"
     "mask1,mask2,blend"
 )
+KERNELS = "vertical1,vertical2,horizontal1,horizontal2"
 SETTINGS = {
     "all 1e-4": dict(lr=1e-4),
     "all 3e-4": dict(lr=3e-4),
@@ -29,6 +30,9 @@ SETTINGS = {
     "heads 3e-3": dict(lr=3e-3, only=HEADS),
     "all 3e-4 census": dict(lr=3e-4, census=0.5),
     "all 3e-4 batch 8": dict(lr=3e-4, batch=8),
+    "kernels 3e-4": dict(lr=3e-4, only=KERNELS),
+    "kernels 1e-3": dict(lr=1e-3, only=KERNELS),
+    "kernels 3e-3": dict(lr=3e-3, only=KERNELS),
 }
 
 parser = argparse.ArgumentParser()
