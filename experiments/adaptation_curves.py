@@ -30,6 +30,8 @@ SETTINGS = {
     "heads 3e-3": dict(lr=3e-3, only=HEADS),
     "all 3e-4 census": dict(lr=3e-4, census=0.5),
     "all 3e-4 batch 8": dict(lr=3e-4, batch=8),
+    "all 1e-4 crop 96": dict(lr=1e-4, crop=96),
+    "all 1e-4 batch 2": dict(lr=1e-4, batch=2),
     "kernels 3e-4": dict(lr=3e-4, only=KERNELS),
     "kernels 1e-3": dict(lr=1e-3, only=KERNELS),
     "kernels 3e-3": dict(lr=3e-3, only=KERNELS),
@@ -86,7 +88,12 @@ for name in args.settings.split(","):
     line, started = [], time.monotonic()
     for iteration in range(1, max(checkpoints) + 1):
         f0, truth, f2, fl, *_ = sample_batch(
-            bank, np.arange(len(training)), setting.get("batch", 4), 128, rng, True
+            bank,
+            np.arange(len(training)),
+            setting.get("batch", 4),
+            setting.get("crop", 128),
+            rng,
+            True,
         )
         loss, _ = interpolation_loss(model, f0, truth, f2, fl, weights)
         optimizer.zero_grad()
