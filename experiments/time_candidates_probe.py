@@ -13,39 +13,39 @@ Measured 2026-11-29 (models/README.md, "PSNR by time"): 26.72 / 25.97 / 26.87 at
 import runpy
 import sys
 
-import numpy as np
-
 from dsepconv_gui.flow import prior, projection
-from dsepconv_gui.flow.layout import FLOW12, FLOW21
+from dsepconv_gui.flow.layout import FLOW12, FLOW21, MIDDLE
 
+VARIANTS = ("plain", "plaincarried", "both")
+if len(sys.argv) < 2 or sys.argv[1] not in VARIANTS:
+    sys.exit(f"usage: time_candidates_probe.py {{{'|'.join(VARIANTS)}}} TIME_TABLE_ARGUMENTS...")
 VARIANT = sys.argv.pop(1)
-orig_linear = projection.linear_middle
+shipped_flows_at = prior.PairMotion.flows_at
+shipped_linear = projection.linear_middle
 
 
-def plain(*a):
-    """middle_displacement with the linear estimate of the midpoint whatever the time."""
-    projection.linear_middle = lambda f12, f21, time=0.5: orig_linear(f12, f21, 0.5)
+def plain(*arguments):
+    """middle_displacement with the midpoint's linear estimate whatever the time."""
+    projection.linear_middle = lambda f12, f21, time=0.5: shipped_linear(f12, f21, 0.5)
     try:
-        return projection.middle_displacement(*a)
+        return projection.middle_displacement(*arguments)
     finally:
-        projection.linear_middle = orig_linear
+        projection.linear_middle = shipped_linear
 
 
 def flows_at(self, time=0.5):
-    """PairMotion.flows_at with the extra candidates away from t = 1/2."""
-    if self.found12 is None:
-        return self.flows
+    """The shipped flows_at; away from t = 1/2 its choice meets the extra candidates."""
+    flows = shipped_flows_at(self, time)
+    if self.found12 is None or time == 0.5:
+        return flows
     f12, f21 = self.flows[FLOW12], self.flows[FLOW21]
-    cands = [projection.middle_displacement(f12, f21, self.found12, self.found21, time)]
-    if self._carries_more:
-        cands.append(projection.middle_displacement(f12, f21, self.carried12, self.carried21, time))
-    if time != 0.5:
-        if VARIANT in ("plain", "both"):
-            cands.append(plain(f12, f21, self.found12, self.found21, time))
-        if VARIANT in ("plaincarried", "both"):
-            cands.append(plain(f12, f21, self.carried12, self.carried21, time))
-    middle = cands[0] if len(cands) == 1 else projection.agreeing_middle(*self.frames, cands, time)
-    return np.concatenate([self.flows, middle], axis=0, dtype=np.float32)
+    candidates = [flows[MIDDLE]]
+    if VARIANT in ("plain", "both"):
+        candidates.append(plain(f12, f21, self.found12, self.found21, time))
+    if VARIANT in ("plaincarried", "both"):
+        candidates.append(plain(f12, f21, self.carried12, self.carried21, time))
+    flows[MIDDLE] = projection.agreeing_middle(*self.frames, candidates, time)
+    return flows
 
 
 prior.PairMotion.flows_at = flows_at
