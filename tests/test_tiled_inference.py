@@ -39,11 +39,27 @@ def psnr(x, y):
     return 10 * np.log10(1.0 / max(mse, 1e-20))
 
 
-def test_tiles_cover_the_frame_once():
-    covered = np.zeros((150, 170), int)
-    for top, bottom, left, right in tiles(150, 170, 64):
+@pytest.mark.parametrize(
+    "height, width, side", [(150, 170, 64), (1088, 1920, 736), (2176, 3840, 512), (96, 96, 128)]
+)
+def test_tiles_cover_the_frame_once_in_as_few_equal_tiles_as_the_side_allows(height, width, side):
+    covered = np.zeros((height, width), int)
+    cores = tiles(height, width, side)
+    for top, bottom, left, right in cores:
         covered[top:bottom, left:right] += 1
+        assert top % 32 == 0 and left % 32 == 0
+        assert bottom - top <= side and right - left <= side
     assert (covered == 1).all()
+    assert len(cores) == -(-height // side) * -(-width // side)
+    # equal tiles, the smallest multiple of 32 that covers the length in that many: no thin
+    # strip left at the far edges to pay for a whole tile's margins
+    for length, spans in (
+        (height, {(top, bottom) for top, bottom, _, _ in cores}),
+        (width, {(left, right) for _, _, left, right in cores}),
+    ):
+        step = min(end - start for start, end in spans if end < length) if len(spans) > 1 else 0
+        assert all(end - start == step for start, end in spans if end < length)
+        assert step == 0 or step - 32 < length / len(spans) <= step
 
 
 def test_tiles_with_whole_frame_context_equal_the_untiled_frame():

@@ -25,7 +25,7 @@ from dsepconv_gui.model.network import (
     DSepConvNet,
     alignment_padding,
     synthesize,
-    synthesize_half_resolution,
+    synthesize_frames,
 )
 
 MARGIN = 64  # pixels of context around each tile (multiple of 32)
@@ -40,16 +40,19 @@ def bytes_per_pixel(config: DSepConvConfig, heads_fused: bool = False) -> float:
     activations of the U-Net's first levels and of the heads, and the per-pixel parameters
     of both frames (2 n + 3 n² channels each), which with `heads_fused` (light heads through
     the fused kernel: DSepConvNet.fuses_heads) stay at half resolution beside the priors and
-    gate. Measured with heads_fused (models/dsepconv.safetensors, 2026-11-28, the process's
-    peak above its resident memory before the pass): 473 bytes per pixel for a whole
-    1920×1080 pass, 556 at 1280×720; this estimates 767."""
+    gate, one frame's at a time (network.synthesize_frames). Measured with heads_fused
+    (models/dsepconv.safetensors, 2026-11-29, the process's peak above its resident memory
+    before the pass, the flows computed before it): 310 bytes per pixel for a whole
+    1920×1080 pass, 344 at 1280×720, 360 at 640×480 (its numba compilation included); this
+    estimates 639 (767 and 473 measured at 1080p while both frames' maps were held)."""
     n = config.kernel_size
     w1, w2, *_ = config.level_widths
     unet = 3 * w1 + 3 * w2 / 4 + 2 * config.head_width / 4  # three live tensors at a level
     parameters = 2 * (2 * n + 3 * n * n)
     if heads_fused:
-        # + the priors, gate and half-resolution blend, one head's activations
-        heads = parameters / 4 + 2 * 2 + 1 + 1 / 4 + config.head_width / 4
+        # one frame's parameters + the priors, gate and half-resolution blend, one head's
+        # activations
+        heads = parameters / 2 / 4 + 2 * 2 + 1 + 1 / 4 + config.head_width / 4
     else:
         heads = parameters + 2 * (n * n)  # the parameters plus one head's upsampled output
     frames = 3 * 8 + 4 * 2  # frames, warped frames, flows
@@ -80,12 +83,16 @@ def available_memory(device: torch.device) -> float:
 
 
 def tiles(height: int, width: int, side: int) -> list[tuple[int, int, int, int]]:
-    """(top, bottom, left, right) of core tiles covering the frame."""
-    return [
-        (y, min(y + side, height), x, min(x + side, width))
-        for y in range(0, height, side)
-        for x in range(0, width, side)
-    ]
+    """(top, bottom, left, right) of core tiles covering the frame: as few rows and columns
+    as tiles of at most `side` (a multiple of 32) allow, of equal size (multiples of 32,
+    the last one shorter), so that no thin strip at an edge pays for a whole tile's margins."""
+
+    def spans(length: int) -> list[tuple[int, int]]:
+        count = math.ceil(length / side)
+        step = min(side, math.ceil(length / count / 32) * 32)
+        return [(start, min(start + step, length)) for start in range(0, length, step)]
+
+    return [(y0, y1, x0, x1) for y0, y1 in spans(height) for x0, x1 in spans(width)]
 
 
 def tiled_forward(
@@ -127,12 +134,11 @@ def tiled_forward(
         return F.pad(inside, beyond, mode="replicate") if any(beyond) else inside
 
     half_resolution = model.fuses_heads(frame1, frame2)
-    estimate = model.estimate_half_resolution if half_resolution else model.estimate
     cores = tiles(padded_h, padded_w, tile)
     for number, (top, bottom, left, right) in enumerate(cores):
         y0, y1 = max(0, top - margin), min(padded_h, bottom + margin)
         x0, x1 = max(0, left - margin), min(padded_w, right + margin)
-        terms = estimate(
+        inputs = (
             crop(frame1, y0, y1, x0, x1),
             crop(frame2, y0, y1, x0, x1),
             None if flows is None else crop(flows, y0, y1, x0, x1),
@@ -143,22 +149,22 @@ def tiled_forward(
         left_in, right_in = max(left, pad_left), min(right, pad_left + width)
         core = (top_in - y0, left_in - x0, bottom_in - top_in, right_in - left_in)
         origin = (top_in - pad_top, left_in - pad_left)
-        if half_resolution:
-            made = [
-                synthesize_half_resolution(frame, term.crop(*core), origin)
-                for frame, term in zip((frame1, frame2), terms, strict=True)
-            ]
+        if half_resolution:  # one frame's maps at a time (synthesize_frames)
+            halves = model.half_resolution_terms(*inputs)
+            made = synthesize_frames(
+                (frame1, frame2), map(lambda t, c=core: t.crop(*c), halves), origin=origin
+            )
         else:
+            terms = model.estimate(*inputs)
             rows, columns = slice(core[0], core[0] + core[2]), slice(core[1], core[1] + core[3])
-            made = [
+            shares = [
                 synthesize(
                     frame, term.map(lambda t, r=rows, c=columns: t[..., r, c]), origin=origin
                 )
                 for frame, term in zip((frame1, frame2), terms, strict=True)
             ]
-        output[..., origin[0] : bottom_in - pad_top, origin[1] : right_in - pad_left] = (
-            made[0] + made[1]
-        )
+            made = shares[0] + shares[1]
+        output[..., origin[0] : bottom_in - pad_top, origin[1] : right_in - pad_left] = made
         if on_tile is not None:
             on_tile(number + 1, len(cores))
     return output
