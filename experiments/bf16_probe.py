@@ -26,7 +26,7 @@ parser.add_argument("--sets", nargs="+", required=True)
 args = parser.parse_args()
 loaded, _ = resolve_model(args.model)
 interpolator = Interpolator(loaded, resolve_device("cpu", "float32"))  # autocast here alone
-full_precision = DSepConvNet.estimate_half_resolution
+full_precision = DSepConvNet.half_resolution_terms
 
 
 def to_float(term):
@@ -40,9 +40,11 @@ def to_float(term):
 
 
 def in_bfloat16(self, *inputs, **keywords):
+    # both terms made under autocast before the first is handed out: the synthesis that takes
+    # them must run in float32, outside the autocast block
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        terms = full_precision(self, *inputs, **keywords)
-    return tuple(to_float(term) for term in terms)
+        terms = [to_float(term) for term in full_precision(self, *inputs, **keywords)]
+    yield from terms
 
 
 for folder in args.sets:
@@ -50,9 +52,9 @@ for folder in args.sets:
     for sequence in find_sequences(Path(folder)):
         a, b, truth = (read_image(p) for p in (sequence.frame_a, sequence.frame_b, sequence.truth))
         interpolator._last = None
-        DSepConvNet.estimate_half_resolution = full_precision
+        DSepConvNet.half_resolution_terms = full_precision
         single = interpolator(a, b)
-        DSepConvNet.estimate_half_resolution = in_bfloat16
+        DSepConvNet.half_resolution_terms = in_bfloat16
         half = interpolator(a, b)  # the same motion (kept from the call before)
         rows.append(
             (

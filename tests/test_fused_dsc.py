@@ -208,9 +208,7 @@ def test_light_heads_tiled_at_half_resolution_equal_the_whole_frame():
 
 
 @pytest.mark.parametrize("tile", [None, 64])
-def test_one_frames_half_resolution_maps_are_let_go_before_the_others_are_made(
-    monkeypatch, tile
-):
+def test_one_frames_half_resolution_maps_are_let_go_before_the_others_are_made(monkeypatch, tile):
     """The fused path makes frame 2's heads only after frame 1's share is synthesised and
     its maps are freed (a 1080p frame: 176 MB less at the pass's peak), whole and tiled."""
     import weakref

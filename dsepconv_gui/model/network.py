@@ -448,8 +448,8 @@ class DSepConvNet(nn.Module):
         flows: torch.Tensor | None = None,
         time: float | torch.Tensor | None = None,
     ) -> Iterator[HalfResolutionTerm]:
-        """estimate_half_resolution's two terms, frame 2's heads run only when frame 1's term
-        is asked for the next: a caller that synthesises frame 1's share before asking
+        """estimate_half_resolution's two terms, frame 2's heads run only when the next term is
+        asked for: a caller that synthesises frame 1's share before asking
         (synthesize_frames) never holds both frames' maps (85 channels at half resolution, in
         float32, each: 176 MB at 1080p)."""
         if not self.config.light_heads:
@@ -495,7 +495,7 @@ class DSepConvNet(nn.Module):
         ).to_dtype(dtype)
 
     def fuses_heads(self, *frames: torch.Tensor) -> bool:
-        """Whether inference on these frames goes through estimate_half_resolution and the
+        """Whether inference on these frames goes through half_resolution_terms and the
         fused kernel: light heads, no gradients, CPU float32 frames with numba present."""
         return self.can_fuse_heads() and not torch.is_grad_enabled() and fused_dsc.supports(*frames)
 
@@ -623,7 +623,7 @@ def synthesize_frames(
     between the network and the first synthesis and may raise to cancel."""
     frame = None
     for source in frames:
-        term = next(terms)
+        term = next(terms)  # by hand, not zip: zip's reused tuple would hold the last term
         if check is not None and frame is None:
             check()  # the network has run: a caller may cancel before the synthesis
         made = synthesize_half_resolution(source, term, origin)

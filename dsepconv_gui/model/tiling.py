@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from itertools import pairwise
 
 import torch
 import torch.nn.functional as F
@@ -30,7 +31,8 @@ from dsepconv_gui.model.network import (
 
 MARGIN = 64  # pixels of context around each tile (multiple of 32)
 MIN_TILE = 128
-# bytes for one tile's network pass on CPU: 384-pixel tiles; a 1080p frame peaks at 1.2 GB
+# bytes for one tile's network pass on CPU (tile_side_for): 736-pixel tiles with light heads,
+# a 1080p frame in six of them peaks at 1.1 GB (README, Performance)
 CPU_BUDGET = 0.5e9
 WHOLE_FRAME_SLACK = 1.5
 
@@ -44,7 +46,8 @@ def bytes_per_pixel(config: DSepConvConfig, heads_fused: bool = False) -> float:
     (models/dsepconv.safetensors, 2026-11-29, the process's peak above its resident memory
     before the pass, the flows computed before it): 310 bytes per pixel for a whole
     1920×1080 pass, 344 at 1280×720, 360 at 640×480 (its numba compilation included); this
-    estimates 639 (767 and 473 measured at 1080p while both frames' maps were held)."""
+    estimates 639 (while both frames' maps were held: an estimate of 767, 473 measured at
+    1080p)."""
     n = config.kernel_size
     w1, w2, *_ = config.level_widths
     unet = 3 * w1 + 3 * w2 / 4 + 2 * config.head_width / 4  # three live tensors at a level
@@ -84,13 +87,17 @@ def available_memory(device: torch.device) -> float:
 
 def tiles(height: int, width: int, side: int) -> list[tuple[int, int, int, int]]:
     """(top, bottom, left, right) of core tiles covering the frame: as few rows and columns
-    as tiles of at most `side` (a multiple of 32) allow, of equal size (multiples of 32,
-    the last one shorter), so that no thin strip at an edge pays for a whole tile's margins."""
+    as tiles of at most `side` (a multiple of 32) allow, the frame's 32-pixel blocks shared
+    out evenly among them (sides a block apart at most, the frame's last tile cut at its
+    edge), so that no thin strip at an edge pays for a whole tile's margins."""
+    if side % 32:
+        raise ValueError(f"the tile side must be a multiple of 32, got {side}")
 
     def spans(length: int) -> list[tuple[int, int]]:
-        count = math.ceil(length / side)
-        step = min(side, math.ceil(length / count / 32) * 32)
-        return [(start, min(start + step, length)) for start in range(0, length, step)]
+        blocks = -(-length // 32)
+        count = -(-blocks // (side // 32))
+        starts = [32 * (i * blocks // count) for i in range(count)] + [length]
+        return list(pairwise(starts))
 
     return [(y0, y1, x0, x1) for y0, y1 in spans(height) for x0, x1 in spans(width)]
 
