@@ -32,7 +32,7 @@ from dsepconv_gui.model.network import (
 MARGIN = 64  # pixels of context around each tile (multiple of 32)
 MIN_TILE = 128
 # bytes for one tile's network pass on CPU (tile_side_for): 736-pixel tiles with light heads,
-# a 1080p frame in six of them peaks at 1.1 GB (README, Performance)
+# a 1080p frame in six of them peaks at 1.1-1.2 GB (README, Performance)
 CPU_BUDGET = 0.5e9
 WHOLE_FRAME_SLACK = 1.5
 
