@@ -7,9 +7,12 @@ DIS flows and search (flow.prior.pair_motion), and its middle displacement at s 
 agreement choice (flow/projection.py's agreeing_middle). At t = 1/2 nothing changes. Runs
 experiments/time_table.py with the patch:
 
-    python experiments/time_refine_probe.py ../shared/data/train/clips \
-        ../shared/data/train/davis2016-val --timed models/dsepconv-time.safetensors \
-        --midpoint models/dsepconv.safetensors
+    python experiments/time_refine_probe.py [--replace] ../shared/data/train/clips \
+        ../shared/data/train/davis2016-val --timed models/dsepconv-time.safetensors
+
+--replace: the refined displacement alone, instead of a second candidate. Measured
+2026-11-29 (models/README.md, "PSNR by time"): 26.74 / 25.97 / 26.90 as a candidate, 26.77 /
+25.97 / 26.89 alone, against 26.65 / 25.97 / 26.90 without.
 
 The half-interval's flows cost two more DIS directions per half of the interval a frame lies
 in (shared by every frame in it).
