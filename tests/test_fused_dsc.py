@@ -185,7 +185,7 @@ def test_a_half_resolution_region_off_its_grid_is_refused():
     model = make_random_network(light("flow-small-light"), seed=9)
     a, b, flows = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64), torch.zeros(1, 6, 64, 64)
     with torch.inference_mode():
-        term, _ = model.estimate_half_resolution(a, b, flows)
+        term, _ = model.half_resolution_terms(a, b, flows)
         with pytest.raises(ValueError, match="does not fit"):
             fused_dsc.convolve_half_resolution(a, term.crop(32, 0, 64, 64))
         with pytest.raises(ValueError, match="does not fit"):

@@ -159,14 +159,14 @@ def measure_parts(model_spec: str | None, size: str, runs: int, precision: str =
             measured["full_resolution_seconds"] = network_seconds + synthesis_seconds
             measured["convolution_alone_seconds"] = synthesis_seconds
             network_seconds, halves = timed(
-                lambda: model.estimate_half_resolution(ta, tb, flows), runs
+                lambda: tuple(model.half_resolution_terms(ta, tb, flows)), runs
             )
             if device.network_dtype is not None:  # what inference runs
                 measured["network_float32_seconds"] = network_seconds
 
                 def in_precision():
                     with interpolator.network_precision(ta, tb):
-                        return model.estimate_half_resolution(ta, tb, flows)
+                        return tuple(model.half_resolution_terms(ta, tb, flows))
 
                 network_seconds, halves = timed(in_precision, runs)
             synthesis_seconds, _ = timed(

@@ -429,18 +429,6 @@ class DSepConvNet(nn.Module):
             term2.map(lambda t: t[..., top : top + h, left : left + w]),
         )
 
-    def estimate_half_resolution(
-        self,
-        frame1: torch.Tensor,
-        frame2: torch.Tensor,
-        flows: torch.Tensor | None = None,
-        time: float | torch.Tensor | None = None,
-    ) -> tuple[HalfResolutionTerm, HalfResolutionTerm]:
-        """estimate's terms before their ×2 upsampling and what follows it (light heads only):
-        synthesize_half_resolution applies both in one pass."""
-        first, second = self.half_resolution_terms(frame1, frame2, flows, time)
-        return first, second
-
     def half_resolution_terms(
         self,
         frame1: torch.Tensor,
@@ -448,10 +436,11 @@ class DSepConvNet(nn.Module):
         flows: torch.Tensor | None = None,
         time: float | torch.Tensor | None = None,
     ) -> Iterator[HalfResolutionTerm]:
-        """estimate_half_resolution's two terms, frame 2's heads run only when the next term is
-        asked for: a caller that synthesises frame 1's share before asking
-        (synthesize_frames) never holds both frames' maps (85 channels at half resolution, in
-        float32, each: 176 MB at 1080p)."""
+        """estimate's terms for light heads only, frame 1's then frame 2's, before their ×2
+        upsampling and what follows it, which synthesize_half_resolution applies in one pass.
+        Frame 2's heads run only when the next term is asked for: a caller that synthesises
+        frame 1's share before asking (synthesize_frames) never holds both frames' maps (85
+        channels at half resolution, in float32, each: 176 MB at 1080p)."""
         if not self.config.light_heads:
             raise ValueError("only light heads (config.light_heads) end at half resolution")
         shared = self._shared_estimate(frame1, frame2, flows, time)
