@@ -22,38 +22,14 @@
 # the midpoint file's U-Net: a new midpoint file needs its time file derived again
 # (experiments/transplant_heads.py with the U-Net's modules, then its time branch retrained:
 # the model card, "The kernel heads trained").
-set -u
-START=$(date +%s)
-BUDGET=${BUDGET:-540}     # seconds from START by which everything is in $OUT
-OUT=${OUT:-out/gpu}
-mkdir -p "$OUT"
-export PYTHONPATH=$PWD PYTHONUNBUFFERED=1
-LOG=$OUT/log.txt
-DATA=${DATA:-runs/gpu-data/clips runs/gpu-data/davis}
+BUDGET=${BUDGET:-540}     # seconds from the start by which everything is in $OUT
 INIT=${INIT:-models/dsepconv.safetensors}
 COMMON="--config flow-small-light --bank-cache /tmp/banks --triplets-per-source ${TRIPLETS:-80} --synthetic-pool ${POOL:-500}"
-{ nvidia-smi --query-gpu=name,memory.total --format=csv; nproc
-  python3 -c 'import torch, cv2, numpy; print(torch.__version__, cv2.__version__, numpy.__version__)'; } >>"$LOG" 2>&1
-# the bank, its searched flows and the synthetic pool, on every core (221 s on 16 in 2026-11)
-python3 -m dsepconv_gui.cli train $DATA $COMMON --synthetic-occlusions 4 --run-dir /tmp/prep \
-    --prepare-only --workers "$(nproc)" >>"$LOG" 2>&1 || { echo "preparation failed" >>"$LOG"; exit 1; }
-LEFT=$(( BUDGET - ($(date +%s) - START) - 40 ))
-echo "prepared in $(( $(date +%s) - START )) s; training for $LEFT s" >>"$LOG"
-[ "$LEFT" -gt 30 ] || { echo "no time left to train" >>"$LOG"; exit 1; }
-train() {  # name, then options
-    local name=$1; shift
-    python3 -m dsepconv_gui.cli train $DATA $COMMON --run-dir "/tmp/run-$name" --init "$INIT" \
-        --device "${DEVICE:-cuda}" --threads 2 --loader-workers 4 --batch-size 32 \
-        --iterations 1000000 --time-limit "$LEFT" --validate-every 250 --checkpoint-every 250 \
-        --flip-weight 0 --gradient-weight 0 "$@" >"/tmp/$name.log" 2>&1
-}
+RUN_OPTIONS="--init $INIT --flip-weight 0 --gradient-weight 0"
+source experiments/gpu_session.sh
+prepare 40 --synthetic-occlusions 4  # the bank, its searched flows and the synthetic pool
 train all-3e-5 --lr 3e-5 &
 train all-1e-4 --lr 1e-4 &
 train all-3e-5-occlusions --lr 3e-5 --synthetic-occlusions 4 --visibility-weight 0.1 &
 wait
-for name in all-3e-5 all-1e-4 all-3e-5-occlusions; do
-    { echo "== $name"; grep -v '^\[' "/tmp/$name.log" | tail -30; grep '^\[' "/tmp/$name.log" | tail -2; } >>"$LOG"
-    cp "/tmp/run-$name/best.safetensors" "$OUT/$name-best.safetensors" 2>>"$LOG"
-    cp "/tmp/run-$name/last.safetensors" "$OUT/$name-last.safetensors" 2>>"$LOG"
-done
-echo "done in $(( $(date +%s) - START )) s" >>"$LOG"
+collect all-3e-5 all-1e-4 all-3e-5-occlusions
